@@ -1,0 +1,766 @@
+// SPDX-License-Identifier: GPL-2.0-or-later
+/*
+ * Daemon configuration: one key table drives the INI parser, the command line and --help, so an
+ * option has exactly one name, one parser and one error message, which quotes the bad value.
+ * Owns the struct config it fills (ACLs, path); keeps no global state, never logs (errors go to
+ * the caller's buffer) and touches no file except the one config_load_file is asked to read.
+ * Validation that spans keys lives in config_finish, so the order of keys never matters.
+ */
+#include "config.h"
+
+#include <assert.h>
+#include <ctype.h>
+#include <errno.h>
+#include <fcntl.h>
+#include <sodium.h>
+#include <stdarg.h>
+#include <stdlib.h>
+#include <string.h>
+#include <strings.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#define CONFIG_DEFAULT_PORT 5124
+#define CONFIG_MAX_FILE	    (1024 * 1024)
+#define CONFIG_MAX_LINE	    4096
+#define KIB		    1024ULL
+#define MIB		    (1024ULL * 1024)
+#define SEC		    1000ULL
+#define MIN		    (60 * SEC)
+#define HOUR		    (60 * MIN)
+
+struct config_key {
+	const char *name;
+	const char *arg; /* placeholder in --help; NULL for booleans */
+	/* Parses one value (one item of a list) into the field; false with err filled in. */
+	bool (*set)(const struct config_key *key, struct config_converter *conv, const char *value,
+		    char *err);
+	size_t offset; /* of the field in struct config_converter */
+	uint64_t min, max;
+	bool list; /* repeatable, and a value may hold several comma-separated items */
+	const char *help;
+};
+
+static bool config_fail(char *err, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
+
+static bool config_fail(char *err, const char *fmt, ...)
+{
+	va_list ap;
+
+	va_start(ap, fmt);
+	vsnprintf(err, CONFIG_ERR_LEN, fmt, ap);
+	va_end(ap);
+	return false;
+}
+
+static void *config_field(struct config_converter *conv, const struct config_key *key)
+{
+	return (char *)conv + key->offset;
+}
+
+/* Decimal digits, at least one; stops at the first non-digit. No sign, no hex, no overflow. */
+static bool config_parse_digits(const char **text, uint64_t *out)
+{
+	const char *p = *text;
+	uint64_t value = 0;
+
+	if (*p < '0' || *p > '9')
+		return false;
+	for (; *p >= '0' && *p <= '9'; p++) {
+		if (value > (UINT64_MAX - 9) / 10)
+			return false;
+		value = value * 10 + (uint64_t)(*p - '0');
+	}
+	*text = p;
+	*out = value;
+	return true;
+}
+
+/* "0", or a number with one of ms, s, m, h. A bare number is refused: whether it would mean
+ * seconds (systemd) or milliseconds (HAProxy) is a coin toss, so the unit is spelled out. */
+static bool config_parse_duration(const char *text, uint64_t *ms)
+{
+	static const struct {
+		const char *suffix;
+		uint64_t ms;
+	} units[] = {{"ms", 1}, {"s", SEC}, {"m", MIN}, {"h", HOUR}};
+	uint64_t value;
+
+	if (!config_parse_digits(&text, &value))
+		return false;
+	if (!*text && value == 0) {
+		*ms = 0;
+		return true;
+	}
+	for (size_t i = 0; i < sizeof(units) / sizeof(units[0]); i++) {
+		if (strcmp(text, units[i].suffix))
+			continue;
+		if (value > UINT32_MAX)
+			return false;
+		*ms = value * units[i].ms;
+		return true;
+	}
+	return false;
+}
+
+/* Bytes, or a number with k (KiB) or m (MiB), either case. */
+static bool config_parse_size(const char *text, uint64_t *bytes)
+{
+	uint64_t value, unit = 1;
+
+	if (!config_parse_digits(&text, &value))
+		return false;
+	if (!strcasecmp(text, "k"))
+		unit = KIB;
+	else if (!strcasecmp(text, "m"))
+		unit = MIB;
+	else if (*text)
+		return false;
+	if (value > UINT32_MAX)
+		return false;
+	*bytes = value * unit;
+	return true;
+}
+
+/* Bounds in the units a user writes, for error messages: "1h", "4k", "0". */
+static const char *config_fmt_ms(uint64_t ms, char buf[32])
+{
+	if (ms == 0)
+		snprintf(buf, 32, "0");
+	else if (ms % HOUR == 0)
+		snprintf(buf, 32, "%lluh", (unsigned long long)(ms / HOUR));
+	else if (ms % MIN == 0)
+		snprintf(buf, 32, "%llum", (unsigned long long)(ms / MIN));
+	else if (ms % SEC == 0)
+		snprintf(buf, 32, "%llus", (unsigned long long)(ms / SEC));
+	else
+		snprintf(buf, 32, "%llums", (unsigned long long)ms);
+	return buf;
+}
+
+static const char *config_fmt_size(uint64_t bytes, char buf[32])
+{
+	if (bytes && bytes % MIB == 0)
+		snprintf(buf, 32, "%llum", (unsigned long long)(bytes / MIB));
+	else if (bytes && bytes % KIB == 0)
+		snprintf(buf, 32, "%lluk", (unsigned long long)(bytes / KIB));
+	else
+		snprintf(buf, 32, "%llu", (unsigned long long)bytes);
+	return buf;
+}
+
+static bool config_set_listen(const struct config_key *key, struct config_converter *conv,
+			      const char *value, char *err)
+{
+	struct addr_port ap;
+
+	if (!addr_parse(value, CONFIG_DEFAULT_PORT, &ap))
+		return config_fail(err, "%s: not an address:port: '%s'", key->name, value);
+	for (size_t i = 0; i < conv->listen_len; i++) {
+		if (!memcmp(conv->listen[i].ip, ap.ip, 16) && conv->listen[i].port == ap.port)
+			return config_fail(err, "%s: given twice: '%s'", key->name, value);
+	}
+	if (conv->listen_len == CONFIG_MAX_LISTEN)
+		return config_fail(err, "%s: more than %d addresses: '%s'", key->name,
+				   CONFIG_MAX_LISTEN, value);
+	conv->listen[conv->listen_len++] = ap;
+	return true;
+}
+
+static bool config_set_acl(const struct config_key *key, struct config_converter *conv,
+			   const char *value, char *err)
+{
+	struct acl_prefix prefix;
+
+	if (!acl_parse_prefix(value, &prefix))
+		return config_fail(err, "%s: not an address or prefix with zero host bits: '%s'",
+				   key->name, value);
+	if (acl_add(config_field(conv, key), &prefix))
+		return config_fail(err, "%s: out of memory: '%s'", key->name, value);
+	return true;
+}
+
+static_assert(sizeof(unsigned) == sizeof(uint32_t), "workers is stored as a uint32_t");
+
+static bool config_set_u32(const struct config_key *key, struct config_converter *conv,
+			   const char *value, char *err)
+{
+	const char *p = value;
+	uint64_t n;
+
+	if (!config_parse_digits(&p, &n) || *p || n < key->min || n > key->max)
+		return config_fail(err, "%s: not a number in %llu..%llu: '%s'", key->name,
+				   (unsigned long long)key->min, (unsigned long long)key->max,
+				   value);
+	*(uint32_t *)config_field(conv, key) = (uint32_t)n;
+	return true;
+}
+
+static bool config_set_int(const struct config_key *key, struct config_converter *conv,
+			   const char *value, char *err)
+{
+	const char *p = value;
+	uint64_t n;
+
+	if (!config_parse_digits(&p, &n) || *p || n < key->min || n > key->max)
+		return config_fail(err, "%s: not a number in %llu..%llu: '%s'", key->name,
+				   (unsigned long long)key->min, (unsigned long long)key->max,
+				   value);
+	*(int *)config_field(conv, key) = (int)n;
+	return true;
+}
+
+static bool config_set_bool(const struct config_key *key, struct config_converter *conv,
+			    const char *value, char *err)
+{
+	static const char *const yes[] = {"yes", "true", "on", "1"};
+	static const char *const no[] = {"no", "false", "off", "0"};
+
+	for (size_t i = 0; i < sizeof(yes) / sizeof(yes[0]); i++) {
+		if (!strcasecmp(value, yes[i]) || !strcasecmp(value, no[i])) {
+			*(bool *)config_field(conv, key) = !strcasecmp(value, yes[i]);
+			return true;
+		}
+	}
+	return config_fail(err, "%s: not a boolean (yes|no|true|false|on|off|1|0): '%s'", key->name,
+			   value);
+}
+
+static bool config_set_ms(const struct config_key *key, struct config_converter *conv,
+			  const char *value, char *err)
+{
+	char lo[32], hi[32];
+	uint64_t ms;
+
+	if (!config_parse_duration(value, &ms) || ms < key->min || ms > key->max)
+		return config_fail(
+			err, "%s: not a duration in %s..%s (a number with ms, s, m or h): '%s'",
+			key->name, config_fmt_ms(key->min, lo), config_fmt_ms(key->max, hi), value);
+	*(uint32_t *)config_field(conv, key) = (uint32_t)ms;
+	return true;
+}
+
+/* The cookie epoch is kept in seconds (cookie.h), so sub-second values are refused, not rounded. */
+static bool config_set_rotate(const struct config_key *key, struct config_converter *conv,
+			      const char *value, char *err)
+{
+	char lo[32], hi[32];
+	uint64_t ms;
+
+	if (!config_parse_duration(value, &ms) || ms % SEC || ms < key->min || ms > key->max)
+		return config_fail(
+			err,
+			"%s: not a whole number of seconds in %s..%s (a number with s, m or h): '%s'",
+			key->name, config_fmt_ms(key->min, lo), config_fmt_ms(key->max, hi), value);
+	conv->cookie_secret.rotate_seconds = (uint32_t)(ms / SEC);
+	return true;
+}
+
+static bool config_set_size(const struct config_key *key, struct config_converter *conv,
+			    const char *value, char *err)
+{
+	char lo[32], hi[32];
+	uint64_t bytes;
+
+	if (!config_parse_size(value, &bytes) || bytes < key->min || bytes > key->max)
+		return config_fail(
+			err, "%s: not a size in %s..%s (bytes, or a number with k or m): '%s'",
+			key->name, config_fmt_size(key->min, lo), config_fmt_size(key->max, hi),
+			value);
+	*(uint32_t *)config_field(conv, key) = (uint32_t)bytes;
+	return true;
+}
+
+static int config_hex_digit(char c)
+{
+	if (c >= '0' && c <= '9')
+		return c - '0';
+	if (c >= 'a' && c <= 'f')
+		return c - 'a' + 10;
+	if (c >= 'A' && c <= 'F')
+		return c - 'A' + 10;
+	return -1;
+}
+
+/*
+ * The one error that does not quote its value: a mistyped secret is usually one character away
+ * from the real one, and error messages end up in logs that are not secret.
+ */
+static bool config_set_secret(const struct config_key *key, struct config_converter *conv,
+			      const char *value, char *err)
+{
+	uint8_t decoded[COOKIE_SECRET_LEN];
+	size_t len = strlen(value);
+	bool ok = len == 2 * COOKIE_SECRET_LEN;
+
+	for (size_t i = 0; ok && i < COOKIE_SECRET_LEN; i++) {
+		int hi = config_hex_digit(value[2 * i]), lo = config_hex_digit(value[2 * i + 1]);
+
+		ok = hi >= 0 && lo >= 0;
+		if (ok)
+			decoded[i] = (uint8_t)(hi << 4 | lo);
+	}
+	if (!ok)
+		config_fail(err, "%s: not %d hex digits (%zu characters; value not shown)",
+			    key->name, 2 * COOKIE_SECRET_LEN, len);
+	else if (sodium_is_zero(decoded, sizeof(decoded)))
+		ok = config_fail(err, "%s: all zero (value not shown)", key->name);
+	else
+		memcpy(conv->cookie_secret.key, decoded, sizeof(decoded));
+	sodium_memzero(decoded, sizeof(decoded));
+	return ok;
+}
+
+static bool config_set_log_level(const struct config_key *key, struct config_converter *conv,
+				 const char *value, char *err)
+{
+	static const char *const names[] = {
+		[LOG_LEVEL_ERR] = "error",
+		[LOG_LEVEL_WARN] = "warning",
+		[LOG_LEVEL_INFO] = "info",
+		[LOG_LEVEL_DEBUG] = "debug",
+	};
+
+	for (size_t i = 0; i < sizeof(names) / sizeof(names[0]); i++) {
+		if (!strcmp(value, names[i])) {
+			conv->log_level = (enum log_level)i;
+			return true;
+		}
+	}
+	return config_fail(err, "%s: not one of error|warning|info|debug: '%s'", key->name, value);
+}
+
+#define FIELD(f) offsetof(struct config_converter, f)
+
+static const struct config_key config_keys[] = {
+	{"listen", "ADDR[:PORT]", config_set_listen, 0, 0, 0, true,
+	 "address to accept clients on, port 5124 if omitted; repeatable (default [::]:5124, dual stack)"},
+	{"allow", "PREFIX", config_set_acl, FIELD(allow_clients), 0, 0, true,
+	 "client prefix allowed to use the converter; repeatable (default: nobody)"},
+	{"deny-destination", "PREFIX", config_set_acl, FIELD(deny_destinations), 0, 0, true,
+	 "destination prefix refused on top of loopback, multicast, broadcast, unspecified, link-local; repeatable"},
+	{"workers", "N", config_set_u32, FIELD(workers), 0, 256, false,
+	 "worker threads; 0 = one per online CPU (default 0)"},
+	{"tfo", NULL, config_set_bool, FIELD(tfo), 0, 0, false,
+	 "TCP Fast Open on the listener, so SYN data is accepted (default yes)"},
+	{"reply-extended-header", NULL, config_set_bool, FIELD(reply_extended_header), 0, 0, false,
+	 "reply with an Extended TCP Header TLV (default yes)"},
+	{"downstream-mptcp", NULL, config_set_bool, FIELD(downstream_mptcp), 0, 0, false,
+	 "connect to servers with MPTCP, to learn whether they support it (default yes)"},
+	{"cookies", NULL, config_set_bool, FIELD(cookies), 0, 0, false,
+	 "require a Cookie TLV from clients (default no)"},
+	{"cookie-secret", "HEX", config_set_secret, 0, 0, 0, false,
+	 "64 hex digits keying cookies; set it in the file, not on the command line (default random)"},
+	{"cookie-rotate", "DURATION", config_set_rotate, 0, 1 * SEC, 24 * HOUR, false,
+	 "cookie epoch; a cookie is valid in its epoch and the next (default 1h)"},
+	{"max-sessions", "N", config_set_u32, FIELD(max_sessions), 1, 1000000, false,
+	 "sessions in the whole daemon (default 10000)"},
+	{"max-sessions-per-client", "N", config_set_u32, FIELD(max_sessions_per_client), 1, 1000000,
+	 false, "sessions per client address (default 512)"},
+	{"max-pending-per-client", "N", config_set_u32, FIELD(max_pending_per_client), 1, 1000000,
+	 false, "server connects in flight per client address (default 64)"},
+	{"max-idle-per-client", "N", config_set_u32, FIELD(max_idle_per_client), 1, 1000000, false,
+	 "connections per client address still waiting for their Convert message (default 32)"},
+	{"convert-wait", "DURATION", config_set_ms, FIELD(convert_wait_ms), 1, 1 * HOUR, false,
+	 "how long a connection may wait for its Convert message (default 60s)"},
+	{"connect-timeout", "DURATION", config_set_ms, FIELD(connect_timeout_ms), 1, 10 * MIN,
+	 false, "server connect timeout (default 10s)"},
+	{"idle-timeout", "DURATION", config_set_ms, FIELD(idle_timeout_ms), 0, 168 * HOUR, false,
+	 "close a relayed session after this long without traffic; 0 = never (default 10m)"},
+	{"error-grace", "DURATION", config_set_ms, FIELD(error_grace_ms), 0, 1 * MIN, false,
+	 "after an Error TLV, wait this long for the client to close before a reset (default 2s)"},
+	{"drain-timeout", "DURATION", config_set_ms, FIELD(drain_timeout_ms), 0, 1 * HOUR, false,
+	 "on SIGTERM, wait this long for sessions to end (default 30s)"},
+	{"syn-retries", "N", config_set_int, FIELD(syn_retries), 1, 10, false,
+	 "SYN retransmissions towards servers, TCP_SYNCNT (default 3)"},
+	{"socket-buffer", "SIZE", config_set_size, FIELD(socket_buffer), 0, 512 * MIB, false,
+	 "SO_RCVBUF and SO_SNDBUF of MPTCP sockets; 0 = kernel autotuning (default 4m)"},
+	{"pipe-size", "SIZE", config_set_size, FIELD(pipe_size), 4 * KIB, 64 * MIB, false,
+	 "splice pipe size (default 1m)"},
+	{"splice", NULL, config_set_bool, FIELD(splice), 0, 0, false,
+	 "relay with splice; no = copy through a buffer (default yes)"},
+	{"log-level", "LEVEL", config_set_log_level, 0, 0, 0, false,
+	 "error, warning, info or debug (default info)"},
+};
+
+static const struct config_key *config_find_key(const char *name)
+{
+	for (size_t i = 0; i < sizeof(config_keys) / sizeof(config_keys[0]); i++) {
+		if (!strcmp(config_keys[i].name, name))
+			return &config_keys[i];
+	}
+	return NULL;
+}
+
+static char *config_trim(char *s)
+{
+	char *end;
+
+	while (isspace((unsigned char)*s))
+		s++;
+	end = s + strlen(s);
+	while (end > s && isspace((unsigned char)end[-1]))
+		*--end = '\0';
+	return s;
+}
+
+void config_init(struct config *cfg)
+{
+	*cfg = (struct config){
+		.converter =
+			{
+				.tfo = true,
+				.reply_extended_header = true,
+				.downstream_mptcp = true,
+				.cookie_secret.rotate_seconds = 3600,
+				.max_sessions = 10000,
+				.max_sessions_per_client = 512,
+				.max_pending_per_client = 64,
+				.max_idle_per_client = 32,
+				.convert_wait_ms = 60000,
+				.connect_timeout_ms = 10000,
+				.idle_timeout_ms = 600000,
+				.error_grace_ms = 2000,
+				.drain_timeout_ms = 30000,
+				.syn_retries = 3,
+				.socket_buffer = 4 * MIB,
+				.pipe_size = 1 * MIB,
+				.splice = true,
+				.log_level = LOG_LEVEL_INFO,
+			},
+	};
+}
+
+void config_free(struct config *cfg)
+{
+	acl_free(&cfg->converter.allow_clients);
+	acl_free(&cfg->converter.deny_destinations);
+	sodium_memzero(&cfg->converter.cookie_secret, sizeof(cfg->converter.cookie_secret));
+	free(cfg->path);
+	cfg->path = NULL;
+}
+
+static int config_set_key(struct config *cfg, const struct config_key *key, const char *value,
+			  char *err)
+{
+	char *items, *item, *next;
+	int ret = 0;
+
+	if (!key->list)
+		return key->set(key, &cfg->converter, value, err) ? 0 : -EINVAL;
+	/* "allow = 10.0.0.0/8, 192.168.0.0/16" is the same as two allow lines. */
+	items = strdup(value);
+	if (!items) {
+		config_fail(err, "%s: out of memory", key->name);
+		return -ENOMEM;
+	}
+	for (item = items; item; item = next) {
+		next = strchr(item, ',');
+		if (next)
+			*next++ = '\0';
+		if (!key->set(key, &cfg->converter, config_trim(item), err)) {
+			ret = -EINVAL;
+			break;
+		}
+	}
+	free(items);
+	return ret;
+}
+
+int config_set(struct config *cfg, const char *key, const char *value, char err[CONFIG_ERR_LEN])
+{
+	const struct config_key *k = config_find_key(key);
+
+	if (!k) {
+		config_fail(err, "unknown key '%s'", key);
+		return -EINVAL;
+	}
+	return config_set_key(cfg, k, value, err);
+}
+
+/* A comment runs from '#' or ';' to the end of the line: no value ever contains either. */
+int config_parse_ini(struct config *cfg, const char *text, size_t len, const char *origin,
+		     char err[CONFIG_ERR_LEN])
+{
+	char line[CONFIG_MAX_LINE], why[CONFIG_ERR_LEN];
+	bool in_section = false;
+	unsigned lineno = 0;
+	size_t pos = 0;
+	int ret;
+
+	while (pos < len) {
+		const char *start = text + pos, *nl = memchr(start, '\n', len - pos);
+		size_t n = nl ? (size_t)(nl - start) : len - pos;
+		char *s, *eq, *key, *value;
+
+		pos += n + (nl ? 1 : 0);
+		lineno++;
+		if (n >= sizeof(line)) {
+			config_fail(err, "%s:%u: line longer than %d characters", origin, lineno,
+				    CONFIG_MAX_LINE - 1);
+			return -EINVAL;
+		}
+		if (memchr(start, '\0', n)) {
+			config_fail(err, "%s:%u: NUL byte in line", origin, lineno);
+			return -EINVAL;
+		}
+		memcpy(line, start, n);
+		line[n] = '\0';
+		line[strcspn(line, "#;")] = '\0';
+		s = config_trim(line);
+		if (!*s)
+			continue;
+
+		if (*s == '[') {
+			size_t l = strlen(s);
+
+			if (s[l - 1] != ']') {
+				config_fail(err, "%s:%u: not a section header: '%s'", origin,
+					    lineno, s);
+				return -EINVAL;
+			}
+			s[l - 1] = '\0';
+			s = config_trim(s + 1);
+			/* Other sections (the gateway's) are not ours to read yet: an error, so a
+			 * misspelt "[convertor]" does not silently drop its keys. */
+			if (strcmp(s, "converter")) {
+				config_fail(err, "%s:%u: unknown section '[%s]'", origin, lineno,
+					    s);
+				return -EINVAL;
+			}
+			in_section = true;
+			continue;
+		}
+
+		eq = strchr(s, '=');
+		if (!eq) {
+			config_fail(err, "%s:%u: not 'key = value': '%s'", origin, lineno, s);
+			return -EINVAL;
+		}
+		*eq = '\0';
+		key = config_trim(s);
+		value = config_trim(eq + 1);
+		if (!*key) {
+			config_fail(err, "%s:%u: no key before '=': '= %s'", origin, lineno, value);
+			return -EINVAL;
+		}
+		if (!in_section) {
+			config_fail(err,
+				    "%s:%u: key '%s' outside a section (start with [converter])",
+				    origin, lineno, key);
+			return -EINVAL;
+		}
+		ret = config_set(cfg, key, value, why);
+		if (ret) {
+			config_fail(err, "%s:%u: %s", origin, lineno, why);
+			return ret;
+		}
+	}
+	return 0;
+}
+
+int config_load_file(struct config *cfg, const char *path, char err[CONFIG_ERR_LEN])
+{
+	struct stat st;
+	char *text = NULL, *copy = NULL;
+	size_t len = 0;
+	int fd, ret;
+
+	/* O_NONBLOCK: opening a FIFO must fail the regular-file check below, not hang. */
+	fd = open(path, O_RDONLY | O_CLOEXEC | O_NOCTTY | O_NONBLOCK);
+	if (fd == -1) {
+		ret = -errno;
+		config_fail(err, "%s: %s", path, strerror(-ret));
+		goto out;
+	}
+	/* fstat on the open fd, so the checks apply to the very file that is read. */
+	if (fstat(fd, &st) == -1) {
+		ret = -errno;
+		config_fail(err, "%s: %s", path, strerror(-ret));
+		goto out;
+	}
+	if (!S_ISREG(st.st_mode)) {
+		ret = -EINVAL;
+		config_fail(err, "%s: not a regular file", path);
+		goto out;
+	}
+	/* The file may hold the cookie secret and decides who may use the converter. */
+	if (st.st_mode & (S_IWGRP | S_IWOTH)) {
+		ret = -EPERM;
+		config_fail(err,
+			    "%s: writable by group or others (mode %04o); run chmod go-w on it",
+			    path, (unsigned)(st.st_mode & 07777));
+		goto out;
+	}
+	if (st.st_size > CONFIG_MAX_FILE) {
+		ret = -EFBIG;
+		config_fail(err, "%s: larger than %d bytes", path, CONFIG_MAX_FILE);
+		goto out;
+	}
+	text = malloc((size_t)st.st_size + 1);
+	if (!text) {
+		ret = -ENOMEM;
+		config_fail(err, "%s: out of memory", path);
+		goto out;
+	}
+	while (len < (size_t)st.st_size) {
+		ssize_t n = read(fd, text + len, (size_t)st.st_size - len);
+
+		if (n == -1 && errno == EINTR)
+			continue;
+		if (n == -1) {
+			ret = -errno;
+			config_fail(err, "%s: %s", path, strerror(-ret));
+			goto out;
+		}
+		if (n == 0)
+			break;
+		len += (size_t)n;
+	}
+	ret = config_parse_ini(cfg, text, len, path, err);
+	if (ret)
+		goto out;
+	copy = strdup(path);
+	if (!copy) {
+		ret = -ENOMEM;
+		config_fail(err, "%s: out of memory", path);
+		goto out;
+	}
+	free(cfg->path);
+	cfg->path = copy;
+out:
+	free(text);
+	if (fd != -1)
+		close(fd);
+	return ret;
+}
+
+int config_parse_args(struct config *cfg, int argc, char **argv, int *consumed,
+		      char err[CONFIG_ERR_LEN])
+{
+	int i, ret = 0;
+
+	for (i = 0; i < argc; i++) {
+		const char *arg = argv[i], *name, *eq, *value;
+		const struct config_key *key;
+		char buf[64];
+		size_t len;
+
+		if (!strcmp(arg, "--")) {
+			i++;
+			break;
+		}
+		if (arg[0] != '-' || arg[1] == '\0')
+			break;
+		if (arg[1] != '-') {
+			config_fail(err, "unknown option '%s' (options are spelled --key value)",
+				    arg);
+			ret = -EINVAL;
+			break;
+		}
+		name = arg + 2;
+		eq = strchr(name, '=');
+		len = eq ? (size_t)(eq - name) : strlen(name);
+		if (len >= sizeof(buf)) {
+			config_fail(err, "unknown option '%s'", arg);
+			ret = -EINVAL;
+			break;
+		}
+		memcpy(buf, name, len);
+		buf[len] = '\0';
+		key = config_find_key(buf);
+
+		/* --no-KEY for booleans; "--no-tfo=yes" is an unknown option, not a riddle. */
+		if (!key && !eq && !strncmp(buf, "no-", 3)) {
+			key = config_find_key(buf + 3);
+			if (key && key->set == config_set_bool) {
+				ret = config_set_key(cfg, key, "no", err);
+				if (ret)
+					break;
+				continue;
+			}
+			key = NULL;
+		}
+		if (!key && strcmp(buf, "config")) {
+			config_fail(err, "unknown option '--%s'", buf);
+			ret = -EINVAL;
+			break;
+		}
+		if (eq)
+			value = eq + 1;
+		else if (key && key->set == config_set_bool)
+			value = "yes";
+		else if (i + 1 < argc)
+			value = argv[++i];
+		else {
+			config_fail(err, "%s: missing value", buf);
+			ret = -EINVAL;
+			break;
+		}
+		ret = key ? config_set_key(cfg, key, value, err)
+			  : config_load_file(cfg, value, err);
+		if (ret)
+			break;
+	}
+	*consumed = i;
+	return ret;
+}
+
+int config_finish(struct config *cfg, char err[CONFIG_ERR_LEN])
+{
+	struct config_converter *conv = &cfg->converter;
+	int ret;
+
+	if (conv->listen_len == 0) {
+		/* [::] without IPV6_V6ONLY accepts IPv4 clients too. */
+		conv->listen[0] = (struct addr_port){.port = CONFIG_DEFAULT_PORT};
+		conv->listen_len = 1;
+	}
+	if (conv->max_sessions_per_client > conv->max_sessions) {
+		config_fail(err, "max-sessions-per-client (%u) is larger than max-sessions (%u)",
+			    conv->max_sessions_per_client, conv->max_sessions);
+		return -EINVAL;
+	}
+	if (conv->max_pending_per_client > conv->max_sessions_per_client) {
+		config_fail(
+			err,
+			"max-pending-per-client (%u) is larger than max-sessions-per-client (%u)",
+			conv->max_pending_per_client, conv->max_sessions_per_client);
+		return -EINVAL;
+	}
+	if (conv->max_idle_per_client > conv->max_sessions_per_client) {
+		config_fail(err,
+			    "max-idle-per-client (%u) is larger than max-sessions-per-client (%u)",
+			    conv->max_idle_per_client, conv->max_sessions_per_client);
+		return -EINVAL;
+	}
+	/* An all-zero key means "not configured": config_set_secret refuses a zero secret. */
+	if (sodium_is_zero(conv->cookie_secret.key, sizeof(conv->cookie_secret.key))) {
+		ret = cookie_secret_random(&conv->cookie_secret,
+					   conv->cookie_secret.rotate_seconds);
+		if (ret) {
+			config_fail(err, "cookie-secret: no random bytes: %s", strerror(-ret));
+			return ret;
+		}
+	}
+	return 0;
+}
+
+void config_print_help(FILE *out)
+{
+	fprintf(out,
+		"options (also \"key = value\" lines in the [converter] section of a file):\n");
+	fprintf(out, "  --%-32s %s\n", "config PATH",
+		"read a file at this point; later options override it");
+	for (size_t i = 0; i < sizeof(config_keys) / sizeof(config_keys[0]); i++) {
+		const struct config_key *key = &config_keys[i];
+		char spelled[64];
+
+		if (key->arg)
+			snprintf(spelled, sizeof(spelled), "%s %s", key->name, key->arg);
+		else
+			snprintf(spelled, sizeof(spelled), "[no-]%s", key->name);
+		fprintf(out, "  --%-32s %s\n", spelled, key->help);
+	}
+	fprintf(out, "durations take ms, s, m or h (60s); sizes take k or m (4m = 4 MiB)\n");
+}

@@ -1,0 +1,1228 @@
+// SPDX-License-Identifier: GPL-2.0-or-later
+/*
+ * The Transport Converter role (RFC 8803, network side): per-worker listeners, one session per
+ * client connection, from the Convert message to the relay hand-over, plus the process around
+ * it (worker threads, signals, reload, drain). Owns sessions and config snapshots.
+ * Whatever a client or server can cause ends in cv_close(session, reason): one log line, the
+ * daemon lives on. It must never connect anywhere the destination filter refuses.
+ */
+#include "converter.h"
+
+#include "acl.h"
+#include "addr.h"
+#include "clients.h"
+#include "config.h"
+#include "convert.h"
+#include "cookie.h"
+#include "log.h"
+#include "loop.h"
+#include "pipe.h"
+#include "relay.h"
+#include "sock.h"
+
+#include <errno.h>
+#include <ifaddrs.h>
+#include <netinet/in.h>
+#include <netinet/tcp.h>
+#include <pthread.h>
+#include <signal.h>
+#include <stdatomic.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/eventfd.h>
+#include <sys/resource.h>
+#include <sys/signalfd.h>
+#include <time.h>
+#include <unistd.h>
+
+#define CV_REPLY_MAX 160       /* header + Supported Ext + Extended TCP Header, or an Error */
+#define CV_KEY_RECHECK_MS 2    /* no event marks the client's MPTCP key arriving */
+#define CV_ACCEPT_BACKOFF_MS 100
+#define CV_OVERFLOW_SESSIONS 256 /* beyond max-sessions: answered with Resource Exceeded */
+#define TCPOPT_KIND_MPTCP 30
+#define TCPOPT_KIND_TFO 34
+
+/* A validated configuration plus what is derived from it; shared, reference-counted. */
+struct cv_cfg {
+	atomic_int refs;
+	struct config config;
+	struct acl own_addresses; /* the converter's own addresses: never a destination */
+};
+
+struct cv_shared {
+	struct clients clients;
+	atomic_uint sessions;
+	atomic_bool draining;
+	pthread_mutex_t cfg_lock;
+	struct cv_cfg *cfg; /* current; sessions hold references to older ones */
+};
+
+enum cv_state {
+	CV_WAIT_MESSAGE, /* connected; waiting for the Convert message */
+	CV_CONNECTING,   /* downstream connect in flight */
+	CV_WAIT_CLIENT,  /* reply ready; waiting until the client's MPTCP key is known */
+	CV_RELAY,        /* bytes flow; the relay owns the fds' events */
+	CV_CLOSING,      /* reply (error or info) written and shut down; waiting for the client */
+};
+
+struct cv_worker;
+
+struct cv_session {
+	struct relay relay; /* io[RELAY_A]: client, io[RELAY_B]: server (fd -1 until connect) */
+	struct cv_worker *worker;
+	struct cv_cfg *cfg; /* reference */
+	struct cv_session *prev, *next;
+	enum cv_state state;
+	struct addr_port client, dest;
+	struct loop_timer timer;
+	uint64_t started_ms, wait_since_ms;
+	bool client_mptcp, server_mptcp, client_eof, has_dest;
+	bool counted_session, counted_idle, counted_pending;
+	bool info_requested, reply_is_error, reset_on_close;
+	int error_code; /* sent, or -1 */
+	uint16_t reply_len;
+	uint8_t reply[CV_REPLY_MAX];
+};
+
+struct cv_listener {
+	struct loop_io io;
+	struct cv_worker *worker;
+};
+
+struct cv_worker {
+	pthread_t thread;
+	unsigned index;
+	struct cv_shared *shared;
+	struct loop loop;
+	struct pipe_pool pipes;
+	struct cv_listener listeners[CONFIG_MAX_LISTEN];
+	size_t listeners_len;
+	struct loop_timer accept_retry, drain_timer;
+	struct loop_io wakeup; /* eventfd: the main thread asks for drain */
+	struct cv_session *sessions;
+	size_t sessions_len;
+	bool draining;
+	uint8_t scratch[CONV_MAX_LEN];
+};
+
+static void cv_on_client_event(struct loop_io *io, uint32_t events);
+static void cv_on_server_event(struct loop_io *io, uint32_t events);
+
+/* ---- configuration snapshots ---- */
+
+static int cv_collect_own_addresses(struct acl *acl)
+{
+	struct ifaddrs *ifa_list, *ifa;
+	int ret = 0;
+
+	if (getifaddrs(&ifa_list) == -1)
+		return -errno;
+	for (ifa = ifa_list; ifa && ret == 0; ifa = ifa->ifa_next) {
+		struct addr_port ap;
+		struct acl_prefix prefix;
+
+		if (!ifa->ifa_addr || !addr_from_sockaddr(ifa->ifa_addr, sizeof(struct sockaddr_storage), &ap))
+			continue;
+		memcpy(prefix.ip, ap.ip, 16);
+		prefix.len = 128;
+		ret = acl_add(acl, &prefix);
+	}
+	freeifaddrs(ifa_list);
+	return ret;
+}
+
+/* Takes ownership of *config (moved in) on success. */
+static struct cv_cfg *cv_cfg_new(struct config *config)
+{
+	struct cv_cfg *cfg = calloc(1, sizeof(*cfg));
+	int ret;
+
+	if (!cfg)
+		return NULL;
+	ret = cv_collect_own_addresses(&cfg->own_addresses);
+	if (ret < 0) {
+		errno = -ret;
+		log_warn("cannot list the converter's own addresses");
+		acl_free(&cfg->own_addresses);
+		free(cfg);
+		return NULL;
+	}
+	cfg->config = *config;
+	memset(config, 0, sizeof(*config));
+	atomic_init(&cfg->refs, 1);
+	return cfg;
+}
+
+static void cv_cfg_put(struct cv_cfg *cfg)
+{
+	if (cfg && atomic_fetch_sub(&cfg->refs, 1) == 1) {
+		config_free(&cfg->config);
+		acl_free(&cfg->own_addresses);
+		free(cfg);
+	}
+}
+
+static struct cv_cfg *cv_cfg_get(struct cv_shared *shared)
+{
+	struct cv_cfg *cfg;
+
+	pthread_mutex_lock(&shared->cfg_lock);
+	cfg = shared->cfg;
+	atomic_fetch_add(&cfg->refs, 1);
+	pthread_mutex_unlock(&shared->cfg_lock);
+	return cfg;
+}
+
+/* ---- session life cycle ---- */
+
+static const char *state_name(enum cv_state state)
+{
+	static const char *const names[] = { "wait-message", "connecting", "wait-client", "relay",
+					     "closing" };
+	return names[state];
+}
+
+static void cv_close(struct cv_session *s, const char *reason)
+{
+	struct cv_worker *w = s->worker;
+	struct cv_shared *shared = w->shared;
+	int client_fd = s->relay.io[RELAY_A].fd, server_fd = s->relay.io[RELAY_B].fd;
+	char client[ADDR_STRLEN], dest[ADDR_STRLEN];
+	int subflows = client_fd >= 0 ? sock_subflows(client_fd) : 0;
+	uint64_t down = s->relay.dir[RELAY_B].bytes;
+
+	if (s->state == CV_RELAY) /* the relay counted our reply, sent as its prefix */
+		down = down > s->reply_len ? down - s->reply_len : 0;
+
+	log_info("session client=%s dest=%s state=%s up=%llu down=%llu duration_ms=%llu "
+		 "subflows=%d client_mptcp=%d server_mptcp=%d error=%d reason=\"%s\"",
+		 addr_format(&s->client, true, client),
+		 s->has_dest ? addr_format(&s->dest, true, dest) : "-", state_name(s->state),
+		 (unsigned long long)s->relay.dir[RELAY_A].bytes,
+		 (unsigned long long)down,
+		 (unsigned long long)(w->loop.now_ms - s->started_ms), subflows < 0 ? 0 : subflows,
+		 s->client_mptcp, s->server_mptcp, s->error_code, reason);
+
+	if (s->counted_idle)
+		clients_release(&shared->clients, s->client.ip, CLIENTS_IDLE);
+	if (s->counted_pending)
+		clients_release(&shared->clients, s->client.ip, CLIENTS_PENDING);
+	if (s->counted_session)
+		clients_release(&shared->clients, s->client.ip, CLIENTS_SESSIONS);
+	loop_timer_cancel(&w->loop, &s->timer);
+	if (s->reset_on_close && client_fd >= 0)
+		sock_set_reset_on_close(client_fd);
+	if (s->reset_on_close && server_fd >= 0 && s->state != CV_RELAY)
+		sock_set_reset_on_close(server_fd);
+	relay_close(&s->relay);
+
+	if (s->prev)
+		s->prev->next = s->next;
+	else
+		w->sessions = s->next;
+	if (s->next)
+		s->next->prev = s->prev;
+	w->sessions_len--;
+	atomic_fetch_sub(&shared->sessions, 1);
+	cv_cfg_put(s->cfg);
+	free(s);
+	if (w->draining && w->sessions_len == 0)
+		loop_stop(&w->loop);
+}
+
+static void cv_arm(struct cv_session *s, uint64_t delay_ms)
+{
+	if (loop_timer_arm(&s->worker->loop, &s->timer, delay_ms) < 0)
+		cv_close(s, "out of memory arming a timer");
+}
+
+/* Writes the reply once the client can take it; see linux-mptcp.md 2a, bug 2. */
+static void cv_try_reply(struct cv_session *s);
+
+/* Ends the session with an Error TLV (RFC 8803 3.2.8): reply, shut down, reset after grace. */
+static void cv_fail(struct cv_session *s, const struct conv_parse_error *perr, const char *why)
+{
+	const struct config_converter *cc = &s->cfg->config.converter;
+	uint8_t cookie[COOKIE_LEN];
+	bool with_cookie = perr->code == CONV_ERR_MISSING_COOKIE;
+	int len;
+
+	if (with_cookie)
+		cookie_make(&cc->cookie_secret, s->client.ip, (uint64_t)time(NULL), cookie);
+	len = conv_write_error_reply(s->reply, sizeof(s->reply), perr, with_cookie ? cookie : NULL,
+				     with_cookie ? sizeof(cookie) : 0);
+	if (len < 0) {
+		s->reset_on_close = true;
+		cv_close(s, "cannot encode error reply");
+		return;
+	}
+	log_debug("client %s: %s: %s", addr_format(&s->client, true, (char[ADDR_STRLEN]){ 0 }),
+		  conv_error_name(perr->code), why);
+	s->reply_len = (uint16_t)len;
+	s->reply_is_error = true;
+	s->error_code = perr->code;
+	s->reset_on_close = true;
+	if (s->relay.io[RELAY_B].fd >= 0) {
+		loop_remove(&s->worker->loop, &s->relay.io[RELAY_B]);
+		close(s->relay.io[RELAY_B].fd);
+		s->relay.io[RELAY_B].fd = -1;
+	}
+	if (s->counted_pending) {
+		clients_release(&s->worker->shared->clients, s->client.ip, CLIENTS_PENDING);
+		s->counted_pending = false;
+	}
+	s->state = CV_WAIT_CLIENT;
+	s->wait_since_ms = s->worker->loop.now_ms;
+	cv_try_reply(s);
+}
+
+static void cv_fail_code(struct cv_session *s, enum conv_error_code code, const char *why)
+{
+	struct conv_parse_error perr = { .code = code };
+
+	cv_fail(s, &perr, why);
+}
+
+/* ---- reply ---- */
+
+/*
+ * The Extended TCP Header TLV should copy the server's SYN+ACK header. Linux does not hand
+ * an application the SYN+ACK of an active open, so we describe what was negotiated in the same
+ * form: a 20-byte TCP header (ports, SYN|ACK, data offset) followed by the options the server
+ * agreed to, read back from TCP_INFO (MSS, SACK-permitted, timestamps, window scale) and
+ * MP_CAPABLE when the downstream connection is MPTCP. Values the kernel keeps to itself
+ * (sequence numbers, timestamps, MPTCP key) are zero.
+ */
+static size_t cv_describe_server(int fd, const struct cv_session *s, uint8_t *out, size_t cap)
+{
+	struct tcp_info info;
+	socklen_t info_len = sizeof(info);
+	uint8_t opts[40];
+	size_t n = 0, total;
+
+	memset(&info, 0, sizeof(info));
+	if (getsockopt(fd, IPPROTO_TCP, TCP_INFO, &info, &info_len) == -1)
+		return 0;
+	if (info.tcpi_snd_mss) {
+		uint32_t mss = info.tcpi_snd_mss + ((info.tcpi_options & TCPI_OPT_TIMESTAMPS) ? 12 : 0);
+
+		opts[n++] = 2;
+		opts[n++] = 4;
+		opts[n++] = (uint8_t)(mss >> 8);
+		opts[n++] = (uint8_t)mss;
+	}
+	if (info.tcpi_options & TCPI_OPT_SACK) {
+		opts[n++] = 4;
+		opts[n++] = 2;
+	}
+	if (info.tcpi_options & TCPI_OPT_TIMESTAMPS) {
+		opts[n++] = 8;
+		opts[n++] = 10;
+		memset(opts + n, 0, 8);
+		n += 8;
+	}
+	if (info.tcpi_options & TCPI_OPT_WSCALE) {
+		opts[n++] = 3;
+		opts[n++] = 3;
+		opts[n++] = info.tcpi_snd_wscale;
+	}
+	if (s->server_mptcp) {
+		/* MP_CAPABLE as in a SYN+ACK, version 1, flag H (HMAC-SHA256), key not disclosed. */
+		opts[n++] = TCPOPT_KIND_MPTCP;
+		opts[n++] = 12;
+		opts[n++] = 0x01;
+		opts[n++] = 0x01;
+		memset(opts + n, 0, 8);
+		n += 8;
+	}
+	while (n % 4)
+		opts[n++] = 1; /* NOP: a TCP header's options end on a 32-bit boundary */
+	total = 20 + n;
+	if (total > cap)
+		return 0;
+	memset(out, 0, 20);
+	out[0] = (uint8_t)(s->dest.port >> 8);
+	out[1] = (uint8_t)s->dest.port;
+	out[12] = (uint8_t)((total / 4) << 4);
+	out[13] = 0x12; /* SYN|ACK */
+	memcpy(out + 20, opts, n);
+	return total;
+}
+
+static int cv_build_success_reply(struct cv_session *s)
+{
+	const struct config_converter *cc = &s->cfg->config.converter;
+	struct conv_writer w;
+	uint8_t hdr[64];
+	size_t hdr_len;
+
+	conv_writer_begin(&w, s->reply, sizeof(s->reply));
+	if (s->info_requested) {
+		uint8_t kinds[2];
+		size_t n = 0;
+
+		kinds[n++] = TCPOPT_KIND_MPTCP;
+		if (cc->tfo)
+			kinds[n++] = TCPOPT_KIND_TFO;
+		conv_put_supported_ext(&w, kinds, n);
+	}
+	if (s->has_dest && cc->reply_extended_header) {
+		hdr_len = cv_describe_server(s->relay.io[RELAY_B].fd, s, hdr, sizeof(hdr));
+		if (hdr_len)
+			conv_put_ext_tcp_header(&w, hdr, hdr_len);
+	}
+	return conv_writer_finish(&w);
+}
+
+static bool cv_client_ready(struct cv_session *s)
+{
+	struct sock_mptcp_info info;
+	int ret;
+
+	if (!s->client_mptcp)
+		return true;
+	ret = sock_mptcp_info(s->relay.io[RELAY_A].fd, &info);
+	/* EOPNOTSUPP: the client fell back to TCP, which has no such stall. */
+	return ret < 0 || (info.flags & SOCK_MPTCP_INFO_FLAG_REMOTE_KEY_RECEIVED);
+}
+
+static void cv_on_relay_end(struct relay *relay)
+{
+	struct cv_session *s = container_of(relay, struct cv_session, relay);
+
+	cv_close(s, relay_end_name(relay->end));
+}
+
+static void cv_start_relay(struct cv_session *s)
+{
+	const struct config_converter *cc = &s->cfg->config.converter;
+	struct relay_params params = {
+		.idle_timeout_ms = cc->idle_timeout_ms,
+		.use_splice = cc->splice,
+	};
+	int ret;
+
+	loop_timer_cancel(&s->worker->loop, &s->timer);
+	relay_set_prefix(&s->relay, RELAY_A, s->reply, s->reply_len);
+	s->state = CV_RELAY;
+	ret = relay_start(&s->relay, &s->worker->loop, &s->worker->pipes, &params, cv_on_relay_end);
+	if (ret < 0) {
+		s->reset_on_close = true;
+		cv_close(s, "relay could not start");
+	}
+}
+
+static void cv_closing_check(struct cv_session *s);
+
+static void cv_try_reply(struct cv_session *s)
+{
+	const struct config_converter *cc = &s->cfg->config.converter;
+	int fd = s->relay.io[RELAY_A].fd;
+	ssize_t n;
+
+	if (!cv_client_ready(s)) {
+		if (s->worker->loop.now_ms - s->wait_since_ms > cc->convert_wait_ms) {
+			s->reset_on_close = true;
+			cv_close(s, "client never completed its MPTCP handshake");
+			return;
+		}
+		cv_arm(s, CV_KEY_RECHECK_MS);
+		return;
+	}
+	if (!s->reply_is_error && s->has_dest) {
+		cv_start_relay(s);
+		return;
+	}
+	/* An Error, or the answer to an Info-only request: write it, then close. */
+	n = send(fd, s->reply, s->reply_len, MSG_NOSIGNAL | MSG_DONTWAIT);
+	if (n != (ssize_t)s->reply_len) {
+		s->reset_on_close = true;
+		cv_close(s, n < 0 ? "client gone before the reply" : "reply did not fit the socket");
+		return;
+	}
+	shutdown(fd, SHUT_WR);
+	s->state = CV_CLOSING;
+	s->wait_since_ms = s->worker->loop.now_ms;
+	cv_arm(s, cc->error_grace_ms);
+}
+
+/*
+ * After an Error or Info reply: close once the client has closed too and our reply has left
+ * the send queue (a reset would discard it), or when error-grace runs out.
+ */
+static void cv_closing_check(struct cv_session *s)
+{
+	uint64_t grace = s->cfg->config.converter.error_grace_ms;
+	uint64_t elapsed = s->worker->loop.now_ms - s->wait_since_ms;
+	const char *reason = s->reply_is_error ? "error sent" : "info sent";
+
+	if (elapsed >= grace || (s->client_eof && sock_unsent(s->relay.io[RELAY_A].fd) <= 0)) {
+		cv_close(s, reason);
+		return;
+	}
+	cv_arm(s, s->client_eof ? CV_KEY_RECHECK_MS : grace - elapsed);
+}
+
+/* ---- downstream connect ---- */
+
+/* errno of a failed connect -> RFC 8803 error (3.2.8), with the ICMP code when one arrived. */
+static void cv_connect_failed(struct cv_session *s, int err)
+{
+	struct conv_parse_error perr = { .code = CONV_ERR_NETWORK_FAILURE };
+	uint8_t type, code;
+	char why[96];
+
+	switch (err) {
+	case ECONNREFUSED:
+		perr.code = CONV_ERR_CONNECTION_RESET;
+		break;
+	case ENETUNREACH:
+	case EHOSTUNREACH:
+	case EHOSTDOWN:
+	case ENONET:
+	case EPROTO:
+	case EACCES:
+	case EPERM:
+		perr.code = CONV_ERR_DESTINATION_UNREACHABLE;
+		perr.value_len = 1;
+		if (s->relay.io[RELAY_B].fd >= 0 &&
+		    sock_icmp_error(s->relay.io[RELAY_B].fd, &type, &code) == 0)
+			perr.value[0] = code;
+		else if (addr_is_v4mapped(s->dest.ip)) /* no ICMP: the local route said no */
+			perr.value[0] = err == ENETUNREACH ? 0 : 1; /* net / host unreachable */
+		else
+			perr.value[0] = err == ENETUNREACH ? 0 : 3; /* no route / address unreachable */
+		break;
+	case EMFILE:
+	case ENFILE:
+	case ENOBUFS:
+	case ENOMEM:
+	case EADDRNOTAVAIL:
+		perr.code = CONV_ERR_RESOURCE_EXCEEDED;
+		break;
+	default:
+		break;
+	}
+	snprintf(why, sizeof(why), "connect: %s", strerror(err));
+	cv_fail(s, &perr, why);
+}
+
+static void cv_connected(struct cv_session *s)
+{
+	int len;
+
+	if (s->counted_pending) {
+		clients_release(&s->worker->shared->clients, s->client.ip, CLIENTS_PENDING);
+		s->counted_pending = false;
+	}
+	s->server_mptcp = sock_is_mptcp(s->relay.io[RELAY_B].fd) == 1;
+	len = cv_build_success_reply(s);
+	if (len < 0) {
+		cv_fail_code(s, CONV_ERR_NETWORK_FAILURE, "cannot encode reply");
+		return;
+	}
+	s->reply_len = (uint16_t)len;
+	s->state = CV_WAIT_CLIENT;
+	s->wait_since_ms = s->worker->loop.now_ms;
+	cv_try_reply(s);
+}
+
+static void cv_on_server_event(struct loop_io *io, uint32_t events)
+{
+	struct cv_session *s = container_of(io, struct cv_session, relay.io[RELAY_B]);
+	int err;
+
+	if (s->state != CV_CONNECTING)
+		return; /* waiting for the client: the relay will find whatever the server sent */
+	err = sock_pending_error(io->fd);
+	if (err < 0)
+		err = -err;
+	if (err) {
+		cv_connect_failed(s, err);
+		return;
+	}
+	if (events & (EPOLLOUT | EPOLLHUP | EPOLLERR))
+		cv_connected(s);
+}
+
+static bool cv_destination_allowed(struct cv_session *s, const char **why)
+{
+	const struct cv_cfg *cfg = s->cfg;
+	const struct config_converter *cc = &cfg->config.converter;
+
+	if (addr_is_link_local(s->dest.ip) || addr_is_unspecified(s->dest.ip)) {
+		*why = "link-local or unspecified destination";
+		return false;
+	}
+	if (acl_contains(&cfg->own_addresses, s->dest.ip)) {
+		*why = "destination is the converter itself";
+		return false;
+	}
+	for (size_t i = 0; i < cc->listen_len; i++) {
+		if (cc->listen[i].port == s->dest.port &&
+		    (addr_is_unspecified(cc->listen[i].ip) || !memcmp(cc->listen[i].ip, s->dest.ip, 16))) {
+			*why = "destination is the converter's service";
+			return false;
+		}
+	}
+	if (acl_contains(&cc->deny_destinations, s->dest.ip)) {
+		*why = "destination in a denied range";
+		return false;
+	}
+	return true;
+}
+
+static void cv_handle_message(struct cv_session *s, const struct conv_message *msg)
+{
+	const struct config_converter *cc = &s->cfg->config.converter;
+	struct cv_shared *shared = s->worker->shared;
+	struct sock_connect_opts opts = {
+		.mptcp = cc->downstream_mptcp,
+		.syn_retries = cc->syn_retries,
+		.buffer_size = cc->socket_buffer,
+		.nodelay = true,
+	};
+	const char *why;
+	int fd, len;
+
+	s->info_requested = msg->has_info;
+	if (msg->has_error) {
+		s->reset_on_close = true;
+		cv_close(s, "client sent an Error TLV");
+		return;
+	}
+	if (cc->cookies && !msg->has_cookie) {
+		cv_fail_code(s, CONV_ERR_MISSING_COOKIE, "cookie required");
+		return;
+	}
+	if (cc->cookies && !cookie_check(&cc->cookie_secret, s->client.ip, (uint64_t)time(NULL),
+					 msg->cookie, msg->cookie_len)) {
+		cv_fail_code(s, CONV_ERR_NOT_AUTHORIZED, "invalid cookie");
+		return;
+	}
+	if (!msg->has_connect) {
+		if (!msg->has_info) {
+			cv_fail_code(s, CONV_ERR_MALFORMED_MESSAGE, "neither Connect nor Info");
+			return;
+		}
+		len = cv_build_success_reply(s);
+		if (len < 0) {
+			cv_fail_code(s, CONV_ERR_NETWORK_FAILURE, "cannot encode reply");
+			return;
+		}
+		s->reply_len = (uint16_t)len;
+		s->state = CV_WAIT_CLIENT;
+		s->wait_since_ms = s->worker->loop.now_ms;
+		cv_try_reply(s);
+		return;
+	}
+
+	memcpy(s->dest.ip, msg->connect.addr, 16);
+	s->dest.port = msg->connect.port;
+	s->has_dest = true;
+	if (s->dest.port == 0) {
+		cv_fail_code(s, CONV_ERR_MALFORMED_MESSAGE, "destination port 0");
+		return;
+	}
+	if (!cv_destination_allowed(s, &why)) {
+		cv_fail_code(s, CONV_ERR_NOT_AUTHORIZED, why);
+		return;
+	}
+	if (!clients_acquire(&shared->clients, s->client.ip, CLIENTS_PENDING,
+			     cc->max_pending_per_client)) {
+		cv_fail_code(s, CONV_ERR_RESOURCE_EXCEEDED, "too many pending connects");
+		return;
+	}
+	s->counted_pending = true;
+
+	fd = sock_connect(&s->dest, &opts);
+	if (fd < 0) {
+		cv_connect_failed(s, -fd);
+		return;
+	}
+	s->relay.io[RELAY_B].fd = fd;
+	s->relay.io[RELAY_B].on_event = cv_on_server_event;
+	if (loop_add(&s->worker->loop, &s->relay.io[RELAY_B], RELAY_EPOLL_EVENTS) < 0) {
+		cv_fail_code(s, CONV_ERR_RESOURCE_EXCEEDED, "epoll registration failed");
+		return;
+	}
+	s->state = CV_CONNECTING;
+	cv_arm(s, cc->connect_timeout_ms);
+}
+
+/* Peeks at the Convert message so that bytes after it stay queued for the relay. */
+static void cv_read_message(struct cv_session *s)
+{
+	struct cv_worker *w = s->worker;
+	int fd = s->relay.io[RELAY_A].fd;
+	struct conv_message msg;
+	struct conv_parse_error perr;
+	ssize_t n;
+	int len;
+
+	n = recv(fd, w->scratch, sizeof(w->scratch), MSG_PEEK | MSG_DONTWAIT);
+	if (n == -1) {
+		if (errno == EAGAIN || errno == EWOULDBLOCK || errno == EINTR)
+			return;
+		cv_close(s, "client error before the Convert message");
+		return;
+	}
+	if (n == 0) {
+		cv_close(s, "client closed before sending a Convert message");
+		return;
+	}
+	len = conv_parse(w->scratch, (size_t)n, CONV_MAX_LEN, CONV_FROM_CLIENT,
+			 s->client_eof ? CONV_PARSE_EOF : 0, &msg, &perr);
+	if (len == -EAGAIN)
+		return;
+	if (s->counted_idle) {
+		clients_release(&w->shared->clients, s->client.ip, CLIENTS_IDLE);
+		s->counted_idle = false;
+	}
+	if (len < 0) {
+		cv_fail(s, &perr, perr.reason);
+		return;
+	}
+	/* Consume exactly the message; msg's views stay valid (same bytes land in scratch). */
+	if (recv(fd, w->scratch, (size_t)len, MSG_DONTWAIT) != len) {
+		s->reset_on_close = true;
+		cv_close(s, "client error consuming the Convert message");
+		return;
+	}
+	loop_timer_cancel(&w->loop, &s->timer);
+	cv_handle_message(s, &msg);
+}
+
+static void cv_on_client_event(struct loop_io *io, uint32_t events)
+{
+	struct cv_session *s = container_of(io, struct cv_session, relay.io[RELAY_A]);
+
+	if (events & (EPOLLRDHUP | EPOLLHUP))
+		s->client_eof = true;
+	switch (s->state) {
+	case CV_WAIT_MESSAGE:
+		if (events & EPOLLERR) {
+			cv_close(s, "client error before the Convert message");
+			return;
+		}
+		cv_read_message(s);
+		break;
+	case CV_CONNECTING:
+	case CV_WAIT_CLIENT:
+		if (events & (EPOLLERR | EPOLLHUP)) {
+			s->reset_on_close = true;
+			cv_close(s, "client reset before the reply");
+			return;
+		}
+		if (s->state == CV_WAIT_CLIENT)
+			cv_try_reply(s);
+		break;
+	case CV_CLOSING: {
+		ssize_t n;
+
+		/* Discard what the client still sends; its FIN or reset ends the session. */
+		while ((n = recv(io->fd, s->worker->scratch, sizeof(s->worker->scratch),
+				 MSG_DONTWAIT)) > 0)
+			;
+		if (n == 0)
+			s->client_eof = true;
+		if (events & EPOLLERR)
+			cv_close(s, "client reset after the reply");
+		else
+			cv_closing_check(s);
+		break;
+	}
+	case CV_RELAY:
+		break; /* the relay owns the events now */
+	}
+}
+
+static void cv_on_timer(struct loop_timer *timer)
+{
+	struct cv_session *s = container_of(timer, struct cv_session, timer);
+
+	switch (s->state) {
+	case CV_WAIT_MESSAGE:
+		cv_close(s, "no Convert message within convert-wait");
+		break;
+	case CV_CONNECTING:
+		cv_connect_failed(s, ETIMEDOUT);
+		break;
+	case CV_WAIT_CLIENT:
+		cv_try_reply(s);
+		break;
+	case CV_CLOSING:
+		cv_closing_check(s);
+		break;
+	case CV_RELAY:
+		break;
+	}
+}
+
+static void cv_open_session(struct cv_worker *w, int fd, const struct sockaddr_storage *ss,
+			    socklen_t ss_len)
+{
+	struct cv_shared *shared = w->shared;
+	struct cv_cfg *cfg = cv_cfg_get(shared);
+	const struct config_converter *cc = &cfg->config.converter;
+	unsigned open_now = atomic_fetch_add(&shared->sessions, 1) + 1;
+	struct cv_session *s = NULL;
+
+	if (open_now <= cc->max_sessions + CV_OVERFLOW_SESSIONS)
+		s = calloc(1, sizeof(*s));
+	if (!s) {
+		/* Past the overflow allowance nothing is spent on the client: reset at once. */
+		atomic_fetch_sub(&shared->sessions, 1);
+		cv_cfg_put(cfg);
+		sock_set_reset_on_close(fd);
+		close(fd);
+		return;
+	}
+	s->worker = w;
+	s->cfg = cfg;
+	s->error_code = -1;
+	s->started_ms = w->loop.now_ms;
+	loop_timer_init(&s->timer, cv_on_timer);
+	relay_prepare(&s->relay, fd, -1);
+	s->relay.io[RELAY_A].on_event = cv_on_client_event;
+	addr_from_sockaddr((const struct sockaddr *)ss, ss_len, &s->client);
+	s->next = w->sessions;
+	if (w->sessions)
+		w->sessions->prev = s;
+	w->sessions = s;
+	w->sessions_len++;
+
+	if (loop_add(&w->loop, &s->relay.io[RELAY_A], RELAY_EPOLL_EVENTS) < 0) {
+		s->reset_on_close = true;
+		cv_close(s, "epoll registration failed");
+		return;
+	}
+	s->client_mptcp = sock_protocol(fd) == IPPROTO_MPTCP;
+	/* Without it this kernel adds ~40 ms per request (Nagle vs delayed ACK), 4. */
+	sock_set_nodelay(fd);
+	if (s->client_mptcp)
+		sock_set_buffers(fd, cc->socket_buffer);
+
+	if (!acl_contains(&cc->allow_clients, s->client.ip)) {
+		cv_fail_code(s, CONV_ERR_NOT_AUTHORIZED, "client not in the allow list");
+		return;
+	}
+	if (open_now > cc->max_sessions) {
+		cv_fail_code(s, CONV_ERR_RESOURCE_EXCEEDED, "max-sessions reached");
+		return;
+	}
+	s->counted_session = clients_acquire(&shared->clients, s->client.ip, CLIENTS_SESSIONS,
+					     cc->max_sessions_per_client);
+	if (!s->counted_session) {
+		cv_fail_code(s, CONV_ERR_RESOURCE_EXCEEDED, "max-sessions-per-client reached");
+		return;
+	}
+	s->counted_idle = clients_acquire(&shared->clients, s->client.ip, CLIENTS_IDLE,
+					  cc->max_idle_per_client);
+	if (!s->counted_idle) {
+		cv_fail_code(s, CONV_ERR_RESOURCE_EXCEEDED, "max-idle-per-client reached");
+		return;
+	}
+	s->state = CV_WAIT_MESSAGE;
+	cv_arm(s, cc->convert_wait_ms);
+	if (s->state == CV_WAIT_MESSAGE)
+		cv_read_message(s); /* with TFO the message is usually here already */
+}
+
+/* ---- workers ---- */
+
+static void cv_pause_accepting(struct cv_worker *w)
+{
+	if (!loop_timer_armed(&w->accept_retry))
+		loop_timer_arm(&w->loop, &w->accept_retry, CV_ACCEPT_BACKOFF_MS);
+}
+
+static void cv_accept_all(struct cv_worker *w, int lfd)
+{
+	for (;;) {
+		struct sockaddr_storage ss;
+		socklen_t len = sizeof(ss);
+		int fd;
+
+		if (loop_timer_armed(&w->accept_retry) || w->draining)
+			return;
+		fd = accept4(lfd, (struct sockaddr *)&ss, &len, SOCK_NONBLOCK | SOCK_CLOEXEC);
+		if (fd == -1) {
+			if (errno == EAGAIN || errno == EWOULDBLOCK)
+				return;
+			if (errno == EINTR || errno == ECONNABORTED)
+				continue;
+			/* Out of fds or memory: back off instead of spinning on the listener. */
+			log_warn("worker %u: accept", w->index);
+			cv_pause_accepting(w);
+			return;
+		}
+		cv_open_session(w, fd, &ss, len);
+	}
+}
+
+static void cv_on_listener(struct loop_io *io, uint32_t events)
+{
+	struct cv_listener *l = container_of(io, struct cv_listener, io);
+
+	cv_accept_all(l->worker, io->fd);
+}
+
+static void cv_on_accept_retry(struct loop_timer *timer)
+{
+	struct cv_worker *w = container_of(timer, struct cv_worker, accept_retry);
+
+	/* Edge-triggered listeners raise no new event for connections already queued. */
+	for (size_t i = 0; i < w->listeners_len; i++)
+		cv_accept_all(w, w->listeners[i].io.fd);
+}
+
+static void cv_close_all(struct cv_worker *w, bool idle_only, const char *reason)
+{
+	struct cv_session *s = w->sessions, *next;
+
+	for (; s; s = next) {
+		next = s->next;
+		if (!idle_only || s->state == CV_WAIT_MESSAGE)
+			cv_close(s, reason);
+	}
+}
+
+static void cv_on_drain_timeout(struct loop_timer *timer)
+{
+	struct cv_worker *w = container_of(timer, struct cv_worker, drain_timer);
+
+	cv_close_all(w, false, "shutdown: drain timeout");
+	loop_stop(&w->loop);
+}
+
+/* SIGTERM: stop accepting, let converted sessions finish, close idle ones at once. */
+static void cv_start_drain(struct cv_worker *w)
+{
+	struct cv_cfg *cfg = cv_cfg_get(w->shared);
+
+	w->draining = true;
+	for (size_t i = 0; i < w->listeners_len; i++) {
+		loop_remove(&w->loop, &w->listeners[i].io);
+		close(w->listeners[i].io.fd);
+	}
+	w->listeners_len = 0;
+	loop_timer_cancel(&w->loop, &w->accept_retry);
+	cv_close_all(w, true, "shutdown: no Convert message yet");
+	if (w->sessions_len == 0)
+		loop_stop(&w->loop);
+	else
+		loop_timer_arm(&w->loop, &w->drain_timer, cfg->config.converter.drain_timeout_ms);
+	cv_cfg_put(cfg);
+}
+
+static void cv_on_wakeup(struct loop_io *io, uint32_t events)
+{
+	struct cv_worker *w = container_of(io, struct cv_worker, wakeup);
+	uint64_t value;
+
+	while (read(io->fd, &value, sizeof(value)) > 0)
+		;
+	if (atomic_load(&w->shared->draining) && !w->draining)
+		cv_start_drain(w);
+}
+
+static void cv_worker_destroy(struct cv_worker *w)
+{
+	cv_close_all(w, false, "shutdown");
+	for (size_t i = 0; i < w->listeners_len; i++)
+		close(w->listeners[i].io.fd);
+	w->listeners_len = 0;
+	if (w->wakeup.fd >= 0)
+		close(w->wakeup.fd);
+	w->wakeup.fd = -1;
+	pipe_pool_destroy(&w->pipes);
+	loop_destroy(&w->loop);
+}
+
+static int cv_worker_init(struct cv_worker *w, unsigned index, struct cv_shared *shared,
+			  const struct config_converter *cc)
+{
+	int ret;
+
+	memset(w, 0, sizeof(*w));
+	w->index = index;
+	w->shared = shared;
+	w->wakeup.fd = -1;
+	loop_timer_init(&w->accept_retry, cv_on_accept_retry);
+	loop_timer_init(&w->drain_timer, cv_on_drain_timeout);
+	ret = loop_init(&w->loop);
+	if (ret < 0)
+		return ret;
+	ret = pipe_pool_init(&w->pipes, cc->pipe_size, 64);
+	if (ret < 0)
+		return ret;
+	w->wakeup.fd = eventfd(0, EFD_NONBLOCK | EFD_CLOEXEC);
+	if (w->wakeup.fd == -1)
+		return -errno;
+	w->wakeup.on_event = cv_on_wakeup;
+	ret = loop_add(&w->loop, &w->wakeup, EPOLLIN);
+	if (ret < 0)
+		return ret;
+
+	for (size_t i = 0; i < cc->listen_len; i++) {
+		struct sock_listen_opts opts = {
+			.mptcp = true,
+			.reuseport = true,
+			.tfo_queue = cc->tfo ? 4096 : 0,
+			.backlog = 4096,
+			.buffer_size = cc->socket_buffer,
+		};
+		struct cv_listener *l = &w->listeners[w->listeners_len];
+		char where[ADDR_STRLEN];
+		bool mptcp;
+		int fd = sock_listen(&cc->listen[i], &opts, &mptcp);
+
+		if (fd < 0) {
+			errno = -fd;
+			log_warn("listen on %s", addr_format(&cc->listen[i], true, where));
+			return fd;
+		}
+		if (!mptcp && index == 0)
+			log_warnx("listen on %s: MPTCP unavailable (net.mptcp.enabled?), plain TCP only",
+				  addr_format(&cc->listen[i], true, where));
+		l->io.fd = fd;
+		l->io.on_event = cv_on_listener;
+		l->worker = w;
+		w->listeners_len++;
+		ret = loop_add(&w->loop, &l->io, EPOLLIN | EPOLLET);
+		if (ret < 0)
+			return ret;
+	}
+	return 0;
+}
+
+static void *cv_worker_thread(void *arg)
+{
+	struct cv_worker *w = arg;
+	int ret = loop_run(&w->loop);
+
+	if (ret < 0) {
+		errno = -ret;
+		log_warn("worker %u: event loop failed", w->index);
+	}
+	return NULL;
+}
+
+/* ---- process ---- */
+
+static void cv_check_kernel(const struct config_converter *cc)
+{
+	FILE *f;
+	int value = 0;
+
+	if (!cc->tfo)
+		return;
+	f = fopen("/proc/sys/net/ipv4/tcp_fastopen", "r");
+	if (f && fscanf(f, "%i", &value) == 1 && !(value & 0x2))
+		log_warnx("net.ipv4.tcp_fastopen=%#x lacks the server bit 0x2: SYN data will be "
+			  "refused and MPTCP clients sending it fall back to plain TCP; "
+			  "set it with: sysctl -w net.ipv4.tcp_fastopen=%#x",
+			  value, value | 0x2);
+	if (f)
+		fclose(f);
+}
+
+static void cv_raise_fd_limit(void)
+{
+	struct rlimit rl;
+
+	if (getrlimit(RLIMIT_NOFILE, &rl) == 0 && rl.rlim_cur < rl.rlim_max) {
+		rl.rlim_cur = rl.rlim_max;
+		setrlimit(RLIMIT_NOFILE, &rl);
+	}
+}
+
+static void cv_reload(struct cv_shared *shared)
+{
+	struct cv_cfg *old = cv_cfg_get(shared), *fresh;
+	struct config config;
+	char err[CONFIG_ERR_LEN] = "";
+
+	if (!old->config.path) {
+		log_warnx("reload: no configuration file (started from flags only); nothing to do");
+		cv_cfg_put(old);
+		return;
+	}
+	config_init(&config);
+	if (config_load_file(&config, old->config.path, err) < 0 || config_finish(&config, err) < 0) {
+		log_warnx("reload: %s; keeping the running configuration", err);
+		config_free(&config);
+		cv_cfg_put(old);
+		return;
+	}
+	if (config.converter.listen_len != old->config.converter.listen_len ||
+	    memcmp(config.converter.listen, old->config.converter.listen,
+		   sizeof(config.converter.listen[0]) * config.converter.listen_len))
+		log_warnx("reload: listen addresses changed; they take effect at restart");
+	fresh = cv_cfg_new(&config);
+	if (!fresh) {
+		config_free(&config);
+		cv_cfg_put(old);
+		return;
+	}
+	log_set_level(fresh->config.converter.log_level);
+	pthread_mutex_lock(&shared->cfg_lock);
+	shared->cfg = fresh;
+	pthread_mutex_unlock(&shared->cfg_lock);
+	cv_cfg_put(old); /* our reference */
+	cv_cfg_put(old); /* the one shared->cfg held; live sessions keep theirs */
+	log_info("reload: configuration from %s applied to new sessions", fresh->config.path);
+}
+
+static unsigned cv_worker_count(const struct config_converter *cc)
+{
+	long cpus;
+
+	if (cc->workers)
+		return cc->workers;
+	cpus = sysconf(_SC_NPROCESSORS_ONLN);
+	return cpus > 0 ? (unsigned)cpus : 1;
+}
+
+static void cv_usage(FILE *out)
+{
+	fprintf(out, "usage: mpconvd converter [--config FILE] [--key value ...]\n"
+		     "  e.g. mpconvd converter --listen 0.0.0.0:5124 --allow 192.0.2.0/24\n\n");
+	config_print_help(out);
+}
+
+int converter_main(int argc, char **argv)
+{
+	struct cv_shared shared = { .cfg = NULL };
+	struct cv_worker *workers = NULL;
+	struct config config;
+	char err[CONFIG_ERR_LEN] = "";
+	unsigned nworkers = 0, started = 0;
+	sigset_t signals;
+	int consumed = 0, sfd = -1, ret = 1;
+	char where[ADDR_STRLEN];
+
+	config_init(&config);
+	for (int i = 1; i < argc; i++) {
+		if (!strcmp(argv[i], "--help") || !strcmp(argv[i], "-h")) {
+			cv_usage(stdout);
+			config_free(&config);
+			return 0;
+		}
+	}
+	if (config_parse_args(&config, argc - 1, argv + 1, &consumed, err) < 0 ||
+	    config_finish(&config, err) < 0) {
+		log_warnx("%s", err);
+		config_free(&config);
+		return 2;
+	}
+	if (consumed != argc - 1) {
+		log_warnx("unexpected argument '%s'", argv[1 + consumed]);
+		cv_usage(stderr);
+		config_free(&config);
+		return 2;
+	}
+	log_set_level(config.converter.log_level);
+	if (config.converter.allow_clients.len == 0)
+		log_warnx("no client is allowed (allow list empty): every request will be refused");
+	cv_check_kernel(&config.converter);
+	cv_raise_fd_limit();
+
+	pthread_mutex_init(&shared.cfg_lock, NULL);
+	atomic_init(&shared.sessions, 0);
+	atomic_init(&shared.draining, false);
+	nworkers = cv_worker_count(&config.converter);
+	if (clients_init(&shared.clients, config.converter.max_sessions + CV_OVERFLOW_SESSIONS) < 0) {
+		log_warnx("out of memory for the client table");
+		goto cleanup;
+	}
+	shared.cfg = cv_cfg_new(&config);
+	if (!shared.cfg)
+		goto cleanup;
+
+	/* Signals go to the main thread's signalfd only: block them before threads exist. */
+	sigemptyset(&signals);
+	sigaddset(&signals, SIGHUP);
+	sigaddset(&signals, SIGTERM);
+	sigaddset(&signals, SIGINT);
+	pthread_sigmask(SIG_BLOCK, &signals, NULL);
+	signal(SIGPIPE, SIG_IGN);
+	sfd = signalfd(-1, &signals, SFD_CLOEXEC);
+	if (sfd == -1) {
+		log_warn("signalfd");
+		goto cleanup;
+	}
+
+	workers = calloc(nworkers, sizeof(*workers));
+	if (!workers) {
+		log_warnx("out of memory for %u workers", nworkers);
+		goto cleanup;
+	}
+	for (unsigned i = 0; i < nworkers; i++) {
+		int r = cv_worker_init(&workers[i], i, &shared, &shared.cfg->config.converter);
+
+		started = i + 1; /* initialised (maybe partly): destroyed at cleanup */
+		if (r < 0) {
+			errno = -r;
+			log_warn("worker %u: start-up failed", i);
+			goto cleanup;
+		}
+	}
+	for (unsigned i = 0; i < nworkers; i++) {
+		int r = pthread_create(&workers[i].thread, NULL, cv_worker_thread, &workers[i]);
+
+		if (r != 0) {
+			errno = r;
+			log_warn("worker %u: pthread_create", i);
+			atomic_store(&shared.draining, true);
+			for (unsigned j = 0; j < i; j++)
+				eventfd_write(workers[j].wakeup.fd, 1);
+			for (unsigned j = 0; j < i; j++)
+				pthread_join(workers[j].thread, NULL);
+			goto cleanup;
+		}
+	}
+	for (size_t i = 0; i < shared.cfg->config.converter.listen_len; i++)
+		log_info("converter listening on %s (%u workers, TFO %s)",
+			 addr_format(&shared.cfg->config.converter.listen[i], true, where), nworkers,
+			 shared.cfg->config.converter.tfo ? "on" : "off");
+
+	for (;;) {
+		struct signalfd_siginfo si;
+
+		if (read(sfd, &si, sizeof(si)) != sizeof(si)) {
+			if (errno == EINTR)
+				continue;
+			log_warn("signalfd read");
+			break;
+		}
+		if (si.ssi_signo == SIGHUP) {
+			cv_reload(&shared);
+			continue;
+		}
+		log_info("signal %u: draining %u sessions", si.ssi_signo,
+			 atomic_load(&shared.sessions));
+		break;
+	}
+	atomic_store(&shared.draining, true);
+	for (unsigned i = 0; i < nworkers; i++)
+		eventfd_write(workers[i].wakeup.fd, 1);
+	for (unsigned i = 0; i < nworkers; i++)
+		pthread_join(workers[i].thread, NULL);
+	log_info("converter stopped");
+	ret = 0;
+
+cleanup:
+	for (unsigned i = 0; i < started; i++)
+		cv_worker_destroy(&workers[i]);
+	free(workers);
+	if (sfd >= 0)
+		close(sfd);
+	cv_cfg_put(shared.cfg);
+	clients_destroy(&shared.clients);
+	pthread_mutex_destroy(&shared.cfg_lock);
+	config_free(&config);
+	return ret;
+}
