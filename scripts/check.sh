@@ -94,7 +94,7 @@ for suite in $SUITES; do
 		echo "== unit (cmocka; gcc build, then ASan+UBSan build)"
 		for b in gcc asan; do
 			for t in build/$b/tests/unit/torture_*; do
-				[ -x "$t" ] && run_tap unit "$(basename "$t")-$b" "$t"
+				[ -f "$t" ] && [ -x "$t" ] && run_tap unit "$(basename "$t")-$b" "$t"
 			done
 		done
 		;;
@@ -102,7 +102,7 @@ for suite in $SUITES; do
 		echo "== fuzz corpus replay (gcc build, then ASan+UBSan build)"
 		for b in gcc asan; do
 			for t in build/$b/tests/fuzz/replay_*; do
-				[ -x "$t" ] || continue
+				{ [ -f "$t" ] && [ -x "$t" ]; } || continue
 				name=$(basename "$t")
 				run_tap fuzz "$name-$b" "$t" "tests/fuzz/corpus/${name#replay_}"
 			done

@@ -74,6 +74,7 @@ int config_load_file(struct config *cfg, const char *path, char err[CONFIG_ERR_L
 /*
  * Parses "--key value" / "--key=value" / "--flag" (booleans) arguments; "--config PATH" loads a
  * file at that point. Stops at the first non-option; *consumed = arguments used. 0 or -EINVAL.
+ * argv[0] is the first argument examined, not a program name: pass argv + 1.
  */
 int config_parse_args(struct config *cfg, int argc, char **argv, int *consumed,
 		      char err[CONFIG_ERR_LEN]);

@@ -7,7 +7,7 @@
  * reads a byte whose presence it has not checked (struct conv_cursor does the checking);
  * never loops without consuming bytes.
  * Reserved/Unassigned fields are ignored on receipt and written as zero (lenient where the
- * RFC is silent); padding that ends a list must be 1-3 zero bytes (see walk_options()).
+ * RFC is silent); the zero padding that ends a list must be shorter than a word.
  */
 #include <errno.h>
 #include <string.h>
@@ -86,10 +86,10 @@ static int tlv_bit(uint8_t type)
 static unsigned int valid_from(enum conv_sender from)
 {
 	if (from == CONV_FROM_CLIENT)
-		return TLV_BIT(CONV_TLV_INFO) | TLV_BIT(CONV_TLV_CONNECT) | TLV_BIT(CONV_TLV_COOKIE) |
-		       TLV_BIT(CONV_TLV_ERROR);
-	return TLV_BIT(CONV_TLV_EXT_TCP_HEADER) | TLV_BIT(CONV_TLV_SUPPORTED_EXT) | TLV_BIT(CONV_TLV_COOKIE) |
-	       TLV_BIT(CONV_TLV_ERROR);
+		return TLV_BIT(CONV_TLV_INFO) | TLV_BIT(CONV_TLV_CONNECT) |
+		       TLV_BIT(CONV_TLV_COOKIE) | TLV_BIT(CONV_TLV_ERROR);
+	return TLV_BIT(CONV_TLV_EXT_TCP_HEADER) | TLV_BIT(CONV_TLV_SUPPORTED_EXT) |
+	       TLV_BIT(CONV_TLV_COOKIE) | TLV_BIT(CONV_TLV_ERROR);
 }
 
 static int errno_for(enum conv_error_code code)
@@ -217,8 +217,8 @@ static int parse_connect(struct parse_state *st, const uint8_t *tlv, size_t len,
 	const char *why;
 
 	if (len < CONV_CONNECT_MIN_LEN)
-		return reject(st->err, CONV_ERR_MALFORMED_MESSAGE, "Connect TLV shorter than 5 words",
-			      base + 1);
+		return reject(st->err, CONV_ERR_MALFORMED_MESSAGE,
+			      "Connect TLV shorter than 5 words", base + 1);
 	if (!cur_u16(&c, &cn->port) || !cur_take(&c, sizeof(cn->addr), &addr) ||
 	    !cur_take(&c, len - CONV_CONNECT_MIN_LEN, &opts))
 		return reject(st->err, CONV_ERR_MALFORMED_MESSAGE, "Connect TLV truncated", base);
@@ -265,7 +265,7 @@ static int parse_tlv(struct parse_state *st, uint8_t type, const uint8_t *tlv, s
 	case CONV_TLV_CONNECT:
 		return parse_connect(st, tlv, len, base);
 	case CONV_TLV_EXT_TCP_HEADER:
-		/* Opaque: libconvert and the RFC figure differ on what follows, so keep it all. */
+		/* Opaque: the Server's SYN+ACK header as the Converter copied it (§3.2.5). */
 		m->has_ext_tcp_header = true;
 		m->ext_tcp_header = tlv + 4;
 		m->ext_tcp_header_len = len - 4;
@@ -307,7 +307,8 @@ static int parse_header(const uint8_t *buf, size_t len, size_t max_len, unsigned
 	if (len >= 2 && buf[1] * 4u > max_len)
 		/* Well formed but larger than this receiver will buffer: a resource limit. */
 		return reject(err, CONV_ERR_RESOURCE_EXCEEDED, "message longer than accepted", 1);
-	if ((len >= 3 && buf[2] != (CONV_MAGIC >> 8)) || (len >= 4 && buf[3] != (CONV_MAGIC & 0xff)))
+	if ((len >= 3 && buf[2] != (CONV_MAGIC >> 8)) ||
+	    (len >= 4 && buf[3] != (CONV_MAGIC & 0xff)))
 		return reject(err, CONV_ERR_MALFORMED_MESSAGE, "bad magic number", 2);
 	if (len < CONV_HDR_LEN || len < buf[1] * 4u) {
 		if (!(flags & CONV_PARSE_EOF))
@@ -321,9 +322,10 @@ static int parse_header(const uint8_t *buf, size_t len, size_t max_len, unsigned
 int conv_parse(const uint8_t *buf, size_t len, size_t max_len, enum conv_sender from,
 	       unsigned int flags, struct conv_message *msg, struct conv_parse_error *err)
 {
-	struct parse_state st = {.from = from, .msg = msg, .err = err};
+	/* Errors collect in scratch: -EAGAIN must leave *err untouched, as documented. */
+	struct conv_parse_error scratch = {0};
+	struct parse_state st = {.from = from, .msg = msg, .err = &scratch};
 	struct conv_cursor c = {0};
-	struct conv_parse_error scratch;
 	int ret;
 
 	memset(msg, 0, sizeof(*msg));
@@ -332,9 +334,6 @@ int conv_parse(const uint8_t *buf, size_t len, size_t max_len, enum conv_sender 
 	if ((!buf && len) || max_len < CONV_HDR_LEN ||
 	    (from != CONV_FROM_CLIENT && from != CONV_FROM_CONVERTER))
 		return -EINVAL;
-	/* -EAGAIN leaves *err untouched, as documented. */
-	memset(&scratch, 0, sizeof(scratch));
-	st.err = &scratch;
 
 	ret = parse_header(buf, len, max_len, flags, &scratch);
 	if (ret == 0) {
@@ -427,9 +426,9 @@ bool conv_message_equal(const struct conv_message *a, const struct conv_message 
 		return false;
 	if (a->has_cookie && !view_equal(a->cookie, a->cookie_len, b->cookie, b->cookie_len))
 		return false;
-	if (a->has_error && (a->error.code != b->error.code ||
-			     !view_equal(a->error.value, a->error.value_len, b->error.value,
-					 b->error.value_len)))
+	if (a->has_error &&
+	    (a->error.code != b->error.code ||
+	     !view_equal(a->error.value, a->error.value_len, b->error.value, b->error.value_len)))
 		return false;
 	return true;
 }

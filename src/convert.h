@@ -49,8 +49,10 @@ enum conv_error_code {
 
 /* Who wrote the bytes being parsed; it decides which TLV types are valid. */
 enum conv_sender {
-	CONV_FROM_CLIENT,    /* a Converter parsing a request: Info, Connect, Cookie, Error */
-	CONV_FROM_CONVERTER, /* a Client parsing a reply: Ext TCP Header, Supported Ext, Cookie, Error */
+	/* A Converter parsing a request: Info, Connect, Cookie, Error. */
+	CONV_FROM_CLIENT,
+	/* A Client parsing a reply: Extended TCP Header, Supported Extensions, Cookie, Error. */
+	CONV_FROM_CONVERTER,
 };
 
 /* conv_parse() flag: the stream has ended, so a partial message is Malformed, not -EAGAIN. */
@@ -59,7 +61,7 @@ enum conv_sender {
 struct conv_connect {
 	uint16_t port;		/* host byte order */
 	uint8_t addr[16];	/* IPv6, or IPv4-mapped ::ffff:a.b.c.d */
-	const uint8_t *options; /* view: TCP options, zero padding stripped; iterate with conv_opt_* */
+	const uint8_t *options; /* view: TCP options without padding; see conv_opt_next() */
 	size_t options_len;
 };
 

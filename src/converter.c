@@ -51,6 +51,8 @@ struct cv_cfg {
 };
 
 struct cv_shared {
+	int argc; /* the role's command line, re-run on reload */
+	char **argv;
 	struct clients clients;
 	atomic_uint sessions;
 	atomic_bool draining;
@@ -1045,13 +1047,22 @@ static void cv_reload(struct cv_shared *shared)
 	struct config config;
 	char err[CONFIG_ERR_LEN] = "";
 
+	static const uint8_t unset_secret[COOKIE_SECRET_LEN];
+	int consumed = 0;
+
 	if (!old->config.path) {
 		log_warnx("reload: no configuration file (started from flags only); nothing to do");
 		cv_cfg_put(old);
 		return;
 	}
+	/* The same command line again, so flags keep overriding the (re-read) file. */
 	config_init(&config);
-	if (config_load_file(&config, old->config.path, err) < 0 || config_finish(&config, err) < 0) {
+	if (config_parse_args(&config, shared->argc - 1, shared->argv + 1, &consumed, err) == 0 &&
+	    !memcmp(config.converter.cookie_secret.key, unset_secret, COOKIE_SECRET_LEN))
+		/* A generated secret survives reloads: outstanding cookies stay valid. */
+		memcpy(config.converter.cookie_secret.key, old->config.converter.cookie_secret.key,
+		       COOKIE_SECRET_LEN);
+	if (err[0] || config_finish(&config, err) < 0) {
 		log_warnx("reload: %s; keeping the running configuration", err);
 		config_free(&config);
 		cv_cfg_put(old);
@@ -1104,6 +1115,8 @@ int converter_main(int argc, char **argv)
 	int consumed = 0, sfd = -1, ret = 1;
 	char where[ADDR_STRLEN];
 
+	shared.argc = argc;
+	shared.argv = argv;
 	config_init(&config);
 	for (int i = 1; i < argc; i++) {
 		if (!strcmp(argv[i], "--help") || !strcmp(argv[i], "-h")) {

@@ -32,6 +32,9 @@ int loop_init(struct loop *loop)
 
 void loop_destroy(struct loop *loop)
 {
+	/* Timers still armed become idle, so their owners may cancel them after this. */
+	for (size_t i = 0; i < loop->heap_len; i++)
+		loop->heap[i]->heap_index = LOOP_TIMER_IDLE;
 	if (loop->epoll_fd != -1)
 		close(loop->epoll_fd);
 	free(loop->heap);
@@ -150,9 +153,16 @@ int loop_timer_arm(struct loop *loop, struct loop_timer *timer, uint64_t delay_m
 	return 0;
 }
 
+/*
+ * Fires the timers that are due. At most as many as were armed on entry: a callback that re-arms
+ * with delay 0 (deadline == now_ms) fires again on the next iteration, after epoll, instead of
+ * looping here forever.
+ */
 static void loop_run_timers(struct loop *loop)
 {
-	while (loop->heap_len > 0 && loop->heap[0]->deadline_ms <= loop->now_ms) {
+	for (size_t budget = loop->heap_len;
+	     budget > 0 && loop->heap_len > 0 && loop->heap[0]->deadline_ms <= loop->now_ms;
+	     budget--) {
 		struct loop_timer *timer = loop->heap[0];
 
 		loop_timer_cancel(loop, timer);
@@ -174,8 +184,12 @@ static int loop_next_timeout(const struct loop *loop)
 	return wait > 60000 ? 60000 : (int)wait;
 }
 
+/* Runs until loop_stop(); the stop is consumed, so loop_run() may be called again. */
 int loop_run(struct loop *loop)
 {
+	int ret = 0;
+
+	loop->now_ms = loop_clock_ms();
 	while (!loop->stopping) {
 		int n = epoll_wait(loop->epoll_fd, loop->events, LOOP_MAX_EVENTS,
 				   loop_next_timeout(loop));
@@ -183,7 +197,8 @@ int loop_run(struct loop *loop)
 		if (n == -1) {
 			if (errno == EINTR)
 				continue;
-			return -errno;
+			ret = -errno;
+			break;
 		}
 		loop->now_ms = loop_clock_ms();
 		loop->events_len = n;
@@ -197,7 +212,8 @@ int loop_run(struct loop *loop)
 		loop->events_len = loop->events_next = 0;
 		loop_run_timers(loop);
 	}
-	return 0;
+	loop->stopping = false;
+	return ret;
 }
 
 void loop_stop(struct loop *loop)

@@ -123,14 +123,25 @@ int sock_connect(const struct addr_port *dst, const struct sock_connect_opts *op
 	fd = open_stream(ss.ss_family, opts->mptcp, &used_mptcp);
 	if (fd < 0)
 		return fd;
-	if (opts->syn_retries > 0)
+	/*
+	 * MPTCP sockets refuse TCP_SYNCNT (ENOPROTOOPT) and IP_RECVERR/IPV6_RECVERR (EOPNOTSUPP)
+	 * on Linux 6.18: for them the caller's connect timeout bounds the SYN retries and no ICMP
+	 * detail is available. Plain TCP sockets must accept both.
+	 */
+	if (opts->syn_retries > 0) {
 		ret = set_int(fd, IPPROTO_TCP, TCP_SYNCNT, opts->syn_retries);
+		if (used_mptcp)
+			ret = 0;
+	}
 	if (ret == 0 && opts->nodelay)
 		ret = sock_set_nodelay(fd);
 	if (ret == 0 && used_mptcp)
 		ret = sock_set_buffers(fd, opts->buffer_size);
-	if (ret == 0)
+	if (ret == 0) {
 		ret = sock_enable_recverr(fd, ss.ss_family);
+		if (used_mptcp)
+			ret = 0;
+	}
 	if (ret == 0 && connect(fd, (struct sockaddr *)&ss, len) == -1 && errno != EINPROGRESS)
 		ret = -errno;
 	if (ret < 0) {

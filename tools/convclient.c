@@ -12,6 +12,7 @@
 
 #include <errno.h>
 #include <getopt.h>
+#include <netinet/tcp.h>
 #include <poll.h>
 #include <stdio.h>
 #include <stdlib.h>

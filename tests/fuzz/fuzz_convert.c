@@ -15,13 +15,12 @@
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
 
-#define CHECK(cond)                                                                        \
-	do {                                                                               \
-		if (!(cond)) {                                                             \
-			fprintf(stderr, "%s:%d: check failed: %s\n", __FILE__, __LINE__,   \
-				#cond);                                                    \
-			abort();                                                           \
-		}                                                                          \
+#define CHECK(cond)                                                                                \
+	do {                                                                                       \
+		if (!(cond)) {                                                                     \
+			fprintf(stderr, "%s:%d: check failed: %s\n", __FILE__, __LINE__, #cond);   \
+			abort();                                                                   \
+		}                                                                                  \
 	} while (0)
 
 static void check_options(const struct conv_connect *cn)
@@ -107,7 +106,8 @@ static void run(const uint8_t *data, size_t size, size_t max_len, enum conv_send
 	ret_eof = conv_parse(data, size, max_len, from, CONV_PARSE_EOF, &msg_eof, &err_eof);
 
 	if (ret == -EAGAIN) {
-		/* Need-more only while the header is plausible; at end of stream it is Malformed. */
+		/* Need-more only while the header is plausible; at end of stream it is Malformed.
+		 */
 		CHECK(ret_eof == -EBADMSG && err_eof.code == CONV_ERR_MALFORMED_MESSAGE);
 	} else {
 		/* End of stream changes nothing once the whole message is there. */

@@ -137,8 +137,8 @@ int main(int argc, char **argv)
 	printf("1..%zu\n", l.n);
 	fflush(stdout);
 	for (size_t i = 0; i < l.n; i++) {
-		uint8_t *data;
-		size_t size;
+		uint8_t *data = NULL;
+		size_t size = 0;
 
 		ret = read_file(l.paths[i], &data, &size);
 		if (ret) {

@@ -21,6 +21,7 @@
 #include <math.h>
 #include <net/if.h>
 #include <poll.h>
+#include <sched.h>
 #include <signal.h>
 #include <stdbool.h>
 #include <stdint.h>
@@ -37,7 +38,7 @@
 #include <sys/socket.h>
 
 #define SLOT_DATA   2048 /* a 1500-byte MTU frame fits; offloads must be off (no GSO frames) */
-#define RX_BATCH    64   /* frames read per wake-up and socket, so one side cannot starve the other */
+#define RX_BATCH    64 /* frames read per wake-up and socket, so one side cannot starve the other */
 #define QUEUE_DFLT  8192 /* slots per direction: 16 MiB, holds 25 ms of 1 Gbit/s traffic */
 #define NSEC_PER_MS 1000000LL
 
@@ -53,15 +54,16 @@ struct slot {
 struct counters {
 	uint64_t rx;
 	uint64_t forwarded;
-	uint64_t loss;     /* random loss */
-	uint64_t down;     /* link down, at arrival or at departure */
+	uint64_t loss;	   /* random loss */
+	uint64_t down;	   /* link down, at arrival or at departure */
 	uint64_t overflow; /* our ring was full */
-	uint64_t qdisc;    /* the egress qdisc (tbf) refused it: ENOBUFS */
-	uint64_t txerr;    /* any other send error */
+	uint64_t qdisc;	   /* the egress qdisc (tbf) refused it: ENOBUFS */
+	uint64_t txerr;	   /* any other send error */
 	uint64_t oversize; /* frame larger than a slot */
 	uint64_t csum_partial;
 	uint64_t late_max_ns; /* worst lateness of a departure against its schedule */
 	uint64_t late_sum_ns;
+	uint64_t late_over_1ms;
 };
 
 /* One direction: frames read on in_fd wait in the ring, then leave through out_fd. */
@@ -142,6 +144,8 @@ static void usage(FILE *f)
 		"  --queue N          frames queued per direction before overflow drops (default %d)\n"
 		"  --down             start with the link down\n"
 		"  --pidfile FILE     write our pid to FILE once both sockets are bound\n"
+		"  --rt-prio N        run SCHED_FIFO at priority N (1-99): the link keeps its timing\n"
+		"                     when the endpoints load the CPUs\n"
 		"  -q, --quiet        no start-up line on stderr\n"
 		"Prints \"ready\" on stdout once both sockets are bound.\n"
 		"Signals: USR1 = down, USR2 = up, HUP = print counters, TERM/INT = counters and exit.\n"
@@ -199,7 +203,8 @@ static void set_loss(struct direction *d, double pct)
 	d->loss_pct = pct;
 	d->loss_all = pct >= 100.0;
 	/* 2^64 * pct / 100, computed in long double so that small rates keep their precision */
-	d->loss_threshold = d->loss_all ? UINT64_MAX : (uint64_t)(pct / 100.0L * 18446744073709551616.0L);
+	d->loss_threshold =
+		d->loss_all ? UINT64_MAX : (uint64_t)(pct / 100.0L * 18446744073709551616.0L);
 }
 
 /*
@@ -227,8 +232,10 @@ static int open_port(const char *ifname, unsigned int ifindex)
 		return -1;
 	}
 	if (setsockopt(fd, SOL_PACKET, PACKET_IGNORE_OUTGOING, &one, sizeof(one)) == -1 ||
-	    setsockopt(fd, SOL_PACKET, PACKET_AUXDATA, &one, sizeof(one)) == -1) {
-		fprintf(stderr, "linkemu: %s: packet socket options: %s\n", ifname, strerror(errno));
+	    setsockopt(fd, SOL_PACKET, PACKET_AUXDATA, &one, sizeof(one)) == -1 ||
+	    setsockopt(fd, SOL_SOCKET, SO_TIMESTAMPNS, &one, sizeof(one)) == -1) {
+		fprintf(stderr, "linkemu: %s: packet socket options: %s\n", ifname,
+			strerror(errno));
 		goto fail;
 	}
 	/* Room for bursts on receive, and for frames waiting in the egress tbf (they are charged
@@ -251,16 +258,47 @@ fail:
 	return -1;
 }
 
+/*
+ * The frame's arrival on CLOCK_MONOTONIC: the kernel's receive timestamp (CLOCK_REALTIME) moved
+ * by the current offset between the two clocks, so the time a frame waited in the socket queue
+ * while we were busy counts as delay already served. Falls back to `now` if it looks wrong.
+ */
+static uint64_t arrival_ns(const struct timespec *rx, uint64_t now, int64_t real_minus_mono)
+{
+	int64_t t;
+
+	if (!rx)
+		return now;
+	t = (int64_t)rx->tv_sec * 1000000000LL + rx->tv_nsec - real_minus_mono;
+	if (t > (int64_t)now || t < (int64_t)now - 1000 * NSEC_PER_MS)
+		return now;
+	return (uint64_t)t;
+}
+
+static int64_t real_minus_mono_ns(void)
+{
+	struct timespec r;
+	uint64_t m1 = now_ns(), m2;
+
+	clock_gettime(CLOCK_REALTIME, &r);
+	m2 = now_ns();
+	return (int64_t)r.tv_sec * 1000000000LL + r.tv_nsec - (int64_t)((m1 + m2) / 2);
+}
+
 /* Reads up to RX_BATCH frames from d->in_fd into d's ring, applying down state and loss. */
 static int rx_batch(struct direction *d)
 {
+	int64_t offset = real_minus_mono_ns();
+
 	for (int n = 0; n < RX_BATCH; n++) {
 		struct slot *s = &d->ring[(d->head + d->count) % d->cap];
 		static uint8_t scratch[SLOT_DATA];
 		union {
 			struct cmsghdr align;
-			uint8_t buf[CMSG_SPACE(sizeof(struct tpacket_auxdata))];
+			uint8_t buf[CMSG_SPACE(sizeof(struct tpacket_auxdata)) +
+				    CMSG_SPACE(sizeof(struct timespec))];
 		} ctrl;
+		struct timespec rx_ts, *rx = NULL;
 		struct sockaddr_ll from;
 		struct iovec iov;
 		struct msghdr msg = {
@@ -281,7 +319,8 @@ static int rx_batch(struct direction *d)
 		if (len == -1) {
 			if (errno == EAGAIN || errno == EINTR)
 				return 0;
-			if (errno == ENETDOWN) /* the interface went down; it reports again when up */
+			if (errno ==
+			    ENETDOWN) /* the interface went down; it reports again when up */
 				return 0;
 			fprintf(stderr, "linkemu: recv on %s: %s\n", d->in_if, strerror(errno));
 			return -1;
@@ -292,6 +331,11 @@ static int rx_batch(struct direction *d)
 		for (struct cmsghdr *cm = CMSG_FIRSTHDR(&msg); cm; cm = CMSG_NXTHDR(&msg, cm)) {
 			struct tpacket_auxdata aux;
 
+			if (cm->cmsg_level == SOL_SOCKET && cm->cmsg_type == SCM_TIMESTAMPNS) {
+				memcpy(&rx_ts, CMSG_DATA(cm), sizeof(rx_ts));
+				rx = &rx_ts;
+				continue;
+			}
 			if (cm->cmsg_level != SOL_PACKET || cm->cmsg_type != PACKET_AUXDATA)
 				continue;
 			memcpy(&aux, CMSG_DATA(cm), sizeof(aux));
@@ -318,7 +362,7 @@ static int rx_batch(struct direction *d)
 			continue;
 		}
 
-		uint64_t now = now_ns(), depart = now + d->delay_ns;
+		uint64_t now = arrival_ns(rx, now_ns(), offset), depart = now + d->delay_ns;
 
 		if (d->jitter_ns)
 			depart += rng_next(d->rng) % (d->jitter_ns + 1);
@@ -362,6 +406,8 @@ static void tx_due(struct direction *d, uint64_t now)
 			d->c.late_sum_ns += late;
 			if (late > d->c.late_max_ns)
 				d->c.late_max_ns = late;
+			if (late > NSEC_PER_MS)
+				d->c.late_over_1ms++;
 		}
 		d->head = (d->head + 1) % d->cap;
 		d->count--;
@@ -380,11 +426,11 @@ static void print_counters(const struct direction *dirs)
 			" dropped-overflow=%" PRIu64 " dropped-qdisc=%" PRIu64
 			" dropped-txerr=%" PRIu64 " dropped-oversize=%" PRIu64
 			" csum-partial=%" PRIu64 " queued=%" PRIu32 " late-avg-us=%" PRIu64
-			" late-max-us=%" PRIu64 "\n",
+			" late-max-us=%" PRIu64 " late-over-1ms=%" PRIu64 "\n",
 			d->name, d->in_if, d->out_if, c->rx, c->forwarded, c->loss, c->down,
 			c->overflow, c->qdisc, c->txerr, c->oversize, c->csum_partial, d->count,
 			c->forwarded ? c->late_sum_ns / c->forwarded / 1000 : 0,
-			c->late_max_ns / 1000);
+			c->late_max_ns / 1000, c->late_over_1ms);
 	}
 	fflush(stderr);
 }
@@ -478,6 +524,7 @@ enum {
 	OPT_QUEUE,
 	OPT_DOWN,
 	OPT_PIDFILE,
+	OPT_RT_PRIO,
 };
 
 int main(int argc, char **argv)
@@ -498,6 +545,7 @@ int main(int argc, char **argv)
 		{"queue", required_argument, NULL, OPT_QUEUE},
 		{"down", no_argument, NULL, OPT_DOWN},
 		{"pidfile", required_argument, NULL, OPT_PIDFILE},
+		{"rt-prio", required_argument, NULL, OPT_RT_PRIO},
 		{"quiet", no_argument, NULL, 'q'},
 		{"help", no_argument, NULL, 'h'},
 		{NULL, 0, NULL, 0},
@@ -507,7 +555,7 @@ int main(int argc, char **argv)
 		[DIR_BA] = {.name = "ba", .in_fd = -1, .out_fd = -1},
 	};
 	const char *pidfile = NULL;
-	uint64_t seed = 0, queue = QUEUE_DFLT, v;
+	uint64_t seed = 0, queue = QUEUE_DFLT, rt_prio = 0, v;
 	bool have_seed = false, quiet = false;
 	int fd_a = -1, fd_b = -1, sfd = -1, ret = 1, opt;
 	unsigned int idx_a, idx_b;
@@ -523,7 +571,8 @@ int main(int argc, char **argv)
 			break;
 		case OPT_DELAY_AB:
 		case OPT_DELAY_BA:
-			okay = parse_ms(optarg, &dirs[opt == OPT_DELAY_AB ? DIR_AB : DIR_BA].delay_ns);
+			okay = parse_ms(optarg,
+					&dirs[opt == OPT_DELAY_AB ? DIR_AB : DIR_BA].delay_ns);
 			break;
 		case OPT_JITTER:
 			okay = parse_ms(optarg, &v);
@@ -540,7 +589,8 @@ int main(int argc, char **argv)
 			break;
 		case OPT_LOSS_AB:
 		case OPT_LOSS_BA:
-			okay = parse_pct(optarg, &dirs[opt == OPT_LOSS_AB ? DIR_AB : DIR_BA].loss_pct);
+			okay = parse_pct(optarg,
+					 &dirs[opt == OPT_LOSS_AB ? DIR_AB : DIR_BA].loss_pct);
 			break;
 		case OPT_SEED:
 			okay = parse_u64(optarg, &seed);
@@ -554,6 +604,9 @@ int main(int argc, char **argv)
 			break;
 		case OPT_PIDFILE:
 			pidfile = optarg;
+			break;
+		case OPT_RT_PRIO:
+			okay = parse_u64(optarg, &rt_prio) && rt_prio >= 1 && rt_prio <= 99;
 			break;
 		case 'q':
 			quiet = true;
@@ -597,6 +650,15 @@ int main(int argc, char **argv)
 
 	/* 1 ns of timer slack: departures fire when scheduled, not up to 50 us later */
 	prctl(PR_SET_TIMERSLACK, 1UL, 0UL, 0UL, 0UL);
+	if (rt_prio) {
+		struct sched_param sp = {.sched_priority = (int)rt_prio};
+
+		if (sched_setscheduler(0, SCHED_FIFO, &sp) == -1) {
+			fprintf(stderr, "linkemu: SCHED_FIFO priority %" PRIu64 ": %s\n", rt_prio,
+				strerror(errno));
+			goto out;
+		}
+	}
 	sfd = setup_signals();
 	if (sfd == -1) {
 		fprintf(stderr, "linkemu: signalfd: %s\n", strerror(errno));

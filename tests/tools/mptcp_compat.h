@@ -52,9 +52,9 @@ struct mpc_mptcp_info {
 /* Header of MPTCP_TCPINFO and MPTCP_SUBFLOW_ADDRS: followed by num_subflows elements. */
 struct mpc_subflow_data {
 	uint32_t size_subflow_data; /* in: sizeof(struct mpc_subflow_data) */
-	uint32_t num_subflows;      /* out */
-	uint32_t size_kernel;       /* out: the kernel's element size */
-	uint32_t size_user;         /* in: our element size */
+	uint32_t num_subflows;	    /* out */
+	uint32_t size_kernel;	    /* out: the kernel's element size */
+	uint32_t size_user;	    /* in: our element size */
 } __attribute__((aligned(8)));
 
 /* One element of MPTCP_SUBFLOW_ADDRS: local then remote address of one subflow. */

@@ -1,0 +1,105 @@
+#!/usr/bin/env bash
+# SPDX-License-Identifier: GPL-2.0-or-later
+#
+# demo.sh (make demo): for now, the test-bed self-check. Builds the hybrid-access topology of
+# network namespaces with two emulated access links, measures each link's RTT, checks plain
+# forwarding LAN -> server, runs a short MPTCP bulk transfer gw -> converter over both links,
+# prints a report, tears everything down. Exit 0 when every check holds, 1 otherwise.
+# Needs root and an MPTCP kernel; talks only to namespaces it creates. Takes about 30 s.
+set -u
+top=$(cd "$(dirname "$0")/.." && pwd)
+export MPCONV_BUILD=${MPCONV_BUILD:-$top/build/gcc}
+export BED_TAP=0
+# shellcheck source=../tests/integration/lib.sh
+. "$top/tests/integration/lib.sh"
+
+RATE_A=20 DELAY_A=10
+RATE_B=30 DELAY_B=40
+BULK_SECONDS=8
+MIN_FRACTION=0.80 # of the link sum: the bed's own floor (tests/integration/02 asks 0.85)
+
+failures=0
+# verdict OK? TEXT: one report line with a PASS/FAIL mark.
+verdict()
+{
+	if [ "$1" = 0 ]; then
+		printf '  [ ok ] %s\n' "$2"
+	else
+		printf '  [FAIL] %s\n' "$2"
+		failures=$((failures + 1))
+	fi
+}
+
+if ! bed_check; then
+	echo "demo: cannot run the test bed here: $BED_MISSING" >&2
+	exit 1
+fi
+
+t0=$EPOCHREALTIME
+echo "mpconv test-bed self-check (kernel $(uname -r))"
+echo
+topo_hybrid "A:rate=${RATE_A}mbit,delay=$DELAY_A" "B:rate=${RATE_B}mbit,delay=$DELAY_B"
+cat <<EOF
+Topology (network namespaces $BED_ID-*, removed at exit):
+
+   lan ─── gw ══ link A: ${RATE_A} Mbit/s, ${DELAY_A} ms one way ══ cv ─── srv
+              ══ link B: ${RATE_B} Mbit/s, ${DELAY_B} ms one way ══
+
+   lan $LAN_ADDR4   gw A $LINK_A_GW4  B $LINK_B_GW4   cv A $LINK_A_CV4  B $LINK_B_CV4
+   converter service address $CV_ADDR4 / $CV_ADDR6   srv $SRV_ADDR4 / $SRV_ADDR6
+   link = linkemu (delay) in its own namespace + tbf (rate, 1-BDP queue) on both egresses
+
+Checks:
+EOF
+
+# Each link's RTT: twice the one-way delay, within 10 %.
+for x in A B; do
+	delay=$(link_var "$x" DELAY_UP)
+	want=$((2 * delay))
+	rtt=$(ping_rtt_ms "$NS_GW" "$(link_var "$x" CV4)" 30 0.02)
+	fcmp "${rtt:-0}" ">=" "$(awk -v w="$want" 'BEGIN { print w * 0.9 }')" &&
+		fcmp "${rtt:-0}" "<=" "$(awk -v w="$want" 'BEGIN { print w * 1.1 }')"
+	verdict $? "link $x RTT ${rtt:-none} ms (one-way delay $delay ms each way, want $want +-10%)"
+done
+
+# Plain forwarding lan -> gw -> link A -> cv -> srv, both families.
+rtt4=$(ping_rtt_ms "$NS_LAN" "$SRV_ADDR4" 5 0.05)
+verdict $? "lan -> srv IPv4 forwarding through gw and cv (RTT ${rtt4:-none} ms)"
+rtt6=$(ping_rtt_ms "$NS_LAN" "$SRV_ADDR6" 5 0.05)
+verdict $? "lan -> srv IPv6 forwarding through gw and cv (RTT ${rtt6:-none} ms)"
+
+# MPTCP bonding gw -> cv with the kernel path manager.
+mptcp_multilink
+verdict $? "MPTCP subflow endpoint on gw's link-B address, limits set"
+bulk_server "$NS_CV" 5201 -6 || { echo "mpbulk server did not start" >&2; bed_log mpbulk-5201 >&2; }
+nstat_reset "$NS_GW"
+nstat_reset "$NS_CV"
+line=$(bulk_client "$NS_GW" "$CV_ADDR4" 5201 --seconds "$BULK_SECONDS" 2>&1)
+rc=$?
+mbps=$(kv mbps "$line")
+sum=$((RATE_A + RATE_B))
+frac=$(awk -v m="${mbps:-0}" -v s="$sum" 'BEGIN { printf "%.0f", 100 * m / s }')
+[ "$rc" -eq 0 ] && [ "$(kv verified "$line")" = 1 ]
+verdict $? "MPTCP bulk gw -> $CV_ADDR4 for ${BULK_SECONDS} s: $(kv bytes "$line") bytes, content verified"
+[ "$(kv mptcp "$line")" = 1 ] && [ "$(kv subflows "$line")" = 2 ]
+verdict $? "MPTCP negotiated ($(kv mptcp "$line")), subflows $(kv subflows "$line") (want 2)"
+fb=$(assert_no_fallback "$NS_GW"; assert_no_fallback "$NS_CV")
+[ -z "$fb" ]
+verdict $? "no fallback to TCP${fb:+: $fb}"
+fcmp "${mbps:-0}" ">=" "$(awk -v s="$sum" -v f="$MIN_FRACTION" 'BEGIN { print s * f }')"
+verdict $? "bonded goodput ${mbps:-?} Mbit/s = ${frac}% of the link sum ($sum Mbit/s, want >= $(awk -v f="$MIN_FRACTION" 'BEGIN { print f * 100 }')%)"
+echo
+echo "Subflows (local > remote = bytes acked), congestion control $(kv cc "$line"):"
+kv paths "$line" | tr ',' '\n' | sed 's/^/   /'
+
+if [ "$failures" -ne 0 ]; then
+	echo
+	echo "Details for the failures:"
+	[ "$rc" -eq 0 ] || echo "   mpbulk: $line"
+	dump_state "$NS_GW" "$NS_CV"
+fi
+echo
+printf 'Result: %s (%d failed check(s)), %.0f s; tearing the bed down.\n' \
+	"$([ "$failures" -eq 0 ] && echo PASS || echo FAIL)" "$failures" \
+	"$(awk -v a="$t0" -v b="$EPOCHREALTIME" 'BEGIN { print b - a }')"
+[ "$failures" -eq 0 ]

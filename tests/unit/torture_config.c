@@ -1,0 +1,1024 @@
+// SPDX-License-Identifier: GPL-2.0-or-later
+/*
+ * config: every key's happy path and error message (which must quote the bad value), the INI
+ * syntax with its line numbers, the command line and its precedence over files, the file
+ * permission check, and the defaults config_finish fills in.
+ */
+#include <stdarg.h>
+#include <stddef.h>
+#include <setjmp.h>
+#include <stdint.h>
+#include <cmocka.h>
+
+#include "config.h"
+
+#include <errno.h>
+#include <fcntl.h>
+#include <limits.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#define ARRAY_SIZE(a) (sizeof(a) / sizeof((a)[0]))
+#define MIB	      (1024u * 1024u)
+
+/* ---- helpers ---- */
+
+static char tmpdir[256]; /* short, so every path built from it fits PATH_MAX */
+
+static int make_tmpdir(void **state)
+{
+	snprintf(tmpdir, sizeof(tmpdir), "%s/torture_config.XXXXXX",
+		 getenv("TMPDIR") ? getenv("TMPDIR") : "/tmp");
+	return mkdtemp(tmpdir) ? 0 : -1;
+}
+
+static int remove_tmpdir(void **state)
+{
+	char cmd[PATH_MAX + 16];
+
+	snprintf(cmd, sizeof(cmd), "rm -rf '%s'", tmpdir);
+	return system(cmd) == 0 ? 0 : -1;
+}
+
+/* Writes text to tmpdir/name with exactly this mode (fchmod ignores the umask). */
+static const char *write_file(const char *name, const char *text, mode_t mode)
+{
+	static char path[PATH_MAX];
+	int fd;
+
+	snprintf(path, sizeof(path), "%s/%s", tmpdir, name);
+	unlink(path);
+	fd = open(path, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0600);
+	assert_int_not_equal(fd, -1);
+	assert_int_equal(write(fd, text, strlen(text)), (ssize_t)strlen(text));
+	assert_int_equal(fchmod(fd, mode), 0);
+	close(fd);
+	return path;
+}
+
+static void set_ok(struct config *cfg, const char *key, const char *value)
+{
+	char err[CONFIG_ERR_LEN] = "";
+
+	if (config_set(cfg, key, value, err))
+		fail_msg("%s = '%s' refused: %s", key, value, err);
+}
+
+static int ini(struct config *cfg, const char *text, char err[CONFIG_ERR_LEN])
+{
+	return config_parse_ini(cfg, text, strlen(text), "t.ini", err);
+}
+
+static int args(struct config *cfg, const char *const *argv, int *consumed,
+		char err[CONFIG_ERR_LEN])
+{
+	int argc = 0;
+
+	while (argv[argc])
+		argc++;
+	return config_parse_args(cfg, argc, (char **)argv, consumed, err);
+}
+
+static bool ip_is(const uint8_t ip[16], const char *text)
+{
+	uint8_t want[16];
+
+	assert_true(addr_parse_ip(text, want));
+	return !memcmp(ip, want, 16);
+}
+
+/* ---- every key: values that work ---- */
+
+enum kind { NONE, U32, INT, BOOL, LEVEL };
+#define F(field) offsetof(struct config_converter, field)
+
+static const struct {
+	const char *key, *value;
+	enum kind kind;
+	size_t offset;
+	uint64_t expected;
+} good[] = {
+	/* list keys and the secret are checked in detail by their own tests */
+	{"listen", "192.0.2.1:5124", NONE, 0, 0},
+	{"allow", "10.0.0.0/8", NONE, 0, 0},
+	{"deny-destination", "2001:db8::/32", NONE, 0, 0},
+	{"cookie-secret", "000102030405060708090a0b0c0d0e0f101112131415161718191a1b1c1d1e1f", NONE,
+	 0, 0},
+	{"workers", "0", U32, F(workers), 0},
+	{"workers", "8", U32, F(workers), 8},
+	{"workers", "256", U32, F(workers), 256},
+	{"tfo", "no", BOOL, F(tfo), 0},
+	{"tfo", "off", BOOL, F(tfo), 0},
+	{"tfo", "false", BOOL, F(tfo), 0},
+	{"tfo", "0", BOOL, F(tfo), 0},
+	{"tfo", "NO", BOOL, F(tfo), 0},
+	{"cookies", "yes", BOOL, F(cookies), 1},
+	{"cookies", "on", BOOL, F(cookies), 1},
+	{"cookies", "true", BOOL, F(cookies), 1},
+	{"cookies", "1", BOOL, F(cookies), 1},
+	{"cookies", "Yes", BOOL, F(cookies), 1},
+	{"reply-extended-header", "no", BOOL, F(reply_extended_header), 0},
+	{"downstream-mptcp", "off", BOOL, F(downstream_mptcp), 0},
+	{"splice", "false", BOOL, F(splice), 0},
+	{"cookie-rotate", "1s", U32, F(cookie_secret.rotate_seconds), 1},
+	{"cookie-rotate", "90m", U32, F(cookie_secret.rotate_seconds), 5400},
+	{"cookie-rotate", "24h", U32, F(cookie_secret.rotate_seconds), 86400},
+	{"cookie-rotate", "2000ms", U32, F(cookie_secret.rotate_seconds), 2},
+	{"max-sessions", "1", U32, F(max_sessions), 1},
+	{"max-sessions", "1000000", U32, F(max_sessions), 1000000},
+	{"max-sessions-per-client", "100", U32, F(max_sessions_per_client), 100},
+	{"max-pending-per-client", "10", U32, F(max_pending_per_client), 10},
+	{"max-idle-per-client", "5", U32, F(max_idle_per_client), 5},
+	{"convert-wait", "60s", U32, F(convert_wait_ms), 60000},
+	{"convert-wait", "500ms", U32, F(convert_wait_ms), 500},
+	{"convert-wait", "2m", U32, F(convert_wait_ms), 120000},
+	{"convert-wait", "1h", U32, F(convert_wait_ms), 3600000},
+	{"convert-wait", "1ms", U32, F(convert_wait_ms), 1},
+	{"connect-timeout", "10m", U32, F(connect_timeout_ms), 600000},
+	{"connect-timeout", "250ms", U32, F(connect_timeout_ms), 250},
+	{"idle-timeout", "0", U32, F(idle_timeout_ms), 0},
+	{"idle-timeout", "168h", U32, F(idle_timeout_ms), 604800000},
+	{"error-grace", "0", U32, F(error_grace_ms), 0},
+	{"error-grace", "1m", U32, F(error_grace_ms), 60000},
+	{"drain-timeout", "30s", U32, F(drain_timeout_ms), 30000},
+	{"drain-timeout", "0ms", U32, F(drain_timeout_ms), 0},
+	{"syn-retries", "1", INT, F(syn_retries), 1},
+	{"syn-retries", "10", INT, F(syn_retries), 10},
+	{"socket-buffer", "0", U32, F(socket_buffer), 0},
+	{"socket-buffer", "65536", U32, F(socket_buffer), 65536},
+	{"socket-buffer", "512k", U32, F(socket_buffer), 524288},
+	{"socket-buffer", "4m", U32, F(socket_buffer), 4 * MIB},
+	{"socket-buffer", "512M", U32, F(socket_buffer), 512 * MIB},
+	{"pipe-size", "4k", U32, F(pipe_size), 4096},
+	{"pipe-size", "4K", U32, F(pipe_size), 4096},
+	{"pipe-size", "64m", U32, F(pipe_size), 64 * MIB},
+	{"log-level", "error", LEVEL, F(log_level), LOG_LEVEL_ERR},
+	{"log-level", "warning", LEVEL, F(log_level), LOG_LEVEL_WARN},
+	{"log-level", "info", LEVEL, F(log_level), LOG_LEVEL_INFO},
+	{"log-level", "debug", LEVEL, F(log_level), LOG_LEVEL_DEBUG},
+	{"log-level", "DEBUG", LEVEL, F(log_level), LOG_LEVEL_DEBUG},
+};
+
+static void every_key_accepts_its_documented_values(void **state)
+{
+	for (size_t i = 0; i < ARRAY_SIZE(good); i++) {
+		struct config cfg;
+		const char *field;
+		uint64_t got = 0;
+
+		config_init(&cfg);
+		if (good[i].kind == BOOL) /* start from the opposite, so the set is visible */
+			set_ok(&cfg, good[i].key, good[i].expected ? "no" : "yes");
+		set_ok(&cfg, good[i].key, good[i].value);
+		field = (const char *)&cfg.converter + good[i].offset;
+		switch (good[i].kind) {
+		case NONE:
+			break;
+		case U32:
+			got = *(const uint32_t *)field;
+			break;
+		case INT:
+			got = (uint64_t)(*(const int *)field);
+			break;
+		case BOOL:
+			got = *(const bool *)field;
+			break;
+		case LEVEL:
+			got = *(const enum log_level *)field;
+			break;
+		}
+		if (good[i].kind != NONE && got != good[i].expected)
+			fail_msg("%s = '%s': got %llu, expected %llu", good[i].key, good[i].value,
+				 (unsigned long long)got, (unsigned long long)good[i].expected);
+		config_free(&cfg);
+	}
+}
+
+/* ---- every key: values that fail, with the message the user sees ---- */
+
+static const struct {
+	const char *key, *value, *err;
+} bad[] = {
+	{"listen", "10.0.0.300:5124", "listen: not an address:port: '10.0.0.300:5124'"},
+	{"listen", "192.0.2.1:0", "listen: not an address:port: '192.0.2.1:0'"},
+	{"listen", "192.0.2.1:65536", "listen: not an address:port: '192.0.2.1:65536'"},
+	{"listen", "[::1:5124", "listen: not an address:port: '[::1:5124'"},
+	{"listen", "", "listen: not an address:port: ''"},
+	{"allow", "10.0.0.1/8",
+	 "allow: not an address or prefix with zero host bits: '10.0.0.1/8'"},
+	{"allow", "10.0.0.0/33",
+	 "allow: not an address or prefix with zero host bits: '10.0.0.0/33'"},
+	{"deny-destination", "2001:db8::/129",
+	 "deny-destination: not an address or prefix with zero host bits: '2001:db8::/129'"},
+	{"deny-destination", "example.com",
+	 "deny-destination: not an address or prefix with zero host bits: 'example.com'"},
+	{"workers", "many", "workers: not a number in 0..256: 'many'"},
+	{"workers", "257", "workers: not a number in 0..256: '257'"},
+	{"workers", "-1", "workers: not a number in 0..256: '-1'"},
+	{"workers", "", "workers: not a number in 0..256: ''"},
+	{"workers", "99999999999999999999999",
+	 "workers: not a number in 0..256: '99999999999999999999999'"},
+	{"tfo", "maybe", "tfo: not a boolean (yes|no|true|false|on|off|1|0): 'maybe'"},
+	{"reply-extended-header", "2",
+	 "reply-extended-header: not a boolean (yes|no|true|false|on|off|1|0): '2'"},
+	{"downstream-mptcp", "",
+	 "downstream-mptcp: not a boolean (yes|no|true|false|on|off|1|0): ''"},
+	{"cookies", "yes please",
+	 "cookies: not a boolean (yes|no|true|false|on|off|1|0): 'yes please'"},
+	{"splice", "y", "splice: not a boolean (yes|no|true|false|on|off|1|0): 'y'"},
+	{"cookie-secret", "abc",
+	 "cookie-secret: not 64 hex digits (3 characters; value not shown)"},
+	{"cookie-secret", "000102030405060708090a0b0c0d0e0f101112131415161718191a1b1c1d1e1g",
+	 "cookie-secret: not 64 hex digits (64 characters; value not shown)"},
+	{"cookie-secret", "0000000000000000000000000000000000000000000000000000000000000000",
+	 "cookie-secret: all zero (value not shown)"},
+	{"cookie-rotate", "1500ms",
+	 "cookie-rotate: not a whole number of seconds in 1s..24h (a number with s, m or h): '1500ms'"},
+	{"cookie-rotate", "0",
+	 "cookie-rotate: not a whole number of seconds in 1s..24h (a number with s, m or h): '0'"},
+	{"cookie-rotate", "25h",
+	 "cookie-rotate: not a whole number of seconds in 1s..24h (a number with s, m or h): '25h'"},
+	{"cookie-rotate", "3600",
+	 "cookie-rotate: not a whole number of seconds in 1s..24h (a number with s, m or h): '3600'"},
+	{"max-sessions", "0", "max-sessions: not a number in 1..1000000: '0'"},
+	{"max-sessions", "1000001", "max-sessions: not a number in 1..1000000: '1000001'"},
+	{"max-sessions", "1e6", "max-sessions: not a number in 1..1000000: '1e6'"},
+	{"max-sessions-per-client", "", "max-sessions-per-client: not a number in 1..1000000: ''"},
+	{"max-pending-per-client", "0x10",
+	 "max-pending-per-client: not a number in 1..1000000: '0x10'"},
+	{"max-idle-per-client", " 5", "max-idle-per-client: not a number in 1..1000000: ' 5'"},
+	{"convert-wait", "60",
+	 "convert-wait: not a duration in 1ms..1h (a number with ms, s, m or h): '60'"},
+	{"convert-wait", "0",
+	 "convert-wait: not a duration in 1ms..1h (a number with ms, s, m or h): '0'"},
+	{"convert-wait", "61m",
+	 "convert-wait: not a duration in 1ms..1h (a number with ms, s, m or h): '61m'"},
+	{"convert-wait", "1.5s",
+	 "convert-wait: not a duration in 1ms..1h (a number with ms, s, m or h): '1.5s'"},
+	{"convert-wait", "60 s",
+	 "convert-wait: not a duration in 1ms..1h (a number with ms, s, m or h): '60 s'"},
+	{"convert-wait", "-1s",
+	 "convert-wait: not a duration in 1ms..1h (a number with ms, s, m or h): '-1s'"},
+	{"convert-wait", "5000000000ms",
+	 "convert-wait: not a duration in 1ms..1h (a number with ms, s, m or h): '5000000000ms'"},
+	{"connect-timeout", "11m",
+	 "connect-timeout: not a duration in 1ms..10m (a number with ms, s, m or h): '11m'"},
+	{"idle-timeout", "169h",
+	 "idle-timeout: not a duration in 0..168h (a number with ms, s, m or h): '169h'"},
+	{"idle-timeout", "4294967296s",
+	 "idle-timeout: not a duration in 0..168h (a number with ms, s, m or h): '4294967296s'"},
+	{"error-grace", "2 s",
+	 "error-grace: not a duration in 0..1m (a number with ms, s, m or h): '2 s'"},
+	{"drain-timeout", "2d",
+	 "drain-timeout: not a duration in 0..1h (a number with ms, s, m or h): '2d'"},
+	{"syn-retries", "0", "syn-retries: not a number in 1..10: '0'"},
+	{"syn-retries", "11", "syn-retries: not a number in 1..10: '11'"},
+	{"socket-buffer", "513m",
+	 "socket-buffer: not a size in 0..512m (bytes, or a number with k or m): '513m'"},
+	{"socket-buffer", "4g",
+	 "socket-buffer: not a size in 0..512m (bytes, or a number with k or m): '4g'"},
+	{"socket-buffer", "4mb",
+	 "socket-buffer: not a size in 0..512m (bytes, or a number with k or m): '4mb'"},
+	{"socket-buffer", "4294967296k",
+	 "socket-buffer: not a size in 0..512m (bytes, or a number with k or m): '4294967296k'"},
+	{"pipe-size", "4095",
+	 "pipe-size: not a size in 4k..64m (bytes, or a number with k or m): '4095'"},
+	{"pipe-size", "65m",
+	 "pipe-size: not a size in 4k..64m (bytes, or a number with k or m): '65m'"},
+	{"log-level", "loud", "log-level: not one of error|warning|info|debug: 'loud'"},
+	{"log-level", "warn", "log-level: not one of error|warning|info|debug: 'warn'"},
+};
+
+static void every_key_error_quotes_the_bad_value(void **state)
+{
+	for (size_t i = 0; i < ARRAY_SIZE(bad); i++) {
+		struct config cfg;
+		char err[CONFIG_ERR_LEN] = "";
+
+		config_init(&cfg);
+		if (config_set(&cfg, bad[i].key, bad[i].value, err) != -EINVAL)
+			fail_msg("%s = '%s' accepted", bad[i].key, bad[i].value);
+		if (strcmp(err, bad[i].err))
+			fail_msg("%s = '%s':\n  got      %s\n  expected %s", bad[i].key,
+				 bad[i].value, err, bad[i].err);
+		config_free(&cfg);
+	}
+}
+
+/* The tables above must grow with the key table: every key --help lists is in both. */
+static void every_key_in_help_has_good_and_bad_vectors(void **state)
+{
+	char *text = NULL, *line, *save = NULL;
+	size_t len = 0, keys = 0;
+	FILE *out = open_memstream(&text, &len);
+
+	assert_non_null(out);
+	config_print_help(out);
+	fclose(out);
+	for (line = strtok_r(text, "\n", &save); line; line = strtok_r(NULL, "\n", &save)) {
+		char name[64];
+		bool in_good = false, in_bad = false;
+
+		if (sscanf(line, "  --%63s", name) != 1 || !strcmp(name, "config"))
+			continue;
+		if (!strncmp(name, "[no-]", 5))
+			memmove(name, name + 5, strlen(name + 5) + 1);
+		keys++;
+		for (size_t i = 0; i < ARRAY_SIZE(good); i++)
+			in_good |= !strcmp(good[i].key, name);
+		for (size_t i = 0; i < ARRAY_SIZE(bad); i++)
+			in_bad |= !strcmp(bad[i].key, name);
+		if (!in_good || !in_bad)
+			fail_msg("key '%s' lacks %s vectors", name, in_good ? "bad" : "good");
+	}
+	assert_int_equal(keys, 24);
+	free(text);
+}
+
+static void unknown_key_is_refused_by_name(void **state)
+{
+	struct config cfg;
+	char err[CONFIG_ERR_LEN];
+
+	config_init(&cfg);
+	assert_int_equal(config_set(&cfg, "lisen", "[::]:5124", err), -EINVAL);
+	assert_string_equal(err, "unknown key 'lisen'");
+	assert_int_equal(config_set(&cfg, "config", "/etc/passwd", err), -EINVAL);
+	assert_string_equal(err, "unknown key 'config'");
+	config_free(&cfg);
+}
+
+static void secret_error_never_shows_the_secret(void **state)
+{
+	const char *almost = "0123456789abcdef0123456789abcdef0123456789abcdef0123456789abcde";
+	struct config cfg;
+	char err[CONFIG_ERR_LEN];
+
+	config_init(&cfg);
+	assert_int_equal(config_set(&cfg, "cookie-secret", almost, err), -EINVAL);
+	assert_null(strstr(err, "0123456789"));
+	assert_string_equal(err,
+			    "cookie-secret: not 64 hex digits (63 characters; value not shown)");
+	config_free(&cfg);
+}
+
+static void configured_secret_is_decoded_and_kept_by_finish(void **state)
+{
+	struct config cfg;
+	char err[CONFIG_ERR_LEN];
+
+	config_init(&cfg);
+	set_ok(&cfg, "cookie-secret",
+	       "000102030405060708090A0B0C0D0E0F101112131415161718191a1b1c1d1e1f");
+	assert_int_equal(config_finish(&cfg, err), 0);
+	for (unsigned i = 0; i < COOKIE_SECRET_LEN; i++)
+		assert_int_equal(cfg.converter.cookie_secret.key[i], i);
+	config_free(&cfg);
+}
+
+static void refused_secret_leaves_the_old_one(void **state)
+{
+	struct config cfg;
+	char err[CONFIG_ERR_LEN];
+
+	config_init(&cfg);
+	set_ok(&cfg, "cookie-secret",
+	       "ffffffffffffffffffffffffffffffffffffffffffffffffffffffffffffffff");
+	assert_int_equal(
+		config_set(&cfg, "cookie-secret",
+			   "00000000000000000000000000000000000000000000000000000000000000zz", err),
+		-EINVAL);
+	for (unsigned i = 0; i < COOKIE_SECRET_LEN; i++)
+		assert_int_equal(cfg.converter.cookie_secret.key[i], 0xff);
+	config_free(&cfg);
+}
+
+/* ---- list keys ---- */
+
+static void listen_appends_and_takes_comma_lists(void **state)
+{
+	struct config cfg;
+	char err[CONFIG_ERR_LEN];
+
+	config_init(&cfg);
+	set_ok(&cfg, "listen", "192.0.2.1:5124");
+	set_ok(&cfg, "listen", "[2001:db8::1]:443 , 198.51.100.1");
+	assert_int_equal(cfg.converter.listen_len, 3);
+	assert_true(ip_is(cfg.converter.listen[1].ip, "2001:db8::1"));
+	assert_int_equal(cfg.converter.listen[1].port, 443);
+	assert_true(ip_is(cfg.converter.listen[2].ip, "198.51.100.1"));
+	assert_int_equal(cfg.converter.listen[2].port, 5124); /* default port */
+
+	assert_int_equal(config_set(&cfg, "listen", "[::ffff:192.0.2.1]:5124", err), -EINVAL);
+	assert_string_equal(err, "listen: given twice: '[::ffff:192.0.2.1]:5124'");
+	assert_int_equal(config_set(&cfg, "listen", "192.0.2.9:1, 10.0.0.256:2", err), -EINVAL);
+	assert_string_equal(err, "listen: not an address:port: '10.0.0.256:2'");
+	assert_int_equal(config_set(&cfg, "listen", "192.0.2.10:1,", err), -EINVAL);
+	assert_string_equal(err, "listen: not an address:port: ''");
+	config_free(&cfg);
+}
+
+static void listen_refuses_more_than_its_table(void **state)
+{
+	struct config cfg;
+	char err[CONFIG_ERR_LEN], text[32];
+
+	config_init(&cfg);
+	for (unsigned i = 1; i <= CONFIG_MAX_LISTEN; i++) {
+		snprintf(text, sizeof(text), "192.0.2.1:%u", i);
+		set_ok(&cfg, "listen", text);
+	}
+	assert_int_equal(config_set(&cfg, "listen", "192.0.2.1:99", err), -EINVAL);
+	assert_string_equal(err, "listen: more than 16 addresses: '192.0.2.1:99'");
+	config_free(&cfg);
+}
+
+static void allow_and_deny_lists_append(void **state)
+{
+	struct config cfg;
+	uint8_t ip[16];
+
+	config_init(&cfg);
+	set_ok(&cfg, "allow", "10.0.0.0/8, 192.168.0.0/16");
+	set_ok(&cfg, "allow", "2001:db8::/32");
+	set_ok(&cfg, "deny-destination", "198.18.0.0/15");
+	assert_int_equal(cfg.converter.allow_clients.len, 3);
+	assert_int_equal(cfg.converter.deny_destinations.len, 1);
+	assert_true(addr_parse_ip("192.168.7.7", ip));
+	assert_true(acl_contains(&cfg.converter.allow_clients, ip));
+	assert_false(acl_contains(&cfg.converter.deny_destinations, ip));
+	assert_true(addr_parse_ip("198.19.255.255", ip));
+	assert_true(acl_contains(&cfg.converter.deny_destinations, ip));
+	config_free(&cfg);
+}
+
+static void later_scalar_value_wins(void **state)
+{
+	struct config cfg;
+
+	config_init(&cfg);
+	set_ok(&cfg, "workers", "4");
+	set_ok(&cfg, "workers", "2");
+	assert_int_equal(cfg.converter.workers, 2);
+	config_free(&cfg);
+}
+
+/* ---- INI ---- */
+
+static void ini_with_comments_blank_lines_and_spacing_parses(void **state)
+{
+	const char *text = "# mpconv converter\n"
+			   "; the other comment style\n"
+			   "\n"
+			   "[converter]\n"
+			   "listen = 192.0.2.1:5124      # inline comment\n"
+			   "listen = [2001:db8::1]:5124\n"
+			   "allow = 10.0.0.0/8, 192.168.0.0/16 ; two at once\n"
+			   "allow = 2001:db8::/32\n"
+			   "deny-destination = 198.18.0.0/15\n"
+			   "\tworkers=4\n"
+			   "   tfo   =   no   \n"
+			   "convert-wait = 30s\r\n"
+			   "socket-buffer = 8m\n"
+			   "log-level = debug\n"
+			   "  [ converter ]  \n"
+			   "cookies = yes"; /* no final newline */
+	struct config cfg;
+	char err[CONFIG_ERR_LEN] = "";
+
+	config_init(&cfg);
+	if (ini(&cfg, text, err))
+		fail_msg("%s", err);
+	assert_int_equal(cfg.converter.listen_len, 2);
+	assert_int_equal(cfg.converter.allow_clients.len, 3);
+	assert_int_equal(cfg.converter.deny_destinations.len, 1);
+	assert_int_equal(cfg.converter.workers, 4);
+	assert_false(cfg.converter.tfo);
+	assert_int_equal(cfg.converter.convert_wait_ms, 30000);
+	assert_int_equal(cfg.converter.socket_buffer, 8 * MIB);
+	assert_int_equal(cfg.converter.log_level, LOG_LEVEL_DEBUG);
+	assert_true(cfg.converter.cookies);
+	config_free(&cfg);
+}
+
+static void ini_empty_or_comment_only_is_fine(void **state)
+{
+	static const char *const texts[] = {"", "\n\n", "# nothing\n; here\n", "[converter]\n"};
+	char err[CONFIG_ERR_LEN];
+
+	for (size_t i = 0; i < ARRAY_SIZE(texts); i++) {
+		struct config cfg;
+
+		config_init(&cfg);
+		assert_int_equal(ini(&cfg, texts[i], err), 0);
+		config_free(&cfg);
+	}
+}
+
+static void ini_errors_name_origin_and_line(void **state)
+{
+	static const struct {
+		const char *text, *err;
+	} vectors[] = {
+		{"listen = 192.0.2.1:5124\n",
+		 "t.ini:1: key 'listen' outside a section (start with [converter])"},
+		{"# gateway\n[gateway]\n", "t.ini:2: unknown section '[gateway]'"},
+		{"[convertor]\n", "t.ini:1: unknown section '[convertor]'"},
+		{"[]\n", "t.ini:1: unknown section '[]'"},
+		{"[converter\n", "t.ini:1: not a section header: '[converter'"},
+		{"[converter]\nworkers\n", "t.ini:2: not 'key = value': 'workers'"},
+		{"[converter]\n= 4\n", "t.ini:2: no key before '=': '= 4'"},
+		{"[converter]\n\n# c\nworkers = many\n",
+		 "t.ini:4: workers: not a number in 0..256: 'many'"},
+		{"[converter]\nworkers =\n", "t.ini:2: workers: not a number in 0..256: ''"},
+		{"[converter]\nlisten = 10.0.0.300:5124\n",
+		 "t.ini:2: listen: not an address:port: '10.0.0.300:5124'"},
+		{"[converter]\nworkers = 4 # four\nworkers = 1000\n",
+		 "t.ini:3: workers: not a number in 0..256: '1000'"},
+		{"[converter]\nallow = 10.0.0.0/8, 10.0.0.1/8\n",
+		 "t.ini:2: allow: not an address or prefix with zero host bits: '10.0.0.1/8'"},
+		{"[converter]\r\nlisen = x\r\n", "t.ini:2: unknown key 'lisen'"},
+		{"[converter]\nWorkers = 4\n", "t.ini:2: unknown key 'Workers'"},
+		{"[converter]\nmax_sessions = 4\n", "t.ini:2: unknown key 'max_sessions'"},
+	};
+
+	for (size_t i = 0; i < ARRAY_SIZE(vectors); i++) {
+		struct config cfg;
+		char err[CONFIG_ERR_LEN] = "";
+
+		config_init(&cfg);
+		assert_int_equal(ini(&cfg, vectors[i].text, err), -EINVAL);
+		if (strcmp(err, vectors[i].err))
+			fail_msg("vector %zu:\n  got      %s\n  expected %s", i, err,
+				 vectors[i].err);
+		config_free(&cfg);
+	}
+}
+
+static void ini_unknown_key_reports_its_line_number(void **state)
+{
+	const char *text = "# line 1\n"
+			   "[converter]\n"
+			   "listen = [::]:5124\n"
+			   "\n"
+			   "; line 5\n"
+			   "workers = 2\n"
+			   "tfo = yes\n"
+			   "\n"
+			   "\n"
+			   "cookies = no\n"
+			   "# line 11\n"
+			   "lisen = [::]:5125\n";
+	struct config cfg;
+	char err[CONFIG_ERR_LEN];
+
+	config_init(&cfg);
+	assert_int_equal(config_parse_ini(&cfg, text, strlen(text), "config.ini", err), -EINVAL);
+	assert_string_equal(err, "config.ini:12: unknown key 'lisen'");
+	config_free(&cfg);
+}
+
+static void ini_nul_byte_and_overlong_line_are_refused(void **state)
+{
+	static const char nul[] = "[converter]\nwork\0ers = 1\n";
+	struct config cfg;
+	char err[CONFIG_ERR_LEN], *text;
+
+	config_init(&cfg);
+	assert_int_equal(config_parse_ini(&cfg, nul, sizeof(nul) - 1, "t.ini", err), -EINVAL);
+	assert_string_equal(err, "t.ini:2: NUL byte in line");
+
+	text = malloc(5000 + 32);
+	assert_non_null(text);
+	strcpy(text, "[converter]\nallow = ");
+	memset(text + strlen(text), '1', 5000);
+	text[20 + 5000] = '\0';
+	assert_int_equal(ini(&cfg, text, err), -EINVAL);
+	assert_string_equal(err, "t.ini:2: line longer than 4095 characters");
+	free(text);
+	config_free(&cfg);
+}
+
+/* ---- command line ---- */
+
+static void args_take_every_spelling(void **state)
+{
+	const char *argv[] = {"--workers",
+			      "4",
+			      "--listen=192.0.2.1:80",
+			      "--no-tfo",
+			      "--cookies",
+			      "--splice=off",
+			      "--convert-wait=5s",
+			      "--log-level",
+			      "debug",
+			      NULL};
+	struct config cfg;
+	char err[CONFIG_ERR_LEN] = "";
+	int consumed = -1;
+
+	config_init(&cfg);
+	if (args(&cfg, argv, &consumed, err))
+		fail_msg("%s", err);
+	assert_int_equal(consumed, 9);
+	assert_int_equal(cfg.converter.workers, 4);
+	assert_int_equal(cfg.converter.listen_len, 1);
+	assert_int_equal(cfg.converter.listen[0].port, 80);
+	assert_false(cfg.converter.tfo);
+	assert_true(cfg.converter.cookies);
+	assert_false(cfg.converter.splice);
+	assert_int_equal(cfg.converter.convert_wait_ms, 5000);
+	assert_int_equal(cfg.converter.log_level, LOG_LEVEL_DEBUG);
+	config_free(&cfg);
+}
+
+static void args_boolean_takes_every_explicit_value(void **state)
+{
+	static const struct {
+		const char *arg;
+		bool tfo;
+	} vectors[] = {
+		{"--tfo", true},     {"--no-tfo", false},  {"--tfo=yes", true},
+		{"--tfo=no", false}, {"--tfo=true", true}, {"--tfo=false", false},
+		{"--tfo=on", true},  {"--tfo=off", false}, {"--tfo=1", true},
+		{"--tfo=0", false},
+	};
+
+	for (size_t i = 0; i < ARRAY_SIZE(vectors); i++) {
+		const char *argv[] = {vectors[i].arg, NULL};
+		struct config cfg;
+		char err[CONFIG_ERR_LEN];
+		int consumed;
+
+		config_init(&cfg);
+		cfg.converter.tfo = !vectors[i].tfo;
+		assert_int_equal(args(&cfg, argv, &consumed, err), 0);
+		assert_int_equal(consumed, 1);
+		if (cfg.converter.tfo != vectors[i].tfo)
+			fail_msg("%s: tfo=%d", vectors[i].arg, cfg.converter.tfo);
+		config_free(&cfg);
+	}
+}
+
+static void args_stop_at_the_first_non_option(void **state)
+{
+	static const struct {
+		const char *argv[6];
+		int consumed;
+	} vectors[] = {
+		{{"--workers", "2", "run", "--no-tfo", NULL}, 2},
+		{{"--workers", "2", "--", "--no-tfo", NULL}, 3},
+		{{"-", "--no-tfo", NULL}, 0},
+		{{"--splice", "no", NULL}, 1}, /* a boolean never takes the next argument */
+		{{NULL}, 0},
+	};
+
+	for (size_t i = 0; i < ARRAY_SIZE(vectors); i++) {
+		struct config cfg;
+		char err[CONFIG_ERR_LEN];
+		int consumed = -1;
+
+		config_init(&cfg);
+		assert_int_equal(args(&cfg, vectors[i].argv, &consumed, err), 0);
+		assert_int_equal(consumed, vectors[i].consumed);
+		assert_true(cfg.converter.tfo);
+		config_free(&cfg);
+	}
+}
+
+static void args_errors_quote_the_option_or_value(void **state)
+{
+	static const struct {
+		const char *argv[4];
+		const char *err;
+	} vectors[] = {
+		{{"--lisen", "x", NULL}, "unknown option '--lisen'"},
+		{{"-v", NULL}, "unknown option '-v' (options are spelled --key value)"},
+		{{"--no-workers", NULL}, "unknown option '--no-workers'"},
+		{{"--no-tfo=yes", NULL}, "unknown option '--no-tfo'"},
+		{{"--=4", NULL}, "unknown option '--'"},
+		{{"--workers", NULL}, "workers: missing value"},
+		{{"--config", NULL}, "config: missing value"},
+		{{"--workers", "many", NULL}, "workers: not a number in 0..256: 'many'"},
+		{{"--workers=many", NULL}, "workers: not a number in 0..256: 'many'"},
+		{{"--workers=", NULL}, "workers: not a number in 0..256: ''"},
+		{{"--tfo=maybe", NULL},
+		 "tfo: not a boolean (yes|no|true|false|on|off|1|0): 'maybe'"},
+		{{"--listen", "10.0.0.300:5124", NULL},
+		 "listen: not an address:port: '10.0.0.300:5124'"},
+		{{"--config", "/nonexistent/mpconv.ini", NULL},
+		 "/nonexistent/mpconv.ini: No such file or directory"},
+	};
+
+	for (size_t i = 0; i < ARRAY_SIZE(vectors); i++) {
+		struct config cfg;
+		char err[CONFIG_ERR_LEN] = "";
+		int consumed;
+
+		config_init(&cfg);
+		assert_int_not_equal(args(&cfg, vectors[i].argv, &consumed, err), 0);
+		if (strcmp(err, vectors[i].err))
+			fail_msg("%s:\n  got      %s\n  expected %s", vectors[i].argv[0], err,
+				 vectors[i].err);
+		config_free(&cfg);
+	}
+}
+
+static void flags_after_config_override_the_file(void **state)
+{
+	const char *path =
+		write_file("override.ini",
+			   "[converter]\nworkers = 4\ntfo = no\nlisten = 192.0.2.1:5124\n", 0600);
+	char saved[PATH_MAX], err[CONFIG_ERR_LEN] = "";
+	struct config cfg;
+	int consumed;
+
+	snprintf(saved, sizeof(saved), "%s", path);
+	{
+		const char *argv[] = {"--workers", "2", "--config", saved, NULL};
+
+		config_init(&cfg);
+		if (args(&cfg, argv, &consumed, err))
+			fail_msg("%s", err);
+		assert_int_equal(consumed, 4);
+		assert_int_equal(cfg.converter.workers, 4); /* the file came later */
+		assert_false(cfg.converter.tfo);
+		assert_string_equal(cfg.path, saved);
+		config_free(&cfg);
+	}
+	{
+		const char *argv[] = {"--config", saved,      "--workers",  "2",
+				      "--tfo",	  "--listen", "[::1]:5124", NULL};
+
+		config_init(&cfg);
+		if (args(&cfg, argv, &consumed, err))
+			fail_msg("%s", err);
+		assert_int_equal(cfg.converter.workers, 2);
+		assert_true(cfg.converter.tfo);
+		assert_int_equal(cfg.converter.listen_len, 2); /* lists append */
+		config_free(&cfg);
+	}
+	{
+		char arg[PATH_MAX + 16];
+		const char *argv[] = {arg, NULL};
+
+		snprintf(arg, sizeof(arg), "--config=%s", saved);
+		config_init(&cfg);
+		assert_int_equal(args(&cfg, argv, &consumed, err), 0);
+		assert_int_equal(cfg.converter.workers, 4);
+		config_free(&cfg);
+	}
+}
+
+/* ---- files ---- */
+
+static void config_file_writable_by_others_is_refused(void **state)
+{
+	static const struct {
+		mode_t mode;
+		bool accepted;
+	} vectors[] = {
+		{0666, false}, {0664, false}, {0646, false}, {0620, false}, {0602, false},
+		{0644, true},  {0640, true},  {0600, true},  {0400, true},
+	};
+
+	for (size_t i = 0; i < ARRAY_SIZE(vectors); i++) {
+		const char *path =
+			write_file("mode.ini", "[converter]\nworkers = 3\n", vectors[i].mode);
+		char expected[PATH_MAX + 128], err[CONFIG_ERR_LEN] = "";
+		struct config cfg;
+		int ret;
+
+		config_init(&cfg);
+		ret = config_load_file(&cfg, path, err);
+		if (vectors[i].accepted) {
+			if (ret)
+				fail_msg("mode %04o refused: %s", (unsigned)vectors[i].mode, err);
+			assert_int_equal(cfg.converter.workers, 3);
+			assert_string_equal(cfg.path, path);
+		} else {
+			assert_int_equal(ret, -EPERM);
+			snprintf(
+				expected, sizeof(expected),
+				"%s: writable by group or others (mode %04o); run chmod go-w on it",
+				path, (unsigned)vectors[i].mode);
+			assert_string_equal(err, expected);
+			assert_int_equal(cfg.converter.workers, 0);
+			assert_null(cfg.path);
+		}
+		config_free(&cfg);
+	}
+}
+
+static void config_file_must_be_a_regular_file(void **state)
+{
+	char fifo[PATH_MAX], expected[PATH_MAX + 64], err[CONFIG_ERR_LEN];
+	struct config cfg;
+
+	config_init(&cfg);
+	assert_int_equal(config_load_file(&cfg, tmpdir, err), -EINVAL);
+	snprintf(expected, sizeof(expected), "%s: not a regular file", tmpdir);
+	assert_string_equal(err, expected);
+
+	/* A FIFO must be refused, not block the daemon waiting for a writer. */
+	snprintf(fifo, sizeof(fifo), "%s/fifo", tmpdir);
+	assert_int_equal(mkfifo(fifo, 0600), 0);
+	assert_int_equal(config_load_file(&cfg, fifo, err), -EINVAL);
+	snprintf(expected, sizeof(expected), "%s: not a regular file", fifo);
+	assert_string_equal(err, expected);
+	unlink(fifo);
+	config_free(&cfg);
+}
+
+static void config_file_errors_carry_its_path_and_line(void **state)
+{
+	const char *path = write_file("bad.ini", "[converter]\nworkers = many\n", 0600);
+	char expected[PATH_MAX + 128], err[CONFIG_ERR_LEN];
+	struct config cfg;
+
+	config_init(&cfg);
+	assert_int_equal(config_load_file(&cfg, path, err), -EINVAL);
+	snprintf(expected, sizeof(expected), "%s:2: workers: not a number in 0..256: 'many'", path);
+	assert_string_equal(err, expected);
+	assert_null(cfg.path);
+	config_free(&cfg);
+}
+
+static void missing_config_file_reports_errno(void **state)
+{
+	struct config cfg;
+	char err[CONFIG_ERR_LEN];
+
+	config_init(&cfg);
+	assert_int_equal(config_load_file(&cfg, "/nonexistent/mpconv.ini", err), -ENOENT);
+	assert_string_equal(err, "/nonexistent/mpconv.ini: No such file or directory");
+	config_free(&cfg);
+}
+
+/* ---- config_finish ---- */
+
+static void defaults_after_finish_are_the_documented_ones(void **state)
+{
+	static const uint8_t zero[COOKIE_SECRET_LEN];
+	struct config cfg;
+	struct config_converter *c = &cfg.converter;
+	char err[CONFIG_ERR_LEN] = "", buf[ADDR_STRLEN];
+
+	config_init(&cfg);
+	if (config_finish(&cfg, err)) /* an empty allow list is for the daemon to warn about */
+		fail_msg("%s", err);
+	assert_null(cfg.path);
+	assert_int_equal(c->listen_len, 1);
+	assert_string_equal(addr_format(&c->listen[0], true, buf), "[::]:5124");
+	assert_int_equal(c->allow_clients.len, 0);
+	assert_int_equal(c->deny_destinations.len, 0);
+	assert_int_equal(c->workers, 0);
+	assert_true(c->tfo);
+	assert_true(c->reply_extended_header);
+	assert_true(c->downstream_mptcp);
+	assert_false(c->cookies);
+	assert_memory_not_equal(c->cookie_secret.key, zero, COOKIE_SECRET_LEN);
+	assert_int_equal(c->cookie_secret.rotate_seconds, 3600);
+	assert_int_equal(c->max_sessions, 10000);
+	assert_int_equal(c->max_sessions_per_client, 512);
+	assert_int_equal(c->max_pending_per_client, 64);
+	assert_int_equal(c->max_idle_per_client, 32);
+	assert_int_equal(c->convert_wait_ms, 60000);
+	assert_int_equal(c->connect_timeout_ms, 10000);
+	assert_int_equal(c->idle_timeout_ms, 600000);
+	assert_int_equal(c->error_grace_ms, 2000);
+	assert_int_equal(c->drain_timeout_ms, 30000);
+	assert_int_equal(c->syn_retries, 3);
+	assert_int_equal(c->socket_buffer, 4 * MIB);
+	assert_int_equal(c->pipe_size, 1 * MIB);
+	assert_true(c->splice);
+	assert_int_equal(c->log_level, LOG_LEVEL_INFO);
+	config_free(&cfg);
+}
+
+static void finish_keeps_configured_listen_and_rotation(void **state)
+{
+	struct config a, b;
+	char err[CONFIG_ERR_LEN];
+
+	config_init(&a);
+	config_init(&b);
+	set_ok(&a, "listen", "192.0.2.1:5124");
+	set_ok(&a, "cookie-rotate", "10m");
+	assert_int_equal(config_finish(&a, err), 0);
+	assert_int_equal(config_finish(&b, err), 0);
+	assert_int_equal(a.converter.listen_len, 1);
+	assert_true(ip_is(a.converter.listen[0].ip, "192.0.2.1"));
+	assert_int_equal(a.converter.cookie_secret.rotate_seconds, 600);
+	/* Two daemons without a configured secret do not share one. */
+	assert_memory_not_equal(a.converter.cookie_secret.key, b.converter.cookie_secret.key,
+				COOKIE_SECRET_LEN);
+	config_free(&a);
+	config_free(&b);
+}
+
+static void finish_checks_limits_against_each_other(void **state)
+{
+	static const struct {
+		const char *settings[4][2];
+		const char *err; /* NULL: accepted */
+	} vectors[] = {
+		{{{"max-sessions", "100"}},
+		 "max-sessions-per-client (512) is larger than max-sessions (100)"},
+		{{{"max-sessions-per-client", "10"}},
+		 "max-pending-per-client (64) is larger than max-sessions-per-client (10)"},
+		{{{"max-sessions-per-client", "64"}, {"max-idle-per-client", "65"}},
+		 "max-idle-per-client (65) is larger than max-sessions-per-client (64)"},
+		{{{"max-sessions", "64"},
+		  {"max-sessions-per-client", "64"},
+		  {"max-pending-per-client", "64"},
+		  {"max-idle-per-client", "64"}},
+		 NULL},
+	};
+
+	for (size_t i = 0; i < ARRAY_SIZE(vectors); i++) {
+		struct config cfg;
+		char err[CONFIG_ERR_LEN] = "";
+		int ret;
+
+		config_init(&cfg);
+		for (size_t j = 0; j < 4 && vectors[i].settings[j][0]; j++)
+			set_ok(&cfg, vectors[i].settings[j][0], vectors[i].settings[j][1]);
+		ret = config_finish(&cfg, err);
+		if (!vectors[i].err) {
+			if (ret)
+				fail_msg("vector %zu refused: %s", i, err);
+		} else {
+			assert_int_equal(ret, -EINVAL);
+			assert_string_equal(err, vectors[i].err);
+		}
+		config_free(&cfg);
+	}
+}
+
+static void help_lists_every_key_once(void **state)
+{
+	char *text = NULL;
+	size_t len = 0;
+	FILE *out = open_memstream(&text, &len);
+
+	assert_non_null(out);
+	config_print_help(out);
+	fclose(out);
+	assert_non_null(strstr(text, "--listen ADDR[:PORT]"));
+	assert_non_null(strstr(text, "--[no-]tfo"));
+	assert_non_null(strstr(text, "--config PATH"));
+	assert_non_null(strstr(text, "--convert-wait DURATION"));
+	assert_non_null(strstr(text, "--pipe-size SIZE"));
+	free(text);
+}
+
+static void free_after_init_and_twice_is_safe(void **state)
+{
+	struct config cfg;
+
+	config_init(&cfg);
+	config_free(&cfg);
+	config_free(&cfg);
+}
+
+int main(void)
+{
+	const struct CMUnitTest tests[] = {
+		cmocka_unit_test(every_key_accepts_its_documented_values),
+		cmocka_unit_test(every_key_error_quotes_the_bad_value),
+		cmocka_unit_test(every_key_in_help_has_good_and_bad_vectors),
+		cmocka_unit_test(unknown_key_is_refused_by_name),
+		cmocka_unit_test(secret_error_never_shows_the_secret),
+		cmocka_unit_test(configured_secret_is_decoded_and_kept_by_finish),
+		cmocka_unit_test(refused_secret_leaves_the_old_one),
+		cmocka_unit_test(listen_appends_and_takes_comma_lists),
+		cmocka_unit_test(listen_refuses_more_than_its_table),
+		cmocka_unit_test(allow_and_deny_lists_append),
+		cmocka_unit_test(later_scalar_value_wins),
+		cmocka_unit_test(ini_with_comments_blank_lines_and_spacing_parses),
+		cmocka_unit_test(ini_empty_or_comment_only_is_fine),
+		cmocka_unit_test(ini_errors_name_origin_and_line),
+		cmocka_unit_test(ini_unknown_key_reports_its_line_number),
+		cmocka_unit_test(ini_nul_byte_and_overlong_line_are_refused),
+		cmocka_unit_test(args_take_every_spelling),
+		cmocka_unit_test(args_boolean_takes_every_explicit_value),
+		cmocka_unit_test(args_stop_at_the_first_non_option),
+		cmocka_unit_test(args_errors_quote_the_option_or_value),
+		cmocka_unit_test(flags_after_config_override_the_file),
+		cmocka_unit_test(config_file_writable_by_others_is_refused),
+		cmocka_unit_test(config_file_must_be_a_regular_file),
+		cmocka_unit_test(config_file_errors_carry_its_path_and_line),
+		cmocka_unit_test(missing_config_file_reports_errno),
+		cmocka_unit_test(defaults_after_finish_are_the_documented_ones),
+		cmocka_unit_test(finish_keeps_configured_listen_and_rotation),
+		cmocka_unit_test(finish_checks_limits_against_each_other),
+		cmocka_unit_test(help_lists_every_key_once),
+		cmocka_unit_test(free_after_init_and_twice_is_safe),
+	};
+
+	return cmocka_run_group_tests(tests, make_tmpdir, remove_tmpdir);
+}
