@@ -812,24 +812,14 @@ int config_finish(struct config *cfg, char err[CONFIG_ERR_LEN])
 		conv->listen[0] = (struct addr_port){.port = CONFIG_DEFAULT_PORT};
 		conv->listen_len = 1;
 	}
-	if (conv->max_sessions_per_client > conv->max_sessions) {
-		config_fail(err, "max-sessions-per-client (%u) is larger than max-sessions (%u)",
-			    conv->max_sessions_per_client, conv->max_sessions);
-		return -EINVAL;
-	}
-	if (conv->max_pending_per_client > conv->max_sessions_per_client) {
-		config_fail(
-			err,
-			"max-pending-per-client (%u) is larger than max-sessions-per-client (%u)",
-			conv->max_pending_per_client, conv->max_sessions_per_client);
-		return -EINVAL;
-	}
-	if (conv->max_idle_per_client > conv->max_sessions_per_client) {
-		config_fail(err,
-			    "max-idle-per-client (%u) is larger than max-sessions-per-client (%u)",
-			    conv->max_idle_per_client, conv->max_sessions_per_client);
-		return -EINVAL;
-	}
+	/* A per-client limit above the one that contains it can never bind: cap it rather than
+	 * refuse, so lowering max-sessions alone (say, to 3 for a test) is a valid config. */
+	if (conv->max_sessions_per_client > conv->max_sessions)
+		conv->max_sessions_per_client = conv->max_sessions;
+	if (conv->max_pending_per_client > conv->max_sessions_per_client)
+		conv->max_pending_per_client = conv->max_sessions_per_client;
+	if (conv->max_idle_per_client > conv->max_sessions_per_client)
+		conv->max_idle_per_client = conv->max_sessions_per_client;
 	/* An all-zero key means "not configured": config_set_secret refuses a zero secret. */
 	if (sodium_is_zero(conv->cookie_secret.key, sizeof(conv->cookie_secret.key))) {
 		ret = cookie_secret_random(&conv->cookie_secret,
