@@ -9,7 +9,7 @@
 source "$(dirname "$0")/lib.sh"
 require_bed
 
-MPCONVD=$MPCONV_BUILD/src/mpconvd
+MPCONVD=${MPCONVD:-$MPCONV_BUILD/src/mpconvd}
 CONVCLIENT=$MPCONV_BUILD/tools/convclient
 TESTSERVER=$BED_TOP/tests/tools/testserver.py
 [ -x "$MPCONVD" ] && [ -x "$CONVCLIENT" ] || skip_all "mpconvd/convclient not built in $MPCONV_BUILD"

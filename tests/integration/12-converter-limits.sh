@@ -8,12 +8,12 @@
 source "$(dirname "$0")/lib.sh"
 require_bed
 
-MPCONVD=$MPCONV_BUILD/src/mpconvd
+MPCONVD=${MPCONVD:-$MPCONV_BUILD/src/mpconvd}
 CONVCLIENT=$MPCONV_BUILD/tools/convclient
 TOOLS=$BED_TOP/tests/tools
 [ -x "$MPCONVD" ] && [ -x "$CONVCLIENT" ] || skip_all "mpconvd/convclient not built in $MPCONV_BUILD"
 
-plan 23
+plan 26
 T=$BED_TMP
 
 # 1-4: configuration errors quote the bad value and exit non-zero.
@@ -149,3 +149,8 @@ wait "$live"
 check "the live session went on and finished byte-exact" test "$(cat "$T/live")" = "$(printf 'live\nEND')"
 kill -0 "$RPID" 2>/dev/null
 check "the daemon is still running after reload" test $? -eq 0
+# The daemons end cleanly (under the ASan build in make check: no leak, no error at exit).
+for name in main small reload; do
+	bed_stop "$name" || { not_ok "$name exits 0 on SIGTERM"; diag "$(bed_log "$name" | tail -n 30)"; continue; }
+	ok "$name exits 0 on SIGTERM"
+done

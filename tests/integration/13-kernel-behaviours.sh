@@ -1,0 +1,65 @@
+#!/usr/bin/env bash
+# SPDX-License-Identifier: GPL-2.0-or-later
+# Kernel MPTCP behaviours that shape mpconv (../shared/spec/linux-mptcp.md), each reproduced so
+# we notice when a kernel changes them. A behaviour still present prints "ok"; one that is gone
+# prints "ok ... # SKIP" naming the work-around that could go. The work-arounds themselves are
+# asserted for real.
+#
+#   client ══ link A (10 ms one way) ══ server
+source "$(dirname "$0")/lib.sh"
+require_bed
+
+PROBE=$BED_TOP/tests/tools/kernel_probe.py
+plan 5
+
+topo_pair A:rate=100mbit,delay=10 || bail "topology"
+bed_sysctl "$NS_CV" net.ipv4.tcp_fastopen=3 || bail "sysctl"
+SERVER=$LINK_A_CV4
+T=$BED_TMP
+
+# behaviour OK_IF_PRESENT DESC WORKAROUND: ok when present, skip naming the work-around if not.
+behaviour() {
+	if [ "$1" = 1 ]; then ok "kernel: $2"; else skip "kernel: $2" "no longer true here: $3"; fi
+}
+
+# 1. MPTCP sockets refuse TCP_SYNCNT and IP_RECVERR (sock.c makes both best effort for them).
+opts=$(n "$NS_GW" python3 "$PROBE" sockopts | tr '\n' ' ')
+diag "$opts"
+present=0
+[[ "$opts" == *"syncnt=ENOPROTOOPT"* && "$opts" =~ recverr=(EOPNOTSUPP|ENOTSUP) ]] && present=1
+behaviour $present "MPTCP sockets refuse TCP_SYNCNT and IP_RECVERR" \
+	"sock_connect could require them, and ICMP codes would reach MPTCP downstreams"
+
+# probe SERVER-ARGS...: one exchange; prints the client's result line.
+probe() {
+	bed_start "$NS_CV" probe-server python3 "$PROBE" server 7300 "$@"
+	wait_listen "$NS_CV" 7300 || { bed_stop probe-server; echo "server failed"; return 1; }
+	n "$NS_GW" python3 "$PROBE" client "$SERVER" 7300
+	bed_stop probe-server
+}
+
+# 2. Bug 1: SYN data the listener does not take turns the MPTCP connection into plain TCP.
+line=$(probe --no-tfo)
+diag "listener without TFO: $line"
+present=0
+[[ "$line" == *"mptcp=0"* ]] && present=1
+behaviour $present "refused SYN data makes an MPTCP client fall back to TCP (bug 1)" \
+	"the converter could stop insisting on TFO listeners"
+
+# 3. Bug 2: bytes written on an accepted TFO MPTCP socket still in SYN_RECV are not sent when
+# the handshake completes (they wait for a later event: here, none comes within 3 s).
+line=$(probe --tfo)
+diag "reply written in SYN_RECV: $line"
+present=0
+[[ "$line" == *"reply_ms=timeout"* ]] && present=1
+behaviour $present "a reply written during SYN_RECV stalls (bug 2)" \
+	"the converter's wait for MPTCP_INFO REMOTE_KEY_RECEIVED"
+
+# 4-5. The converter's work-around: write only once the remote key is known; the reply then
+# arrives at about two round trips (2 x 20 ms), and the connection stays MPTCP.
+line=$(probe --tfo --wait-key)
+diag "reply written after REMOTE_KEY_RECEIVED: $line"
+ms=$(kv reply_ms "$line")
+check "work-around: the reply arrives, well within one second ($ms ms)" \
+	test "$ms" != timeout -a "${ms:-9999}" -lt 1000
+check "work-around: the connection stays MPTCP" grep -q 'mptcp=1' <<<"$line"
