@@ -50,7 +50,18 @@ struct cv_cfg {
 	struct acl own_addresses; /* the converter's own addresses: never a destination */
 };
 
+/* Totals since start, updated once per session at close (never per packet). */
+struct cv_stats {
+	atomic_ulong sessions;
+	atomic_ulong client_tcp;    /* client leg plain TCP: not asked for, or fell back */
+	atomic_ulong server_mptcp;  /* downstream negotiated MPTCP */
+	atomic_ulong server_tcp;    /* downstream fell back / server without MPTCP */
+	atomic_ulong relayed;       /* sessions that reached the relay */
+	atomic_ulong errors[98];    /* Error TLVs sent, by code (codes are < 98) */
+};
+
 struct cv_shared {
+	struct cv_stats stats;
 	int argc; /* the role's command line, re-run on reload */
 	char **argv;
 	struct clients clients;
@@ -205,6 +216,17 @@ static void cv_close(struct cv_session *s, const char *reason)
 		 (unsigned long long)down,
 		 (unsigned long long)(w->loop.now_ms - s->started_ms), subflows < 0 ? 0 : subflows,
 		 s->client_mptcp, s->server_mptcp, s->error_code, reason);
+
+	atomic_fetch_add(&shared->stats.sessions, 1);
+	if (client_fd >= 0 && !s->client_mptcp)
+		atomic_fetch_add(&shared->stats.client_tcp, 1);
+	if (s->state == CV_RELAY) {
+		atomic_fetch_add(&shared->stats.relayed, 1);
+		atomic_fetch_add(s->server_mptcp ? &shared->stats.server_mptcp
+						 : &shared->stats.server_tcp, 1);
+	}
+	if (s->error_code >= 0 && s->error_code < 98)
+		atomic_fetch_add(&shared->stats.errors[s->error_code], 1);
 
 	if (s->counted_idle)
 		clients_release(&shared->clients, s->client.ip, CLIENTS_IDLE);
@@ -800,7 +822,8 @@ static void cv_open_session(struct cv_worker *w, int fd, const struct sockaddr_s
 		cv_close(s, "epoll registration failed");
 		return;
 	}
-	s->client_mptcp = sock_protocol(fd) == IPPROTO_MPTCP;
+	/* SO_PROTOCOL says what the listener handed out; TCP_IS_MPTCP also catches a fallback. */
+	s->client_mptcp = sock_protocol(fd) == IPPROTO_MPTCP && sock_is_mptcp(fd) == 1;
 	/* Without it this kernel adds ~40 ms per request (Nagle vs delayed ACK), 4. */
 	sock_set_nodelay(fd);
 	if (s->client_mptcp)
@@ -1087,6 +1110,27 @@ static void cv_reload(struct cv_shared *shared)
 	log_info("reload: configuration from %s applied to new sessions", fresh->config.path);
 }
 
+static void cv_log_stats(struct cv_stats *stats)
+{
+	char errors[256] = "";
+	size_t len = 0;
+
+	for (int code = 0; code < 98; code++) {
+		unsigned long n = atomic_load(&stats->errors[code]);
+		int w;
+
+		if (!n || len >= sizeof(errors))
+			continue;
+		w = snprintf(errors + len, sizeof(errors) - len, "%s%d:%lu", len ? "," : "", code, n);
+		len += w > 0 ? (size_t)w : 0;
+	}
+	log_info("totals: sessions=%lu relayed=%lu client_tcp=%lu server_mptcp=%lu server_tcp=%lu "
+		 "errors=%s",
+		 atomic_load(&stats->sessions), atomic_load(&stats->relayed),
+		 atomic_load(&stats->client_tcp), atomic_load(&stats->server_mptcp),
+		 atomic_load(&stats->server_tcp), len ? errors : "none");
+}
+
 static unsigned cv_worker_count(const struct config_converter *cc)
 {
 	long cpus;
@@ -1224,6 +1268,7 @@ int converter_main(int argc, char **argv)
 		eventfd_write(workers[i].wakeup.fd, 1);
 	for (unsigned i = 0; i < nworkers; i++)
 		pthread_join(workers[i].thread, NULL);
+	cv_log_stats(&shared.stats);
 	log_info("converter stopped");
 	ret = 0;
 

@@ -16,7 +16,7 @@ CONVCLIENT=$MPCONV_BUILD/tools/convclient
 TESTSERVER=$BED_TOP/tests/tools/testserver.py
 [ -x "$MPCONVD" ] && [ -x "$CONVCLIENT" ] || skip_all "mpconvd/convclient not built in $MPCONV_BUILD"
 
-plan 24
+plan 25
 
 topo_single A:rate=100mbit,delay=2 B:rate=100mbit,delay=4 || bail "topology"
 mptcp_multilink || bail "MPTCP endpoints"
@@ -115,3 +115,9 @@ check "log line gives the close reason" grep -q 'reason="closed"' <<<"$upload"
 # 23: SIGTERM drains and exits 0 (bed_stop must run in this shell to wait for its child).
 if bed_stop converter; then ok "converter exits 0 on SIGTERM"; else not_ok "converter exits 0 on SIGTERM"; fi
 check "and says it stopped" grep -q 'converter stopped' "$BED_TMP/converter.err"
+totals=$(grep 'totals:' "$BED_TMP/converter.err")
+diag "$totals"
+# 7 sessions on this instance: 6 relayed (1 plain-TCP client; 1 MPTCP server, 5 plain-TCP
+# ones) + 1 Info.
+check "totals count sessions, plain-TCP clients and server MPTCP support" \
+	grep -q 'sessions=7 relayed=6 client_tcp=1 server_mptcp=1 server_tcp=5 errors=none' <<<"$totals"
