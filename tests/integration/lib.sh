@@ -1,5 +1,5 @@
 # SPDX-License-Identifier: GPL-2.0-or-later
-# shellcheck shell=bash
+# shellcheck shell=bash disable=SC2034 # the topology variables are for the sourcing tests
 #
 # lib.sh: the namespace test bed. Every end-to-end test sources it; so does scripts/demo.sh.
 # Sourcing it only defines functions and variables, makes a temp dir and installs the cleanup
@@ -60,14 +60,15 @@
 #              bed_pid NAME | bed_log NAME | wait_for SECS CMD... | wait_listen NS PORT [SECS]
 #              wait_file FILE [SECS] | at_cleanup CMD | bed_cleanup
 #   Topology   topo_hybrid SPEC... | topo_single SPEC... | topo_pair SPEC... | topo_describe
+#              link_var X FIELD (= $LINK_X_FIELD, for a link name held in a variable)
 #   Links      link_down X | link_up X [--restore] | restore_routes X | link_cut X
 #              link_restore X | link_set X key=value... | link_stats X
 #   MPTCP      mptcp_limits NS SUBFLOWS ADD_ADDR_ACCEPTED | mptcp_endpoint_add NS ADDR DEV [FLAGS]
 #              mptcp_multilink [FLAGS] | bed_sysctl NS key=value...
 #   Mechanism  nstat_reset NS | nstat_ns NS [NAME...] | nstat_delta NS NAME
 #              count_subflows NS [SS FILTER] | max_subflows_while PID NS [FILTER]
-#              assert_no_fallback NS | dump_state NS...
-#   Measure    ping_rtt_ms NS ADDR COUNT [INTERVAL] | ping_rtt (min avg max mdev)
+#              assert_no_fallback NS (counters in BED_FALLBACK_COUNTERS) | dump_state NS...
+#   Measure    ping_rtt_ms NS ADDR COUNT [INTERVAL] | ping_rtt (min avg max mdev) | ping_rtt_list
 #              ping_loss_pct NS ADDR COUNT [INTERVAL]
 #              bulk_server NS PORT [ARGS] | bulk_client NS HOST PORT [ARGS] (prints the line)
 #
@@ -290,6 +291,10 @@ bed_start()
 {
 	local ns=$1 name=$2
 	shift 2
+	if [ -n "${BED_PID[$name]:-}" ] && kill -0 "${BED_PID[$name]}" 2>/dev/null; then
+		diag "bed_start: daemon $name is already running"
+		return 1
+	fi
 	[ "$VERBOSE" = 1 ] && diag "[${ns#"$BED_ID"-}] (daemon $name) $*" >&2
 	timeout --kill-after=5 "$BED_DAEMON_TIMEOUT" ip netns exec "$ns" "$@" \
 		>"$BED_TMP/$name.out" 2>"$BED_TMP/$name.err" </dev/null &
@@ -316,7 +321,8 @@ bed_stop()
 	pid=${BED_PID[$name]:-}
 	[ -n "$pid" ] || return 0
 	kill -"$sig" "$pid" 2>/dev/null
-	wait_for 5 _bed_gone "$pid" || kill -KILL "$pid" 2>/dev/null
+	# timeout leads its own process group: KILL the group, or the daemon would outlive it
+	wait_for 5 _bed_gone "$pid" || kill -KILL -- "-$pid" 2>/dev/null
 	wait "$pid" 2>/dev/null || rc=$?
 	unset "BED_PID[$name]"
 	return "$rc"
@@ -327,18 +333,17 @@ _bed_gone()
 	! kill -0 "$1" 2>/dev/null
 }
 
-# wait_for SECS CMD...: polls CMD every 50 ms until it succeeds; 1 if SECS pass first.
+# wait_for SECS CMD...: polls CMD every 50 ms until it succeeds; 1 if SECS (decimals ok) pass
+# first.
 wait_for()
 {
-	local secs=$1 deadline now
+	local secs=$1 deadline
 	shift
-	deadline=$((${EPOCHREALTIME/./} + ${secs%.*} * 1000000))
-	while ! "$@" >/dev/null 2>&1; do
-		now=${EPOCHREALTIME/./}
-		[ "$now" -lt "$deadline" ] || return 1
+	deadline=$((${EPOCHREALTIME/./} + $(awk -v s="$secs" 'BEGIN { printf "%d", s * 1e6 }')))
+	until "$@" >/dev/null 2>&1; do
+		[ "${EPOCHREALTIME/./}" -lt "$deadline" ] || return 1
 		sleep 0.05
 	done
-	return 0
 }
 
 _bed_listening()
@@ -377,7 +382,7 @@ bed_cleanup()
 		kill -TERM "${BED_PID[$name]}" 2>/dev/null
 	done
 	for name in "${!BED_PID[@]}"; do
-		wait_for 3 _bed_gone "${BED_PID[$name]}" || kill -KILL "${BED_PID[$name]}" 2>/dev/null
+		wait_for 3 _bed_gone "${BED_PID[$name]}" || kill -KILL -- "-${BED_PID[$name]}" 2>/dev/null
 		wait "${BED_PID[$name]}" 2>/dev/null
 	done
 	for ((i = ${#BED_NETNS[@]} - 1; i >= 0; i--)); do
@@ -672,6 +677,7 @@ _topo_build()
 			bail "test bed setup: no ping across link $x"
 		}
 	done
+	return 0
 }
 
 # topo_hybrid SPEC...: lan ── gw ══ links ══ cv ── srv (see the top of this file).
@@ -742,7 +748,8 @@ link_restore()
 }
 
 # link_set X key=value...: changes link X's parameters (same keys as the spec), re-applies tbf
-# and restarts its linkemu (packets queued in the emulator at that moment are lost).
+# and restarts its linkemu (packets queued in the emulator at that moment are lost). Keys not
+# given keep their value, down=1 included (give down=0 to start the new emulator up).
 link_set()
 {
 	local x=${1^^}
@@ -928,6 +935,15 @@ ping_rtt()
 ping_rtt_ms()
 {
 	_ping "$@" | awk -F'[/ =]+' '/^rtt|^round-trip/ { print $7; found = 1 } END { exit !found }'
+}
+
+# ping_rtt_list NS ADDR COUNT [INTERVAL]: each reply's RTT in ms, one per line, in arrival order.
+ping_rtt_list()
+{
+	local ns=$1 addr=$2 count=$3 ival=${4:-0.02} cap
+	cap=$(awk -v c="$count" -v i="$ival" 'BEGIN { printf "%d", c * i * 2 + 10 }')
+	ip netns exec "$ns" timeout "$cap" ping -n -c "$count" -i "$ival" -W 1 "$addr" 2>&1 |
+		sed -n 's/.* time=\([0-9.]*\) ms.*/\1/p'
 }
 
 # ping_loss_pct NS ADDR COUNT [INTERVAL]: percentage of pings lost (two decimals).

@@ -557,11 +557,11 @@ int main(int argc, char **argv)
 	const char *pidfile = NULL;
 	uint64_t seed = 0, queue = QUEUE_DFLT, rt_prio = 0, v;
 	bool have_seed = false, quiet = false;
-	int fd_a = -1, fd_b = -1, sfd = -1, ret = 1, opt;
+	int fd_a = -1, fd_b = -1, sfd = -1, ret = 1, opt, li = 0;
 	unsigned int idx_a, idx_b;
 	double pct;
 
-	while ((opt = getopt_long(argc, argv, "qh", longopts, NULL)) != -1) {
+	while ((opt = getopt_long(argc, argv, "qh", longopts, &li)) != -1) {
 		bool okay = true;
 
 		switch (opt) {
@@ -619,10 +619,11 @@ int main(int argc, char **argv)
 			return 2;
 		}
 		if (!okay) {
-			fprintf(stderr, "linkemu: invalid value '%s' for %s\n", optarg,
-				argv[optind - 1]);
+			fprintf(stderr, "linkemu: invalid value '%s' for --%s\n", optarg,
+				longopts[li].name);
 			return 2;
 		}
+		li = 0;
 	}
 	if (argc - optind != 2) {
 		usage(stderr);

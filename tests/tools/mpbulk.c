@@ -657,7 +657,7 @@ int main(int argc, char **argv)
 	struct options o = {.seconds = 5, .timeout = 30};
 	const char *cmd;
 	bool server;
-	int opt;
+	int opt, li = 0;
 
 	if (argc < 2 || !strcmp(argv[1], "-h") || !strcmp(argv[1], "--help")) {
 		usage(argc < 2 ? stderr : stdout);
@@ -673,7 +673,7 @@ int main(int argc, char **argv)
 	snprintf(port_buf, sizeof(port_buf), "%d", DEFAULT_PORT);
 	o.port = port_buf;
 	optind = 2;
-	while ((opt = getopt_long(argc, argv, "46p:b:h", longopts, NULL)) != -1) {
+	while ((opt = getopt_long(argc, argv, "46p:b:h", longopts, &li)) != -1) {
 		bool okay = true;
 
 		switch (opt) {
@@ -717,10 +717,11 @@ int main(int argc, char **argv)
 			return 2;
 		}
 		if (!okay) {
-			fprintf(stderr, "mpbulk: invalid value '%s' for %s\n", optarg,
-				argv[optind - 1]);
+			fprintf(stderr, "mpbulk: invalid value '%s' for --%s\n", optarg,
+				longopts[li].name);
 			return 2;
 		}
+		li = 0;
 	}
 	signal(SIGPIPE, SIG_IGN);
 	if (server) {
