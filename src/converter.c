@@ -541,6 +541,9 @@ static void cv_connected(struct cv_session *s)
 		s->counted_pending = false;
 	}
 	s->server_mptcp = sock_is_mptcp(s->relay.io[RELAY_B].fd) == 1;
+	/* IP_RECVERR was for the connect's ICMP code; left on, a stray ICMP error would become a
+	 * hard error and reset a live session. */
+	sock_disable_recverr(s->relay.io[RELAY_B].fd, addr_is_v4mapped(s->dest.ip) ? AF_INET : AF_INET6);
 	len = cv_build_success_reply(s);
 	if (len < 0) {
 		cv_fail_code(s, CONV_ERR_NETWORK_FAILURE, "cannot encode reply");
@@ -809,6 +812,9 @@ static void cv_open_session(struct cv_worker *w, int fd, const struct sockaddr_s
 	s->started_ms = w->loop.now_ms;
 	loop_timer_init(&s->timer, cv_on_timer);
 	relay_prepare(&s->relay, fd, -1);
+	/* relay_close must unregister the fds even before the relay starts, so that no event
+	 * still pending in this batch reaches a freed session. */
+	s->relay.loop = &w->loop;
 	s->relay.io[RELAY_A].on_event = cv_on_client_event;
 	addr_from_sockaddr((const struct sockaddr *)ss, ss_len, &s->client);
 	s->next = w->sessions;

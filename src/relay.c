@@ -325,7 +325,7 @@ static void relay_pump(struct relay *relay)
 		if (relay_total_bytes(relay) - start < RELAY_PUMP_BUDGET)
 			continue;
 		for (int s = RELAY_A; s <= RELAY_B; s++) {
-			ret = 0;
+			ret = loop_modify(relay->loop, &relay->io[s], RELAY_EPOLL_EVENTS);
 			if (ret < 0) {
 				relay_set_end(relay, RELAY_END_ERROR, -ret);
 				goto end;

@@ -27,6 +27,13 @@
  *   ... on_end(r) is called once, with both fds still open (the owner may read socket info) ...
  *   relay_close(r)                         closes fds (RST where the end reason calls for it),
  *                                          returns pipes, frees buffers; idempotent
+ *
+ * Requirements: the process ignores SIGPIPE (splice() into a reset socket raises it; there is no
+ * MSG_NOSIGNAL for splice). relay_start() makes both fds O_NONBLOCK. A relay closed while still
+ * running (end NONE) resets both sides: their streams were cut short. Before relay_start the relay
+ * does not know the loop: relay_close() unregisters r->io[] only if the owner set r->loop,
+ * otherwise the owner must loop_remove() them itself first (pending events of the batch being
+ * dispatched would reach a freed owner).
  */
 enum relay_side { RELAY_A = 0, RELAY_B = 1 };
 
@@ -82,6 +89,7 @@ void relay_set_prefix(struct relay *relay, enum relay_side to, const uint8_t *da
 /*
  * 0 or -errno (then nothing was taken over; the caller still owns everything and must call
  * relay_close). on_end may be called from inside relay_start when there is nothing to relay.
+ * pipes may be NULL when params->use_splice is false.
  */
 int relay_start(struct relay *relay, struct loop *loop, struct pipe_pool *pipes,
 		const struct relay_params *params, void (*on_end)(struct relay *relay));

@@ -48,11 +48,21 @@ int sock_set_reset_on_close(int fd)
 	return 0;
 }
 
-int sock_enable_recverr(int fd, int family)
+static int set_recverr(int fd, int family, int on)
 {
 	if (family == AF_INET6)
-		return set_int(fd, IPPROTO_IPV6, IPV6_RECVERR, 1);
-	return set_int(fd, IPPROTO_IP, IP_RECVERR, 1);
+		return set_int(fd, IPPROTO_IPV6, IPV6_RECVERR, on);
+	return set_int(fd, IPPROTO_IP, IP_RECVERR, on);
+}
+
+int sock_enable_recverr(int fd, int family)
+{
+	return set_recverr(fd, family, 1);
+}
+
+int sock_disable_recverr(int fd, int family)
+{
+	return set_recverr(fd, family, 0);
 }
 
 /* An MPTCP socket is refused with these when MPTCP is compiled out or disabled by sysctl. */

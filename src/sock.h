@@ -95,6 +95,7 @@ int sock_subflows(int fd);
  * -EAGAIN if none is queued. */
 int sock_icmp_error(int fd, uint8_t *type, uint8_t *code);
 int sock_enable_recverr(int fd, int family);
+int sock_disable_recverr(int fd, int family);
 /* Bytes written but not yet acknowledged (SIOCOUTQ), or -errno. */
 int sock_unsent(int fd);
 

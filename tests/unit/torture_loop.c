@@ -33,7 +33,8 @@ static void assert_heap_valid(const struct loop *loop)
 	for (size_t i = 0; i < loop->heap_len; i++) {
 		assert_int_equal(loop->heap[i]->heap_index, i);
 		if (i > 0)
-			assert_true(loop->heap[(i - 1) / 2]->deadline_ms <= loop->heap[i]->deadline_ms);
+			assert_true(loop->heap[(i - 1) / 2]->deadline_ms <=
+				    loop->heap[i]->deadline_ms);
 	}
 }
 
@@ -210,9 +211,9 @@ static void rearming_a_timer_moves_its_deadline_both_ways(void **state)
 	assert_int_equal(loop_timer_arm(&loop, &early.timer, 60000), 0);
 	assert_int_equal(loop_timer_arm(&loop, &late.timer, 1), 0);
 	armed_at = loop.now_ms;
-	assert_int_equal(loop_timer_arm(&loop, &early.timer, 5), 0);  /* earlier */
-	assert_int_equal(loop_timer_arm(&loop, &late.timer, 40), 0);  /* later */
-	assert_int_equal(loop_timer_arm(&loop, &late.timer, 40), 0);  /* same again: still one */
+	assert_int_equal(loop_timer_arm(&loop, &early.timer, 5), 0); /* earlier */
+	assert_int_equal(loop_timer_arm(&loop, &late.timer, 40), 0); /* later */
+	assert_int_equal(loop_timer_arm(&loop, &late.timer, 40), 0); /* same again: still one */
 	assert_int_equal(loop.heap_len, 2);
 	fire_count = 0;
 	fire_target = 2;

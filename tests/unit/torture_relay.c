@@ -28,6 +28,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/socket.h>
+#include <sys/ioctl.h>
 #include <sys/stat.h>
 #include <sys/syscall.h>
 #include <unistd.h>
@@ -51,13 +52,23 @@ static struct {
 	bool as_source;
 	int countdown, err;
 	unsigned long refused;
-} splice_fault = { .fd = -1 };
+	/* fd_in == full_when_busy: a pipe holding any byte is full (EAGAIN), like a pipe whose
+	 * slots all hold small fragments */
+	int full_when_busy;
+	unsigned long full;
+} splice_fault = { .fd = -1, .full_when_busy = -1 };
 
 ssize_t splice(int fd_in, off64_t *off_in, int fd_out, off64_t *off_out, size_t len,
 	       unsigned int flags)
 {
-	int fd = splice_fault.as_source ? fd_in : fd_out;
+	int fd = splice_fault.as_source ? fd_in : fd_out, queued = 0;
 
+	if (fd_in == splice_fault.full_when_busy && ioctl(fd_out, FIONREAD, &queued) == 0 &&
+	    queued > 0) {
+		splice_fault.full++;
+		errno = EAGAIN;
+		return -1;
+	}
 	if (splice_fault.fd != -1 && fd == splice_fault.fd) {
 		if (splice_fault.countdown == 0) {
 			splice_fault.refused++;
@@ -129,7 +140,8 @@ static void world_check(struct world *w)
 static void peer_write(struct peer *p)
 {
 	while (p->sent < p->send_total) {
-		size_t n = p->send_total - p->sent < CHUNK ? (size_t)(p->send_total - p->sent) : CHUNK;
+		size_t n =
+			p->send_total - p->sent < CHUNK ? (size_t)(p->send_total - p->sent) : CHUNK;
 		ssize_t w;
 
 		pattern_fill(p->out, n, p->sent, p->send_seed);
@@ -281,7 +293,8 @@ static void run_for(struct world *w, uint64_t ms)
 static int loopback_pair(int family, int proto, int bufsize, int *peer, int *side)
 {
 	struct sockaddr_storage ss = { .ss_family = (sa_family_t)family };
-	socklen_t len = family == AF_INET ? sizeof(struct sockaddr_in) : sizeof(struct sockaddr_in6);
+	socklen_t len =
+		family == AF_INET ? sizeof(struct sockaddr_in) : sizeof(struct sockaddr_in6);
 	int lfd = -1, cfd = -1, afd = -1, one = 1, ret;
 
 	if (family == AF_INET)
@@ -296,7 +309,8 @@ static int loopback_pair(int family, int proto, int bufsize, int *peer, int *sid
 		for (int i = 0; i < 2; i++) {
 			int fd = i ? cfd : lfd;
 
-			if (setsockopt(fd, SOL_SOCKET, SO_RCVBUF, &bufsize, sizeof(bufsize)) == -1 ||
+			if (setsockopt(fd, SOL_SOCKET, SO_RCVBUF, &bufsize, sizeof(bufsize)) ==
+				    -1 ||
 			    setsockopt(fd, SOL_SOCKET, SO_SNDBUF, &bufsize, sizeof(bufsize)) == -1)
 				goto fail;
 		}
@@ -323,15 +337,17 @@ fail:
 	return ret;
 }
 
-/* The same over an AF_UNIX stream socketpair: data sent lands in the receiver's queue at once. */
-static int unix_pair(int bufsize, int *peer, int *side)
+/*
+ * The same over an AF_UNIX stream socketpair, with room for 6 MiB: what the peer sends lands in
+ * the relay's queue at once, so that the relay gets no later edge from it.
+ */
+static int unix_pair(int *peer, int *side)
 {
-	int fds[2];
+	int fds[2], bufsize = 4 * MIB;
 
 	if (socketpair(AF_UNIX, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0, fds) == -1)
 		return -errno;
-	if (bufsize > 0 &&
-	    setsockopt(fds[0], SOL_SOCKET, SO_SNDBUF, &bufsize, sizeof(bufsize)) == -1) {
+	if (setsockopt(fds[0], SOL_SOCKET, SO_SNDBUF, &bufsize, sizeof(bufsize)) == -1) {
 		close(fds[0]);
 		close(fds[1]);
 		return -errno;
@@ -343,9 +359,9 @@ static int unix_pair(int bufsize, int *peer, int *side)
 
 struct world_opts {
 	int family;
-	int proto_a;  /* between peer A and relay side A */
-	int bufsize;  /* 0: kernel defaults */
-	bool unix_a;  /* side A over an AF_UNIX stream socketpair instead */
+	int proto_a; /* between peer A and relay side A */
+	int bufsize; /* 0: kernel defaults */
+	bool unix_a; /* side A over an AF_UNIX stream socketpair (see unix_pair) */
 	size_t pipe_size;
 };
 
@@ -362,7 +378,7 @@ static struct world *world_new(const struct world_opts *o)
 	loop_timer_init(&w->tick, on_tick);
 	loop_timer_init(&w->drive, on_drive);
 	if (o->unix_a)
-		assert_int_equal(unix_pair(o->bufsize, &w->a.io.fd, &fd_a), 0);
+		assert_int_equal(unix_pair(&w->a.io.fd, &fd_a), 0);
 	else
 		assert_int_equal(
 			loopback_pair(o->family, o->proto_a, o->bufsize, &w->a.io.fd, &fd_a), 0);
@@ -469,7 +485,8 @@ static void bulk(int family, int proto_a, bool use_splice, uint64_t size)
 			int fd = i ? w->a.io.fd : w->relay.io[RELAY_A].fd, is_mptcp = 0;
 			socklen_t len = sizeof(is_mptcp);
 
-			assert_int_equal(getsockopt(fd, IPPROTO_TCP, TCP_IS_MPTCP, &is_mptcp, &len), 0);
+			assert_int_equal(getsockopt(fd, IPPROTO_TCP, TCP_IS_MPTCP, &is_mptcp, &len),
+					 0);
 			assert_int_equal(is_mptcp, 1);
 		}
 	}
@@ -781,8 +798,9 @@ static bool b_got_all_of_a(struct world *w)
 
 static void a_busy_relay_yields_after_its_budget_and_then_resumes(void **state)
 {
-	struct world_opts o = { .family = AF_INET, .bufsize = 4 * MIB, .pipe_size = MIB,
-				.unix_a = true };
+	struct world_opts o = {
+		.family = AF_INET, .bufsize = 4 * MIB, .pipe_size = MIB, .unix_a = true
+	};
 	struct world *w = world_new(&o);
 	uint64_t first;
 
@@ -852,7 +870,8 @@ static void backpressure_stops_reading_a_while_b_is_full_in_copy_mode(void **sta
 	backpressure(false);
 }
 
-/* splice refused mid-stream (EINVAL or ENOSYS), reading or writing: copy takes over, bytes intact */
+/* splice refused mid-stream (EINVAL or ENOSYS), reading or writing: copy takes over, bytes intact
+ */
 static void refused_splice(bool as_source, int err)
 {
 	struct world_opts o = { .family = AF_INET, .pipe_size = 65536 };
@@ -878,6 +897,38 @@ static void refused_splice(bool as_source, int err)
 	assert_int_equal(w->a.received, size);
 	assert_int_equal(w->b.received, size);
 	assert_false(w->a.mismatch);
+	assert_false(w->b.mismatch);
+	world_free(w);
+}
+
+/*
+ * EAGAIN from splice(source -> pipe) while the pipe holds bytes means "pipe full", not "source
+ * drained": the relay must read the source again once the pipe is emptied, with no new edge.
+ */
+static void a_full_pipe_does_not_pass_for_a_drained_source(void **state)
+{
+	struct world_opts o = {
+		.family = AF_INET, .bufsize = 65536, .pipe_size = 256 * 1024, .unix_a = true
+	};
+	struct world *w = world_new(&o);
+
+	world_streams(w);
+	w->b.reading = false;
+	peer_send(&w->a, 3 * MIB, false); /* all queued at once: no later edge from A */
+	assert_int_equal(w->a.sent, 3 * MIB);
+	run_for(w, 10); /* the owner consumes the registration edges */
+	splice_fault.full = 0;
+	splice_fault.full_when_busy = w->relay.io[RELAY_A].fd;
+	world_start(w, true, 0);
+	/* B is full, the pipe holds bytes, the next splice from A says EAGAIN */
+	run_for(w, 20);
+	assert_true(splice_fault.full > 0);
+	assert_true(w->relay.dir[RELAY_A].in_pipe > 0);
+	w->b.reading = true;
+	peer_read(&w->b);
+	assert_true(run_until(w, b_got_everything, 3000));
+	splice_fault.full_when_busy = -1;
+	assert_true(splice_fault.full > 0);
 	assert_false(w->b.mismatch);
 	world_free(w);
 }
@@ -1076,8 +1127,10 @@ int main(void)
 		cmocka_unit_test(a_busy_relay_yields_after_its_budget_and_then_resumes),
 		cmocka_unit_test(backpressure_stops_reading_a_while_b_is_full_with_splice),
 		cmocka_unit_test(backpressure_stops_reading_a_while_b_is_full_in_copy_mode),
+		cmocka_unit_test(a_full_pipe_does_not_pass_for_a_drained_source),
 		cmocka_unit_test(splice_refused_on_read_falls_back_to_copy),
-		cmocka_unit_test(splice_refused_on_write_falls_back_to_copy_after_emptying_the_pipe),
+		cmocka_unit_test(
+			splice_refused_on_write_falls_back_to_copy_after_emptying_the_pipe),
 		cmocka_unit_test(nothing_to_relay_ends_inside_relay_start),
 		cmocka_unit_test(relay_close_before_start_only_closes_the_fds),
 		cmocka_unit_test(relay_start_refuses_a_missing_side),
@@ -1088,7 +1141,8 @@ int main(void)
 		cmocka_unit_test(relay_end_names_are_distinct),
 	};
 
-	/* splice() to a reset socket raises SIGPIPE (no MSG_NOSIGNAL there); the daemon ignores it */
+	/* splice() to a reset socket raises SIGPIPE (no MSG_NOSIGNAL there); the daemon ignores it
+	 */
 	signal(SIGPIPE, SIG_IGN);
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }
