@@ -102,7 +102,7 @@ bool acl_contains(const struct acl *acl, const uint8_t ip[16])
 /* dst is overwritten, not freed: pass an empty or zeroed set. */
 int acl_copy(struct acl *dst, const struct acl *src)
 {
-	*dst = (struct acl){0};
+	*dst = (struct acl){ 0 };
 	if (src->len == 0)
 		return 0;
 	dst->prefixes = malloc(src->len * sizeof(*dst->prefixes));
@@ -116,5 +116,5 @@ int acl_copy(struct acl *dst, const struct acl *src)
 void acl_free(struct acl *acl)
 {
 	free(acl->prefixes);
-	*acl = (struct acl){0};
+	*acl = (struct acl){ 0 };
 }

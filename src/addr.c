@@ -12,7 +12,7 @@
 #include <stdio.h>
 #include <string.h>
 
-static const uint8_t addr_v4mapped_prefix[12] = {0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0xff, 0xff};
+static const uint8_t addr_v4mapped_prefix[12] = { 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0xff, 0xff };
 
 bool addr_is_v4mapped(const uint8_t ip[16])
 {
@@ -173,7 +173,7 @@ bool addr_is_unspecified(const uint8_t ip[16])
 
 bool addr_is_loopback(const uint8_t ip[16])
 {
-	static const uint8_t loop6[16] = {[15] = 1};
+	static const uint8_t loop6[16] = { [15] = 1 };
 
 	if (addr_is_v4mapped(ip))
 		return ip[12] == 127;

@@ -15,7 +15,7 @@
  */
 enum clients_counter {
 	CLIENTS_SESSIONS, /* every connection of this client */
-	CLIENTS_IDLE,     /* connected, Convert message not yet received */
+	CLIENTS_IDLE,	  /* connected, Convert message not yet received */
 	CLIENTS_PENDING,  /* downstream connect in flight */
 	CLIENTS_COUNTERS
 };
@@ -29,7 +29,7 @@ struct clients_entry {
 struct clients {
 	pthread_mutex_t lock;
 	struct clients_entry *entries; /* owned, capacity entries */
-	int32_t *buckets;              /* owned, bucket_count heads */
+	int32_t *buckets;	       /* owned, bucket_count heads */
 	size_t capacity, bucket_count;
 	int32_t free_head;
 };

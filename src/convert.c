@@ -146,7 +146,7 @@ static const char *read_option(struct conv_cursor *c, struct conv_tcp_option *op
 static const char *walk_options(const uint8_t *p, size_t n, bool padded, size_t *used,
 				size_t *fault, size_t *ao)
 {
-	struct conv_cursor c = {.buf = p, .len = n, .off = 0};
+	struct conv_cursor c = { .buf = p, .len = n, .off = 0 };
 	struct conv_tcp_option opt;
 	const char *why;
 
@@ -211,7 +211,7 @@ struct parse_state {
 static int parse_connect(struct parse_state *st, const uint8_t *tlv, size_t len, size_t base)
 {
 	struct conv_connect *cn = &st->msg->connect;
-	struct conv_cursor c = {.buf = tlv, .len = len, .off = 2};
+	struct conv_cursor c = { .buf = tlv, .len = len, .off = 2 };
 	const uint8_t *addr, *opts;
 	size_t used, fault, ao;
 	const char *why;
@@ -323,9 +323,9 @@ int conv_parse(const uint8_t *buf, size_t len, size_t max_len, enum conv_sender 
 	       unsigned int flags, struct conv_message *msg, struct conv_parse_error *err)
 {
 	/* Errors collect in scratch: -EAGAIN must leave *err untouched, as documented. */
-	struct conv_parse_error scratch = {0};
-	struct parse_state st = {.from = from, .msg = msg, .err = &scratch};
-	struct conv_cursor c = {0};
+	struct conv_parse_error scratch = { 0 };
+	struct parse_state st = { .from = from, .msg = msg, .err = &scratch };
+	struct conv_cursor c = { 0 };
 	int ret;
 
 	memset(msg, 0, sizeof(*msg));
@@ -337,7 +337,7 @@ int conv_parse(const uint8_t *buf, size_t len, size_t max_len, enum conv_sender 
 
 	ret = parse_header(buf, len, max_len, flags, &scratch);
 	if (ret == 0) {
-		c = (struct conv_cursor){.buf = buf, .len = buf[1] * 4u, .off = CONV_HDR_LEN};
+		c = (struct conv_cursor){ .buf = buf, .len = buf[1] * 4u, .off = CONV_HDR_LEN };
 		msg->version = buf[0];
 		msg->length = c.len;
 	}
@@ -442,7 +442,7 @@ void conv_opt_iter_init(struct conv_opt_iter *it, const struct conv_connect *con
 
 int conv_opt_next(struct conv_opt_iter *it, struct conv_tcp_option *opt)
 {
-	struct conv_cursor c = {.buf = it->buf, .len = it->len, .off = it->off};
+	struct conv_cursor c = { .buf = it->buf, .len = it->len, .off = it->off };
 
 	if (c.off >= c.len)
 		return 0;
@@ -619,14 +619,14 @@ int conv_write_error_reply(uint8_t *buf, size_t cap, const struct conv_parse_err
 
 static bool is_v4_mapped(const uint8_t a[16])
 {
-	static const uint8_t prefix[12] = {0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0xff, 0xff};
+	static const uint8_t prefix[12] = { 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0xff, 0xff };
 
 	return memcmp(a, prefix, sizeof(prefix)) == 0;
 }
 
 bool conv_addr_is_forbidden(const uint8_t a[16])
 {
-	static const uint8_t any6[16], loop6[16] = {[15] = 1};
+	static const uint8_t any6[16], loop6[16] = { [15] = 1 };
 
 	if (is_v4_mapped(a)) {
 		const uint8_t *v4 = a + 12;

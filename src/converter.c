@@ -36,12 +36,12 @@
 #include <time.h>
 #include <unistd.h>
 
-#define CV_REPLY_MAX 160       /* header + Supported Ext + Extended TCP Header, or an Error */
-#define CV_KEY_RECHECK_MS 2    /* no event marks the client's MPTCP key arriving */
+#define CV_REPLY_MAX	     160 /* header + Supported Ext + Extended TCP Header, or an Error */
+#define CV_KEY_RECHECK_MS    2	 /* no event marks the client's MPTCP key arriving */
 #define CV_ACCEPT_BACKOFF_MS 100
 #define CV_OVERFLOW_SESSIONS 256 /* beyond max-sessions: answered with Resource Exceeded */
-#define TCPOPT_KIND_MPTCP 30
-#define TCPOPT_KIND_TFO 34
+#define TCPOPT_KIND_MPTCP    30
+#define TCPOPT_KIND_TFO	     34
 
 /* A validated configuration plus what is derived from it; shared, reference-counted. */
 struct cv_cfg {
@@ -53,11 +53,11 @@ struct cv_cfg {
 /* Totals since start, updated once per session at close (never per packet). */
 struct cv_stats {
 	atomic_ulong sessions;
-	atomic_ulong client_tcp;    /* client leg plain TCP: not asked for, or fell back */
-	atomic_ulong server_mptcp;  /* downstream negotiated MPTCP */
-	atomic_ulong server_tcp;    /* downstream fell back / server without MPTCP */
-	atomic_ulong relayed;       /* sessions that reached the relay */
-	atomic_ulong errors[98];    /* Error TLVs sent, by code (codes are < 98) */
+	atomic_ulong client_tcp;   /* client leg plain TCP: not asked for, or fell back */
+	atomic_ulong server_mptcp; /* downstream negotiated MPTCP */
+	atomic_ulong server_tcp;   /* downstream fell back / server without MPTCP */
+	atomic_ulong relayed;	   /* sessions that reached the relay */
+	atomic_ulong errors[98];   /* Error TLVs sent, by code (codes are < 98) */
 };
 
 struct cv_shared {
@@ -73,10 +73,10 @@ struct cv_shared {
 
 enum cv_state {
 	CV_WAIT_MESSAGE, /* connected; waiting for the Convert message */
-	CV_CONNECTING,   /* downstream connect in flight */
-	CV_WAIT_CLIENT,  /* reply ready; waiting until the client's MPTCP key is known */
-	CV_RELAY,        /* bytes flow; the relay owns the fds' events */
-	CV_CLOSING,      /* reply (error or info) written and shut down; waiting for the client */
+	CV_CONNECTING,	 /* downstream connect in flight */
+	CV_WAIT_CLIENT,	 /* reply ready; waiting until the client's MPTCP key is known */
+	CV_RELAY,	 /* bytes flow; the relay owns the fds' events */
+	CV_CLOSING,	 /* reply (error or info) written and shut down; waiting for the client */
 };
 
 struct cv_worker;
@@ -135,7 +135,8 @@ static int cv_collect_own_addresses(struct acl *acl)
 		struct addr_port ap;
 		struct acl_prefix prefix;
 
-		if (!ifa->ifa_addr || !addr_from_sockaddr(ifa->ifa_addr, sizeof(struct sockaddr_storage), &ap))
+		if (!ifa->ifa_addr ||
+		    !addr_from_sockaddr(ifa->ifa_addr, sizeof(struct sockaddr_storage), &ap))
 			continue;
 		memcpy(prefix.ip, ap.ip, 16);
 		prefix.len = 128;
@@ -212,8 +213,7 @@ static void cv_close(struct cv_session *s, const char *reason)
 		 "subflows=%d client_mptcp=%d server_mptcp=%d error=%d reason=\"%s\"",
 		 addr_format(&s->client, true, client),
 		 s->has_dest ? addr_format(&s->dest, true, dest) : "-", state_name(s->state),
-		 (unsigned long long)s->relay.dir[RELAY_A].bytes,
-		 (unsigned long long)down,
+		 (unsigned long long)s->relay.dir[RELAY_A].bytes, (unsigned long long)down,
 		 (unsigned long long)(w->loop.now_ms - s->started_ms), subflows < 0 ? 0 : subflows,
 		 s->client_mptcp, s->server_mptcp, s->error_code, reason);
 
@@ -223,7 +223,8 @@ static void cv_close(struct cv_session *s, const char *reason)
 	if (s->state == CV_RELAY) {
 		atomic_fetch_add(&shared->stats.relayed, 1);
 		atomic_fetch_add(s->server_mptcp ? &shared->stats.server_mptcp
-						 : &shared->stats.server_tcp, 1);
+						 : &shared->stats.server_tcp,
+				 1);
 	}
 	if (s->error_code >= 0 && s->error_code < 98)
 		atomic_fetch_add(&shared->stats.errors[s->error_code], 1);
@@ -329,7 +330,8 @@ static size_t cv_describe_server(int fd, const struct cv_session *s, uint8_t *ou
 	if (getsockopt(fd, IPPROTO_TCP, TCP_INFO, &info, &info_len) == -1)
 		return 0;
 	if (info.tcpi_snd_mss) {
-		uint32_t mss = info.tcpi_snd_mss + ((info.tcpi_options & TCPI_OPT_TIMESTAMPS) ? 12 : 0);
+		uint32_t mss =
+			info.tcpi_snd_mss + ((info.tcpi_options & TCPI_OPT_TIMESTAMPS) ? 12 : 0);
 
 		opts[n++] = 2;
 		opts[n++] = 4;
@@ -352,7 +354,8 @@ static size_t cv_describe_server(int fd, const struct cv_session *s, uint8_t *ou
 		opts[n++] = info.tcpi_snd_wscale;
 	}
 	if (s->server_mptcp) {
-		/* MP_CAPABLE as in a SYN+ACK, version 1, flag H (HMAC-SHA256), key not disclosed. */
+		/* MP_CAPABLE as in a SYN+ACK, version 1, flag H (HMAC-SHA256), key not disclosed.
+		 */
 		opts[n++] = TCPOPT_KIND_MPTCP;
 		opts[n++] = 12;
 		opts[n++] = 0x01;
@@ -462,7 +465,8 @@ static void cv_try_reply(struct cv_session *s)
 	n = send(fd, s->reply, s->reply_len, MSG_NOSIGNAL | MSG_DONTWAIT);
 	if (n != (ssize_t)s->reply_len) {
 		s->reset_on_close = true;
-		cv_close(s, n < 0 ? "client gone before the reply" : "reply did not fit the socket");
+		cv_close(s,
+			 n < 0 ? "client gone before the reply" : "reply did not fit the socket");
 		return;
 	}
 	shutdown(fd, SHUT_WR);
@@ -516,7 +520,8 @@ static void cv_connect_failed(struct cv_session *s, int err)
 		else if (addr_is_v4mapped(s->dest.ip)) /* no ICMP: the local route said no */
 			perr.value[0] = err == ENETUNREACH ? 0 : 1; /* net / host unreachable */
 		else
-			perr.value[0] = err == ENETUNREACH ? 0 : 3; /* no route / address unreachable */
+			perr.value[0] =
+				err == ENETUNREACH ? 0 : 3; /* no route / address unreachable */
 		break;
 	case EMFILE:
 	case ENFILE:
@@ -543,7 +548,8 @@ static void cv_connected(struct cv_session *s)
 	s->server_mptcp = sock_is_mptcp(s->relay.io[RELAY_B].fd) == 1;
 	/* IP_RECVERR was for the connect's ICMP code; left on, a stray ICMP error would become a
 	 * hard error and reset a live session. */
-	sock_disable_recverr(s->relay.io[RELAY_B].fd, addr_is_v4mapped(s->dest.ip) ? AF_INET : AF_INET6);
+	sock_disable_recverr(s->relay.io[RELAY_B].fd,
+			     addr_is_v4mapped(s->dest.ip) ? AF_INET : AF_INET6);
 	len = cv_build_success_reply(s);
 	if (len < 0) {
 		cv_fail_code(s, CONV_ERR_NETWORK_FAILURE, "cannot encode reply");
@@ -588,7 +594,8 @@ static bool cv_destination_allowed(struct cv_session *s, const char **why)
 	}
 	for (size_t i = 0; i < cc->listen_len; i++) {
 		if (cc->listen[i].port == s->dest.port &&
-		    (addr_is_unspecified(cc->listen[i].ip) || !memcmp(cc->listen[i].ip, s->dest.ip, 16))) {
+		    (addr_is_unspecified(cc->listen[i].ip) ||
+		     !memcmp(cc->listen[i].ip, s->dest.ip, 16))) {
 			*why = "destination is the converter's service";
 			return false;
 		}
@@ -1016,8 +1023,9 @@ static int cv_worker_init(struct cv_worker *w, unsigned index, struct cv_shared 
 			return fd;
 		}
 		if (!mptcp && index == 0)
-			log_warnx("listen on %s: MPTCP unavailable (net.mptcp.enabled?), plain TCP only",
-				  addr_format(&cc->listen[i], true, where));
+			log_warnx(
+				"listen on %s: MPTCP unavailable (net.mptcp.enabled?), plain TCP only",
+				addr_format(&cc->listen[i], true, where));
 		l->io.fd = fd;
 		l->io.on_event = cv_on_listener;
 		l->worker = w;
@@ -1127,7 +1135,8 @@ static void cv_log_stats(struct cv_stats *stats)
 
 		if (!n || len >= sizeof(errors))
 			continue;
-		w = snprintf(errors + len, sizeof(errors) - len, "%s%d:%lu", len ? "," : "", code, n);
+		w = snprintf(errors + len, sizeof(errors) - len, "%s%d:%lu", len ? "," : "", code,
+			     n);
 		len += w > 0 ? (size_t)w : 0;
 	}
 	log_info("totals: sessions=%lu relayed=%lu client_tcp=%lu server_mptcp=%lu server_tcp=%lu "
@@ -1197,7 +1206,8 @@ int converter_main(int argc, char **argv)
 	atomic_init(&shared.sessions, 0);
 	atomic_init(&shared.draining, false);
 	nworkers = cv_worker_count(&config.converter);
-	if (clients_init(&shared.clients, config.converter.max_sessions + CV_OVERFLOW_SESSIONS) < 0) {
+	if (clients_init(&shared.clients, config.converter.max_sessions + CV_OVERFLOW_SESSIONS) <
+	    0) {
 		log_warnx("out of memory for the client table");
 		goto cleanup;
 	}
@@ -1249,8 +1259,8 @@ int converter_main(int argc, char **argv)
 	}
 	for (size_t i = 0; i < shared.cfg->config.converter.listen_len; i++)
 		log_info("converter listening on %s (%u workers, TFO %s)",
-			 addr_format(&shared.cfg->config.converter.listen[i], true, where), nworkers,
-			 shared.cfg->config.converter.tfo ? "on" : "off");
+			 addr_format(&shared.cfg->config.converter.listen[i], true, where),
+			 nworkers, shared.cfg->config.converter.tfo ? "on" : "off");
 
 	for (;;) {
 		struct signalfd_siginfo si;

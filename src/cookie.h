@@ -14,7 +14,7 @@
  *   cookie = epoch (4 bytes, big endian) || HMAC-SHA256(secret, epoch || client ip[16])[0..15]
  */
 #define COOKIE_SECRET_LEN 32
-#define COOKIE_LEN 20
+#define COOKIE_LEN	  20
 
 struct cookie_secret {
 	uint8_t key[COOKIE_SECRET_LEN];

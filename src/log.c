@@ -34,8 +34,8 @@ bool log_enabled(enum log_level level)
 	return level <= log_threshold;
 }
 
-__attribute__((format(printf, 3, 0)))
-static void log_vemit(enum log_level level, int errnum, const char *fmt, va_list ap)
+__attribute__((format(printf, 3, 0))) static void log_vemit(enum log_level level, int errnum,
+							    const char *fmt, va_list ap)
 {
 	static const char *const names[] = { "error", "warning", "info", "debug" };
 	char line[1024];

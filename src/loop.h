@@ -31,7 +31,7 @@ struct loop_timer {
 struct loop {
 	int epoll_fd;
 	bool stopping;
-	uint64_t now_ms; /* CLOCK_MONOTONIC, refreshed once per iteration */
+	uint64_t now_ms;	  /* CLOCK_MONOTONIC, refreshed once per iteration */
 	struct loop_timer **heap; /* owned; grows, never shrinks */
 	size_t heap_len, heap_cap;
 	struct epoll_event events[LOOP_MAX_EVENTS];

@@ -42,7 +42,7 @@ enum relay_end {
 	RELAY_END_CLOSED,     /* both directions ended with FIN and were fully delivered */
 	RELAY_END_RESET_BY_A, /* A reset or failed; B gets a reset */
 	RELAY_END_RESET_BY_B, /* B reset or failed; A gets a reset */
-	RELAY_END_IDLE,       /* no byte moved for idle_timeout_ms; both get a reset */
+	RELAY_END_IDLE,	      /* no byte moved for idle_timeout_ms; both get a reset */
 	RELAY_END_ERROR,      /* local resource failure (pipe, memory); both get a reset */
 };
 
@@ -50,22 +50,22 @@ enum relay_end {
 
 struct relay_params {
 	uint64_t idle_timeout_ms; /* 0 = none */
-	bool use_splice;          /* false forces the copy path (tests, benchmarks) */
+	bool use_splice;	  /* false forces the copy path (tests, benchmarks) */
 	size_t copy_buffer_size;  /* per direction, copy path only; 0 = 64 KiB */
 };
 
 /* One direction: bytes flow from dir[s] source side s to the other side. */
 struct relay_dir {
-	int pipe[2];           /* -1 until the first splice */
-	size_t in_pipe;        /* bytes sitting in the pipe */
-	uint8_t *buf;          /* copy path buffer, owned, NULL until needed */
+	int pipe[2];	/* -1 until the first splice */
+	size_t in_pipe; /* bytes sitting in the pipe */
+	uint8_t *buf;	/* copy path buffer, owned, NULL until needed */
 	size_t buf_off, buf_len;
 	const uint8_t *prefix; /* caller-owned, valid until relay_close */
 	size_t prefix_len;
-	uint64_t bytes;        /* delivered to the destination, prefix included */
-	bool eof;              /* source sent FIN */
-	bool shut;             /* FIN passed on to the destination */
-	bool copy_mode;        /* splice refused (EINVAL/ENOSYS): copy from now on */
+	uint64_t bytes; /* delivered to the destination, prefix included */
+	bool eof;	/* source sent FIN */
+	bool shut;	/* FIN passed on to the destination */
+	bool copy_mode; /* splice refused (EINVAL/ENOSYS): copy from now on */
 };
 
 struct relay {

@@ -86,8 +86,7 @@ static int open_stream(int family, bool mptcp, bool *used_mptcp)
 	return fd == -1 ? -errno : fd;
 }
 
-int sock_listen(const struct addr_port *addr, const struct sock_listen_opts *opts,
-		bool *used_mptcp)
+int sock_listen(const struct addr_port *addr, const struct sock_listen_opts *opts, bool *used_mptcp)
 {
 	struct sockaddr_storage ss;
 	socklen_t len = addr_to_sockaddr(addr, &ss);

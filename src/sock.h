@@ -20,9 +20,9 @@
 #ifndef SOL_MPTCP
 #define SOL_MPTCP 284
 #endif
-#define SOCK_MPTCP_INFO 1
-#define SOCK_TCP_IS_MPTCP 43
-#define SOCK_MPTCP_INFO_FLAG_FALLBACK (1u << 0)
+#define SOCK_MPTCP_INFO				 1
+#define SOCK_TCP_IS_MPTCP			 43
+#define SOCK_MPTCP_INFO_FLAG_FALLBACK		 (1u << 0)
 #define SOCK_MPTCP_INFO_FLAG_REMOTE_KEY_RECEIVED (1u << 1)
 
 /* struct mptcp_info as of Linux 6.18; the kernel copies min(its size, ours). */
@@ -54,9 +54,9 @@ struct sock_mptcp_info {
 };
 
 struct sock_listen_opts {
-	bool mptcp;           /* IPPROTO_MPTCP, falling back to TCP when the kernel refuses it */
+	bool mptcp; /* IPPROTO_MPTCP, falling back to TCP when the kernel refuses it */
 	bool reuseport;
-	int tfo_queue;        /* > 0: TCP_FASTOPEN qlen + TCP_FASTOPEN_NO_COOKIE */
+	int tfo_queue; /* > 0: TCP_FASTOPEN qlen + TCP_FASTOPEN_NO_COOKIE */
 	int backlog;
 	uint32_t buffer_size; /* SO_RCVBUF/SO_SNDBUF; 0 = leave autotuning */
 	bool transparent;     /* IP_TRANSPARENT (TPROXY listeners) */

@@ -119,7 +119,8 @@ static int report_reply(const uint8_t *buf, size_t len, int fd)
 {
 	struct conv_message msg;
 	struct conv_parse_error perr;
-	int ret = conv_parse(buf, len, CONV_MAX_LEN, CONV_FROM_CONVERTER, CONV_PARSE_EOF, &msg, &perr);
+	int ret = conv_parse(buf, len, CONV_MAX_LEN, CONV_FROM_CONVERTER, CONV_PARSE_EOF, &msg,
+			     &perr);
 	int mptcp = sock_is_mptcp(fd);
 
 	if (ret < 0) {
@@ -139,7 +140,8 @@ static int report_reply(const uint8_t *buf, size_t len, int fd)
 		fprintf(stderr, " mptcp=%d\n", mptcp);
 		return 3;
 	}
-	fprintf(stderr, "result=converted reply_len=%zu ext_tcp_header=%d", len, msg.has_ext_tcp_header);
+	fprintf(stderr, "result=converted reply_len=%zu ext_tcp_header=%d", len,
+		msg.has_ext_tcp_header);
 	if (msg.has_ext_tcp_header) {
 		bool server_mptcp = false;
 
@@ -192,7 +194,8 @@ static int relay_stdio(int fd)
 				shutdown(fd, SHUT_WR);
 			} else {
 				for (ssize_t off = 0; off < n;) {
-					ssize_t m = send(fd, buf + off, (size_t)(n - off), MSG_NOSIGNAL);
+					ssize_t m = send(fd, buf + off, (size_t)(n - off),
+							 MSG_NOSIGNAL);
 
 					if (m < 0) {
 						perror("convclient: send");
@@ -257,8 +260,8 @@ static int run(const struct client_opts *o)
 		int one = 1;
 
 		setsockopt(fd, IPPROTO_TCP, TCP_FASTOPEN_NO_COOKIE, &one, sizeof(one));
-		if (sendto(fd, req, total, MSG_FASTOPEN | MSG_NOSIGNAL, (struct sockaddr *)&ss, ss_len) !=
-		    (ssize_t)total) {
+		if (sendto(fd, req, total, MSG_FASTOPEN | MSG_NOSIGNAL, (struct sockaddr *)&ss,
+			   ss_len) != (ssize_t)total) {
 			perror("convclient: sendto(MSG_FASTOPEN)");
 			goto out;
 		}
@@ -299,27 +302,52 @@ out:
 int main(int argc, char **argv)
 {
 	static const struct option longopts[] = {
-		{ "tfo", no_argument, NULL, 't' },	   { "tcp", no_argument, NULL, 'T' },
-		{ "info", no_argument, NULL, 'i' },	   { "cookie", required_argument, NULL, 'c' },
-		{ "early", required_argument, NULL, 'e' }, { "raw", required_argument, NULL, 'r' },
-		{ "no-relay", no_argument, NULL, 'n' },	   { "timeout", required_argument, NULL, 'w' },
-		{ "help", no_argument, NULL, 'h' },	   { NULL, 0, NULL, 0 },
+		{ "tfo", no_argument, NULL, 't' },
+		{ "tcp", no_argument, NULL, 'T' },
+		{ "info", no_argument, NULL, 'i' },
+		{ "cookie", required_argument, NULL, 'c' },
+		{ "early", required_argument, NULL, 'e' },
+		{ "raw", required_argument, NULL, 'r' },
+		{ "no-relay", no_argument, NULL, 'n' },
+		{ "timeout", required_argument, NULL, 'w' },
+		{ "help", no_argument, NULL, 'h' },
+		{ NULL, 0, NULL, 0 },
 	};
 	struct client_opts o = { .relay = true, .timeout_ms = 10000 };
 	int c;
 
 	while ((c = getopt_long(argc, argv, "h", longopts, NULL)) != -1) {
 		switch (c) {
-		case 't': o.tfo = true; break;
-		case 'T': o.tcp = true; break;
-		case 'i': o.info = true; break;
-		case 'c': o.cookie_hex = optarg; break;
-		case 'e': o.early = optarg; break;
-		case 'r': o.raw_hex = optarg; break;
-		case 'n': o.relay = false; break;
-		case 'w': o.timeout_ms = atoi(optarg); break;
-		case 'h': usage(stdout); return 0;
-		default: usage(stderr); return 1;
+		case 't':
+			o.tfo = true;
+			break;
+		case 'T':
+			o.tcp = true;
+			break;
+		case 'i':
+			o.info = true;
+			break;
+		case 'c':
+			o.cookie_hex = optarg;
+			break;
+		case 'e':
+			o.early = optarg;
+			break;
+		case 'r':
+			o.raw_hex = optarg;
+			break;
+		case 'n':
+			o.relay = false;
+			break;
+		case 'w':
+			o.timeout_ms = atoi(optarg);
+			break;
+		case 'h':
+			usage(stdout);
+			return 0;
+		default:
+			usage(stderr);
+			return 1;
 		}
 	}
 	if (optind >= argc || !addr_parse(argv[optind], -1, &o.converter)) {

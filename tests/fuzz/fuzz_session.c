@@ -52,8 +52,8 @@ static void fz_init(struct fz_converter *c, bool cookies)
 	if (clients_init(&c->shared.clients, 64) < 0)
 		abort();
 	c->shared.cfg = cv_cfg_new(&config);
-	if (!c->shared.cfg || cv_worker_init(&c->worker, 0, &c->shared,
-					     &c->shared.cfg->config.converter) < 0)
+	if (!c->shared.cfg ||
+	    cv_worker_init(&c->worker, 0, &c->shared, &c->shared.cfg->config.converter) < 0)
 		abort();
 	c->worker.draining = true; /* cv_close stops the loop once the session is gone */
 }

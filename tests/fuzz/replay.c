@@ -119,7 +119,7 @@ static int read_file(const char *path, uint8_t **data, size_t *size)
 
 int main(int argc, char **argv)
 {
-	struct input_list l = {0};
+	struct input_list l = { 0 };
 	int failed = 0, ret;
 
 	for (int i = 1; i < argc; i++) {

@@ -530,29 +530,29 @@ enum {
 int main(int argc, char **argv)
 {
 	static const struct option longopts[] = {
-		{"delay-ms", required_argument, NULL, OPT_DELAY},
-		{"delay", required_argument, NULL, OPT_DELAY},
-		{"delay-ab", required_argument, NULL, OPT_DELAY_AB},
-		{"delay-ba", required_argument, NULL, OPT_DELAY_BA},
-		{"jitter-ms", required_argument, NULL, OPT_JITTER},
-		{"jitter", required_argument, NULL, OPT_JITTER},
-		{"jitter-ab", required_argument, NULL, OPT_JITTER_AB},
-		{"jitter-ba", required_argument, NULL, OPT_JITTER_BA},
-		{"loss", required_argument, NULL, OPT_LOSS},
-		{"loss-ab", required_argument, NULL, OPT_LOSS_AB},
-		{"loss-ba", required_argument, NULL, OPT_LOSS_BA},
-		{"seed", required_argument, NULL, OPT_SEED},
-		{"queue", required_argument, NULL, OPT_QUEUE},
-		{"down", no_argument, NULL, OPT_DOWN},
-		{"pidfile", required_argument, NULL, OPT_PIDFILE},
-		{"rt-prio", required_argument, NULL, OPT_RT_PRIO},
-		{"quiet", no_argument, NULL, 'q'},
-		{"help", no_argument, NULL, 'h'},
-		{NULL, 0, NULL, 0},
+		{ "delay-ms", required_argument, NULL, OPT_DELAY },
+		{ "delay", required_argument, NULL, OPT_DELAY },
+		{ "delay-ab", required_argument, NULL, OPT_DELAY_AB },
+		{ "delay-ba", required_argument, NULL, OPT_DELAY_BA },
+		{ "jitter-ms", required_argument, NULL, OPT_JITTER },
+		{ "jitter", required_argument, NULL, OPT_JITTER },
+		{ "jitter-ab", required_argument, NULL, OPT_JITTER_AB },
+		{ "jitter-ba", required_argument, NULL, OPT_JITTER_BA },
+		{ "loss", required_argument, NULL, OPT_LOSS },
+		{ "loss-ab", required_argument, NULL, OPT_LOSS_AB },
+		{ "loss-ba", required_argument, NULL, OPT_LOSS_BA },
+		{ "seed", required_argument, NULL, OPT_SEED },
+		{ "queue", required_argument, NULL, OPT_QUEUE },
+		{ "down", no_argument, NULL, OPT_DOWN },
+		{ "pidfile", required_argument, NULL, OPT_PIDFILE },
+		{ "rt-prio", required_argument, NULL, OPT_RT_PRIO },
+		{ "quiet", no_argument, NULL, 'q' },
+		{ "help", no_argument, NULL, 'h' },
+		{ NULL, 0, NULL, 0 },
 	};
 	struct direction dirs[DIR_COUNT] = {
-		[DIR_AB] = {.name = "ab", .in_fd = -1, .out_fd = -1},
-		[DIR_BA] = {.name = "ba", .in_fd = -1, .out_fd = -1},
+		[DIR_AB] = { .name = "ab", .in_fd = -1, .out_fd = -1 },
+		[DIR_BA] = { .name = "ba", .in_fd = -1, .out_fd = -1 },
 	};
 	const char *pidfile = NULL;
 	uint64_t seed = 0, queue = QUEUE_DFLT, rt_prio = 0, v;
@@ -652,7 +652,7 @@ int main(int argc, char **argv)
 	/* 1 ns of timer slack: departures fire when scheduled, not up to 50 us later */
 	prctl(PR_SET_TIMERSLACK, 1UL, 0UL, 0UL, 0UL);
 	if (rt_prio) {
-		struct sched_param sp = {.sched_priority = (int)rt_prio};
+		struct sched_param sp = { .sched_priority = (int)rt_prio };
 
 		if (sched_setscheduler(0, SCHED_FIFO, &sp) == -1) {
 			fprintf(stderr, "linkemu: SCHED_FIFO priority %" PRIu64 ": %s\n", rt_prio,
@@ -702,9 +702,9 @@ int main(int argc, char **argv)
 
 	for (;;) {
 		struct pollfd pfd[3] = {
-			{.fd = fd_a, .events = POLLIN},
-			{.fd = fd_b, .events = POLLIN},
-			{.fd = sfd, .events = POLLIN},
+			{ .fd = fd_a, .events = POLLIN },
+			{ .fd = fd_b, .events = POLLIN },
+			{ .fd = sfd, .events = POLLIN },
 		};
 		struct timespec ts, *tsp = NULL;
 		uint64_t now = now_ns(), next = UINT64_MAX;

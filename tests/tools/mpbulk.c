@@ -460,7 +460,7 @@ static int parse_sockaddr(const char *host, const char *port, int family,
 
 static int serve_one(int fd, const struct options *o)
 {
-	struct report r = {.role = "server", .verified = false};
+	struct report r = { .role = "server", .verified = false };
 	struct bulk_hdr h;
 	int err;
 
@@ -530,7 +530,7 @@ out:
 
 static int cmd_client(const char *host, const struct options *o)
 {
-	struct report r = {.role = "client"};
+	struct report r = { .role = "client" };
 	struct sockaddr_storage dst, src;
 	socklen_t dlen, slen;
 	struct bulk_hdr h;
@@ -642,19 +642,19 @@ enum { OPT_TCP = 256, OPT_ONCE, OPT_BYTES, OPT_SECONDS, OPT_DOWNLOAD, OPT_BIND, 
 int main(int argc, char **argv)
 {
 	static const struct option longopts[] = {
-		{"tcp", no_argument, NULL, OPT_TCP},
-		{"once", no_argument, NULL, OPT_ONCE},
-		{"bytes", required_argument, NULL, OPT_BYTES},
-		{"seconds", required_argument, NULL, OPT_SECONDS},
-		{"download", no_argument, NULL, OPT_DOWNLOAD},
-		{"bind", required_argument, NULL, OPT_BIND},
-		{"timeout", required_argument, NULL, OPT_TIMEOUT},
-		{"port", required_argument, NULL, 'p'},
-		{"help", no_argument, NULL, 'h'},
-		{NULL, 0, NULL, 0},
+		{ "tcp", no_argument, NULL, OPT_TCP },
+		{ "once", no_argument, NULL, OPT_ONCE },
+		{ "bytes", required_argument, NULL, OPT_BYTES },
+		{ "seconds", required_argument, NULL, OPT_SECONDS },
+		{ "download", no_argument, NULL, OPT_DOWNLOAD },
+		{ "bind", required_argument, NULL, OPT_BIND },
+		{ "timeout", required_argument, NULL, OPT_TIMEOUT },
+		{ "port", required_argument, NULL, 'p' },
+		{ "help", no_argument, NULL, 'h' },
+		{ NULL, 0, NULL, 0 },
 	};
 	static char port_buf[16];
-	struct options o = {.seconds = 5, .timeout = 30};
+	struct options o = { .seconds = 5, .timeout = 30 };
 	const char *cmd;
 	bool server;
 	int opt, li = 0;

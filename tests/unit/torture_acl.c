@@ -18,7 +18,7 @@
 
 static void acl_of(struct acl *acl, const char *const *prefixes, size_t n)
 {
-	*acl = (struct acl){0};
+	*acl = (struct acl){ 0 };
 	for (size_t i = 0; i < n; i++) {
 		struct acl_prefix prefix;
 
@@ -42,19 +42,19 @@ static void valid_prefixes_parse_into_the_mapped_space(void **state)
 		const char *text, *ip;
 		unsigned len;
 	} vectors[] = {
-		{"10.0.0.0/8", "10.0.0.0", 104},
-		{"192.0.2.128/25", "192.0.2.128", 121},
-		{"192.0.2.1", "192.0.2.1", 128},
-		{"192.0.2.1/32", "192.0.2.1", 128},
-		{"0.0.0.0/0", "0.0.0.0", 96},
-		{"10.0.0.0/08", "10.0.0.0", 104},
-		{"2001:db8::/32", "2001:db8::", 32},
-		{"2001:db8:8000::/33", "2001:db8:8000::", 33},
-		{"::/0", "::", 0},
-		{"::1", "::1", 128},
-		{"2001:db8::1/128", "2001:db8::1", 128},
+		{ "10.0.0.0/8", "10.0.0.0", 104 },
+		{ "192.0.2.128/25", "192.0.2.128", 121 },
+		{ "192.0.2.1", "192.0.2.1", 128 },
+		{ "192.0.2.1/32", "192.0.2.1", 128 },
+		{ "0.0.0.0/0", "0.0.0.0", 96 },
+		{ "10.0.0.0/08", "10.0.0.0", 104 },
+		{ "2001:db8::/32", "2001:db8::", 32 },
+		{ "2001:db8:8000::/33", "2001:db8:8000::", 33 },
+		{ "::/0", "::", 0 },
+		{ "::1", "::1", 128 },
+		{ "2001:db8::1/128", "2001:db8::1", 128 },
 		/* IPv6 syntax counts from the start of the 16 bytes, even for a mapped address. */
-		{"::ffff:10.0.0.0/104", "10.0.0.0", 104},
+		{ "::ffff:10.0.0.0/104", "10.0.0.0", 104 },
 	};
 
 	for (size_t i = 0; i < ARRAY_SIZE(vectors); i++) {
@@ -112,48 +112,48 @@ static void matching_is_exact_at_prefix_boundaries(void **state)
 		const char *prefix, *ip;
 		bool match;
 	} vectors[] = {
-		{"10.0.0.0/8", "10.0.0.0", true},
-		{"10.0.0.0/8", "10.255.255.255", true},
-		{"10.0.0.0/8", "9.255.255.255", false},
-		{"10.0.0.0/8", "11.0.0.0", false},
-		{"192.0.2.128/25", "192.0.2.127", false},
-		{"192.0.2.128/25", "192.0.2.128", true},
-		{"192.0.2.128/25", "192.0.2.255", true},
-		{"192.0.2.128/25", "192.0.3.0", false},
-		{"172.16.0.0/12", "172.31.255.255", true},
-		{"172.16.0.0/12", "172.32.0.0", false},
-		{"172.16.0.0/12", "172.15.255.255", false},
-		{"192.0.2.1/32", "192.0.2.1", true},
-		{"192.0.2.1/32", "192.0.2.0", false},
-		{"192.0.2.1/32", "192.0.2.2", false},
-		{"192.0.2.1", "192.0.2.1", true},
-		{"0.0.0.0/0", "0.0.0.0", true},
-		{"0.0.0.0/0", "255.255.255.255", true},
-		{"0.0.0.0/0", "::", false},
-		{"0.0.0.0/0", "::1", false},
-		{"0.0.0.0/0", "2001:db8::1", false},
+		{ "10.0.0.0/8", "10.0.0.0", true },
+		{ "10.0.0.0/8", "10.255.255.255", true },
+		{ "10.0.0.0/8", "9.255.255.255", false },
+		{ "10.0.0.0/8", "11.0.0.0", false },
+		{ "192.0.2.128/25", "192.0.2.127", false },
+		{ "192.0.2.128/25", "192.0.2.128", true },
+		{ "192.0.2.128/25", "192.0.2.255", true },
+		{ "192.0.2.128/25", "192.0.3.0", false },
+		{ "172.16.0.0/12", "172.31.255.255", true },
+		{ "172.16.0.0/12", "172.32.0.0", false },
+		{ "172.16.0.0/12", "172.15.255.255", false },
+		{ "192.0.2.1/32", "192.0.2.1", true },
+		{ "192.0.2.1/32", "192.0.2.0", false },
+		{ "192.0.2.1/32", "192.0.2.2", false },
+		{ "192.0.2.1", "192.0.2.1", true },
+		{ "0.0.0.0/0", "0.0.0.0", true },
+		{ "0.0.0.0/0", "255.255.255.255", true },
+		{ "0.0.0.0/0", "::", false },
+		{ "0.0.0.0/0", "::1", false },
+		{ "0.0.0.0/0", "2001:db8::1", false },
 		/* An IPv4 prefix never matches an IPv6 address with the same leading bytes. */
-		{"10.0.0.0/8", "a00::1", false},
-		{"10.0.0.0/8", "::10.0.0.1", false},
-		{"2001:db8::/32", "2001:db8::", true},
-		{"2001:db8::/32", "2001:db8:ffff:ffff:ffff:ffff:ffff:ffff", true},
-		{"2001:db8::/32", "2001:db7:ffff:ffff:ffff:ffff:ffff:ffff", false},
-		{"2001:db8::/32", "2001:db9::", false},
-		{"2001:db8:8000::/33", "2001:db8:7fff:ffff::", false},
-		{"2001:db8:8000::/33", "2001:db8:8000::", true},
-		{"2001:db8:8000::/33", "2001:db8:ffff::1", true},
-		{"2001:db8::1/128", "2001:db8::1", true},
-		{"2001:db8::1/128", "2001:db8::", false},
-		{"2001:db8::1/128", "2001:db8::2", false},
-		{"::1", "::1", true},
-		{"::1", "127.0.0.1", false},
-		{"fe80::/10", "febf::1", true},
-		{"fe80::/10", "fec0::1", false},
+		{ "10.0.0.0/8", "a00::1", false },
+		{ "10.0.0.0/8", "::10.0.0.1", false },
+		{ "2001:db8::/32", "2001:db8::", true },
+		{ "2001:db8::/32", "2001:db8:ffff:ffff:ffff:ffff:ffff:ffff", true },
+		{ "2001:db8::/32", "2001:db7:ffff:ffff:ffff:ffff:ffff:ffff", false },
+		{ "2001:db8::/32", "2001:db9::", false },
+		{ "2001:db8:8000::/33", "2001:db8:7fff:ffff::", false },
+		{ "2001:db8:8000::/33", "2001:db8:8000::", true },
+		{ "2001:db8:8000::/33", "2001:db8:ffff::1", true },
+		{ "2001:db8::1/128", "2001:db8::1", true },
+		{ "2001:db8::1/128", "2001:db8::", false },
+		{ "2001:db8::1/128", "2001:db8::2", false },
+		{ "::1", "::1", true },
+		{ "::1", "127.0.0.1", false },
+		{ "fe80::/10", "febf::1", true },
+		{ "fe80::/10", "fec0::1", false },
 		/* ::/0 is every address, IPv4 clients (mapped) included. */
-		{"::/0", "2001:db8::1", true},
-		{"::/0", "192.0.2.1", true},
-		{"::ffff:0:0/96", "192.0.2.1", true},
-		{"::ffff:0:0/96", "::1", false},
+		{ "::/0", "2001:db8::1", true },
+		{ "::/0", "192.0.2.1", true },
+		{ "::ffff:0:0/96", "192.0.2.1", true },
+		{ "::ffff:0:0/96", "::1", false },
 	};
 
 	for (size_t i = 0; i < ARRAY_SIZE(vectors); i++) {
@@ -169,7 +169,7 @@ static void matching_is_exact_at_prefix_boundaries(void **state)
 
 static void empty_acl_contains_nothing(void **state)
 {
-	struct acl acl = {0};
+	struct acl acl = { 0 };
 
 	assert_false(contains(&acl, "192.0.2.1"));
 	assert_false(contains(&acl, "::"));
@@ -178,7 +178,7 @@ static void empty_acl_contains_nothing(void **state)
 
 static void mixed_acl_matches_any_of_its_prefixes(void **state)
 {
-	static const char *const prefixes[] = {"10.0.0.0/8", "2001:db8::/32", "192.0.2.7"};
+	static const char *const prefixes[] = { "10.0.0.0/8", "2001:db8::/32", "192.0.2.7" };
 	struct acl acl;
 
 	acl_of(&acl, prefixes, ARRAY_SIZE(prefixes));
@@ -192,7 +192,7 @@ static void mixed_acl_matches_any_of_its_prefixes(void **state)
 
 static void acl_grows_past_its_first_allocation(void **state)
 {
-	struct acl acl = {0};
+	struct acl acl = { 0 };
 
 	for (unsigned i = 0; i < 300; i++) {
 		struct acl_prefix prefix;
@@ -211,8 +211,8 @@ static void acl_grows_past_its_first_allocation(void **state)
 
 static void copy_is_deep_and_outlives_its_source(void **state)
 {
-	static const char *const prefixes[] = {"10.0.0.0/8", "2001:db8::/32"};
-	struct acl src, dst, empty = {0}, empty_copy;
+	static const char *const prefixes[] = { "10.0.0.0/8", "2001:db8::/32" };
+	struct acl src, dst, empty = { 0 }, empty_copy;
 
 	acl_of(&src, prefixes, ARRAY_SIZE(prefixes));
 	assert_int_equal(acl_copy(&dst, &src), 0);
@@ -231,7 +231,7 @@ static void copy_is_deep_and_outlives_its_source(void **state)
 
 static void free_leaves_an_empty_reusable_set(void **state)
 {
-	static const char *const prefixes[] = {"10.0.0.0/8"};
+	static const char *const prefixes[] = { "10.0.0.0/8" };
 	struct acl acl;
 
 	acl_of(&acl, prefixes, 1);

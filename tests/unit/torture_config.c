@@ -102,64 +102,64 @@ static const struct {
 	uint64_t expected;
 } good[] = {
 	/* list keys and the secret are checked in detail by their own tests */
-	{"listen", "192.0.2.1:5124", NONE, 0, 0},
-	{"allow", "10.0.0.0/8", NONE, 0, 0},
-	{"deny-destination", "2001:db8::/32", NONE, 0, 0},
-	{"cookie-secret", "000102030405060708090a0b0c0d0e0f101112131415161718191a1b1c1d1e1f", NONE,
-	 0, 0},
-	{"workers", "0", U32, F(workers), 0},
-	{"workers", "8", U32, F(workers), 8},
-	{"workers", "256", U32, F(workers), 256},
-	{"tfo", "no", BOOL, F(tfo), 0},
-	{"tfo", "off", BOOL, F(tfo), 0},
-	{"tfo", "false", BOOL, F(tfo), 0},
-	{"tfo", "0", BOOL, F(tfo), 0},
-	{"tfo", "NO", BOOL, F(tfo), 0},
-	{"cookies", "yes", BOOL, F(cookies), 1},
-	{"cookies", "on", BOOL, F(cookies), 1},
-	{"cookies", "true", BOOL, F(cookies), 1},
-	{"cookies", "1", BOOL, F(cookies), 1},
-	{"cookies", "Yes", BOOL, F(cookies), 1},
-	{"reply-extended-header", "no", BOOL, F(reply_extended_header), 0},
-	{"downstream-mptcp", "off", BOOL, F(downstream_mptcp), 0},
-	{"splice", "false", BOOL, F(splice), 0},
-	{"cookie-rotate", "1s", U32, F(cookie_secret.rotate_seconds), 1},
-	{"cookie-rotate", "90m", U32, F(cookie_secret.rotate_seconds), 5400},
-	{"cookie-rotate", "24h", U32, F(cookie_secret.rotate_seconds), 86400},
-	{"cookie-rotate", "2000ms", U32, F(cookie_secret.rotate_seconds), 2},
-	{"max-sessions", "1", U32, F(max_sessions), 1},
-	{"max-sessions", "1000000", U32, F(max_sessions), 1000000},
-	{"max-sessions-per-client", "100", U32, F(max_sessions_per_client), 100},
-	{"max-pending-per-client", "10", U32, F(max_pending_per_client), 10},
-	{"max-idle-per-client", "5", U32, F(max_idle_per_client), 5},
-	{"convert-wait", "60s", U32, F(convert_wait_ms), 60000},
-	{"convert-wait", "500ms", U32, F(convert_wait_ms), 500},
-	{"convert-wait", "2m", U32, F(convert_wait_ms), 120000},
-	{"convert-wait", "1h", U32, F(convert_wait_ms), 3600000},
-	{"convert-wait", "1ms", U32, F(convert_wait_ms), 1},
-	{"connect-timeout", "10m", U32, F(connect_timeout_ms), 600000},
-	{"connect-timeout", "250ms", U32, F(connect_timeout_ms), 250},
-	{"idle-timeout", "0", U32, F(idle_timeout_ms), 0},
-	{"idle-timeout", "168h", U32, F(idle_timeout_ms), 604800000},
-	{"error-grace", "0", U32, F(error_grace_ms), 0},
-	{"error-grace", "1m", U32, F(error_grace_ms), 60000},
-	{"drain-timeout", "30s", U32, F(drain_timeout_ms), 30000},
-	{"drain-timeout", "0ms", U32, F(drain_timeout_ms), 0},
-	{"syn-retries", "1", INT, F(syn_retries), 1},
-	{"syn-retries", "10", INT, F(syn_retries), 10},
-	{"socket-buffer", "0", U32, F(socket_buffer), 0},
-	{"socket-buffer", "65536", U32, F(socket_buffer), 65536},
-	{"socket-buffer", "512k", U32, F(socket_buffer), 524288},
-	{"socket-buffer", "4m", U32, F(socket_buffer), 4 * MIB},
-	{"socket-buffer", "512M", U32, F(socket_buffer), 512 * MIB},
-	{"pipe-size", "4k", U32, F(pipe_size), 4096},
-	{"pipe-size", "4K", U32, F(pipe_size), 4096},
-	{"pipe-size", "64m", U32, F(pipe_size), 64 * MIB},
-	{"log-level", "error", LEVEL, F(log_level), LOG_LEVEL_ERR},
-	{"log-level", "warning", LEVEL, F(log_level), LOG_LEVEL_WARN},
-	{"log-level", "info", LEVEL, F(log_level), LOG_LEVEL_INFO},
-	{"log-level", "debug", LEVEL, F(log_level), LOG_LEVEL_DEBUG},
-	{"log-level", "DEBUG", LEVEL, F(log_level), LOG_LEVEL_DEBUG},
+	{ "listen", "192.0.2.1:5124", NONE, 0, 0 },
+	{ "allow", "10.0.0.0/8", NONE, 0, 0 },
+	{ "deny-destination", "2001:db8::/32", NONE, 0, 0 },
+	{ "cookie-secret", "000102030405060708090a0b0c0d0e0f101112131415161718191a1b1c1d1e1f", NONE,
+	  0, 0 },
+	{ "workers", "0", U32, F(workers), 0 },
+	{ "workers", "8", U32, F(workers), 8 },
+	{ "workers", "256", U32, F(workers), 256 },
+	{ "tfo", "no", BOOL, F(tfo), 0 },
+	{ "tfo", "off", BOOL, F(tfo), 0 },
+	{ "tfo", "false", BOOL, F(tfo), 0 },
+	{ "tfo", "0", BOOL, F(tfo), 0 },
+	{ "tfo", "NO", BOOL, F(tfo), 0 },
+	{ "cookies", "yes", BOOL, F(cookies), 1 },
+	{ "cookies", "on", BOOL, F(cookies), 1 },
+	{ "cookies", "true", BOOL, F(cookies), 1 },
+	{ "cookies", "1", BOOL, F(cookies), 1 },
+	{ "cookies", "Yes", BOOL, F(cookies), 1 },
+	{ "reply-extended-header", "no", BOOL, F(reply_extended_header), 0 },
+	{ "downstream-mptcp", "off", BOOL, F(downstream_mptcp), 0 },
+	{ "splice", "false", BOOL, F(splice), 0 },
+	{ "cookie-rotate", "1s", U32, F(cookie_secret.rotate_seconds), 1 },
+	{ "cookie-rotate", "90m", U32, F(cookie_secret.rotate_seconds), 5400 },
+	{ "cookie-rotate", "24h", U32, F(cookie_secret.rotate_seconds), 86400 },
+	{ "cookie-rotate", "2000ms", U32, F(cookie_secret.rotate_seconds), 2 },
+	{ "max-sessions", "1", U32, F(max_sessions), 1 },
+	{ "max-sessions", "1000000", U32, F(max_sessions), 1000000 },
+	{ "max-sessions-per-client", "100", U32, F(max_sessions_per_client), 100 },
+	{ "max-pending-per-client", "10", U32, F(max_pending_per_client), 10 },
+	{ "max-idle-per-client", "5", U32, F(max_idle_per_client), 5 },
+	{ "convert-wait", "60s", U32, F(convert_wait_ms), 60000 },
+	{ "convert-wait", "500ms", U32, F(convert_wait_ms), 500 },
+	{ "convert-wait", "2m", U32, F(convert_wait_ms), 120000 },
+	{ "convert-wait", "1h", U32, F(convert_wait_ms), 3600000 },
+	{ "convert-wait", "1ms", U32, F(convert_wait_ms), 1 },
+	{ "connect-timeout", "10m", U32, F(connect_timeout_ms), 600000 },
+	{ "connect-timeout", "250ms", U32, F(connect_timeout_ms), 250 },
+	{ "idle-timeout", "0", U32, F(idle_timeout_ms), 0 },
+	{ "idle-timeout", "168h", U32, F(idle_timeout_ms), 604800000 },
+	{ "error-grace", "0", U32, F(error_grace_ms), 0 },
+	{ "error-grace", "1m", U32, F(error_grace_ms), 60000 },
+	{ "drain-timeout", "30s", U32, F(drain_timeout_ms), 30000 },
+	{ "drain-timeout", "0ms", U32, F(drain_timeout_ms), 0 },
+	{ "syn-retries", "1", INT, F(syn_retries), 1 },
+	{ "syn-retries", "10", INT, F(syn_retries), 10 },
+	{ "socket-buffer", "0", U32, F(socket_buffer), 0 },
+	{ "socket-buffer", "65536", U32, F(socket_buffer), 65536 },
+	{ "socket-buffer", "512k", U32, F(socket_buffer), 524288 },
+	{ "socket-buffer", "4m", U32, F(socket_buffer), 4 * MIB },
+	{ "socket-buffer", "512M", U32, F(socket_buffer), 512 * MIB },
+	{ "pipe-size", "4k", U32, F(pipe_size), 4096 },
+	{ "pipe-size", "4K", U32, F(pipe_size), 4096 },
+	{ "pipe-size", "64m", U32, F(pipe_size), 64 * MIB },
+	{ "log-level", "error", LEVEL, F(log_level), LOG_LEVEL_ERR },
+	{ "log-level", "warning", LEVEL, F(log_level), LOG_LEVEL_WARN },
+	{ "log-level", "info", LEVEL, F(log_level), LOG_LEVEL_INFO },
+	{ "log-level", "debug", LEVEL, F(log_level), LOG_LEVEL_DEBUG },
+	{ "log-level", "DEBUG", LEVEL, F(log_level), LOG_LEVEL_DEBUG },
 };
 
 static void every_key_accepts_its_documented_values(void **state)
@@ -202,94 +202,95 @@ static void every_key_accepts_its_documented_values(void **state)
 static const struct {
 	const char *key, *value, *err;
 } bad[] = {
-	{"listen", "10.0.0.300:5124", "listen: not an address:port: '10.0.0.300:5124'"},
-	{"listen", "192.0.2.1:0", "listen: not an address:port: '192.0.2.1:0'"},
-	{"listen", "192.0.2.1:65536", "listen: not an address:port: '192.0.2.1:65536'"},
-	{"listen", "[::1:5124", "listen: not an address:port: '[::1:5124'"},
-	{"listen", "", "listen: not an address:port: ''"},
-	{"allow", "10.0.0.1/8",
-	 "allow: not an address or prefix with zero host bits: '10.0.0.1/8'"},
-	{"allow", "10.0.0.0/33",
-	 "allow: not an address or prefix with zero host bits: '10.0.0.0/33'"},
-	{"deny-destination", "2001:db8::/129",
-	 "deny-destination: not an address or prefix with zero host bits: '2001:db8::/129'"},
-	{"deny-destination", "example.com",
-	 "deny-destination: not an address or prefix with zero host bits: 'example.com'"},
-	{"workers", "many", "workers: not a number in 0..256: 'many'"},
-	{"workers", "257", "workers: not a number in 0..256: '257'"},
-	{"workers", "-1", "workers: not a number in 0..256: '-1'"},
-	{"workers", "", "workers: not a number in 0..256: ''"},
-	{"workers", "99999999999999999999999",
-	 "workers: not a number in 0..256: '99999999999999999999999'"},
-	{"tfo", "maybe", "tfo: not a boolean (yes|no|true|false|on|off|1|0): 'maybe'"},
-	{"reply-extended-header", "2",
-	 "reply-extended-header: not a boolean (yes|no|true|false|on|off|1|0): '2'"},
-	{"downstream-mptcp", "",
-	 "downstream-mptcp: not a boolean (yes|no|true|false|on|off|1|0): ''"},
-	{"cookies", "yes please",
-	 "cookies: not a boolean (yes|no|true|false|on|off|1|0): 'yes please'"},
-	{"splice", "y", "splice: not a boolean (yes|no|true|false|on|off|1|0): 'y'"},
-	{"cookie-secret", "abc",
-	 "cookie-secret: not 64 hex digits (3 characters; value not shown)"},
-	{"cookie-secret", "000102030405060708090a0b0c0d0e0f101112131415161718191a1b1c1d1e1g",
-	 "cookie-secret: not 64 hex digits (64 characters; value not shown)"},
-	{"cookie-secret", "0000000000000000000000000000000000000000000000000000000000000000",
-	 "cookie-secret: all zero (value not shown)"},
-	{"cookie-rotate", "1500ms",
-	 "cookie-rotate: not a whole number of seconds in 1s..24h (a number with s, m or h): '1500ms'"},
-	{"cookie-rotate", "0",
-	 "cookie-rotate: not a whole number of seconds in 1s..24h (a number with s, m or h): '0'"},
-	{"cookie-rotate", "25h",
-	 "cookie-rotate: not a whole number of seconds in 1s..24h (a number with s, m or h): '25h'"},
-	{"cookie-rotate", "3600",
-	 "cookie-rotate: not a whole number of seconds in 1s..24h (a number with s, m or h): '3600'"},
-	{"max-sessions", "0", "max-sessions: not a number in 1..1000000: '0'"},
-	{"max-sessions", "1000001", "max-sessions: not a number in 1..1000000: '1000001'"},
-	{"max-sessions", "1e6", "max-sessions: not a number in 1..1000000: '1e6'"},
-	{"max-sessions-per-client", "", "max-sessions-per-client: not a number in 1..1000000: ''"},
-	{"max-pending-per-client", "0x10",
-	 "max-pending-per-client: not a number in 1..1000000: '0x10'"},
-	{"max-idle-per-client", " 5", "max-idle-per-client: not a number in 1..1000000: ' 5'"},
-	{"convert-wait", "60",
-	 "convert-wait: not a duration in 1ms..1h (a number with ms, s, m or h): '60'"},
-	{"convert-wait", "0",
-	 "convert-wait: not a duration in 1ms..1h (a number with ms, s, m or h): '0'"},
-	{"convert-wait", "61m",
-	 "convert-wait: not a duration in 1ms..1h (a number with ms, s, m or h): '61m'"},
-	{"convert-wait", "1.5s",
-	 "convert-wait: not a duration in 1ms..1h (a number with ms, s, m or h): '1.5s'"},
-	{"convert-wait", "60 s",
-	 "convert-wait: not a duration in 1ms..1h (a number with ms, s, m or h): '60 s'"},
-	{"convert-wait", "-1s",
-	 "convert-wait: not a duration in 1ms..1h (a number with ms, s, m or h): '-1s'"},
-	{"convert-wait", "5000000000ms",
-	 "convert-wait: not a duration in 1ms..1h (a number with ms, s, m or h): '5000000000ms'"},
-	{"connect-timeout", "11m",
-	 "connect-timeout: not a duration in 1ms..10m (a number with ms, s, m or h): '11m'"},
-	{"idle-timeout", "169h",
-	 "idle-timeout: not a duration in 0..168h (a number with ms, s, m or h): '169h'"},
-	{"idle-timeout", "4294967296s",
-	 "idle-timeout: not a duration in 0..168h (a number with ms, s, m or h): '4294967296s'"},
-	{"error-grace", "2 s",
-	 "error-grace: not a duration in 0..1m (a number with ms, s, m or h): '2 s'"},
-	{"drain-timeout", "2d",
-	 "drain-timeout: not a duration in 0..1h (a number with ms, s, m or h): '2d'"},
-	{"syn-retries", "0", "syn-retries: not a number in 1..10: '0'"},
-	{"syn-retries", "11", "syn-retries: not a number in 1..10: '11'"},
-	{"socket-buffer", "513m",
-	 "socket-buffer: not a size in 0..512m (bytes, or a number with k or m): '513m'"},
-	{"socket-buffer", "4g",
-	 "socket-buffer: not a size in 0..512m (bytes, or a number with k or m): '4g'"},
-	{"socket-buffer", "4mb",
-	 "socket-buffer: not a size in 0..512m (bytes, or a number with k or m): '4mb'"},
-	{"socket-buffer", "4294967296k",
-	 "socket-buffer: not a size in 0..512m (bytes, or a number with k or m): '4294967296k'"},
-	{"pipe-size", "4095",
-	 "pipe-size: not a size in 4k..64m (bytes, or a number with k or m): '4095'"},
-	{"pipe-size", "65m",
-	 "pipe-size: not a size in 4k..64m (bytes, or a number with k or m): '65m'"},
-	{"log-level", "loud", "log-level: not one of error|warning|info|debug: 'loud'"},
-	{"log-level", "warn", "log-level: not one of error|warning|info|debug: 'warn'"},
+	{ "listen", "10.0.0.300:5124", "listen: not an address:port: '10.0.0.300:5124'" },
+	{ "listen", "192.0.2.1:0", "listen: not an address:port: '192.0.2.1:0'" },
+	{ "listen", "192.0.2.1:65536", "listen: not an address:port: '192.0.2.1:65536'" },
+	{ "listen", "[::1:5124", "listen: not an address:port: '[::1:5124'" },
+	{ "listen", "", "listen: not an address:port: ''" },
+	{ "allow", "10.0.0.1/8",
+	  "allow: not an address or prefix with zero host bits: '10.0.0.1/8'" },
+	{ "allow", "10.0.0.0/33",
+	  "allow: not an address or prefix with zero host bits: '10.0.0.0/33'" },
+	{ "deny-destination", "2001:db8::/129",
+	  "deny-destination: not an address or prefix with zero host bits: '2001:db8::/129'" },
+	{ "deny-destination", "example.com",
+	  "deny-destination: not an address or prefix with zero host bits: 'example.com'" },
+	{ "workers", "many", "workers: not a number in 0..256: 'many'" },
+	{ "workers", "257", "workers: not a number in 0..256: '257'" },
+	{ "workers", "-1", "workers: not a number in 0..256: '-1'" },
+	{ "workers", "", "workers: not a number in 0..256: ''" },
+	{ "workers", "99999999999999999999999",
+	  "workers: not a number in 0..256: '99999999999999999999999'" },
+	{ "tfo", "maybe", "tfo: not a boolean (yes|no|true|false|on|off|1|0): 'maybe'" },
+	{ "reply-extended-header", "2",
+	  "reply-extended-header: not a boolean (yes|no|true|false|on|off|1|0): '2'" },
+	{ "downstream-mptcp", "",
+	  "downstream-mptcp: not a boolean (yes|no|true|false|on|off|1|0): ''" },
+	{ "cookies", "yes please",
+	  "cookies: not a boolean (yes|no|true|false|on|off|1|0): 'yes please'" },
+	{ "splice", "y", "splice: not a boolean (yes|no|true|false|on|off|1|0): 'y'" },
+	{ "cookie-secret", "abc",
+	  "cookie-secret: not 64 hex digits (3 characters; value not shown)" },
+	{ "cookie-secret", "000102030405060708090a0b0c0d0e0f101112131415161718191a1b1c1d1e1g",
+	  "cookie-secret: not 64 hex digits (64 characters; value not shown)" },
+	{ "cookie-secret", "0000000000000000000000000000000000000000000000000000000000000000",
+	  "cookie-secret: all zero (value not shown)" },
+	{ "cookie-rotate", "1500ms",
+	  "cookie-rotate: not a whole number of seconds in 1s..24h (a number with s, m or h): '1500ms'" },
+	{ "cookie-rotate", "0",
+	  "cookie-rotate: not a whole number of seconds in 1s..24h (a number with s, m or h): '0'" },
+	{ "cookie-rotate", "25h",
+	  "cookie-rotate: not a whole number of seconds in 1s..24h (a number with s, m or h): '25h'" },
+	{ "cookie-rotate", "3600",
+	  "cookie-rotate: not a whole number of seconds in 1s..24h (a number with s, m or h): '3600'" },
+	{ "max-sessions", "0", "max-sessions: not a number in 1..1000000: '0'" },
+	{ "max-sessions", "1000001", "max-sessions: not a number in 1..1000000: '1000001'" },
+	{ "max-sessions", "1e6", "max-sessions: not a number in 1..1000000: '1e6'" },
+	{ "max-sessions-per-client", "",
+	  "max-sessions-per-client: not a number in 1..1000000: ''" },
+	{ "max-pending-per-client", "0x10",
+	  "max-pending-per-client: not a number in 1..1000000: '0x10'" },
+	{ "max-idle-per-client", " 5", "max-idle-per-client: not a number in 1..1000000: ' 5'" },
+	{ "convert-wait", "60",
+	  "convert-wait: not a duration in 1ms..1h (a number with ms, s, m or h): '60'" },
+	{ "convert-wait", "0",
+	  "convert-wait: not a duration in 1ms..1h (a number with ms, s, m or h): '0'" },
+	{ "convert-wait", "61m",
+	  "convert-wait: not a duration in 1ms..1h (a number with ms, s, m or h): '61m'" },
+	{ "convert-wait", "1.5s",
+	  "convert-wait: not a duration in 1ms..1h (a number with ms, s, m or h): '1.5s'" },
+	{ "convert-wait", "60 s",
+	  "convert-wait: not a duration in 1ms..1h (a number with ms, s, m or h): '60 s'" },
+	{ "convert-wait", "-1s",
+	  "convert-wait: not a duration in 1ms..1h (a number with ms, s, m or h): '-1s'" },
+	{ "convert-wait", "5000000000ms",
+	  "convert-wait: not a duration in 1ms..1h (a number with ms, s, m or h): '5000000000ms'" },
+	{ "connect-timeout", "11m",
+	  "connect-timeout: not a duration in 1ms..10m (a number with ms, s, m or h): '11m'" },
+	{ "idle-timeout", "169h",
+	  "idle-timeout: not a duration in 0..168h (a number with ms, s, m or h): '169h'" },
+	{ "idle-timeout", "4294967296s",
+	  "idle-timeout: not a duration in 0..168h (a number with ms, s, m or h): '4294967296s'" },
+	{ "error-grace", "2 s",
+	  "error-grace: not a duration in 0..1m (a number with ms, s, m or h): '2 s'" },
+	{ "drain-timeout", "2d",
+	  "drain-timeout: not a duration in 0..1h (a number with ms, s, m or h): '2d'" },
+	{ "syn-retries", "0", "syn-retries: not a number in 1..10: '0'" },
+	{ "syn-retries", "11", "syn-retries: not a number in 1..10: '11'" },
+	{ "socket-buffer", "513m",
+	  "socket-buffer: not a size in 0..512m (bytes, or a number with k or m): '513m'" },
+	{ "socket-buffer", "4g",
+	  "socket-buffer: not a size in 0..512m (bytes, or a number with k or m): '4g'" },
+	{ "socket-buffer", "4mb",
+	  "socket-buffer: not a size in 0..512m (bytes, or a number with k or m): '4mb'" },
+	{ "socket-buffer", "4294967296k",
+	  "socket-buffer: not a size in 0..512m (bytes, or a number with k or m): '4294967296k'" },
+	{ "pipe-size", "4095",
+	  "pipe-size: not a size in 4k..64m (bytes, or a number with k or m): '4095'" },
+	{ "pipe-size", "65m",
+	  "pipe-size: not a size in 4k..64m (bytes, or a number with k or m): '65m'" },
+	{ "log-level", "loud", "log-level: not one of error|warning|info|debug: 'loud'" },
+	{ "log-level", "warn", "log-level: not one of error|warning|info|debug: 'warn'" },
 };
 
 static void every_key_error_quotes_the_bad_value(void **state)
@@ -506,7 +507,7 @@ static void ini_with_comments_blank_lines_and_spacing_parses(void **state)
 
 static void ini_empty_or_comment_only_is_fine(void **state)
 {
-	static const char *const texts[] = {"", "\n\n", "# nothing\n; here\n", "[converter]\n"};
+	static const char *const texts[] = { "", "\n\n", "# nothing\n; here\n", "[converter]\n" };
 	char err[CONFIG_ERR_LEN];
 
 	for (size_t i = 0; i < ARRAY_SIZE(texts); i++) {
@@ -523,26 +524,26 @@ static void ini_errors_name_origin_and_line(void **state)
 	static const struct {
 		const char *text, *err;
 	} vectors[] = {
-		{"listen = 192.0.2.1:5124\n",
-		 "t.ini:1: key 'listen' outside a section (start with [converter])"},
-		{"# gateway\n[gateway]\n", "t.ini:2: unknown section '[gateway]'"},
-		{"[convertor]\n", "t.ini:1: unknown section '[convertor]'"},
-		{"[]\n", "t.ini:1: unknown section '[]'"},
-		{"[converter\n", "t.ini:1: not a section header: '[converter'"},
-		{"[converter]\nworkers\n", "t.ini:2: not 'key = value': 'workers'"},
-		{"[converter]\n= 4\n", "t.ini:2: no key before '=': '= 4'"},
-		{"[converter]\n\n# c\nworkers = many\n",
-		 "t.ini:4: workers: not a number in 0..256: 'many'"},
-		{"[converter]\nworkers =\n", "t.ini:2: workers: not a number in 0..256: ''"},
-		{"[converter]\nlisten = 10.0.0.300:5124\n",
-		 "t.ini:2: listen: not an address:port: '10.0.0.300:5124'"},
-		{"[converter]\nworkers = 4 # four\nworkers = 1000\n",
-		 "t.ini:3: workers: not a number in 0..256: '1000'"},
-		{"[converter]\nallow = 10.0.0.0/8, 10.0.0.1/8\n",
-		 "t.ini:2: allow: not an address or prefix with zero host bits: '10.0.0.1/8'"},
-		{"[converter]\r\nlisen = x\r\n", "t.ini:2: unknown key 'lisen'"},
-		{"[converter]\nWorkers = 4\n", "t.ini:2: unknown key 'Workers'"},
-		{"[converter]\nmax_sessions = 4\n", "t.ini:2: unknown key 'max_sessions'"},
+		{ "listen = 192.0.2.1:5124\n",
+		  "t.ini:1: key 'listen' outside a section (start with [converter])" },
+		{ "# gateway\n[gateway]\n", "t.ini:2: unknown section '[gateway]'" },
+		{ "[convertor]\n", "t.ini:1: unknown section '[convertor]'" },
+		{ "[]\n", "t.ini:1: unknown section '[]'" },
+		{ "[converter\n", "t.ini:1: not a section header: '[converter'" },
+		{ "[converter]\nworkers\n", "t.ini:2: not 'key = value': 'workers'" },
+		{ "[converter]\n= 4\n", "t.ini:2: no key before '=': '= 4'" },
+		{ "[converter]\n\n# c\nworkers = many\n",
+		  "t.ini:4: workers: not a number in 0..256: 'many'" },
+		{ "[converter]\nworkers =\n", "t.ini:2: workers: not a number in 0..256: ''" },
+		{ "[converter]\nlisten = 10.0.0.300:5124\n",
+		  "t.ini:2: listen: not an address:port: '10.0.0.300:5124'" },
+		{ "[converter]\nworkers = 4 # four\nworkers = 1000\n",
+		  "t.ini:3: workers: not a number in 0..256: '1000'" },
+		{ "[converter]\nallow = 10.0.0.0/8, 10.0.0.1/8\n",
+		  "t.ini:2: allow: not an address or prefix with zero host bits: '10.0.0.1/8'" },
+		{ "[converter]\r\nlisen = x\r\n", "t.ini:2: unknown key 'lisen'" },
+		{ "[converter]\nWorkers = 4\n", "t.ini:2: unknown key 'Workers'" },
+		{ "[converter]\nmax_sessions = 4\n", "t.ini:2: unknown key 'max_sessions'" },
 	};
 
 	for (size_t i = 0; i < ARRAY_SIZE(vectors); i++) {
@@ -606,16 +607,16 @@ static void ini_nul_byte_and_overlong_line_are_refused(void **state)
 
 static void args_take_every_spelling(void **state)
 {
-	const char *argv[] = {"--workers",
-			      "4",
-			      "--listen=192.0.2.1:80",
-			      "--no-tfo",
-			      "--cookies",
-			      "--splice=off",
-			      "--convert-wait=5s",
-			      "--log-level",
-			      "debug",
-			      NULL};
+	const char *argv[] = { "--workers",
+			       "4",
+			       "--listen=192.0.2.1:80",
+			       "--no-tfo",
+			       "--cookies",
+			       "--splice=off",
+			       "--convert-wait=5s",
+			       "--log-level",
+			       "debug",
+			       NULL };
 	struct config cfg;
 	char err[CONFIG_ERR_LEN] = "";
 	int consumed = -1;
@@ -641,14 +642,14 @@ static void args_boolean_takes_every_explicit_value(void **state)
 		const char *arg;
 		bool tfo;
 	} vectors[] = {
-		{"--tfo", true},     {"--no-tfo", false},  {"--tfo=yes", true},
-		{"--tfo=no", false}, {"--tfo=true", true}, {"--tfo=false", false},
-		{"--tfo=on", true},  {"--tfo=off", false}, {"--tfo=1", true},
-		{"--tfo=0", false},
+		{ "--tfo", true },     { "--no-tfo", false },  { "--tfo=yes", true },
+		{ "--tfo=no", false }, { "--tfo=true", true }, { "--tfo=false", false },
+		{ "--tfo=on", true },  { "--tfo=off", false }, { "--tfo=1", true },
+		{ "--tfo=0", false },
 	};
 
 	for (size_t i = 0; i < ARRAY_SIZE(vectors); i++) {
-		const char *argv[] = {vectors[i].arg, NULL};
+		const char *argv[] = { vectors[i].arg, NULL };
 		struct config cfg;
 		char err[CONFIG_ERR_LEN];
 		int consumed;
@@ -669,11 +670,11 @@ static void args_stop_at_the_first_non_option(void **state)
 		const char *argv[6];
 		int consumed;
 	} vectors[] = {
-		{{"--workers", "2", "run", "--no-tfo", NULL}, 2},
-		{{"--workers", "2", "--", "--no-tfo", NULL}, 3},
-		{{"-", "--no-tfo", NULL}, 0},
-		{{"--splice", "no", NULL}, 1}, /* a boolean never takes the next argument */
-		{{NULL}, 0},
+		{ { "--workers", "2", "run", "--no-tfo", NULL }, 2 },
+		{ { "--workers", "2", "--", "--no-tfo", NULL }, 3 },
+		{ { "-", "--no-tfo", NULL }, 0 },
+		{ { "--splice", "no", NULL }, 1 }, /* a boolean never takes the next argument */
+		{ { NULL }, 0 },
 	};
 
 	for (size_t i = 0; i < ARRAY_SIZE(vectors); i++) {
@@ -695,22 +696,22 @@ static void args_errors_quote_the_option_or_value(void **state)
 		const char *argv[4];
 		const char *err;
 	} vectors[] = {
-		{{"--lisen", "x", NULL}, "unknown option '--lisen'"},
-		{{"-v", NULL}, "unknown option '-v' (options are spelled --key value)"},
-		{{"--no-workers", NULL}, "unknown option '--no-workers'"},
-		{{"--no-tfo=yes", NULL}, "unknown option '--no-tfo'"},
-		{{"--=4", NULL}, "unknown option '--'"},
-		{{"--workers", NULL}, "workers: missing value"},
-		{{"--config", NULL}, "config: missing value"},
-		{{"--workers", "many", NULL}, "workers: not a number in 0..256: 'many'"},
-		{{"--workers=many", NULL}, "workers: not a number in 0..256: 'many'"},
-		{{"--workers=", NULL}, "workers: not a number in 0..256: ''"},
-		{{"--tfo=maybe", NULL},
-		 "tfo: not a boolean (yes|no|true|false|on|off|1|0): 'maybe'"},
-		{{"--listen", "10.0.0.300:5124", NULL},
-		 "listen: not an address:port: '10.0.0.300:5124'"},
-		{{"--config", "/nonexistent/mpconv.ini", NULL},
-		 "/nonexistent/mpconv.ini: No such file or directory"},
+		{ { "--lisen", "x", NULL }, "unknown option '--lisen'" },
+		{ { "-v", NULL }, "unknown option '-v' (options are spelled --key value)" },
+		{ { "--no-workers", NULL }, "unknown option '--no-workers'" },
+		{ { "--no-tfo=yes", NULL }, "unknown option '--no-tfo'" },
+		{ { "--=4", NULL }, "unknown option '--'" },
+		{ { "--workers", NULL }, "workers: missing value" },
+		{ { "--config", NULL }, "config: missing value" },
+		{ { "--workers", "many", NULL }, "workers: not a number in 0..256: 'many'" },
+		{ { "--workers=many", NULL }, "workers: not a number in 0..256: 'many'" },
+		{ { "--workers=", NULL }, "workers: not a number in 0..256: ''" },
+		{ { "--tfo=maybe", NULL },
+		  "tfo: not a boolean (yes|no|true|false|on|off|1|0): 'maybe'" },
+		{ { "--listen", "10.0.0.300:5124", NULL },
+		  "listen: not an address:port: '10.0.0.300:5124'" },
+		{ { "--config", "/nonexistent/mpconv.ini", NULL },
+		  "/nonexistent/mpconv.ini: No such file or directory" },
 	};
 
 	for (size_t i = 0; i < ARRAY_SIZE(vectors); i++) {
@@ -738,7 +739,7 @@ static void flags_after_config_override_the_file(void **state)
 
 	snprintf(saved, sizeof(saved), "%s", path);
 	{
-		const char *argv[] = {"--workers", "2", "--config", saved, NULL};
+		const char *argv[] = { "--workers", "2", "--config", saved, NULL };
 
 		config_init(&cfg);
 		if (args(&cfg, argv, &consumed, err))
@@ -750,8 +751,8 @@ static void flags_after_config_override_the_file(void **state)
 		config_free(&cfg);
 	}
 	{
-		const char *argv[] = {"--config", saved,      "--workers",  "2",
-				      "--tfo",	  "--listen", "[::1]:5124", NULL};
+		const char *argv[] = { "--config", saved,      "--workers",  "2",
+				       "--tfo",	   "--listen", "[::1]:5124", NULL };
 
 		config_init(&cfg);
 		if (args(&cfg, argv, &consumed, err))
@@ -763,7 +764,7 @@ static void flags_after_config_override_the_file(void **state)
 	}
 	{
 		char arg[PATH_MAX + 16];
-		const char *argv[] = {arg, NULL};
+		const char *argv[] = { arg, NULL };
 
 		snprintf(arg, sizeof(arg), "--config=%s", saved);
 		config_init(&cfg);
@@ -781,8 +782,8 @@ static void config_file_writable_by_others_is_refused(void **state)
 		mode_t mode;
 		bool accepted;
 	} vectors[] = {
-		{0666, false}, {0664, false}, {0646, false}, {0620, false}, {0602, false},
-		{0644, true},  {0640, true},  {0600, true},  {0400, true},
+		{ 0666, false }, { 0664, false }, { 0646, false }, { 0620, false }, { 0602, false },
+		{ 0644, true },	 { 0640, true },  { 0600, true },  { 0400, true },
 	};
 
 	for (size_t i = 0; i < ARRAY_SIZE(vectors); i++) {
@@ -927,15 +928,20 @@ static void finish_caps_per_client_limits_at_the_enclosing_limit(void **state)
 		const char *settings[4][2];
 		uint32_t per_client, pending, idle;
 	} vectors[] = {
-		{{{"max-sessions", "100"}}, 100, 64, 32},
-		{{{"max-sessions", "3"}}, 3, 3, 3},
-		{{{"max-sessions-per-client", "10"}}, 10, 10, 10},
-		{{{"max-sessions-per-client", "64"}, {"max-idle-per-client", "65"}}, 64, 64, 64},
-		{{{"max-sessions", "64"},
-		  {"max-sessions-per-client", "64"},
-		  {"max-pending-per-client", "64"},
-		  {"max-idle-per-client", "64"}},
-		 64, 64, 64},
+		{ { { "max-sessions", "100" } }, 100, 64, 32 },
+		{ { { "max-sessions", "3" } }, 3, 3, 3 },
+		{ { { "max-sessions-per-client", "10" } }, 10, 10, 10 },
+		{ { { "max-sessions-per-client", "64" }, { "max-idle-per-client", "65" } },
+		  64,
+		  64,
+		  64 },
+		{ { { "max-sessions", "64" },
+		    { "max-sessions-per-client", "64" },
+		    { "max-pending-per-client", "64" },
+		    { "max-idle-per-client", "64" } },
+		  64,
+		  64,
+		  64 },
 	};
 
 	for (size_t i = 0; i < ARRAY_SIZE(vectors); i++) {

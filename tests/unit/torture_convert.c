@@ -22,8 +22,8 @@
 #define V4(a, b, c, d) 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0xff, 0xff, (a), (b), (c), (d)
 #define V6_DOC1	       0x20, 0x01, 0x0d, 0xb8, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 1 /* 2001:db8::1 */
 
-static const uint8_t addr_doc4[16] = {V4(192, 0, 2, 1)};
-static const uint8_t addr_doc6[16] = {V6_DOC1};
+static const uint8_t addr_doc4[16] = { V4(192, 0, 2, 1) };
+static const uint8_t addr_doc6[16] = { V6_DOC1 };
 
 /* --- helpers ----------------------------------------------------------------------------- */
 
@@ -210,7 +210,7 @@ static void connect_to_ipv4_decodes_port_and_address(void **state)
 
 static void connect_with_tfo_cookie_is_padded_to_a_word(void **state)
 {
-	static const uint8_t tfo[] = {0x22, 0x0a, 0xc0, 0x0c, 0x1e, 0xd1, 0x0b, 0xad, 0xf0, 0x0d};
+	static const uint8_t tfo[] = { 0x22, 0x0a, 0xc0, 0x0c, 0x1e, 0xd1, 0x0b, 0xad, 0xf0, 0x0d };
 	uint8_t buf[64];
 	struct conv_writer w;
 	struct conv_message m;
@@ -257,8 +257,8 @@ static void connect_options_iterate_as_kind_length_value(void **state)
 
 static void option_iterator_stops_on_a_broken_list(void **state)
 {
-	static const uint8_t opts[] = {0x02, 0x04, 0x05, 0xb4, 0x01};
-	struct conv_connect cn = {.options = opts, .options_len = sizeof(opts)};
+	static const uint8_t opts[] = { 0x02, 0x04, 0x05, 0xb4, 0x01 };
+	struct conv_connect cn = { .options = opts, .options_len = sizeof(opts) };
 	struct conv_opt_iter it;
 	struct conv_tcp_option opt;
 
@@ -270,7 +270,7 @@ static void option_iterator_stops_on_a_broken_list(void **state)
 
 static void supported_extensions_list_mptcp_and_tfo(void **state)
 {
-	static const uint8_t kinds[] = {30, 34};
+	static const uint8_t kinds[] = { 30, 34 };
 	uint8_t buf[32];
 	struct conv_writer w;
 	struct conv_message m;
@@ -316,8 +316,8 @@ static void cookie_is_a_view_into_the_buffer(void **state)
 
 static void cookie_of_odd_length_is_zero_padded(void **state)
 {
-	static const uint8_t want[] = {HDR(3), 0x16, 0x02, 0x00, 0x00, 0xaa, 0xbb, 0xcc, 0x00};
-	static const uint8_t cookie[] = {0xaa, 0xbb, 0xcc};
+	static const uint8_t want[] = { HDR(3), 0x16, 0x02, 0x00, 0x00, 0xaa, 0xbb, 0xcc, 0x00 };
+	static const uint8_t cookie[] = { 0xaa, 0xbb, 0xcc };
 	uint8_t buf[32];
 	struct conv_writer w;
 
@@ -336,26 +336,26 @@ static const struct {
 	uint8_t tlv[12];
 	size_t tlv_len;
 } error_vectors[] = {
-	{CONV_ERR_UNSUPPORTED_VERSION, {1}, 1, {0x1e, 0x01, 0x00, 0x01}, 4},
+	{ CONV_ERR_UNSUPPORTED_VERSION, { 1 }, 1, { 0x1e, 0x01, 0x00, 0x01 }, 4 },
 	/* Malformed and Unsupported Message echo the message after one zero byte. */
-	{CONV_ERR_MALFORMED_MESSAGE,
-	 {0x00, 0x01, 0x00, 0x22, 0x63},
-	 5,
-	 {0x1e, 0x02, 0x01, 0x00, 0x01, 0x00, 0x22, 0x63},
-	 8},
-	{CONV_ERR_UNSUPPORTED_MESSAGE,
-	 {0x00, 0x01, 0x02, 0x22, 0x63},
-	 5,
-	 {0x1e, 0x02, 0x02, 0x00, 0x01, 0x02, 0x22, 0x63},
-	 8},
-	{CONV_ERR_MISSING_COOKIE, {0}, 0, {0x1e, 0x01, 0x03, 0x00}, 4},
-	{CONV_ERR_NOT_AUTHORIZED, {0}, 0, {0x1e, 0x01, 0x20, 0x00}, 4},
-	{CONV_ERR_UNSUPPORTED_TCP_OPTION, {29}, 1, {0x1e, 0x01, 0x21, 0x1d}, 4},
-	{CONV_ERR_RESOURCE_EXCEEDED, {0}, 0, {0x1e, 0x01, 0x40, 0x00}, 4},
-	{CONV_ERR_NETWORK_FAILURE, {0}, 0, {0x1e, 0x01, 0x41, 0x00}, 4},
-	{CONV_ERR_CONNECTION_RESET, {0}, 0, {0x1e, 0x01, 0x60, 0x00}, 4},
+	{ CONV_ERR_MALFORMED_MESSAGE,
+	  { 0x00, 0x01, 0x00, 0x22, 0x63 },
+	  5,
+	  { 0x1e, 0x02, 0x01, 0x00, 0x01, 0x00, 0x22, 0x63 },
+	  8 },
+	{ CONV_ERR_UNSUPPORTED_MESSAGE,
+	  { 0x00, 0x01, 0x02, 0x22, 0x63 },
+	  5,
+	  { 0x1e, 0x02, 0x02, 0x00, 0x01, 0x02, 0x22, 0x63 },
+	  8 },
+	{ CONV_ERR_MISSING_COOKIE, { 0 }, 0, { 0x1e, 0x01, 0x03, 0x00 }, 4 },
+	{ CONV_ERR_NOT_AUTHORIZED, { 0 }, 0, { 0x1e, 0x01, 0x20, 0x00 }, 4 },
+	{ CONV_ERR_UNSUPPORTED_TCP_OPTION, { 29 }, 1, { 0x1e, 0x01, 0x21, 0x1d }, 4 },
+	{ CONV_ERR_RESOURCE_EXCEEDED, { 0 }, 0, { 0x1e, 0x01, 0x40, 0x00 }, 4 },
+	{ CONV_ERR_NETWORK_FAILURE, { 0 }, 0, { 0x1e, 0x01, 0x41, 0x00 }, 4 },
+	{ CONV_ERR_CONNECTION_RESET, { 0 }, 0, { 0x1e, 0x01, 0x60, 0x00 }, 4 },
 	/* Destination Unreachable carries the ICMP code, here 3 (port unreachable). */
-	{CONV_ERR_DESTINATION_UNREACHABLE, {3}, 1, {0x1e, 0x01, 0x61, 0x03}, 4},
+	{ CONV_ERR_DESTINATION_UNREACHABLE, { 3 }, 1, { 0x1e, 0x01, 0x61, 0x03 }, 4 },
 };
 
 static void error_tlv_encodes_every_iana_code_byte_exact(void **state)
@@ -378,7 +378,7 @@ static void error_tlv_encodes_every_iana_code_byte_exact(void **state)
 static void error_tlv_decodes_every_iana_code(void **state)
 {
 	for (size_t i = 0; i < sizeof(error_vectors) / sizeof(error_vectors[0]); i++) {
-		uint8_t buf[32] = {HDR(0)};
+		uint8_t buf[32] = { HDR(0) };
 		struct conv_message m;
 		size_t n = 4 + error_vectors[i].tlv_len;
 
@@ -428,7 +428,7 @@ static void application_data_after_the_message_is_not_consumed(void **state)
 
 static void version_2_is_answered_with_the_supported_versions(void **state)
 {
-	static const uint8_t msg[] = {0x02, 0x02, 0x22, 0x63, 0x01, 0x01, 0x00, 0x00};
+	static const uint8_t msg[] = { 0x02, 0x02, 0x22, 0x63, 0x01, 0x01, 0x00, 0x00 };
 	struct conv_parse_error err =
 		REJECT(msg, CONV_FROM_CLIENT, -EPROTONOSUPPORT, CONV_ERR_UNSUPPORTED_VERSION);
 
@@ -440,14 +440,14 @@ static void version_2_is_answered_with_the_supported_versions(void **state)
 
 static void version_is_checked_before_the_header_is_complete(void **state)
 {
-	static const uint8_t msg[] = {0x00};
+	static const uint8_t msg[] = { 0x00 };
 
 	REJECT(msg, CONV_FROM_CLIENT, -EPROTONOSUPPORT, CONV_ERR_UNSUPPORTED_VERSION);
 }
 
 static void bad_magic_is_malformed(void **state)
 {
-	static const uint8_t msg[] = {HDR(2), 0x01, 0x01, 0x00, 0x00};
+	static const uint8_t msg[] = { HDR(2), 0x01, 0x01, 0x00, 0x00 };
 	uint8_t bad[sizeof(msg)];
 
 	memcpy(bad, msg, sizeof(msg));
@@ -460,14 +460,14 @@ static void bad_magic_is_malformed(void **state)
 
 static void zero_total_length_is_malformed(void **state)
 {
-	static const uint8_t msg[] = {HDR(0), 0x01, 0x01, 0x00, 0x00};
+	static const uint8_t msg[] = { HDR(0), 0x01, 0x01, 0x00, 0x00 };
 
 	REJECT(msg, CONV_FROM_CLIENT, -EBADMSG, CONV_ERR_MALFORMED_MESSAGE);
 }
 
 static void total_length_beyond_the_callers_limit_is_resource_exceeded(void **state)
 {
-	static const uint8_t msg[] = {HDR(17)};
+	static const uint8_t msg[] = { HDR(17) };
 	struct conv_message m;
 	struct conv_parse_error err;
 
@@ -525,14 +525,14 @@ static void connect_shorter_than_five_words_is_rejected(void **state)
 
 static void info_longer_than_one_word_is_rejected(void **state)
 {
-	static const uint8_t msg[] = {HDR(3), 0x01, 0x02, 0x00, 0x00, 0x00, 0x00, 0x00, 0x00};
+	static const uint8_t msg[] = { HDR(3), 0x01, 0x02, 0x00, 0x00, 0x00, 0x00, 0x00, 0x00 };
 
 	REJECT(msg, CONV_FROM_CLIENT, -EBADMSG, CONV_ERR_MALFORMED_MESSAGE);
 }
 
 static void duplicate_tlv_is_rejected(void **state)
 {
-	static const uint8_t msg[] = {HDR(3), 0x01, 0x01, 0x00, 0x00, 0x01, 0x01, 0x00, 0x00};
+	static const uint8_t msg[] = { HDR(3), 0x01, 0x01, 0x00, 0x00, 0x01, 0x01, 0x00, 0x00 };
 	struct conv_parse_error err =
 		REJECT(msg, CONV_FROM_CLIENT, -EBADMSG, CONV_ERR_MALFORMED_MESSAGE);
 
@@ -541,14 +541,14 @@ static void duplicate_tlv_is_rejected(void **state)
 
 static void reserved_tlv_type_zero_is_rejected(void **state)
 {
-	static const uint8_t msg[] = {HDR(2), 0x00, 0x01, 0x00, 0x00};
+	static const uint8_t msg[] = { HDR(2), 0x00, 0x01, 0x00, 0x00 };
 
 	REJECT(msg, CONV_FROM_CLIENT, -EBADMSG, CONV_ERR_MALFORMED_MESSAGE);
 }
 
 static void unknown_tlv_type_is_an_unsupported_message(void **state)
 {
-	static const uint8_t msg[] = {HDR(2), 0x63, 0x01, 0x00, 0x00};
+	static const uint8_t msg[] = { HDR(2), 0x63, 0x01, 0x00, 0x00 };
 
 	REJECT(msg, CONV_FROM_CLIENT, -EOPNOTSUPP, CONV_ERR_UNSUPPORTED_MESSAGE);
 	REJECT(msg, CONV_FROM_CONVERTER, -EOPNOTSUPP, CONV_ERR_UNSUPPORTED_MESSAGE);
@@ -568,7 +568,7 @@ static void client_tlv_from_a_converter_is_an_unsupported_message(void **state)
 
 static void error_and_cookie_are_accepted_from_both_sides(void **state)
 {
-	static const uint8_t msg[] = {HDR(3), 0x1e, 0x01, 0x01, 0x00, 0x16, 0x01, 0x00, 0x00};
+	static const uint8_t msg[] = { HDR(3), 0x1e, 0x01, 0x01, 0x00, 0x16, 0x01, 0x00, 0x00 };
 	struct conv_message m;
 
 	assert_int_equal(parse(msg, sizeof(msg), CONV_FROM_CLIENT, &m), 12);
@@ -579,90 +579,90 @@ static void error_and_cookie_are_accepted_from_both_sides(void **state)
 
 static void connect_to_ipv4_multicast_is_malformed(void **state)
 {
-	reject_connect_to((const uint8_t[16]){V4(224, 0, 0, 251)});
-	reject_connect_to((const uint8_t[16]){V4(239, 255, 255, 250)});
+	reject_connect_to((const uint8_t[16]){ V4(224, 0, 0, 251) });
+	reject_connect_to((const uint8_t[16]){ V4(239, 255, 255, 250) });
 }
 
 static void connect_to_ipv6_multicast_is_malformed(void **state)
 {
-	reject_connect_to((const uint8_t[16]){0xff, 0x02, [15] = 1});
+	reject_connect_to((const uint8_t[16]){ 0xff, 0x02, [15] = 1 });
 }
 
 static void connect_to_broadcast_is_malformed(void **state)
 {
-	reject_connect_to((const uint8_t[16]){V4(255, 255, 255, 255)});
+	reject_connect_to((const uint8_t[16]){ V4(255, 255, 255, 255) });
 }
 
 static void connect_to_ipv4_loopback_is_malformed(void **state)
 {
-	reject_connect_to((const uint8_t[16]){V4(127, 0, 0, 1)});
-	reject_connect_to((const uint8_t[16]){V4(127, 1, 2, 3)});
+	reject_connect_to((const uint8_t[16]){ V4(127, 0, 0, 1) });
+	reject_connect_to((const uint8_t[16]){ V4(127, 1, 2, 3) });
 }
 
 static void connect_to_ipv6_loopback_is_malformed(void **state)
 {
-	reject_connect_to((const uint8_t[16]){[15] = 1});
+	reject_connect_to((const uint8_t[16]){ [15] = 1 });
 }
 
 static void connect_to_unspecified_address_is_malformed(void **state)
 {
-	reject_connect_to((const uint8_t[16]){V4(0, 0, 0, 0)});
-	reject_connect_to((const uint8_t[16]){0});
+	reject_connect_to((const uint8_t[16]){ V4(0, 0, 0, 0) });
+	reject_connect_to((const uint8_t[16]){ 0 });
 }
 
 static void connect_to_ordinary_addresses_is_accepted(void **state)
 {
 	assert_false(conv_addr_is_forbidden(addr_doc4));
 	assert_false(conv_addr_is_forbidden(addr_doc6));
-	assert_false(conv_addr_is_forbidden((const uint8_t[16]){V4(223, 255, 255, 255)}));
-	assert_false(conv_addr_is_forbidden((const uint8_t[16]){V4(10, 0, 0, 1)}));
+	assert_false(conv_addr_is_forbidden((const uint8_t[16]){ V4(223, 255, 255, 255) }));
+	assert_false(conv_addr_is_forbidden((const uint8_t[16]){ V4(10, 0, 0, 1) }));
 }
 
 static void eol_inside_connect_options_is_rejected(void **state)
 {
-	static const uint8_t opts[] = {0x00, 0x00, 0x02, 0x04, 0x05, 0xb4, 0x00, 0x00};
+	static const uint8_t opts[] = { 0x00, 0x00, 0x02, 0x04, 0x05, 0xb4, 0x00, 0x00 };
 
 	reject_connect_options(opts, sizeof(opts), 24);
 }
 
 static void nop_inside_connect_options_is_rejected(void **state)
 {
-	static const uint8_t opts[] = {0x02, 0x04, 0x05, 0xb4, 0x01, 0x03, 0x03, 0x07};
+	static const uint8_t opts[] = { 0x02, 0x04, 0x05, 0xb4, 0x01, 0x03, 0x03, 0x07 };
 
 	reject_connect_options(opts, sizeof(opts), 28);
 }
 
 static void option_length_below_two_is_rejected(void **state)
 {
-	static const uint8_t opts[] = {0x22, 0x01, 0x00, 0x00};
+	static const uint8_t opts[] = { 0x22, 0x01, 0x00, 0x00 };
 
 	reject_connect_options(opts, sizeof(opts), 24);
 }
 
 static void option_running_past_the_list_is_rejected(void **state)
 {
-	static const uint8_t opts[] = {0x22, 0x12, 0xaa, 0xbb, 0xcc, 0xdd, 0xee, 0xff};
+	static const uint8_t opts[] = { 0x22, 0x12, 0xaa, 0xbb, 0xcc, 0xdd, 0xee, 0xff };
 
 	reject_connect_options(opts, sizeof(opts), 24);
 }
 
 static void a_whole_word_of_zero_padding_is_an_eol(void **state)
 {
-	static const uint8_t opts[] = {0x04, 0x02, 0x00, 0x00, 0x00, 0x00, 0x00, 0x00};
+	static const uint8_t opts[] = { 0x04, 0x02, 0x00, 0x00, 0x00, 0x00, 0x00, 0x00 };
 
 	reject_connect_options(opts, sizeof(opts), 26);
 }
 
 static void non_zero_bytes_after_padding_are_rejected(void **state)
 {
-	static const uint8_t opts[] = {0x04, 0x02, 0x00, 0x01};
+	static const uint8_t opts[] = { 0x04, 0x02, 0x00, 0x01 };
 
 	reject_connect_options(opts, sizeof(opts), 26);
 }
 
 static void tcp_ao_in_connect_is_an_unsupported_tcp_option(void **state)
 {
-	static const uint8_t opts[] = {0x02, 0x04, 0x05, 0xb4, 0x1d, 0x04, 0x01, 0x02};
+	static const uint8_t opts[] = { 0x02, 0x04, 0x05, 0xb4, 0x1d, 0x04, 0x01, 0x02 };
 	uint8_t buf[64];
 	size_t n = raw_connect(buf, addr_doc4, opts, sizeof(opts));
 	struct conv_parse_error err = expect_reject(buf, n, CONV_FROM_CLIENT, -ENOPROTOOPT,
@@ -675,7 +675,7 @@ static void tcp_ao_in_connect_is_an_unsupported_tcp_option(void **state)
 
 static void malformed_connect_wins_over_tcp_ao(void **state)
 {
-	static const uint8_t opts[] = {0x1d, 0x04, 0x01, 0x02, 0x01, 0x00, 0x00, 0x00};
+	static const uint8_t opts[] = { 0x1d, 0x04, 0x01, 0x02, 0x01, 0x00, 0x00, 0x00 };
 	uint8_t buf[64];
 	size_t n = raw_connect(buf, addr_doc4, opts, sizeof(opts));
 
@@ -684,10 +684,10 @@ static void malformed_connect_wins_over_tcp_ao(void **state)
 
 static void supported_extensions_listing_eol_nop_or_mss_is_rejected(void **state)
 {
-	static const uint8_t nop[] = {HDR(3), 0x15, 0x02, 0x00, 0x00, 0x1e, 0x01, 0x00, 0x00};
-	static const uint8_t mss[] = {HDR(3), 0x15, 0x02, 0x00, 0x00, 0x02, 0x1e, 0x00, 0x00};
-	static const uint8_t eol[] = {HDR(3), 0x15, 0x02, 0x00, 0x00, 0x00, 0x1e, 0x00, 0x00};
-	static const uint8_t zeros[] = {HDR(3), 0x15, 0x02, 0x00, 0x00, 0x00, 0x00, 0x00, 0x00};
+	static const uint8_t nop[] = { HDR(3), 0x15, 0x02, 0x00, 0x00, 0x1e, 0x01, 0x00, 0x00 };
+	static const uint8_t mss[] = { HDR(3), 0x15, 0x02, 0x00, 0x00, 0x02, 0x1e, 0x00, 0x00 };
+	static const uint8_t eol[] = { HDR(3), 0x15, 0x02, 0x00, 0x00, 0x00, 0x1e, 0x00, 0x00 };
+	static const uint8_t zeros[] = { HDR(3), 0x15, 0x02, 0x00, 0x00, 0x00, 0x00, 0x00, 0x00 };
 
 	REJECT(nop, CONV_FROM_CONVERTER, -EBADMSG, CONV_ERR_MALFORMED_MESSAGE);
 	REJECT(mss, CONV_FROM_CONVERTER, -EBADMSG, CONV_ERR_MALFORMED_MESSAGE);
@@ -697,7 +697,7 @@ static void supported_extensions_listing_eol_nop_or_mss_is_rejected(void **state
 
 static void reserved_bytes_are_ignored_on_receipt(void **state)
 {
-	static const uint8_t msg[] = {HDR(2), 0x01, 0x01, 0xff, 0xff};
+	static const uint8_t msg[] = { HDR(2), 0x01, 0x01, 0xff, 0xff };
 	struct conv_message m;
 
 	assert_int_equal(parse(msg, sizeof(msg), CONV_FROM_CLIENT, &m), 8);
@@ -706,7 +706,7 @@ static void reserved_bytes_are_ignored_on_receipt(void **state)
 
 static void header_only_message_is_accepted(void **state)
 {
-	static const uint8_t msg[] = {HDR(1)};
+	static const uint8_t msg[] = { HDR(1) };
 	struct conv_message m;
 
 	assert_int_equal(parse(msg, sizeof(msg), CONV_FROM_CLIENT, &m), 4);
@@ -715,8 +715,8 @@ static void header_only_message_is_accepted(void **state)
 
 static void malformed_message_is_echoed_after_one_zero_byte(void **state)
 {
-	static const uint8_t msg[] = {HDR(3), 0x01, 0x00, 0x00, 0x00, 0x01, 0x01,
-				      0x00,   0x00, 'd',  'a',	't',  'a'};
+	static const uint8_t msg[] = { HDR(3), 0x01, 0x00, 0x00, 0x00, 0x01, 0x01,
+				       0x00,   0x00, 'd',  'a',	 't',  'a' };
 	struct conv_parse_error err =
 		REJECT(msg, CONV_FROM_CLIENT, -EBADMSG, CONV_ERR_MALFORMED_MESSAGE);
 
@@ -756,13 +756,13 @@ static const struct {
 	size_t len;
 	enum conv_sender from;
 } valid_messages[] = {
-	{info_msg, sizeof(info_msg), CONV_FROM_CLIENT},
-	{connect_v4_msg, sizeof(connect_v4_msg), CONV_FROM_CLIENT},
-	{connect_tfo_msg, sizeof(connect_tfo_msg), CONV_FROM_CLIENT},
-	{connect_v6_msg, sizeof(connect_v6_msg), CONV_FROM_CLIENT},
-	{cookie_msg, sizeof(cookie_msg), CONV_FROM_CLIENT},
-	{supported_ext_msg, sizeof(supported_ext_msg), CONV_FROM_CONVERTER},
-	{ext_tcp_header_msg, sizeof(ext_tcp_header_msg), CONV_FROM_CONVERTER},
+	{ info_msg, sizeof(info_msg), CONV_FROM_CLIENT },
+	{ connect_v4_msg, sizeof(connect_v4_msg), CONV_FROM_CLIENT },
+	{ connect_tfo_msg, sizeof(connect_tfo_msg), CONV_FROM_CLIENT },
+	{ connect_v6_msg, sizeof(connect_v6_msg), CONV_FROM_CLIENT },
+	{ cookie_msg, sizeof(cookie_msg), CONV_FROM_CLIENT },
+	{ supported_ext_msg, sizeof(supported_ext_msg), CONV_FROM_CONVERTER },
+	{ ext_tcp_header_msg, sizeof(ext_tcp_header_msg), CONV_FROM_CONVERTER },
 };
 
 #define N_VALID (sizeof(valid_messages) / sizeof(valid_messages[0]))
@@ -772,7 +772,7 @@ static void every_proper_prefix_needs_more_bytes(void **state)
 	for (size_t i = 0; i < N_VALID; i++) {
 		for (size_t len = 0; len < valid_messages[i].len; len++) {
 			struct conv_message m;
-			struct conv_parse_error err = {.reason = "untouched"};
+			struct conv_parse_error err = { .reason = "untouched" };
 
 			assert_int_equal(conv_parse(valid_messages[i].buf, len, CONV_MAX_LEN,
 						    valid_messages[i].from, 0, &m, &err),
@@ -822,9 +822,9 @@ static void every_vector_round_trips_byte_exact(void **state)
 
 static void client_request_with_connect_and_cookie_round_trips(void **state)
 {
-	static const uint8_t opts[] = {0x1e, 0x04, 0x01, 0x81, 0x22, 0x02, 0x08, 0x0a,
-				       0x00, 0x00, 0x00, 0x01, 0x00, 0x00, 0x00, 0x00};
-	static const uint8_t cookie[] = {1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11, 12};
+	static const uint8_t opts[] = { 0x1e, 0x04, 0x01, 0x81, 0x22, 0x02, 0x08, 0x0a,
+					0x00, 0x00, 0x00, 0x01, 0x00, 0x00, 0x00, 0x00 };
+	static const uint8_t cookie[] = { 1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11, 12 };
 	uint8_t buf[128];
 	struct conv_writer w;
 	struct conv_message m;
@@ -844,10 +844,10 @@ static void client_request_with_connect_and_cookie_round_trips(void **state)
 
 static void converter_reply_with_every_converter_tlv_round_trips(void **state)
 {
-	static const uint8_t hdr[] = {0x02, 0x04, 0x05, 0xb4, 0x1e, 0x0c, 0x01, 0x81,
-				      0x01, 0x02, 0x03, 0x04, 0x05, 0x06, 0x07, 0x08};
-	static const uint8_t kinds[] = {30, 34, 8};
-	static const uint8_t cookie[] = {0xca, 0xfe};
+	static const uint8_t hdr[] = { 0x02, 0x04, 0x05, 0xb4, 0x1e, 0x0c, 0x01, 0x81,
+				       0x01, 0x02, 0x03, 0x04, 0x05, 0x06, 0x07, 0x08 };
+	static const uint8_t kinds[] = { 30, 34, 8 };
+	static const uint8_t cookie[] = { 0xca, 0xfe };
 	static const uint8_t icmp_code = 1;
 	uint8_t buf[128];
 	struct conv_writer w;
@@ -870,13 +870,15 @@ static void converter_reply_with_every_converter_tlv_round_trips(void **state)
 
 static void ipv4_and_ipv6_connect_round_trip_with_options(void **state)
 {
-	static const uint8_t opts[] = {0x08, 0x0a, 1, 2, 3, 4, 0, 0, 0, 0, 0x04, 0x02, 0x22, 0x02};
-	const uint8_t *addrs[] = {addr_doc4, addr_doc6};
+	static const uint8_t opts[] = {
+		0x08, 0x0a, 1, 2, 3, 4, 0, 0, 0, 0, 0x04, 0x02, 0x22, 0x02
+	};
+	const uint8_t *addrs[] = { addr_doc4, addr_doc6 };
 
 	for (size_t i = 0; i < 2; i++) {
 		/* Every option boundary: none, timestamps, + SACK-permitted, + TFO request. */
 		for (size_t j = 0; j < 4; j++) {
-			static const size_t lens[] = {0, 10, 12, 14};
+			static const size_t lens[] = { 0, 10, 12, 14 };
 			uint8_t buf[64];
 			struct conv_writer w;
 			int n;
@@ -904,12 +906,12 @@ static int put_connect_options(const uint8_t *opts, size_t len)
 
 static void encoder_refuses_eol_nop_and_broken_connect_options(void **state)
 {
-	assert_int_equal(put_connect_options((const uint8_t[]){0x00}, 1), -EINVAL);
-	assert_int_equal(put_connect_options((const uint8_t[]){0x01}, 1), -EINVAL);
-	assert_int_equal(put_connect_options((const uint8_t[]){0x04, 0x02, 0x00}, 3), -EINVAL);
-	assert_int_equal(put_connect_options((const uint8_t[]){0x22, 0x01}, 2), -EINVAL);
-	assert_int_equal(put_connect_options((const uint8_t[]){0x22, 0x04, 0x00}, 3), -EINVAL);
-	assert_int_equal(put_connect_options((const uint8_t[]){0x22}, 1), -EINVAL);
+	assert_int_equal(put_connect_options((const uint8_t[]){ 0x00 }, 1), -EINVAL);
+	assert_int_equal(put_connect_options((const uint8_t[]){ 0x01 }, 1), -EINVAL);
+	assert_int_equal(put_connect_options((const uint8_t[]){ 0x04, 0x02, 0x00 }, 3), -EINVAL);
+	assert_int_equal(put_connect_options((const uint8_t[]){ 0x22, 0x01 }, 2), -EINVAL);
+	assert_int_equal(put_connect_options((const uint8_t[]){ 0x22, 0x04, 0x00 }, 3), -EINVAL);
+	assert_int_equal(put_connect_options((const uint8_t[]){ 0x22 }, 1), -EINVAL);
 }
 
 static void encoder_refuses_tcp_ao_and_forbidden_addresses(void **state)
@@ -917,11 +919,12 @@ static void encoder_refuses_tcp_ao_and_forbidden_addresses(void **state)
 	uint8_t buf[64];
 	struct conv_writer w;
 
-	assert_int_equal(put_connect_options((const uint8_t[]){0x1d, 0x04, 0x01, 0x02}, 4),
+	assert_int_equal(put_connect_options((const uint8_t[]){ 0x1d, 0x04, 0x01, 0x02 }, 4),
 			 -EINVAL);
 	conv_writer_begin(&w, buf, sizeof(buf));
-	assert_int_equal(conv_put_connect(&w, 443, (const uint8_t[16]){V4(127, 0, 0, 1)}, NULL, 0),
-			 -EINVAL);
+	assert_int_equal(
+		conv_put_connect(&w, 443, (const uint8_t[16]){ V4(127, 0, 0, 1) }, NULL, 0),
+		-EINVAL);
 	assert_int_equal(conv_writer_finish(&w), -EINVAL);
 }
 
@@ -930,7 +933,7 @@ static void encoder_refuses_listing_eol_nop_or_mss(void **state)
 	for (uint8_t kind = 0; kind <= 2; kind++) {
 		uint8_t buf[32];
 		struct conv_writer w;
-		const uint8_t kinds[] = {30, kind};
+		const uint8_t kinds[] = { 30, kind };
 
 		conv_writer_begin(&w, buf, sizeof(buf));
 		assert_int_equal(conv_put_supported_ext(&w, kinds, 2), -EINVAL);
@@ -986,8 +989,8 @@ static void missing_cookie_reply_carries_the_error_and_a_cookie(void **state)
 		0xaa, 0xbb, 0xcc, 0xdd,
 	};
 	/* clang-format on */
-	static const uint8_t cookie[] = {0xaa, 0xbb, 0xcc, 0xdd};
-	struct conv_parse_error err = {.code = CONV_ERR_MISSING_COOKIE};
+	static const uint8_t cookie[] = { 0xaa, 0xbb, 0xcc, 0xdd };
+	struct conv_parse_error err = { .code = CONV_ERR_MISSING_COOKIE };
 	uint8_t buf[64];
 
 	assert_int_equal(conv_write_error_reply(buf, sizeof(buf), &err, cookie, sizeof(cookie)),
@@ -997,8 +1000,8 @@ static void missing_cookie_reply_carries_the_error_and_a_cookie(void **state)
 
 static void rejection_reply_echoes_the_message(void **state)
 {
-	static const uint8_t bad[] = {0x01, 0x01, 0x22, 0x64};
-	static const uint8_t want[] = {HDR(3), 0x1e, 0x02, 0x01, 0x00, 0x01, 0x01, 0x22, 0x64};
+	static const uint8_t bad[] = { 0x01, 0x01, 0x22, 0x64 };
+	static const uint8_t want[] = { HDR(3), 0x1e, 0x02, 0x01, 0x00, 0x01, 0x01, 0x22, 0x64 };
 	struct conv_parse_error err =
 		REJECT(bad, CONV_FROM_CLIENT, -EBADMSG, CONV_ERR_MALFORMED_MESSAGE);
 	uint8_t buf[64];
@@ -1009,8 +1012,8 @@ static void rejection_reply_echoes_the_message(void **state)
 
 static void unsupported_version_reply_lists_version_1(void **state)
 {
-	static const uint8_t v2[] = {0x02, 0x01, 0x22, 0x63};
-	static const uint8_t want[] = {HDR(2), 0x1e, 0x01, 0x00, 0x01};
+	static const uint8_t v2[] = { 0x02, 0x01, 0x22, 0x63 };
+	static const uint8_t want[] = { HDR(2), 0x1e, 0x01, 0x00, 0x01 };
 	struct conv_parse_error err =
 		REJECT(v2, CONV_FROM_CLIENT, -EPROTONOSUPPORT, CONV_ERR_UNSUPPORTED_VERSION);
 	uint8_t buf[64];
@@ -1058,7 +1061,7 @@ static void long_echo_is_cut_to_fit_1020_bytes(void **state)
 
 static void mapped_address_converts_to_af_inet(void **state)
 {
-	struct conv_connect cn = {.port = 443};
+	struct conv_connect cn = { .port = 443 };
 	struct sockaddr_storage ss;
 	struct sockaddr_in *sin = (struct sockaddr_in *)&ss;
 	socklen_t len;
@@ -1073,7 +1076,7 @@ static void mapped_address_converts_to_af_inet(void **state)
 
 static void ipv6_address_converts_to_af_inet6(void **state)
 {
-	struct conv_connect cn = {.port = 80};
+	struct conv_connect cn = { .port = 80 };
 	struct sockaddr_storage ss;
 	struct sockaddr_in6 *sin6 = (struct sockaddr_in6 *)&ss;
 	socklen_t len;
@@ -1088,9 +1091,9 @@ static void ipv6_address_converts_to_af_inet6(void **state)
 
 static void socket_addresses_convert_to_connect_addresses(void **state)
 {
-	struct sockaddr_in sin = {.sin_family = AF_INET, .sin_port = htons(443)};
-	struct sockaddr_in6 sin6 = {.sin6_family = AF_INET6, .sin6_port = htons(80)};
-	struct sockaddr sa = {.sa_family = AF_UNIX};
+	struct sockaddr_in sin = { .sin_family = AF_INET, .sin_port = htons(443) };
+	struct sockaddr_in6 sin6 = { .sin6_family = AF_INET6, .sin6_port = htons(80) };
+	struct sockaddr sa = { .sa_family = AF_UNIX };
 	uint8_t addr[16];
 	uint16_t port;
 

@@ -55,14 +55,14 @@ static void cookie_is_valid_in_its_epoch_and_the_next_only(void **state)
 		int64_t offset; /* seconds from the start of the issuing epoch */
 		bool valid;
 	} vectors[] = {
-		{-1, false}, /* the epoch before: a cookie from the future */
-		{0, true},
-		{HOUR - 1, true},
-		{HOUR, true}, /* the next epoch */
-		{2 * HOUR - 1, true},
-		{2 * HOUR, false}, /* two epochs later */
-		{3 * HOUR, false},
-		{100 * HOUR, false},
+		{ -1, false }, /* the epoch before: a cookie from the future */
+		{ 0, true },
+		{ HOUR - 1, true },
+		{ HOUR, true }, /* the next epoch */
+		{ 2 * HOUR - 1, true },
+		{ 2 * HOUR, false }, /* two epochs later */
+		{ 3 * HOUR, false },
+		{ 100 * HOUR, false },
 	};
 	const uint64_t issued = 5000ULL * HOUR;
 	struct cookie_secret secret;
@@ -106,7 +106,7 @@ static void cookie_is_invalid_for_another_address(void **state)
 static void cookie_of_the_wrong_length_is_invalid(void **state)
 {
 	struct cookie_secret secret;
-	uint8_t ip[16], cookie[COOKIE_LEN + 1] = {0};
+	uint8_t ip[16], cookie[COOKIE_LEN + 1] = { 0 };
 
 	test_secret(&secret, HOUR);
 	ip_of("192.0.2.1", ip);
