@@ -1,0 +1,46 @@
+/* SPDX-License-Identifier: GPL-2.0-or-later */
+#ifndef MPCONV_INTERCEPT_H
+#define MPCONV_INTERCEPT_H
+
+#include "acl.h"
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+/*
+ * Transparent capture of LAN TCP on the gateway: one nftables table of our own (inet
+ * "mpconv"), written and removed through libnftables, plus the policy routing that delivers
+ * TPROXY'd packets locally (fwmark rule + "local default dev lo" route, IPv4 and IPv6).
+ * Never touches any other table; a stale table from a crashed run is replaced at install.
+ *
+ * What is intercepted: TCP arriving on the LAN interfaces, except
+ *   - traffic to the gateway's own addresses and to the excluded prefixes (the converters);
+ *   - connections whose SYN carries MP_CAPABLE (native end-to-end MPTCP is never touched):
+ *     marked in conntrack at the SYN so none of their later packets is diverted either.
+ * Intercepted SYNs go to the TPROXY listener on `port`; packets of intercepted connections
+ * reach their transparent socket by the socket match.
+ */
+#define INTERCEPT_MAX_LAN     8
+#define INTERCEPT_MAX_EXCLUDE 16
+
+struct intercept_config {
+	const char *lan_ifaces[INTERCEPT_MAX_LAN];
+	size_t lan_len;
+	struct acl_prefix exclude[INTERCEPT_MAX_EXCLUDE]; /* never intercepted (converters...) */
+	size_t exclude_len;
+	uint16_t port;	 /* TPROXY listener port (on every address) */
+	uint32_t fwmark; /* mark for the local-delivery rule; default 0x6d70 ("mp") */
+	uint32_t table;	 /* routing table for local delivery; default 0x6d70 */
+	bool ipv6;	 /* also IPv6; default true */
+};
+
+/* The ruleset text install() would load, for logs, tests and `--dry-run`. Returns len or
+ * -ENOSPC. */
+int intercept_render(const struct intercept_config *cfg, char *buf, size_t len);
+/* Replaces our table and adds the policy routing. 0 or -errno; err gets nft's message. */
+int intercept_install(const struct intercept_config *cfg, char *err, size_t errlen);
+/* Removes our table and routing; absent ones are not an error. 0 or -errno. */
+int intercept_remove(const struct intercept_config *cfg, char *err, size_t errlen);
+
+#endif

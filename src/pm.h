@@ -1,0 +1,75 @@
+/* SPDX-License-Identifier: GPL-2.0-or-later */
+#ifndef MPCONV_PM_H
+#define MPCONV_PM_H
+
+#include "addr.h"
+
+#include <stdbool.h>
+#include <stdint.h>
+
+/*
+ * The kernel's MPTCP path manager over generic netlink (family "mptcp_pm", libmnl): per-
+ * connection subflow control for the userspace path manager (net.mptcp.path_manager=userspace)
+ * and the event stream (group "mptcp_pm_events"). Never logs; returns -errno, with the kernel's
+ * extended ack message (if any) in pm->err_msg.
+ */
+enum pm_event_type {
+	PM_EVENT_CREATED = 1,
+	PM_EVENT_ESTABLISHED,
+	PM_EVENT_CLOSED,
+	PM_EVENT_ANNOUNCED,
+	PM_EVENT_REMOVED,
+	PM_EVENT_SUB_ESTABLISHED,
+	PM_EVENT_SUB_CLOSED,
+	PM_EVENT_SUB_PRIORITY = 13,
+	PM_EVENT_LISTENER_CREATED = 15,
+	PM_EVENT_LISTENER_CLOSED,
+};
+
+struct pm_event {
+	enum pm_event_type type;
+	uint32_t token;
+	struct addr_port local, remote; /* when the event carries them (subflow events) */
+	bool has_addrs;
+	int ifindex; /* 0 if absent */
+	bool backup;
+	int error; /* SUB_CLOSED: the subflow's error (positive errno), 0 if none */
+};
+
+struct mnl_socket;
+
+struct pm {
+	struct mnl_socket *cmd;	   /* requests, owned */
+	struct mnl_socket *events; /* multicast events, owned; NULL until pm_subscribe */
+	uint16_t family_id;
+	uint32_t events_group;
+	uint32_t seq;
+	char err_msg[128];
+};
+
+/* Resolves the family (needs a kernel with MPTCP). 0 or -errno. */
+int pm_open(struct pm *pm);
+void pm_close(struct pm *pm);
+
+/*
+ * Userspace PM: adds a subflow to the connection `token` from local (port 0 = any) over
+ * ifindex (0 = routing decides) to remote. local_id must be unique per connection and > 0 (the
+ * initial subflow has id 0). backup marks the subflow as backup priority. 0 or -errno.
+ */
+int pm_subflow_create(struct pm *pm, uint32_t token, uint8_t local_id,
+		      const struct addr_port *local, int ifindex, const struct addr_port *remote,
+		      bool backup);
+int pm_subflow_destroy(struct pm *pm, uint32_t token, const struct addr_port *local,
+		       const struct addr_port *remote);
+/* Changes a subflow's backup flag (SET_FLAGS with a token). 0 or -errno. */
+int pm_subflow_set_backup(struct pm *pm, uint32_t token, const struct addr_port *local,
+			  const struct addr_port *remote, bool backup);
+
+/* Joins the event group; returns the fd to poll (non-blocking), or -errno. */
+int pm_subscribe(struct pm *pm);
+/* Reads every pending event, calling on_event for each. 0 when drained, or -errno. */
+int pm_read_events(struct pm *pm, void (*on_event)(const struct pm_event *event, void *arg),
+		   void *arg);
+const char *pm_event_name(enum pm_event_type type);
+
+#endif
