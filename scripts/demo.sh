@@ -1,11 +1,13 @@
 #!/usr/bin/env bash
 # SPDX-License-Identifier: GPL-2.0-or-later
 #
-# demo.sh (make demo): for now, the test-bed self-check. Builds the hybrid-access topology of
-# network namespaces with two emulated access links, measures each link's RTT, checks plain
-# forwarding LAN -> server, runs a short MPTCP bulk transfer gw -> converter over both links,
-# prints a report, tears everything down. Exit 0 when every check holds, 1 otherwise.
-# Needs root and an MPTCP kernel; talks only to namespaces it creates. Takes about 30 s.
+# demo.sh (make demo): the hybrid-access topology of network namespaces with two emulated
+# access links; first the test-bed self-check (each link's RTT, plain forwarding LAN -> server,
+# an MPTCP bulk transfer over both links), then the Transport Converter at work in the single-
+# proxy scenario: the multi-homed MPTCP host downloads from the server through mpconvd
+# converter (RFC 8803, request in the SYN), bonding both links. Prints a report, tears
+# everything down. Exit 0 when every check holds, 1 otherwise.
+# Needs root and an MPTCP kernel; talks only to namespaces it creates. Takes about 40 s.
 set -u
 top=$(cd "$(dirname "$0")/.." && pwd)
 export MPCONV_BUILD=${MPCONV_BUILD:-$top/build/gcc}
@@ -93,6 +95,47 @@ echo "Subflows of that connection (bytes acked per subflow), congestion control 
 kv paths "$line" | tr ',' '\n' | awk -F'[>=]' -v a="$LINK_A_GW4" -v b="$LINK_B_GW4" '{
 	link = $1 == a ? "link A" : $1 == b ? "link B" : "?"
 	printf "   %-7s %s -> %s  %6.1f MB\n", link, $1, $2, $3 / 1e6 }'
+
+# The converter at work: single proxy, host (gw) -> converter -> server, 0-RTT.
+CONVERT_BYTES=${CONVERT_BYTES:-30000000}
+echo
+echo "Single proxy: gw (MPTCP host) ══ A+B ══ mpconvd converter $CV_ADDR4:5124 ─── srv $SRV_ADDR4:8080"
+bed_sysctl "$NS_CV" net.ipv4.tcp_fastopen=3
+bed_start "$NS_SRV" demo-server python3 "$top/tests/tools/testserver.py" \
+	--mode "send:$CONVERT_BYTES" "$SRV_ADDR4:8080"
+bed_start "$NS_CV" demo-converter "$MPCONV_BUILD/src/mpconvd" converter \
+	--listen "$CV_ADDR4:5124" --allow 10.10.0.0/16 ${DEMO_CONVERTER_ARGS:-}
+wait_listen "$NS_SRV" 8080 && wait_listen "$NS_CV" 5124
+verdict $? "converter listening (TFO on, allow 10.10.0.0/16), server ready"
+want_sha=$(python3 -c 'import hashlib,sys; n=int(sys.argv[1]); b=bytes(range(256))*256
+print(hashlib.sha256((b*(n//len(b)+1))[:n]).hexdigest())' "$CONVERT_BYTES")
+# --keep-open: like a browser awaiting a response, the client does not half-close first (a
+# connection that sent its DATA_FIN early gets no extra subflow from the kernel's PM).
+# No --tfo: on this kernel, data in the SYN plus a second subflow collapses goodput
+# (linux-mptcp.md 4); the gateway's pool mode is the 0-RTT answer to that.
+t1=$EPOCHREALTIME
+n "$NS_GW" timeout 120 "$MPCONV_BUILD/tools/convclient" --keep-open "$CV_ADDR4:5124" \
+	"$SRV_ADDR4:8080" </dev/null 2>"$BED_TMP/demo-convert" >"$BED_TMP/demo-download" &
+client=$!
+sub=$(max_subflows_while "$client" "$NS_GW" "( dport = :5124 )")
+wait "$client"
+t2=$EPOCHREALTIME
+got_sha=$(sha256sum <"$BED_TMP/demo-download" | cut -d' ' -f1)
+rm -f "$BED_TMP/demo-download"
+cline=$(cat "$BED_TMP/demo-convert")
+[ "$got_sha" = "$want_sha" ] && grep -q 'result=converted' <<<"$cline"
+verdict $? "download of $CONVERT_BYTES bytes through the converter, byte-exact (${cline})"
+wait_for 5 grep -q 'session client=.*dest='"$SRV_ADDR4"':8080' "$BED_TMP/demo-converter.err"
+sline=$(grep 'session client=.*dest='"$SRV_ADDR4"':8080' "$BED_TMP/demo-converter.err" | tail -n 1)
+[ "${sub:-0}" = 2 ]
+verdict $? "subflows to the converter during the download: ${sub:-?} (want 2, one per link)"
+cmbps=$(awk -v b="$CONVERT_BYTES" -v a="$t1" -v c="$t2" 'BEGIN { printf "%.1f", b * 8 / (c - a) / 1e6 }')
+cfrac=$(awk -v m="$cmbps" -v s="$sum" 'BEGIN { printf "%.0f", 100 * m / s }')
+# Reported, not judged: bonded goodput through the converter is below direct MPTCP on these
+# links (about 0.5 against 0.85 of the sum, measured 2026-11-23); benchmarks track it, not the
+# demo's pass/fail.
+echo "  [info] goodput through the converter $cmbps Mbit/s = ${cfrac}% of the link sum (connect to last byte; direct MPTCP above: ${frac}%)"
+echo "   converter log: ${sline#*info: }"
 
 if [ "$failures" -ne 0 ]; then
 	echo

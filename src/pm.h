@@ -13,25 +13,31 @@
  * and the event stream (group "mptcp_pm_events"). Never logs; returns -errno, with the kernel's
  * extended ack message (if any) in pm->err_msg.
  */
+/* The kernel's numbers (enum mptcp_event_type, include/uapi/linux/mptcp_pm.h): not contiguous. */
 enum pm_event_type {
 	PM_EVENT_CREATED = 1,
-	PM_EVENT_ESTABLISHED,
-	PM_EVENT_CLOSED,
-	PM_EVENT_ANNOUNCED,
-	PM_EVENT_REMOVED,
-	PM_EVENT_SUB_ESTABLISHED,
-	PM_EVENT_SUB_CLOSED,
+	PM_EVENT_ESTABLISHED = 2,
+	PM_EVENT_CLOSED = 3,
+	PM_EVENT_ANNOUNCED = 6,
+	PM_EVENT_REMOVED = 7,
+	PM_EVENT_SUB_ESTABLISHED = 10,
+	PM_EVENT_SUB_CLOSED = 11,
 	PM_EVENT_SUB_PRIORITY = 13,
 	PM_EVENT_LISTENER_CREATED = 15,
-	PM_EVENT_LISTENER_CLOSED,
+	PM_EVENT_LISTENER_CLOSED = 16,
 };
 
 struct pm_event {
 	enum pm_event_type type;
 	uint32_t token;
-	struct addr_port local, remote; /* when the event carries them (subflow events) */
+	/* CREATED/ESTABLISHED: the initial subflow's; subflow events: that subflow's; ANNOUNCED:
+	 * remote only. Absent parts stay zero. */
+	struct addr_port local, remote;
 	bool has_addrs;
-	int ifindex; /* 0 if absent */
+	uint8_t loc_id, rem_id; /* address ids (subflow events; rem_id also ANNOUNCED/REMOVED) */
+	int ifindex;		/* 0 if absent */
+	/* The peer asked for this subflow to be backup (ss flag B). Our own request (the backup
+	 * of pm_subflow_create/set_backup, ss flag b) shows only in the peer's events. */
 	bool backup;
 	int error; /* SUB_CLOSED: the subflow's error (positive errno), 0 if none */
 };
@@ -59,9 +65,12 @@ void pm_close(struct pm *pm);
 int pm_subflow_create(struct pm *pm, uint32_t token, uint8_t local_id,
 		      const struct addr_port *local, int ifindex, const struct addr_port *remote,
 		      bool backup);
+/* Needs local and remote with their ports, as SUB_ESTABLISHED gave them (-EINVAL without the
+ * local port, -ESRCH for no such subflow). 0 or -errno. */
 int pm_subflow_destroy(struct pm *pm, uint32_t token, const struct addr_port *local,
 		       const struct addr_port *remote);
-/* Changes a subflow's backup flag (SET_FLAGS with a token). 0 or -errno. */
+/* Changes a subflow's backup flag (SET_FLAGS with a token; local port 0 = matched on the
+ * address alone), sending MP_PRIO: the peer sees SUB_PRIORITY, we see no event. 0 or -errno. */
 int pm_subflow_set_backup(struct pm *pm, uint32_t token, const struct addr_port *local,
 			  const struct addr_port *remote, bool backup);
 

@@ -22,7 +22,7 @@
 
 struct client_opts {
 	struct addr_port converter, dest;
-	bool has_dest, tfo, tcp, info, relay;
+	bool has_dest, tfo, tcp, info, relay, keep_open;
 	const char *early, *raw_hex, *cookie_hex;
 	int timeout_ms;
 };
@@ -38,6 +38,7 @@ static void usage(FILE *out)
 		"  --early TEXT     application bytes sent right after the request\n"
 		"  --raw HEX        send these bytes as the request instead of encoding one\n"
 		"  --no-relay       stop after the reply\n"
+		"  --keep-open      do not half-close when stdin ends; wait for the server to close\n"
 		"  --timeout MS     reply timeout (default 10000)\n"
 		"stderr gets one line: result=converted|error|closed ...; stdout gets relayed data.\n");
 }
@@ -173,7 +174,7 @@ static int report_reply(const uint8_t *buf, size_t len, int fd)
 }
 
 /* stdin -> fd, fd -> stdout, half-closes preserved; returns 0 or 1. */
-static int relay_stdio(int fd)
+static int relay_stdio(int fd, bool keep_open)
 {
 	struct pollfd p[2] = { { .fd = 0, .events = POLLIN }, { .fd = fd, .events = POLLIN } };
 	static uint8_t buf[65536];
@@ -191,7 +192,8 @@ static int relay_stdio(int fd)
 			if (n <= 0) {
 				in_open = false;
 				p[0].fd = -1;
-				shutdown(fd, SHUT_WR);
+				if (!keep_open)
+					shutdown(fd, SHUT_WR);
 			} else {
 				for (ssize_t off = 0; off < n;) {
 					ssize_t m = send(fd, buf + off, (size_t)(n - off),
@@ -293,7 +295,7 @@ static int run(const struct client_opts *o)
 	}
 	ret = report_reply(reply, reply[1] ? (size_t)reply[1] * 4 : CONV_HDR_LEN, fd);
 	if (ret == 0 && o->relay && o->has_dest)
-		ret = relay_stdio(fd);
+		ret = relay_stdio(fd, o->keep_open);
 out:
 	close(fd);
 	return ret;
@@ -309,6 +311,7 @@ int main(int argc, char **argv)
 		{ "early", required_argument, NULL, 'e' },
 		{ "raw", required_argument, NULL, 'r' },
 		{ "no-relay", no_argument, NULL, 'n' },
+		{ "keep-open", no_argument, NULL, 'k' },
 		{ "timeout", required_argument, NULL, 'w' },
 		{ "help", no_argument, NULL, 'h' },
 		{ NULL, 0, NULL, 0 },
@@ -338,6 +341,9 @@ int main(int argc, char **argv)
 			break;
 		case 'n':
 			o.relay = false;
+			break;
+		case 'k':
+			o.keep_open = true;
 			break;
 		case 'w':
 			o.timeout_ms = atoi(optarg);
