@@ -6,7 +6,7 @@ set -euo pipefail
 
 packages=(
 	# build
-	gcc clang meson ninja-build pkg-config libmnl-dev libsodium-dev
+	gcc clang meson ninja-build pkg-config libmnl-dev libsodium-dev libnftables-dev
 	# tests and fuzzing: cmocka, clang's sanitizer/libFuzzer runtime
 	libcmocka-dev libclang-rt-14-dev
 	# namespace test bed: ip/tc/ss/nstat, offload control, nftables rules, ping, captures

@@ -36,7 +36,8 @@ struct intercept_config {
 };
 
 /* The ruleset text install() would load, for logs, tests and `--dry-run`. Returns len or
- * -ENOSPC. */
+ * -ENOSPC; -EINVAL for an unusable config (no or bad LAN interface name, port 0, a system
+ * routing table 253-255), which install() refuses the same way. */
 int intercept_render(const struct intercept_config *cfg, char *buf, size_t len);
 /* Replaces our table and adds the policy routing. 0 or -errno; err gets nft's message. */
 int intercept_install(const struct intercept_config *cfg, char *err, size_t errlen);

@@ -1,0 +1,462 @@
+// SPDX-License-Identifier: GPL-2.0-or-later
+/*
+ * Transparent capture on the gateway: renders and loads our one nftables table (inet "mpconv")
+ * through libnftables, and adds the policy routing that delivers TPROXY'd packets locally
+ * (fwmark rule + "local default dev lo" route, IPv4 and IPv6) through rtnetlink with libmnl.
+ * It owns exactly that table, those rules and those routes: never another table, never a rule
+ * or route it did not describe. The table is replaced in one transaction (a stale one from a
+ * crashed run goes with it). No logging: errors come back as -errno with the context in err.
+ */
+#include "intercept.h"
+
+#include <arpa/inet.h>
+#include <errno.h>
+#include <net/if.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <string.h>
+#include <time.h>
+
+#include <libmnl/libmnl.h>
+#include <linux/fib_rules.h>
+#include <linux/rtnetlink.h>
+#include <nftables/libnftables.h>
+
+#define INTERCEPT_DEFAULT_MARK	0x6d70 /* "mp" */
+#define INTERCEPT_DEFAULT_TABLE 0x6d70
+/* Preference of our fwmark rule: fixed, so removal deletes this rule and no look-alike; ahead
+ * of the main table (32766) and of rules added without a preference (they count down from it). */
+#define INTERCEPT_RULE_PREF 0x6d70
+/* Conntrack mark bit of native MPTCP connections (set at their SYN, never diverted after). */
+#define INTERCEPT_CT_NATIVE 0x40000000u
+/* Matches a SYN, and only a SYN: no SYN-ACK, no stray RST/FIN combinations. */
+#define INTERCEPT_SYN	 "tcp flags syn / fin,syn,rst,ack"
+#define INTERCEPT_NL_BUF 8192 /* MNL_SOCKET_BUFFER_SIZE is a sysconf() expression (a VLA) */
+
+struct intercept_buf {
+	char *p;
+	size_t len, used;
+	bool full;
+};
+
+static void intercept_put(struct intercept_buf *b, const char *fmt, ...)
+	__attribute__((format(printf, 2, 3)));
+
+static void intercept_put(struct intercept_buf *b, const char *fmt, ...)
+{
+	va_list ap;
+	int n;
+
+	if (b->full)
+		return;
+	va_start(ap, fmt);
+	n = vsnprintf(b->p + b->used, b->len - b->used, fmt, ap);
+	va_end(ap);
+	if (n < 0 || (size_t)n >= b->len - b->used) {
+		b->full = true;
+		return;
+	}
+	b->used += (size_t)n;
+}
+
+static void intercept_err(char *err, size_t errlen, const char *fmt, ...)
+	__attribute__((format(printf, 3, 4)));
+
+static void intercept_err(char *err, size_t errlen, const char *fmt, ...)
+{
+	va_list ap;
+
+	if (!err || errlen == 0)
+		return;
+	va_start(ap, fmt);
+	vsnprintf(err, errlen, fmt, ap);
+	va_end(ap);
+}
+
+static uint32_t intercept_mark(const struct intercept_config *cfg)
+{
+	return cfg->fwmark ? cfg->fwmark : INTERCEPT_DEFAULT_MARK;
+}
+
+static uint32_t intercept_table(const struct intercept_config *cfg)
+{
+	return cfg->table ? cfg->table : INTERCEPT_DEFAULT_TABLE;
+}
+
+/* What the kernel takes for a device name (dev_valid_name), minus what would break out of an
+ * nft string. A trailing '*' is nft's wildcard ("lan*") and stays allowed. */
+static bool intercept_ifname_ok(const char *name)
+{
+	size_t len = name ? strlen(name) : 0;
+
+	if (len == 0 || len >= IFNAMSIZ || !strcmp(name, ".") || !strcmp(name, ".."))
+		return false;
+	for (const char *c = name; *c; c++) {
+		if (*c <= ' ' || *c == 0x7f || *c == '/' || *c == ':' || *c == '"' || *c == '\\')
+			return false;
+	}
+	return true;
+}
+
+static int intercept_validate(const struct intercept_config *cfg)
+{
+	uint32_t table = intercept_table(cfg);
+
+	if (cfg->lan_len == 0 || cfg->lan_len > INTERCEPT_MAX_LAN ||
+	    cfg->exclude_len > INTERCEPT_MAX_EXCLUDE || cfg->port == 0)
+		return -EINVAL;
+	/* default (253), main (254) and local (255) belong to the system */
+	if (table >= RT_TABLE_DEFAULT && table <= RT_TABLE_LOCAL)
+		return -EINVAL;
+	for (size_t i = 0; i < cfg->lan_len; i++) {
+		if (!intercept_ifname_ok(cfg->lan_ifaces[i]))
+			return -EINVAL;
+	}
+	for (size_t i = 0; i < cfg->exclude_len; i++) {
+		if (cfg->exclude[i].len > 128)
+			return -EINVAL;
+	}
+	return 0;
+}
+
+static bool intercept_is_v4(const struct acl_prefix *p)
+{
+	static const uint8_t mapped[12] = { [10] = 0xff, [11] = 0xff };
+
+	return p->len >= 96 && !memcmp(p->ip, mapped, sizeof(mapped));
+}
+
+/* "a.b.c.d/n" or "x::/n". Host bits are cleared: acl_parse_prefix already refuses them, this
+ * only keeps a hand-made config from reaching nft as an address that is not a prefix. */
+static void intercept_put_prefix(struct intercept_buf *b, const struct acl_prefix *p)
+{
+	uint8_t ip[16];
+	char text[INET6_ADDRSTRLEN];
+	unsigned len = p->len;
+
+	memcpy(ip, p->ip, sizeof(ip));
+	for (unsigned bit = len; bit < 128; bit++)
+		ip[bit / 8] &= (uint8_t) ~(0x80 >> (bit % 8));
+	if (intercept_is_v4(p)) {
+		inet_ntop(AF_INET, ip + 12, text, sizeof(text));
+		len -= 96;
+	} else {
+		inet_ntop(AF_INET6, ip, text, sizeof(text));
+	}
+	intercept_put(b, "%s/%u", text, len);
+}
+
+/* One interval set of the excluded prefixes of a family; nothing when there are none. */
+static bool intercept_put_set(struct intercept_buf *b, const struct intercept_config *cfg, bool v4)
+{
+	bool any = false;
+
+	for (size_t i = 0; i < cfg->exclude_len; i++) {
+		if (intercept_is_v4(&cfg->exclude[i]) != v4)
+			continue;
+		if (!any) {
+			intercept_put(b,
+				      "\tset exclude%c {\n"
+				      "\t\ttype %s\n"
+				      "\t\tflags interval\n"
+				      "\t\tauto-merge\n"
+				      "\t\telements = { ",
+				      v4 ? '4' : '6', v4 ? "ipv4_addr" : "ipv6_addr");
+		} else {
+			intercept_put(b, ", ");
+		}
+		intercept_put_prefix(b, &cfg->exclude[i]);
+		any = true;
+	}
+	if (any)
+		intercept_put(b, " }\n\t}\n");
+	return any;
+}
+
+int intercept_render(const struct intercept_config *cfg, char *buf, size_t len)
+{
+	struct intercept_buf b = { .p = buf, .len = len };
+	uint32_t mark = intercept_mark(cfg);
+	bool ex4, ex6 = false;
+	int ret;
+
+	ret = intercept_validate(cfg);
+	if (ret)
+		return ret;
+	if (!buf || len == 0)
+		return -ENOSPC;
+	buf[0] = '\0';
+
+	/* "add" then "delete" so that a missing table is no error (nft 1.0.6 has no "destroy") */
+	intercept_put(&b, "add table inet mpconv\n"
+			  "delete table inet mpconv\n"
+			  "table inet mpconv {\n");
+	ex4 = intercept_put_set(&b, cfg, true);
+	if (cfg->ipv6)
+		ex6 = intercept_put_set(&b, cfg, false);
+
+	intercept_put(&b, "\tchain prerouting {\n"
+			  "\t\ttype filter hook prerouting priority mangle; policy accept;\n"
+			  "\t\tiifname != { ");
+	for (size_t i = 0; i < cfg->lan_len; i++)
+		intercept_put(&b, "%s\"%s\"", i ? ", " : "", cfg->lan_ifaces[i]);
+	intercept_put(&b, " } return\n"
+			  "\t\tmeta l4proto != tcp return\n");
+	if (!cfg->ipv6)
+		intercept_put(&b, "\t\tmeta nfproto ipv6 return\n");
+	intercept_put(&b, "\t\tfib daddr type local accept\n");
+	if (ex4)
+		intercept_put(&b, "\t\tip daddr @exclude4 accept\n");
+	if (ex6)
+		intercept_put(&b, "\t\tip6 daddr @exclude6 accept\n");
+	intercept_put(&b,
+		      "\t\tct mark & 0x%08x == 0x%08x accept\n"
+		      "\t\tsocket transparent 1 meta mark set 0x%08x accept\n"
+		      "\t\t" INTERCEPT_SYN
+		      " tcp option mptcp exists ct mark set ct mark | 0x%08x accept\n"
+		      "\t\t" INTERCEPT_SYN
+		      " meta nfproto ipv4 tproxy ip to :%u meta mark set 0x%08x accept\n",
+		      INTERCEPT_CT_NATIVE, INTERCEPT_CT_NATIVE, mark, INTERCEPT_CT_NATIVE,
+		      cfg->port, mark);
+	if (cfg->ipv6)
+		intercept_put(&b,
+			      "\t\t" INTERCEPT_SYN
+			      " meta nfproto ipv6 tproxy ip6 to :%u meta mark set 0x%08x accept\n",
+			      cfg->port, mark);
+	intercept_put(&b, "\t}\n}\n");
+
+	if (b.full)
+		return -ENOSPC;
+	return (int)b.used;
+}
+
+/* ------------------------------------------------------------------------------------------ */
+/* nftables */
+
+static int intercept_nft_run(const char *cmds, const char *what, char *err, size_t errlen)
+{
+	struct nft_ctx *nft;
+	const char *msg;
+	int ret = 0;
+
+	nft = nft_ctx_new(NFT_CTX_DEFAULT);
+	if (!nft) {
+		intercept_err(err, errlen, "%s: cannot create an nftables context", what);
+		return -ENOMEM;
+	}
+	nft_ctx_buffer_output(nft);
+	nft_ctx_buffer_error(nft);
+	errno = 0;
+	if (nft_run_cmd_from_buffer(nft, cmds)) {
+		/* libnftables only keeps errno meaningful for what the kernel refused outright */
+		ret = errno == EPERM || errno == ENOMEM ? -errno : -EINVAL;
+		msg = nft_ctx_get_error_buffer(nft);
+		if (!msg || !*msg)
+			msg = "failed\n";
+		intercept_err(err, errlen, "%s: %.*s", what, (int)strcspn(msg, "\n"), msg);
+	}
+	nft_ctx_free(nft);
+	return ret;
+}
+
+/* ------------------------------------------------------------------------------------------ */
+/* rtnetlink: the fwmark rule and the local default route, per family */
+
+static int intercept_nl_do(struct mnl_socket *nl, struct nlmsghdr *nlh)
+{
+	char buf[INTERCEPT_NL_BUF];
+	uint32_t seq = nlh->nlmsg_seq, portid = mnl_socket_get_portid(nl);
+	ssize_t n;
+	int ret;
+
+	if (mnl_socket_sendto(nl, nlh, nlh->nlmsg_len) == -1)
+		return -errno;
+	for (;;) {
+		n = mnl_socket_recvfrom(nl, buf, sizeof(buf));
+		if (n == -1)
+			return -errno;
+		ret = mnl_cb_run(buf, (size_t)n, seq, portid, NULL, NULL);
+		if (ret == -1)
+			return -errno;
+		if (ret == MNL_CB_STOP)
+			return 0;
+	}
+}
+
+static struct nlmsghdr *intercept_nl_rule(char *buf, uint16_t type, uint16_t flags, int family,
+					  uint32_t mark, uint32_t table)
+{
+	struct nlmsghdr *nlh = mnl_nlmsg_put_header(buf);
+	struct fib_rule_hdr *frh;
+
+	nlh->nlmsg_type = type;
+	nlh->nlmsg_flags = NLM_F_REQUEST | NLM_F_ACK | flags;
+	nlh->nlmsg_seq = (uint32_t)time(NULL);
+	frh = mnl_nlmsg_put_extra_header(nlh, sizeof(*frh));
+	frh->family = (uint8_t)family;
+	frh->action = FR_ACT_TO_TBL;
+	frh->table = table < 256 ? (uint8_t)table : RT_TABLE_UNSPEC;
+	mnl_attr_put_u32(nlh, FRA_PRIORITY, INTERCEPT_RULE_PREF);
+	mnl_attr_put_u32(nlh, FRA_FWMARK, mark);
+	mnl_attr_put_u32(nlh, FRA_FWMASK, 0xffffffff);
+	mnl_attr_put_u32(nlh, FRA_TABLE, table);
+	return nlh;
+}
+
+static struct nlmsghdr *intercept_nl_route(char *buf, uint16_t type, uint16_t flags, int family,
+					   uint32_t table, unsigned lo)
+{
+	struct nlmsghdr *nlh = mnl_nlmsg_put_header(buf);
+	struct rtmsg *rtm;
+
+	nlh->nlmsg_type = type;
+	nlh->nlmsg_flags = NLM_F_REQUEST | NLM_F_ACK | flags;
+	nlh->nlmsg_seq = (uint32_t)time(NULL);
+	rtm = mnl_nlmsg_put_extra_header(nlh, sizeof(*rtm));
+	rtm->rtm_family = (uint8_t)family;
+	rtm->rtm_dst_len = 0;
+	rtm->rtm_table = table < 256 ? (uint8_t)table : RT_TABLE_UNSPEC;
+	rtm->rtm_type = RTN_LOCAL;
+	rtm->rtm_scope = RT_SCOPE_HOST;
+	/* protocol 0 on delete matches any: whoever added "local default dev lo" to our table */
+	rtm->rtm_protocol = type == RTM_NEWROUTE ? RTPROT_STATIC : RTPROT_UNSPEC;
+	mnl_attr_put_u32(nlh, RTA_TABLE, table);
+	mnl_attr_put_u32(nlh, RTA_OIF, lo);
+	return nlh;
+}
+
+static const char *intercept_family(int family)
+{
+	return family == AF_INET6 ? "-6 " : "";
+}
+
+/* Adds the rule and the route of one family; "already there" is success. */
+static int intercept_routing_add(struct mnl_socket *nl, int family, uint32_t mark, uint32_t table,
+				 unsigned lo, char *err, size_t errlen)
+{
+	char buf[INTERCEPT_NL_BUF];
+	int ret;
+
+	ret = intercept_nl_do(nl, intercept_nl_route(buf, RTM_NEWROUTE, NLM_F_CREATE | NLM_F_EXCL,
+						     family, table, lo));
+	if (ret && ret != -EEXIST) {
+		intercept_err(err, errlen, "ip %sroute add local default dev lo table %u: %s",
+			      intercept_family(family), table, strerror(-ret));
+		return ret;
+	}
+	ret = intercept_nl_do(nl, intercept_nl_rule(buf, RTM_NEWRULE, NLM_F_CREATE | NLM_F_EXCL,
+						    family, mark, table));
+	if (ret && ret != -EEXIST) {
+		intercept_err(err, errlen, "ip %srule add pref %u fwmark 0x%x lookup %u: %s",
+			      intercept_family(family), INTERCEPT_RULE_PREF, mark, table,
+			      strerror(-ret));
+		return ret;
+	}
+	return 0;
+}
+
+/* Deletes the rule and the route of one family; "not there" is success. First error kept. */
+static int intercept_routing_del(struct mnl_socket *nl, int family, uint32_t mark, uint32_t table,
+				 unsigned lo, char *err, size_t errlen)
+{
+	char buf[INTERCEPT_NL_BUF];
+	int ret, first = 0;
+
+	ret = intercept_nl_do(nl, intercept_nl_rule(buf, RTM_DELRULE, 0, family, mark, table));
+	if (ret && ret != -ENOENT) {
+		intercept_err(err, errlen, "ip %srule del pref %u fwmark 0x%x lookup %u: %s",
+			      intercept_family(family), INTERCEPT_RULE_PREF, mark, table,
+			      strerror(-ret));
+		first = ret;
+	}
+	ret = intercept_nl_do(nl, intercept_nl_route(buf, RTM_DELROUTE, 0, family, table, lo));
+	if (ret && ret != -ESRCH && ret != -ENOENT) {
+		if (!first)
+			intercept_err(err, errlen,
+				      "ip %sroute del local default dev lo table %u: %s",
+				      intercept_family(family), table, strerror(-ret));
+		first = first ? first : ret;
+	}
+	return first;
+}
+
+static int intercept_nl_open(struct mnl_socket **out, unsigned *lo, char *err, size_t errlen)
+{
+	struct mnl_socket *nl;
+	int ret;
+
+	*lo = if_nametoindex("lo");
+	if (*lo == 0) {
+		ret = -errno;
+		intercept_err(err, errlen, "loopback device: %s", strerror(-ret));
+		return ret;
+	}
+	nl = mnl_socket_open(NETLINK_ROUTE);
+	if (!nl) {
+		ret = -errno;
+		intercept_err(err, errlen, "rtnetlink socket: %s", strerror(-ret));
+		return ret;
+	}
+	if (mnl_socket_bind(nl, 0, MNL_SOCKET_AUTOPID) == -1) {
+		ret = -errno;
+		intercept_err(err, errlen, "rtnetlink bind: %s", strerror(-ret));
+		mnl_socket_close(nl);
+		return ret;
+	}
+	*out = nl;
+	return 0;
+}
+
+/* ------------------------------------------------------------------------------------------ */
+
+int intercept_install(const struct intercept_config *cfg, char *err, size_t errlen)
+{
+	char rules[8192]; /* the worst case (all maxima) renders to about 3 KiB */
+	struct mnl_socket *nl = NULL;
+	uint32_t mark = intercept_mark(cfg), table = intercept_table(cfg);
+	unsigned lo;
+	int ret;
+
+	intercept_err(err, errlen, "%s", "");
+	ret = intercept_render(cfg, rules, sizeof(rules));
+	if (ret < 0) {
+		intercept_err(err, errlen, "intercept ruleset: %s", strerror(-ret));
+		return ret;
+	}
+	/* Routing first: it only concerns marked packets, and nothing is marked before the table
+	 * exists; the other order would forward a diverted SYN for a moment. */
+	ret = intercept_nl_open(&nl, &lo, err, errlen);
+	if (ret)
+		return ret;
+	ret = intercept_routing_add(nl, AF_INET, mark, table, lo, err, errlen);
+	if (!ret && cfg->ipv6)
+		ret = intercept_routing_add(nl, AF_INET6, mark, table, lo, err, errlen);
+	mnl_socket_close(nl);
+	if (ret)
+		return ret;
+	return intercept_nft_run(rules, "nft table inet mpconv", err, errlen);
+}
+
+int intercept_remove(const struct intercept_config *cfg, char *err, size_t errlen)
+{
+	struct mnl_socket *nl = NULL;
+	uint32_t mark = intercept_mark(cfg), table = intercept_table(cfg);
+	unsigned lo;
+	int ret, r;
+
+	intercept_err(err, errlen, "%s", "");
+	/* the table first: no packet gets marked once it is gone */
+	ret = intercept_nft_run("add table inet mpconv\ndelete table inet mpconv\n",
+				"nft delete table inet mpconv", err, errlen);
+	r = intercept_nl_open(&nl, &lo, ret ? NULL : err, errlen);
+	if (r)
+		return ret ? ret : r;
+	r = intercept_routing_del(nl, AF_INET, mark, table, lo, ret ? NULL : err, errlen);
+	ret = ret ? ret : r;
+	if (cfg->ipv6) {
+		r = intercept_routing_del(nl, AF_INET6, mark, table, lo, ret ? NULL : err, errlen);
+		ret = ret ? ret : r;
+	}
+	mnl_socket_close(nl);
+	return ret;
+}
