@@ -7,6 +7,7 @@
  * Validation that spans keys lives in config_finish, so the order of keys never matters.
  */
 #include "config.h"
+#include "units.h"
 
 #include <assert.h>
 #include <ctype.h>
@@ -58,97 +59,6 @@ static void *config_field(struct config_converter *conv, const struct config_key
 	return (char *)conv + key->offset;
 }
 
-/* Decimal digits, at least one; stops at the first non-digit. No sign, no hex, no overflow. */
-static bool config_parse_digits(const char **text, uint64_t *out)
-{
-	const char *p = *text;
-	uint64_t value = 0;
-
-	if (*p < '0' || *p > '9')
-		return false;
-	for (; *p >= '0' && *p <= '9'; p++) {
-		if (value > (UINT64_MAX - 9) / 10)
-			return false;
-		value = value * 10 + (uint64_t)(*p - '0');
-	}
-	*text = p;
-	*out = value;
-	return true;
-}
-
-/* "0", or a number with one of ms, s, m, h. A bare number is refused: whether it would mean
- * seconds (systemd) or milliseconds (HAProxy) is a coin toss, so the unit is spelled out. */
-static bool config_parse_duration(const char *text, uint64_t *ms)
-{
-	static const struct {
-		const char *suffix;
-		uint64_t ms;
-	} units[] = { { "ms", 1 }, { "s", SEC }, { "m", MIN }, { "h", HOUR } };
-	uint64_t value;
-
-	if (!config_parse_digits(&text, &value))
-		return false;
-	if (!*text && value == 0) {
-		*ms = 0;
-		return true;
-	}
-	for (size_t i = 0; i < sizeof(units) / sizeof(units[0]); i++) {
-		if (strcmp(text, units[i].suffix))
-			continue;
-		if (value > UINT32_MAX)
-			return false;
-		*ms = value * units[i].ms;
-		return true;
-	}
-	return false;
-}
-
-/* Bytes, or a number with k (KiB) or m (MiB), either case. */
-static bool config_parse_size(const char *text, uint64_t *bytes)
-{
-	uint64_t value, unit = 1;
-
-	if (!config_parse_digits(&text, &value))
-		return false;
-	if (!strcasecmp(text, "k"))
-		unit = KIB;
-	else if (!strcasecmp(text, "m"))
-		unit = MIB;
-	else if (*text)
-		return false;
-	if (value > UINT32_MAX)
-		return false;
-	*bytes = value * unit;
-	return true;
-}
-
-/* Bounds in the units a user writes, for error messages: "1h", "4k", "0". */
-static const char *config_fmt_ms(uint64_t ms, char buf[32])
-{
-	if (ms == 0)
-		snprintf(buf, 32, "0");
-	else if (ms % HOUR == 0)
-		snprintf(buf, 32, "%lluh", (unsigned long long)(ms / HOUR));
-	else if (ms % MIN == 0)
-		snprintf(buf, 32, "%llum", (unsigned long long)(ms / MIN));
-	else if (ms % SEC == 0)
-		snprintf(buf, 32, "%llus", (unsigned long long)(ms / SEC));
-	else
-		snprintf(buf, 32, "%llums", (unsigned long long)ms);
-	return buf;
-}
-
-static const char *config_fmt_size(uint64_t bytes, char buf[32])
-{
-	if (bytes && bytes % MIB == 0)
-		snprintf(buf, 32, "%llum", (unsigned long long)(bytes / MIB));
-	else if (bytes && bytes % KIB == 0)
-		snprintf(buf, 32, "%lluk", (unsigned long long)(bytes / KIB));
-	else
-		snprintf(buf, 32, "%llu", (unsigned long long)bytes);
-	return buf;
-}
-
 static bool config_set_listen(const struct config_key *key, struct config_converter *conv,
 			      const char *value, char *err)
 {
@@ -188,7 +98,7 @@ static bool config_set_u32(const struct config_key *key, struct config_converter
 	const char *p = value;
 	uint64_t n;
 
-	if (!config_parse_digits(&p, &n) || *p || n < key->min || n > key->max)
+	if (!units_parse_digits(&p, &n) || *p || n < key->min || n > key->max)
 		return config_fail(err, "%s: not a number in %llu..%llu: '%s'", key->name,
 				   (unsigned long long)key->min, (unsigned long long)key->max,
 				   value);
@@ -202,7 +112,7 @@ static bool config_set_int(const struct config_key *key, struct config_converter
 	const char *p = value;
 	uint64_t n;
 
-	if (!config_parse_digits(&p, &n) || *p || n < key->min || n > key->max)
+	if (!units_parse_digits(&p, &n) || *p || n < key->min || n > key->max)
 		return config_fail(err, "%s: not a number in %llu..%llu: '%s'", key->name,
 				   (unsigned long long)key->min, (unsigned long long)key->max,
 				   value);
@@ -232,10 +142,10 @@ static bool config_set_ms(const struct config_key *key, struct config_converter 
 	char lo[32], hi[32];
 	uint64_t ms;
 
-	if (!config_parse_duration(value, &ms) || ms < key->min || ms > key->max)
+	if (!units_parse_duration(value, &ms) || ms < key->min || ms > key->max)
 		return config_fail(
 			err, "%s: not a duration in %s..%s (a number with ms, s, m or h): '%s'",
-			key->name, config_fmt_ms(key->min, lo), config_fmt_ms(key->max, hi), value);
+			key->name, units_fmt_ms(key->min, lo), units_fmt_ms(key->max, hi), value);
 	*(uint32_t *)config_field(conv, key) = (uint32_t)ms;
 	return true;
 }
@@ -247,11 +157,11 @@ static bool config_set_rotate(const struct config_key *key, struct config_conver
 	char lo[32], hi[32];
 	uint64_t ms;
 
-	if (!config_parse_duration(value, &ms) || ms % SEC || ms < key->min || ms > key->max)
+	if (!units_parse_duration(value, &ms) || ms % SEC || ms < key->min || ms > key->max)
 		return config_fail(
 			err,
 			"%s: not a whole number of seconds in %s..%s (a number with s, m or h): '%s'",
-			key->name, config_fmt_ms(key->min, lo), config_fmt_ms(key->max, hi), value);
+			key->name, units_fmt_ms(key->min, lo), units_fmt_ms(key->max, hi), value);
 	conv->cookie_secret.rotate_seconds = (uint32_t)(ms / SEC);
 	return true;
 }
@@ -262,10 +172,10 @@ static bool config_set_size(const struct config_key *key, struct config_converte
 	char lo[32], hi[32];
 	uint64_t bytes;
 
-	if (!config_parse_size(value, &bytes) || bytes < key->min || bytes > key->max)
+	if (!units_parse_size(value, &bytes) || bytes < key->min || bytes > key->max)
 		return config_fail(
 			err, "%s: not a size in %s..%s (bytes, or a number with k or m): '%s'",
-			key->name, config_fmt_size(key->min, lo), config_fmt_size(key->max, hi),
+			key->name, units_fmt_size(key->min, lo), units_fmt_size(key->max, hi),
 			value);
 	*(uint32_t *)config_field(conv, key) = (uint32_t)bytes;
 	return true;

@@ -8,6 +8,7 @@
  * Prefix matching is acl.c's; this file only adds the rule that a prefix matches its own family.
  */
 #include "policy.h"
+#include "units.h"
 
 #include "addr.h"
 
@@ -21,9 +22,6 @@
 
 /* Longer than any prefix, list of eight link names or rate a person would write. */
 #define POL_WORD_LEN  256
-#define POL_SEC	      1000ULL
-#define POL_MIN	      (60 * POL_SEC)
-#define POL_HOUR      (60 * POL_MIN)
 #define ARRAY_SIZE(a) (sizeof(a) / sizeof((a)[0]))
 
 /* Where a rule is being parsed: the text to quote in errors and the links names resolve to. */
@@ -84,24 +82,6 @@ static int pol_next_word(const char **cursor, char word[POL_WORD_LEN])
 	memcpy(word, start, len);
 	word[len] = '\0';
 	return 1;
-}
-
-/* Decimal digits, at least one; stops at the first non-digit. No sign, no hex, no overflow. */
-static bool pol_parse_digits(const char **text, uint64_t *out)
-{
-	const char *p = *text;
-	uint64_t value = 0;
-
-	if (*p < '0' || *p > '9')
-		return false;
-	for (; *p >= '0' && *p <= '9'; p++) {
-		if (value > (UINT64_MAX - 9) / 10)
-			return false;
-		value = value * 10 + (uint64_t)(*p - '0');
-	}
-	*text = p;
-	*out = value;
-	return true;
 }
 
 /* An IPv4 prefix is one inside ::ffff:0:0/96, however it was spelt. */
@@ -180,12 +160,12 @@ static bool pol_parse_port(struct pol_parser *p, const char *value, struct pol_r
 	const char *cursor = value;
 	uint64_t lo, hi;
 
-	if (!pol_parse_digits(&cursor, &lo))
+	if (!units_parse_digits(&cursor, &lo))
 		goto bad;
 	hi = lo;
 	if (*cursor == '-') {
 		cursor++;
-		if (!pol_parse_digits(&cursor, &hi))
+		if (!units_parse_digits(&cursor, &hi))
 			goto bad;
 	}
 	if (*cursor || lo < 1 || hi > 65535 || lo > hi)
@@ -202,7 +182,7 @@ static bool pol_parse_dscp(struct pol_parser *p, const char *value, struct pol_r
 	const char *cursor = value;
 	uint64_t dscp;
 
-	if (!pol_parse_digits(&cursor, &dscp) || *cursor || dscp > 63)
+	if (!units_parse_digits(&cursor, &dscp) || *cursor || dscp > 63)
 		return pol_fail(p, "bad dscp '%s' (0..63)", value);
 	rule->dscp = (int)dscp;
 	return true;
@@ -251,26 +231,14 @@ static bool pol_parse_backup(struct pol_parser *p, const char *value, struct pol
  */
 static bool pol_parse_idle(struct pol_parser *p, const char *value, struct pol_rule *rule)
 {
-	static const struct {
-		const char *suffix;
-		uint64_t ms;
-	} units[] = { { "ms", 1 }, { "s", POL_SEC }, { "m", POL_MIN }, { "h", POL_HOUR } };
-	const char *cursor = value;
-	uint64_t n;
+	uint64_t ms;
 
-	if (!pol_parse_digits(&cursor, &n) || n == 0)
-		goto bad;
-	for (size_t i = 0; i < ARRAY_SIZE(units); i++) {
-		if (strcmp(cursor, units[i].suffix))
-			continue;
-		if (n > UINT32_MAX / units[i].ms)
-			goto bad;
-		rule->idle_timeout_ms = (uint32_t)(n * units[i].ms);
-		return true;
-	}
-bad:
-	return pol_fail(p, "bad idle '%s' (a duration above 0 with ms, s, m or h, under 49 days)",
+	if (!units_parse_duration(value, &ms) || ms == 0 || ms > UINT32_MAX)
+		return pol_fail(
+			p, "bad idle '%s' (a duration above 0 with ms, s, m or h, under 49 days)",
 			value);
+	rule->idle_timeout_ms = (uint32_t)ms;
+	return true;
 }
 
 /*
@@ -298,7 +266,7 @@ static bool pol_parse_rate(struct pol_parser *p, const char *value, struct pol_r
 	const char *cursor = value;
 	uint64_t n;
 
-	if (!pol_parse_digits(&cursor, &n) || n == 0)
+	if (!units_parse_digits(&cursor, &n) || n == 0)
 		goto bad;
 	for (size_t i = 0; i < ARRAY_SIZE(pol_rate_units); i++) {
 		if (strcasecmp(cursor, pol_rate_units[i].suffix))
@@ -681,16 +649,9 @@ char *pol_format(const struct pol_rule *rule, const char *const *link_names, siz
 	if (rule->backup)
 		pol_put_links(&out, "backup", rule->backup, link_names, links_len);
 	if (rule->idle_timeout_ms) {
-		uint64_t ms = rule->idle_timeout_ms;
+		char idle[32];
 
-		if (ms % POL_HOUR == 0)
-			pol_put(&out, " idle %lluh", (unsigned long long)(ms / POL_HOUR));
-		else if (ms % POL_MIN == 0)
-			pol_put(&out, " idle %llum", (unsigned long long)(ms / POL_MIN));
-		else if (ms % POL_SEC == 0)
-			pol_put(&out, " idle %llus", (unsigned long long)(ms / POL_SEC));
-		else
-			pol_put(&out, " idle %llums", (unsigned long long)ms);
+		pol_put(&out, " idle %s", units_fmt_ms(rule->idle_timeout_ms, idle));
 	}
 	if (rule->rate_bps) {
 		/* The largest bit unit that divides exactly; byte units are input only. */

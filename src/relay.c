@@ -67,14 +67,18 @@ static void relay_finish(struct relay *relay)
 	relay->on_end(relay);
 }
 
-/* Sends the caller's prefix toward `to`. STEP_* as above. */
-static int relay_flush_prefix(struct relay *relay, struct relay_dir *dir, enum relay_side to)
+/*
+ * Sends bytes [*data, *data + *len) toward `to` until done or the socket is full, advancing
+ * *data and *len and counting into dir->bytes. STEP_* as above. Shared by the caller's prefix
+ * and the copy path's buffer.
+ */
+static int relay_send_bytes(struct relay *relay, struct relay_dir *dir, enum relay_side to,
+			    const uint8_t **data, size_t *len)
 {
 	int step = STEP_IDLE;
 
-	while (dir->prefix_len > 0 && relay->writable[to]) {
-		ssize_t n = send(relay->io[to].fd, dir->prefix, dir->prefix_len,
-				 MSG_NOSIGNAL | MSG_DONTWAIT);
+	while (*len > 0 && relay->writable[to]) {
+		ssize_t n = send(relay->io[to].fd, *data, *len, MSG_NOSIGNAL | MSG_DONTWAIT);
 
 		if (n == -1) {
 			if (errno == EINTR)
@@ -84,12 +88,18 @@ static int relay_flush_prefix(struct relay *relay, struct relay_dir *dir, enum r
 			relay->writable[to] = false;
 			break;
 		}
-		dir->prefix += n;
-		dir->prefix_len -= (size_t)n;
+		*data += n;
+		*len -= (size_t)n;
 		dir->bytes += (uint64_t)n;
 		step = STEP_PROGRESS;
 	}
 	return step;
+}
+
+/* Sends the caller's prefix toward `to`. STEP_* as above. */
+static int relay_flush_prefix(struct relay *relay, struct relay_dir *dir, enum relay_side to)
+{
+	return relay_send_bytes(relay, dir, to, &dir->prefix, &dir->prefix_len);
 }
 
 /* Splices the pipe out to `to` until it is empty or `to` is full. A refusal switches to copy. */
@@ -171,27 +181,10 @@ static int relay_fill_pipe(struct relay *relay, struct relay_dir *dir, enum rela
 /* Sends the copy buffer to `to` until it is empty or `to` is full. */
 static int relay_drain_buffer(struct relay *relay, struct relay_dir *dir, enum relay_side to)
 {
-	int step = STEP_IDLE;
+	const uint8_t *data = dir->buf + dir->buf_off;
+	int step = relay_send_bytes(relay, dir, to, &data, &dir->buf_len);
 
-	while (dir->buf_len > 0 && relay->writable[to]) {
-		ssize_t n = send(relay->io[to].fd, dir->buf + dir->buf_off, dir->buf_len,
-				 MSG_NOSIGNAL | MSG_DONTWAIT);
-
-		if (n == -1) {
-			if (errno == EINTR)
-				continue;
-			if (!errno_is_again(errno))
-				return relay_side_failed(relay, to, errno);
-			relay->writable[to] = false;
-			break;
-		}
-		dir->buf_off += (size_t)n;
-		dir->buf_len -= (size_t)n;
-		dir->bytes += (uint64_t)n;
-		step = STEP_PROGRESS;
-	}
-	if (dir->buf_len == 0)
-		dir->buf_off = 0;
+	dir->buf_off = dir->buf_len ? (size_t)(data - dir->buf) : 0;
 	return step;
 }
 
