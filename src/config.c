@@ -34,11 +34,12 @@ struct config_key {
 	const char *name;
 	const char *arg; /* placeholder in --help; NULL for booleans */
 	/* Parses one value (one item of a list) into the field; false with err filled in. */
-	bool (*set)(const struct config_key *key, struct config_converter *conv, const char *value,
-		    char *err);
+	bool (*set)(const struct config_key *key, void *base, const char *value, char *err);
 	size_t offset; /* of the field in struct config_converter */
 	uint64_t min, max;
 	bool list; /* repeatable, and a value may hold several comma-separated items */
+	enum config_section section; /* CONFIG_CONVERTER (0) unless said */
+	const char *choices;	     /* config_set_choice: "a|b|c", stored as the index (int) */
 	const char *help;
 };
 
@@ -54,14 +55,15 @@ static bool config_fail(char *err, const char *fmt, ...)
 	return false;
 }
 
-static void *config_field(struct config_converter *conv, const struct config_key *key)
+static void *config_field(void *base, const struct config_key *key)
 {
-	return (char *)conv + key->offset;
+	return (char *)base + key->offset;
 }
 
-static bool config_set_listen(const struct config_key *key, struct config_converter *conv,
-			      const char *value, char *err)
+static bool config_set_listen(const struct config_key *key, void *base, const char *value,
+			      char *err)
 {
+	struct config_converter *conv = base;
 	struct addr_port ap;
 
 	if (!addr_parse(value, CONFIG_DEFAULT_PORT, &ap))
@@ -77,23 +79,21 @@ static bool config_set_listen(const struct config_key *key, struct config_conver
 	return true;
 }
 
-static bool config_set_acl(const struct config_key *key, struct config_converter *conv,
-			   const char *value, char *err)
+static bool config_set_acl(const struct config_key *key, void *base, const char *value, char *err)
 {
 	struct acl_prefix prefix;
 
 	if (!acl_parse_prefix(value, &prefix))
 		return config_fail(err, "%s: not an address or prefix with zero host bits: '%s'",
 				   key->name, value);
-	if (acl_add(config_field(conv, key), &prefix))
+	if (acl_add(config_field(base, key), &prefix))
 		return config_fail(err, "%s: out of memory: '%s'", key->name, value);
 	return true;
 }
 
 static_assert(sizeof(unsigned) == sizeof(uint32_t), "workers is stored as a uint32_t");
 
-static bool config_set_u32(const struct config_key *key, struct config_converter *conv,
-			   const char *value, char *err)
+static bool config_set_u32(const struct config_key *key, void *base, const char *value, char *err)
 {
 	const char *p = value;
 	uint64_t n;
@@ -102,12 +102,11 @@ static bool config_set_u32(const struct config_key *key, struct config_converter
 		return config_fail(err, "%s: not a number in %llu..%llu: '%s'", key->name,
 				   (unsigned long long)key->min, (unsigned long long)key->max,
 				   value);
-	*(uint32_t *)config_field(conv, key) = (uint32_t)n;
+	*(uint32_t *)config_field(base, key) = (uint32_t)n;
 	return true;
 }
 
-static bool config_set_int(const struct config_key *key, struct config_converter *conv,
-			   const char *value, char *err)
+static bool config_set_int(const struct config_key *key, void *base, const char *value, char *err)
 {
 	const char *p = value;
 	uint64_t n;
@@ -116,19 +115,18 @@ static bool config_set_int(const struct config_key *key, struct config_converter
 		return config_fail(err, "%s: not a number in %llu..%llu: '%s'", key->name,
 				   (unsigned long long)key->min, (unsigned long long)key->max,
 				   value);
-	*(int *)config_field(conv, key) = (int)n;
+	*(int *)config_field(base, key) = (int)n;
 	return true;
 }
 
-static bool config_set_bool(const struct config_key *key, struct config_converter *conv,
-			    const char *value, char *err)
+static bool config_set_bool(const struct config_key *key, void *base, const char *value, char *err)
 {
 	static const char *const yes[] = { "yes", "true", "on", "1" };
 	static const char *const no[] = { "no", "false", "off", "0" };
 
 	for (size_t i = 0; i < sizeof(yes) / sizeof(yes[0]); i++) {
 		if (!strcasecmp(value, yes[i]) || !strcasecmp(value, no[i])) {
-			*(bool *)config_field(conv, key) = !strcasecmp(value, yes[i]);
+			*(bool *)config_field(base, key) = !strcasecmp(value, yes[i]);
 			return true;
 		}
 	}
@@ -136,8 +134,7 @@ static bool config_set_bool(const struct config_key *key, struct config_converte
 			   value);
 }
 
-static bool config_set_ms(const struct config_key *key, struct config_converter *conv,
-			  const char *value, char *err)
+static bool config_set_ms(const struct config_key *key, void *base, const char *value, char *err)
 {
 	char lo[32], hi[32];
 	uint64_t ms;
@@ -146,14 +143,15 @@ static bool config_set_ms(const struct config_key *key, struct config_converter 
 		return config_fail(
 			err, "%s: not a duration in %s..%s (a number with ms, s, m or h): '%s'",
 			key->name, units_fmt_ms(key->min, lo), units_fmt_ms(key->max, hi), value);
-	*(uint32_t *)config_field(conv, key) = (uint32_t)ms;
+	*(uint32_t *)config_field(base, key) = (uint32_t)ms;
 	return true;
 }
 
 /* The cookie epoch is kept in seconds (cookie.h), so sub-second values are refused, not rounded. */
-static bool config_set_rotate(const struct config_key *key, struct config_converter *conv,
-			      const char *value, char *err)
+static bool config_set_rotate(const struct config_key *key, void *base, const char *value,
+			      char *err)
 {
+	struct config_converter *conv = base;
 	char lo[32], hi[32];
 	uint64_t ms;
 
@@ -166,8 +164,7 @@ static bool config_set_rotate(const struct config_key *key, struct config_conver
 	return true;
 }
 
-static bool config_set_size(const struct config_key *key, struct config_converter *conv,
-			    const char *value, char *err)
+static bool config_set_size(const struct config_key *key, void *base, const char *value, char *err)
 {
 	char lo[32], hi[32];
 	uint64_t bytes;
@@ -177,7 +174,7 @@ static bool config_set_size(const struct config_key *key, struct config_converte
 			err, "%s: not a size in %s..%s (bytes, or a number with k or m): '%s'",
 			key->name, units_fmt_size(key->min, lo), units_fmt_size(key->max, hi),
 			value);
-	*(uint32_t *)config_field(conv, key) = (uint32_t)bytes;
+	*(uint32_t *)config_field(base, key) = (uint32_t)bytes;
 	return true;
 }
 
@@ -196,9 +193,10 @@ static int config_hex_digit(char c)
  * The one error that does not quote its value: a mistyped secret is usually one character away
  * from the real one, and error messages end up in logs that are not secret.
  */
-static bool config_set_secret(const struct config_key *key, struct config_converter *conv,
-			      const char *value, char *err)
+static bool config_set_secret(const struct config_key *key, void *base, const char *value,
+			      char *err)
 {
+	struct config_converter *conv = base;
 	uint8_t decoded[COOKIE_SECRET_LEN];
 	size_t len = strlen(value);
 	bool ok = len == 2 * COOKIE_SECRET_LEN;
@@ -221,8 +219,8 @@ static bool config_set_secret(const struct config_key *key, struct config_conver
 	return ok;
 }
 
-static bool config_set_log_level(const struct config_key *key, struct config_converter *conv,
-				 const char *value, char *err)
+static bool config_set_log_level(const struct config_key *key, void *base, const char *value,
+				 char *err)
 {
 	static const char *const names[] = {
 		[LOG_LEVEL_ERR] = "error",
@@ -233,11 +231,76 @@ static bool config_set_log_level(const struct config_key *key, struct config_con
 
 	for (size_t i = 0; i < sizeof(names) / sizeof(names[0]); i++) {
 		if (!strcasecmp(value, names[i])) {
-			conv->log_level = (enum log_level)i;
+			*(enum log_level *)config_field(base, key) = (enum log_level)i;
 			return true;
 		}
 	}
 	return config_fail(err, "%s: not one of error|warning|info|debug: '%s'", key->name, value);
+}
+
+/* Gateway: a converter to use, in failover order; port 5124 if omitted. */
+static bool config_set_converter(const struct config_key *key, void *base, const char *value,
+				 char *err)
+{
+	struct config_gateway *gw = base;
+	struct addr_port ap;
+
+	if (!addr_parse(value, CONFIG_DEFAULT_PORT, &ap))
+		return config_fail(err, "%s: not an address:port: '%s'", key->name, value);
+	if (gw->converters_len == CONFIG_MAX_CONVERTERS)
+		return config_fail(err, "%s: more than %d converters: '%s'", key->name,
+				   CONFIG_MAX_CONVERTERS, value);
+	gw->converters[gw->converters_len++] = ap;
+	return true;
+}
+
+static bool config_set_lan(const struct config_key *key, void *base, const char *value, char *err)
+{
+	struct config_gateway *gw = base;
+	size_t len = strlen(value);
+
+	if (len == 0 || len >= CONFIG_IFNAME_LEN || strpbrk(value, " /\t\"'"))
+		return config_fail(err, "%s: not an interface name: '%s'", key->name, value);
+	if (gw->lan_len == CONFIG_MAX_LAN)
+		return config_fail(err, "%s: more than %d interfaces: '%s'", key->name,
+				   CONFIG_MAX_LAN, value);
+	memcpy(gw->lan[gw->lan_len++], value, len + 1);
+	return true;
+}
+
+/* Rules are kept as text: they name links, which the gateway resolves when it starts. */
+static bool config_set_rule(const struct config_key *key, void *base, const char *value, char *err)
+{
+	struct config_gateway *gw = base;
+	char *copy;
+
+	if (gw->rules_len == CONFIG_MAX_RULES)
+		return config_fail(err, "%s: more than %d rules: '%s'", key->name, CONFIG_MAX_RULES,
+				   value);
+	copy = strdup(value);
+	if (!copy)
+		return config_fail(err, "%s: out of memory", key->name);
+	gw->rules[gw->rules_len++] = copy;
+	return true;
+}
+
+/* One of key->choices ("a|b|c"), stored as its index. */
+static bool config_set_choice(const struct config_key *key, void *base, const char *value,
+			      char *err)
+{
+	const char *choice = key->choices;
+
+	for (int i = 0; choice; i++) {
+		const char *bar = strchr(choice, '|');
+		size_t len = bar ? (size_t)(bar - choice) : strlen(choice);
+
+		if (strlen(value) == len && !strncasecmp(value, choice, len)) {
+			*(int *)config_field(base, key) = i;
+			return true;
+		}
+		choice = bar ? bar + 1 : NULL;
+	}
+	return config_fail(err, "%s: not one of %s: '%s'", key->name, key->choices, value);
 }
 
 #define FIELD(f) offsetof(struct config_converter, f)
@@ -386,16 +449,170 @@ static const struct config_key config_keys[] = {
 	{ .name = "log-level",
 	  .arg = "LEVEL",
 	  .set = config_set_log_level,
+	  .offset = FIELD(log_level),
+	  .help = "error, warning, info or debug (default info)" },
+#define GW(f) offsetof(struct config_gateway, f)
+	{ .section = CONFIG_GATEWAY,
+	  .name = "converter",
+	  .arg = "ADDR[:PORT]",
+	  .set = config_set_converter,
+	  .list = true,
+	  .help = "converter for bonded connections, port 5124 if omitted; repeatable, tried in "
+		  "order (required)" },
+	{ .section = CONFIG_GATEWAY,
+	  .name = "lan",
+	  .arg = "IFACE",
+	  .set = config_set_lan,
+	  .list = true,
+	  .help = "interface whose TCP is intercepted; repeatable, wlan* style wildcards" },
+	{ .section = CONFIG_GATEWAY,
+	  .name = "exclude",
+	  .arg = "PREFIX",
+	  .set = config_set_acl,
+	  .offset = GW(exclude),
+	  .list = true,
+	  .help = "destination never intercepted; repeatable (the converters never are)" },
+	{ .section = CONFIG_GATEWAY,
+	  .name = "port",
+	  .arg = "PORT",
+	  .set = config_set_u32,
+	  .offset = GW(port),
+	  .min = 1,
+	  .max = 65535,
+	  .help = "local port intercepted connections are diverted to (default 5126)" },
+	{ .section = CONFIG_GATEWAY,
+	  .name = "mode",
+	  .arg = "MODE",
+	  .set = config_set_choice,
+	  .choices = "pool|tfo|plain",
+	  .offset = GW(mode),
+	  .help = "upstream: pool (pre-established, default), tfo (request in the SYN) or plain" },
+	{ .section = CONFIG_GATEWAY,
+	  .name = "pool-min",
+	  .arg = "N",
+	  .set = config_set_u32,
+	  .offset = GW(pool_min),
+	  .max = 1000,
+	  .help = "pre-established connections kept per worker, at least (default 2)" },
+	{ .section = CONFIG_GATEWAY,
+	  .name = "pool-max",
+	  .arg = "N",
+	  .set = config_set_u32,
+	  .offset = GW(pool_max),
+	  .min = 1,
+	  .max = 1000,
+	  .help = "at most, as the connection rate grows (default 32)" },
+	{ .section = CONFIG_GATEWAY,
+	  .name = "pool-max-idle",
+	  .arg = "DURATION",
+	  .set = config_set_ms,
+	  .offset = GW(pool_max_idle_ms),
+	  .min = 100,
+	  .max = HOUR,
+	  .help = "recycle pooled connections unused this long, below the converter's "
+		  "convert-wait (default 30s)" },
+	{ .section = CONFIG_GATEWAY,
+	  .name = "rule",
+	  .arg = "RULE",
+	  .set = config_set_rule,
+	  .help = "policy rule, repeatable, first match wins: bond|direct[:LINK]|block [from P] "
+		  "[to P] [port N[-M]] [dscp N] [idle D] [rate R] [name N]" },
+	{ .section = CONFIG_GATEWAY,
+	  .name = "default-action",
+	  .arg = "ACTION",
+	  .set = config_set_choice,
+	  .choices = "bond|direct|block",
+	  .offset = GW(default_action),
+	  .help = "for connections no rule matches (default bond)" },
+	{ .section = CONFIG_GATEWAY,
+	  .name = "converter-down",
+	  .arg = "WHAT",
+	  .set = config_set_choice,
+	  .choices = "closed|direct",
+	  .offset = GW(converter_down),
+	  .help = "no converter reachable: reset bonded connections (closed, default) or go direct" },
+	{ .section = CONFIG_GATEWAY,
+	  .name = "intercept",
+	  .set = config_set_bool,
+	  .offset = GW(intercept),
+	  .help = "install the nftables interception table and routes (default yes)" },
+	{ .section = CONFIG_GATEWAY,
+	  .name = "workers",
+	  .arg = "N",
+	  .set = config_set_u32,
+	  .offset = GW(workers),
+	  .max = 256,
+	  .help = "worker threads, 0 = one per CPU (default 0)" },
+	{ .section = CONFIG_GATEWAY,
+	  .name = "connect-timeout",
+	  .arg = "DURATION",
+	  .set = config_set_ms,
+	  .offset = GW(connect_timeout_ms),
+	  .min = 1,
+	  .max = 10 * MIN,
+	  .help = "connect to a converter or a direct destination (default 10s)" },
+	{ .section = CONFIG_GATEWAY,
+	  .name = "reply-timeout",
+	  .arg = "DURATION",
+	  .set = config_set_ms,
+	  .offset = GW(reply_timeout_ms),
+	  .min = 1,
+	  .max = 10 * MIN,
+	  .help = "wait for the converter's Convert reply (default 10s)" },
+	{ .section = CONFIG_GATEWAY,
+	  .name = "idle-timeout",
+	  .arg = "DURATION",
+	  .set = config_set_ms,
+	  .offset = GW(idle_timeout_ms),
+	  .max = 168 * HOUR,
+	  .help = "close relayed connections idle this long, 0 = never (default 10m)" },
+	{ .section = CONFIG_GATEWAY,
+	  .name = "drain-timeout",
+	  .arg = "DURATION",
+	  .set = config_set_ms,
+	  .offset = GW(drain_timeout_ms),
+	  .max = HOUR,
+	  .help = "on SIGTERM, wait this long for connections to end (default 30s)" },
+	{ .section = CONFIG_GATEWAY,
+	  .name = "socket-buffer",
+	  .arg = "SIZE",
+	  .set = config_set_size,
+	  .offset = GW(socket_buffer),
+	  .max = 512 * MIB,
+	  .help = "SO_RCVBUF/SO_SNDBUF of MPTCP sockets, 0 = autotuning (default 4m)" },
+	{ .section = CONFIG_GATEWAY,
+	  .name = "pipe-size",
+	  .arg = "SIZE",
+	  .set = config_set_size,
+	  .offset = GW(pipe_size),
+	  .min = 4 * KIB,
+	  .max = 64 * MIB,
+	  .help = "splice pipe size (default 1m)" },
+	{ .section = CONFIG_GATEWAY,
+	  .name = "splice",
+	  .set = config_set_bool,
+	  .offset = GW(splice),
+	  .help = "relay with splice; no = copy through a buffer (default yes)" },
+	{ .section = CONFIG_GATEWAY,
+	  .name = "log-level",
+	  .arg = "LEVEL",
+	  .set = config_set_log_level,
+	  .offset = GW(log_level),
 	  .help = "error, warning, info or debug (default info)" },
 };
 
-static const struct config_key *config_find_key(const char *name)
+static const struct config_key *config_find_key(const char *name, enum config_section section)
 {
 	for (size_t i = 0; i < sizeof(config_keys) / sizeof(config_keys[0]); i++) {
-		if (!strcmp(config_keys[i].name, name))
+		if (config_keys[i].section == section && !strcmp(config_keys[i].name, name))
 			return &config_keys[i];
 	}
 	return NULL;
+}
+
+static void *config_section_base(struct config *cfg, enum config_section section)
+{
+	return section == CONFIG_GATEWAY ? (void *)&cfg->gateway : (void *)&cfg->converter;
 }
 
 static char *config_trim(char *s)
@@ -434,6 +651,23 @@ void config_init(struct config *cfg)
 				.splice = true,
 				.log_level = LOG_LEVEL_INFO,
 			},
+		.gateway =
+			{
+				.port = 5126,
+				.mode = CONFIG_MODE_POOL,
+				.pool_min = 2,
+				.pool_max = 32,
+				.pool_max_idle_ms = 30000,
+				.intercept = true,
+				.connect_timeout_ms = 10000,
+				.reply_timeout_ms = 10000,
+				.idle_timeout_ms = 600000,
+				.drain_timeout_ms = 30000,
+				.socket_buffer = 4 * MIB,
+				.pipe_size = 1 * MIB,
+				.splice = true,
+				.log_level = LOG_LEVEL_INFO,
+			},
 	};
 }
 
@@ -442,6 +676,10 @@ void config_free(struct config *cfg)
 	acl_free(&cfg->converter.allow_clients);
 	acl_free(&cfg->converter.deny_destinations);
 	sodium_memzero(&cfg->converter.cookie_secret, sizeof(cfg->converter.cookie_secret));
+	acl_free(&cfg->gateway.exclude);
+	for (size_t i = 0; i < cfg->gateway.rules_len; i++)
+		free(cfg->gateway.rules[i]);
+	cfg->gateway.rules_len = 0;
 	free(cfg->path);
 	cfg->path = NULL;
 }
@@ -453,7 +691,8 @@ static int config_set_key(struct config *cfg, const struct config_key *key, cons
 	int ret = 0;
 
 	if (!key->list)
-		return key->set(key, &cfg->converter, value, err) ? 0 : -EINVAL;
+		return key->set(key, config_section_base(cfg, key->section), value, err) ? 0
+											 : -EINVAL;
 	/* "allow = 10.0.0.0/8, 192.168.0.0/16" is the same as two allow lines. */
 	items = strdup(value);
 	if (!items) {
@@ -464,7 +703,8 @@ static int config_set_key(struct config *cfg, const struct config_key *key, cons
 		next = strchr(item, ',');
 		if (next)
 			*next++ = '\0';
-		if (!key->set(key, &cfg->converter, config_trim(item), err)) {
+		if (!key->set(key, config_section_base(cfg, key->section), config_trim(item),
+			      err)) {
 			ret = -EINVAL;
 			break;
 		}
@@ -473,9 +713,10 @@ static int config_set_key(struct config *cfg, const struct config_key *key, cons
 	return ret;
 }
 
-int config_set(struct config *cfg, const char *key, const char *value, char err[CONFIG_ERR_LEN])
+static int config_set_in(struct config *cfg, enum config_section section, const char *key,
+			 const char *value, char err[CONFIG_ERR_LEN])
 {
-	const struct config_key *k = config_find_key(key);
+	const struct config_key *k = config_find_key(key, section);
 
 	if (!k) {
 		config_fail(err, "unknown key '%s'", key);
@@ -484,12 +725,18 @@ int config_set(struct config *cfg, const char *key, const char *value, char err[
 	return config_set_key(cfg, k, value, err);
 }
 
+int config_set(struct config *cfg, const char *key, const char *value, char err[CONFIG_ERR_LEN])
+{
+	return config_set_in(cfg, cfg->role, key, value, err);
+}
+
 /* A comment runs from '#' or ';' to the end of the line: no value ever contains either. */
 int config_parse_ini(struct config *cfg, const char *text, size_t len, const char *origin,
 		     char err[CONFIG_ERR_LEN])
 {
 	char line[CONFIG_MAX_LINE], why[CONFIG_ERR_LEN];
 	bool in_section = false;
+	enum config_section section = CONFIG_CONVERTER;
 	unsigned lineno = 0;
 	size_t pos = 0;
 	int ret;
@@ -529,7 +776,11 @@ int config_parse_ini(struct config *cfg, const char *text, size_t len, const cha
 			s = config_trim(s + 1);
 			/* Other sections (the gateway's) are not ours to read yet: an error, so a
 			 * misspelt "[convertor]" does not silently drop its keys. */
-			if (strcmp(s, "converter")) {
+			if (!strcmp(s, "converter"))
+				section = CONFIG_CONVERTER;
+			else if (!strcmp(s, "gateway"))
+				section = CONFIG_GATEWAY;
+			else {
 				config_fail(err, "%s:%u: unknown section '[%s]'", origin, lineno,
 					    s);
 				return -EINVAL;
@@ -551,12 +802,13 @@ int config_parse_ini(struct config *cfg, const char *text, size_t len, const cha
 			return -EINVAL;
 		}
 		if (!in_section) {
-			config_fail(err,
-				    "%s:%u: key '%s' outside a section (start with [converter])",
-				    origin, lineno, key);
+			config_fail(
+				err,
+				"%s:%u: key '%s' outside a section (start with [converter] or [gateway])",
+				origin, lineno, key);
 			return -EINVAL;
 		}
-		ret = config_set(cfg, key, value, why);
+		ret = config_set_in(cfg, section, key, value, why);
 		if (ret) {
 			config_fail(err, "%s:%u: %s", origin, lineno, why);
 			return ret;
@@ -674,11 +926,11 @@ int config_parse_args(struct config *cfg, int argc, char **argv, int *consumed,
 		}
 		memcpy(buf, name, len);
 		buf[len] = '\0';
-		key = config_find_key(buf);
+		key = config_find_key(buf, cfg->role);
 
 		/* --no-KEY for booleans; "--no-tfo=yes" is an unknown option, not a riddle. */
 		if (!key && !eq && !strncmp(buf, "no-", 3)) {
-			key = config_find_key(buf + 3);
+			key = config_find_key(buf + 3, cfg->role);
 			if (key && key->set == config_set_bool) {
 				ret = config_set_key(cfg, key, "no", err);
 				if (ret)
@@ -712,10 +964,41 @@ int config_parse_args(struct config *cfg, int argc, char **argv, int *consumed,
 	return ret;
 }
 
+/* The gateway's cross-field checks; converters are never intercepted. */
+static int config_finish_gateway(struct config_gateway *gw, char err[CONFIG_ERR_LEN])
+{
+	if (gw->converters_len == 0) {
+		config_fail(err, "converter: at least one converter address is required");
+		return -EINVAL;
+	}
+	if (gw->intercept && gw->lan_len == 0) {
+		config_fail(err, "lan: at least one LAN interface is required to intercept");
+		return -EINVAL;
+	}
+	if (gw->pool_min > gw->pool_max) {
+		config_fail(err, "pool-min (%u) is larger than pool-max (%u)", gw->pool_min,
+			    gw->pool_max);
+		return -EINVAL;
+	}
+	for (size_t i = 0; i < gw->converters_len; i++) {
+		struct acl_prefix prefix = { .len = 128 };
+
+		memcpy(prefix.ip, gw->converters[i].ip, 16);
+		if (acl_add(&gw->exclude, &prefix) < 0) {
+			config_fail(err, "exclude: out of memory");
+			return -ENOMEM;
+		}
+	}
+	return 0;
+}
+
 int config_finish(struct config *cfg, char err[CONFIG_ERR_LEN])
 {
 	struct config_converter *conv = &cfg->converter;
 	int ret;
+
+	if (cfg->role == CONFIG_GATEWAY)
+		return config_finish_gateway(&cfg->gateway, err);
 
 	if (conv->listen_len == 0) {
 		/* [::] without IPV6_V6ONLY accepts IPv4 clients too. */
@@ -744,14 +1027,21 @@ int config_finish(struct config *cfg, char err[CONFIG_ERR_LEN])
 
 void config_print_help(FILE *out)
 {
-	fprintf(out,
-		"options (also \"key = value\" lines in the [converter] section of a file):\n");
+	config_print_role_help(out, CONFIG_CONVERTER);
+}
+
+void config_print_role_help(FILE *out, enum config_section role)
+{
+	fprintf(out, "options (also \"key = value\" lines in the [%s] section of a file):\n",
+		role == CONFIG_GATEWAY ? "gateway" : "converter");
 	fprintf(out, "  --%-26s %s\n", "config PATH",
 		"read a file at this point; later options override it");
 	for (size_t i = 0; i < sizeof(config_keys) / sizeof(config_keys[0]); i++) {
 		const struct config_key *key = &config_keys[i];
 		char spelled[64];
 
+		if (key->section != role)
+			continue;
 		if (key->arg)
 			snprintf(spelled, sizeof(spelled), "%s %s", key->name, key->arg);
 		else

@@ -50,9 +50,47 @@ struct config_converter {
 	enum log_level log_level;  /* default info */
 };
 
+enum config_gateway_mode { CONFIG_MODE_POOL, CONFIG_MODE_TFO, CONFIG_MODE_PLAIN };
+
+#define CONFIG_MAX_CONVERTERS 4
+#define CONFIG_MAX_LAN	      8
+#define CONFIG_IFNAME_LEN     16
+#define CONFIG_MAX_RULES      64
+
+struct config_gateway {
+	struct addr_port converters[CONFIG_MAX_CONVERTERS]; /* in failover order */
+	size_t converters_len;
+	char lan[CONFIG_MAX_LAN][CONFIG_IFNAME_LEN]; /* interfaces whose TCP is intercepted */
+	size_t lan_len;
+	struct acl exclude;	     /* destinations never intercepted (converters are added) */
+	uint32_t port;		     /* TPROXY listener port; default 5126 */
+	int mode;		     /* enum config_gateway_mode; default pool */
+	uint32_t pool_min, pool_max; /* per worker; default 2 and 32 */
+	uint32_t pool_max_idle_ms;   /* recycle before the converter's convert-wait; default 30 s */
+	char *rules[CONFIG_MAX_RULES]; /* owned policy rule texts, parsed by the gateway */
+	size_t rules_len;
+	int default_action; /* enum pol_action: bond (0) by default */
+	int converter_down; /* 0 = reset LAN connections (closed), 1 = go direct */
+	bool intercept;	    /* install the nftables rules; default true */
+	unsigned workers;
+	uint32_t connect_timeout_ms; /* upstream connect; default 10 s */
+	uint32_t reply_timeout_ms;   /* converter's Convert reply; default 10 s */
+	uint32_t idle_timeout_ms;    /* default 600 s */
+	uint32_t drain_timeout_ms;   /* default 30 s */
+	uint32_t socket_buffer;	     /* MPTCP sockets; default 4 MiB; 0 = autotuning */
+	uint32_t pipe_size;	     /* default 1 MiB */
+	bool splice;		     /* default true */
+	enum log_level log_level;    /* default info */
+};
+
+/* Which role's keys the command line sets; an INI file sets keys by its section headers. */
+enum config_section { CONFIG_CONVERTER, CONFIG_GATEWAY };
+
 struct config {
-	char *path; /* owned; NULL when built from flags only */
+	char *path;		  /* owned; NULL when built from flags only */
+	enum config_section role; /* CONFIG_CONVERTER after config_init */
 	struct config_converter converter;
+	struct config_gateway gateway;
 };
 
 /* Defaults as documented above (cookie secret left zero: see config_finish). */
@@ -80,7 +118,8 @@ int config_parse_args(struct config *cfg, int argc, char **argv, int *consumed,
 		      char err[CONFIG_ERR_LEN]);
 /* Cross-field validation and derived defaults (listen default, random cookie secret). */
 int config_finish(struct config *cfg, char err[CONFIG_ERR_LEN]);
-/* Usage text for every key, for --help. */
+/* Usage text for every key of the converter, or of one role, for --help. */
 void config_print_help(FILE *out);
+void config_print_role_help(FILE *out, enum config_section role);
 
 #endif

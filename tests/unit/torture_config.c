@@ -525,8 +525,8 @@ static void ini_errors_name_origin_and_line(void **state)
 		const char *text, *err;
 	} vectors[] = {
 		{ "listen = 192.0.2.1:5124\n",
-		  "t.ini:1: key 'listen' outside a section (start with [converter])" },
-		{ "# gateway\n[gateway]\n", "t.ini:2: unknown section '[gateway]'" },
+		  "t.ini:1: key 'listen' outside a section (start with [converter] or [gateway])" },
+		{ "# gateway\n[gatewy]\n", "t.ini:2: unknown section '[gatewy]'" },
 		{ "[convertor]\n", "t.ini:1: unknown section '[convertor]'" },
 		{ "[]\n", "t.ini:1: unknown section '[]'" },
 		{ "[converter\n", "t.ini:1: not a section header: '[converter'" },
@@ -986,6 +986,88 @@ static void free_after_init_and_twice_is_safe(void **state)
 	config_free(&cfg);
 }
 
+static void gateway_keys_parse_in_their_section_and_flags_follow_the_role(void **state)
+{
+	static const char ini[] = "[gateway]\n"
+				  "converter = 10.99.0.1\n"
+				  "converter = [fd00:99::1]:6000\n"
+				  "lan = lan0, wlan*\n"
+				  "mode = plain\n"
+				  "rule = bond from 10.0.1.0/24 port 443 name web\n"
+				  "rule = block port 25\n"
+				  "default-action = direct\n"
+				  "converter-down = direct\n"
+				  "pool-max-idle = 20s\n"
+				  "[converter]\n"
+				  "allow = 10.0.0.0/8\n";
+	char *argv[] = { "--pool-min", "3", "--no-splice", NULL };
+	struct config cfg;
+	char err[CONFIG_ERR_LEN] = "";
+	int consumed = 0;
+
+	config_init(&cfg);
+	cfg.role = CONFIG_GATEWAY;
+	assert_int_equal(config_parse_ini(&cfg, ini, sizeof(ini) - 1, "gw.ini", err), 0);
+	assert_int_equal(config_parse_args(&cfg, 3, argv, &consumed, err), 0);
+	assert_int_equal(config_finish(&cfg, err), 0);
+	assert_int_equal(cfg.gateway.converters_len, 2);
+	assert_int_equal(cfg.gateway.converters[0].port, 5124);
+	assert_int_equal(cfg.gateway.converters[1].port, 6000);
+	assert_int_equal(cfg.gateway.lan_len, 2);
+	assert_string_equal(cfg.gateway.lan[1], "wlan*");
+	assert_int_equal(cfg.gateway.mode, CONFIG_MODE_PLAIN);
+	assert_int_equal(cfg.gateway.rules_len, 2);
+	assert_string_equal(cfg.gateway.rules[1], "block port 25");
+	assert_int_equal(cfg.gateway.default_action, 1);
+	assert_int_equal(cfg.gateway.converter_down, 1);
+	assert_int_equal(cfg.gateway.pool_max_idle_ms, 20000);
+	assert_int_equal(cfg.gateway.pool_min, 3);
+	assert_false(cfg.gateway.splice);
+	/* Converters are never intercepted: finish put both in the exclude set. */
+	assert_true(acl_contains(&cfg.gateway.exclude, cfg.gateway.converters[0].ip));
+	assert_true(acl_contains(&cfg.gateway.exclude, cfg.gateway.converters[1].ip));
+	/* The [converter] section still went to the converter's settings. */
+	assert_int_equal(cfg.converter.allow_clients.len, 1);
+	config_free(&cfg);
+}
+
+static void gateway_errors_quote_the_value_and_require_a_converter(void **state)
+{
+	static const struct {
+		const char *key, *value, *err;
+	} vectors[] = {
+		{ "mode", "turbo", "mode: not one of pool|tfo|plain: 'turbo'" },
+		{ "default-action", "bounce",
+		  "default-action: not one of bond|direct|block: 'bounce'" },
+		{ "lan", "has space", "lan: not an interface name: 'has space'" },
+		{ "lan", "averyveryverylongname",
+		  "lan: not an interface name: 'averyveryverylongname'" },
+		{ "converter", "10.0.0.300", "converter: not an address:port: '10.0.0.300'" },
+		{ "listen", "10.0.0.1", "unknown key 'listen'" },
+	};
+	struct config cfg;
+	char err[CONFIG_ERR_LEN];
+
+	for (size_t i = 0; i < ARRAY_SIZE(vectors); i++) {
+		config_init(&cfg);
+		cfg.role = CONFIG_GATEWAY;
+		err[0] = '\0';
+		assert_int_equal(config_set(&cfg, vectors[i].key, vectors[i].value, err), -EINVAL);
+		assert_string_equal(err, vectors[i].err);
+		config_free(&cfg);
+	}
+	config_init(&cfg);
+	cfg.role = CONFIG_GATEWAY;
+	assert_int_equal(config_finish(&cfg, err), -EINVAL);
+	assert_string_equal(err, "converter: at least one converter address is required");
+	assert_int_equal(config_set(&cfg, "converter", "10.99.0.1", err), 0);
+	assert_int_equal(config_finish(&cfg, err), -EINVAL);
+	assert_string_equal(err, "lan: at least one LAN interface is required to intercept");
+	assert_int_equal(config_set(&cfg, "intercept", "no", err), 0);
+	assert_int_equal(config_finish(&cfg, err), 0);
+	config_free(&cfg);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -1019,6 +1101,8 @@ int main(void)
 		cmocka_unit_test(finish_caps_per_client_limits_at_the_enclosing_limit),
 		cmocka_unit_test(help_lists_every_key_once),
 		cmocka_unit_test(free_after_init_and_twice_is_safe),
+		cmocka_unit_test(gateway_keys_parse_in_their_section_and_flags_follow_the_role),
+		cmocka_unit_test(gateway_errors_quote_the_value_and_require_a_converter),
 	};
 
 	return cmocka_run_group_tests(tests, make_tmpdir, remove_tmpdir);
