@@ -4,6 +4,7 @@
  * This is the only file that wires modules together; it owns no protocol logic.
  */
 #include "converter.h"
+#include "gateway.h"
 #include "log.h"
 
 #include <stdio.h>
@@ -21,7 +22,7 @@ struct role {
 
 static const struct role roles[] = {
 	{ "converter", "RFC 8803 Transport Converter (network side)", converter_main },
-	{ "gateway", "transparent hybrid-access gateway (customer side)", NULL },
+	{ "gateway", "transparent hybrid-access gateway (customer side)", gateway_main },
 };
 
 static void usage(FILE *out)

@@ -160,6 +160,41 @@ int sock_connect(const struct addr_port *dst, const struct sock_connect_opts *op
 	return fd;
 }
 
+int sock_connect_tfo(const struct addr_port *dst, const struct sock_connect_opts *opts,
+		     const void *data, size_t len)
+{
+	struct sockaddr_storage ss;
+	socklen_t sslen = addr_to_sockaddr(dst, &ss);
+	bool used_mptcp;
+	ssize_t n;
+	int fd, ret;
+
+	fd = open_stream(ss.ss_family, opts->mptcp, &used_mptcp);
+	if (fd < 0)
+		return fd;
+	ret = set_int(fd, IPPROTO_TCP, TCP_FASTOPEN_CONNECT, 1);
+	if (ret == 0)
+		ret = set_int(fd, IPPROTO_TCP, TCP_FASTOPEN_NO_COOKIE, 1);
+	if (ret == 0 && opts->nodelay)
+		ret = sock_set_nodelay(fd);
+	if (ret == 0 && used_mptcp)
+		ret = sock_set_buffers(fd, opts->buffer_size);
+	/* With TCP_FASTOPEN_CONNECT, connect() returns at once and the first write goes into
+	 * the SYN. */
+	if (ret == 0 && connect(fd, (struct sockaddr *)&ss, sslen) == -1 && errno != EINPROGRESS)
+		ret = -errno;
+	if (ret == 0) {
+		n = send(fd, data, len, MSG_NOSIGNAL);
+		if (n != (ssize_t)len)
+			ret = n < 0 ? -errno : -EAGAIN;
+	}
+	if (ret < 0) {
+		close(fd);
+		return ret;
+	}
+	return fd;
+}
+
 int sock_pending_error(int fd)
 {
 	int err = 0;

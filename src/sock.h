@@ -77,6 +77,13 @@ struct sock_connect_opts {
  * connect error itself, e.g. -ENETUNREACH, with the socket already closed). */
 int sock_connect(const struct addr_port *dst, const struct sock_connect_opts *opts);
 
+/*
+ * Non-blocking MPTCP (or TCP) connect with data in the SYN (TCP_FASTOPEN_CONNECT, no cookie):
+ * the first len bytes of data ride in the SYN when the kernel can. Returns the fd or -errno.
+ */
+int sock_connect_tfo(const struct addr_port *dst, const struct sock_connect_opts *opts,
+		     const void *data, size_t len);
+
 int sock_set_nodelay(int fd);
 int sock_set_buffers(int fd, uint32_t size);
 /* SO_LINGER {1, 0}: the next close() sends a RST instead of a FIN. */

@@ -1,0 +1,112 @@
+#!/usr/bin/env bash
+# SPDX-License-Identifier: GPL-2.0-or-later
+# The gateway end to end (dual proxy): a LAN host that knows nothing of MPTCP reaches a server
+# through mpconvd gateway (TPROXY capture, policy, pooled MPTCP upstream) and mpconvd converter.
+#
+#   lan ──── gw (mpconvd gateway) ══ link A (20 Mbit/s, 5 ms) ══ cv (mpconvd converter) ──── srv
+#                                 ══ link B (30 Mbit/s, 10 ms) ══
+#
+# Checks bytes (verified both ways) and mechanism: the upstream MPTCP connection came from the
+# pool, carried 2 subflows, the converter relayed it; policy block and direct observed; the
+# interception table is gone after SIGTERM.
+source "$(dirname "$0")/lib.sh"
+require_bed
+
+MPCONVD=${MPCONVD:-$MPCONV_BUILD/src/mpconvd}
+TESTSERVER=$BED_TOP/tests/tools/testserver.py
+[ -x "$MPCONVD" ] || skip_all "mpconvd not built in $MPCONV_BUILD"
+command -v nft >/dev/null || skip_all "nft not installed"
+
+plan 16
+
+topo_hybrid A:rate=20mbit,delay=5 B:rate=30mbit,delay=10 || bail "topology"
+mptcp_multilink || bail "MPTCP endpoints"
+bed_sysctl "$NS_CV" net.ipv4.tcp_fastopen=3 || bail "sysctl"
+
+bed_start "$NS_SRV" bulk "$MPBULK" server -p 5201 --tcp
+bed_start "$NS_SRV" echo python3 "$TESTSERVER" --mode echo "$SRV_ADDR4:7000" "$SRV_ADDR4:7001" \
+	"[$SRV_ADDR6]:7000"
+bed_start "$NS_CV" converter "$MPCONVD" converter --listen "$CV_ADDR4:5124" --allow 10.10.0.0/16
+wait_listen "$NS_SRV" 5201 && wait_listen "$NS_SRV" 7001 && wait_listen "$NS_CV" 5124 ||
+	bail "servers"
+bed_start "$NS_GW" gateway "$MPCONVD" gateway --converter "$CV_ADDR4" --lan "$LAN_IF_GW" \
+	--pool-min 2 --rule "block port 25 name no-smtp" --rule "direct port 7001 name local"
+wait_listen "$NS_GW" 5126 || { dump_state "$NS_GW"; bail "gateway"; }
+check "the gateway installed its interception table" bash -c "ip netns exec '$NS_GW' nft list table inet mpconv >/dev/null"
+wait_for 5 test "$(count_subflows "$NS_GW" "( dport = :5124 )")" -ge 2
+
+T=$BED_TMP
+# 2-6: a 20 MB download from the LAN host, plain TCP on the LAN side.
+n "$NS_LAN" timeout 120 "$MPBULK" client "$SRV_ADDR4" 5201 --tcp --download --bytes 20M \
+	>"$T/down" 2>&1 &
+client=$!
+sub=$(max_subflows_while "$client" "$NS_GW" "( dport = :5124 )")
+wait "$client"
+diag "download: $(cat "$T/down")"
+check "LAN download through gateway and converter is byte-exact" grep -q 'verified=1' "$T/down"
+wait_for 5 grep -q 'dest=10.0.2.2:5201' "$BED_TMP/gateway.err"
+gline=$(grep 'dest=10.0.2.2:5201' "$BED_TMP/gateway.err" | head -n 1)
+diag "$gline"
+check "the gateway bonded it with a pooled upstream connection" grep -q 'action=bond .*pool=1' <<<"$gline"
+check "the converter relayed it" grep -q 'dest=10.0.2.2:5201' "$BED_TMP/converter.err"
+check "upstream MPTCP subflows to the converter during the transfer: $sub (want >= 2)" \
+	test "${sub:-0}" -ge 2
+mbps=$(kv mbps "$(cat "$T/down")")
+diag "bonded download goodput $mbps Mbit/s (links: 20 + 30 Mbit/s)"
+check "goodput above the faster single link alone (30 Mbit/s): $mbps" fcmp "${mbps:-0}" ">" 30
+
+# 7: upload.
+line=$(n "$NS_LAN" timeout 120 "$MPBULK" client "$SRV_ADDR4" 5201 --tcp --bytes 10M 2>&1)
+diag "upload: $line"
+check "LAN upload through the gateway is byte-exact" grep -q 'verified=1' <<<"$line"
+
+# 8-9: an echo both ways over IPv4 and IPv6 (half-close relayed).
+out=$(echo hello | n "$NS_LAN" timeout 10 python3 -c '
+import socket, sys
+s = socket.create_connection((sys.argv[1], 7000)); s.sendall(sys.stdin.buffer.read())
+s.shutdown(socket.SHUT_WR); d = b""
+while True:
+    c = s.recv(4096)
+    if not c: break
+    d += c
+print(d.decode(), end="")' "$SRV_ADDR4" 2>&1)
+check "IPv4 echo through the gateway, half-close relayed" test "$out" = "$(printf 'hello\nEND')"
+out=$(echo six | n "$NS_LAN" timeout 10 python3 -c '
+import socket, sys
+s = socket.create_connection((sys.argv[1], 7000)); s.sendall(sys.stdin.buffer.read())
+s.shutdown(socket.SHUT_WR); d = b""
+while True:
+    c = s.recv(4096)
+    if not c: break
+    d += c
+print(d.decode(), end="")' "$SRV_ADDR6" 2>&1)
+check "IPv6 LAN host to IPv6 server through the gateway" test "$out" = "$(printf 'six\nEND')"
+
+# 10-11: policy. "direct port 7001" bypasses the converter; "block port 25" resets.
+out=$(echo direct | n "$NS_LAN" timeout 10 python3 -c '
+import socket, sys
+s = socket.create_connection((sys.argv[1], 7001)); s.sendall(b"direct\n"); s.shutdown(socket.SHUT_WR)
+d = b""
+while True:
+    c = s.recv(4096)
+    if not c: break
+    d += c
+print(d.decode(), end="")' "$SRV_ADDR4" 2>&1)
+check "direct rule: served without the converter" test "$out" = "$(printf 'direct\nEND')"
+check "direct rule: the converter never saw port 7001" \
+	bash -c "! grep -q 'dest=10.0.2.2:7001' '$BED_TMP/converter.err'"
+out=$(n "$NS_LAN" timeout 10 python3 -c '
+import socket, sys
+try:
+    s = socket.create_connection((sys.argv[1], 25), timeout=5); s.sendall(b"x")
+    print("data" if s.recv(1) else "closed")
+except (ConnectionResetError, ConnectionRefusedError): print("reset")' "$SRV_ADDR4" 2>&1)
+check "block rule: the LAN connection is reset ($out)" test "$out" = reset
+check "block rule: logged with its rule name" grep -q 'rule=no-smtp .*reason="blocked by policy"' \
+	"$BED_TMP/gateway.err"
+
+# 12-14: SIGTERM removes the interception table and exits 0.
+if bed_stop gateway; then ok "gateway exits 0 on SIGTERM"; else not_ok "gateway exits 0 on SIGTERM"; fi
+check "interception table removed" bash -c "! ip netns exec '$NS_GW' nft list table inet mpconv 2>/dev/null"
+diag "$(grep 'totals:' "$BED_TMP/gateway.err")"
+check "totals show pool hits" grep -q 'totals: .*pool_hits=[1-9]' "$BED_TMP/gateway.err"
