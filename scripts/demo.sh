@@ -137,6 +137,32 @@ cfrac=$(awk -v m="$cmbps" -v s="$sum" 'BEGIN { printf "%.0f", 100 * m / s }')
 echo "  [info] goodput through the converter $cmbps Mbit/s = ${cfrac}% of the link sum (connect to last byte; direct MPTCP above: ${frac}%)"
 echo "   converter log: ${sline#*info: }"
 
+# The whole system: dual proxy, lan (plain TCP) -> gateway -> converter -> srv.
+echo
+echo "Dual proxy: lan ─── mpconvd gateway ══ A+B ══ mpconvd converter ─── srv (LAN host speaks plain TCP)"
+bed_start "$NS_SRV" demo-bulk "$MPBULK" server -p 5201 --tcp
+bed_start "$NS_GW" demo-gateway "$MPCONV_BUILD/src/mpconvd" gateway --converter "$CV_ADDR4" \
+	--lan "$LAN_IF_GW"
+wait_listen "$NS_SRV" 5201 && wait_listen "$NS_GW" 5126
+verdict $? "gateway up: nftables TPROXY capture on $LAN_IF_GW, pool of MPTCP connections to the converter"
+wait_for 5 test "$(count_subflows "$NS_GW" "( dport = :5124 )")" -ge 2
+n "$NS_LAN" timeout 120 "$MPBULK" client "$SRV_ADDR4" 5201 --tcp --download --bytes 30M \
+	>"$BED_TMP/demo-lan" 2>&1 &
+client=$!
+gsub=$(max_subflows_while "$client" "$NS_GW" "( dport = :5124 )")
+wait "$client"
+lline=$(cat "$BED_TMP/demo-lan")
+[ "$(kv verified "$lline")" = 1 ] && [ "$(kv mptcp "$lline")" = 0 ]
+verdict $? "LAN host (plain TCP) downloaded $(kv bytes "$lline") bytes from srv, verified"
+[ "${gsub:-0}" -ge 2 ]
+verdict $? "gateway's upstream MPTCP subflows to the converter: ${gsub:-?} (want >= 2, both links)"
+gmbps=$(kv mbps "$lline")
+gfrac=$(awk -v m="${gmbps:-0}" -v s="$sum" 'BEGIN { printf "%.0f", 100 * m / s }')
+echo "  [info] bonded goodput for the LAN host ${gmbps:-?} Mbit/s = ${gfrac}% of the link sum"
+echo "   gateway log: $(grep 'dest=10.0.2.2:5201' "$BED_TMP/demo-gateway.err" | tail -n 1 | sed 's/.*info: //')"
+bed_stop demo-gateway
+verdict $? "gateway stopped cleanly, interception rules removed"
+
 if [ "$failures" -ne 0 ]; then
 	echo
 	echo "Details for the failures:"
