@@ -17,7 +17,7 @@ TESTSERVER=$BED_TOP/tests/tools/testserver.py
 [ -x "$MPCONVD" ] || skip_all "mpconvd not built in $MPCONV_BUILD"
 command -v nft >/dev/null || skip_all "nft not installed"
 
-plan 16
+plan 18
 
 topo_hybrid A:rate=20mbit,delay=5 B:rate=30mbit,delay=10 || bail "topology"
 mptcp_multilink || bail "MPTCP endpoints"
@@ -105,7 +105,16 @@ check "block rule: the LAN connection is reset ($out)" test "$out" = reset
 check "block rule: logged with its rule name" grep -q 'rule=no-smtp .*reason="blocked by policy"' \
 	"$BED_TMP/gateway.err"
 
-# 12-14: SIGTERM removes the interception table and exits 0.
+# Native MPTCP from a LAN host is never touched: it reaches an MPTCP server end to end.
+bed_start "$NS_SRV" native "$MPBULK" server -p 5301
+wait_listen "$NS_SRV" 5301 || bail "native MPTCP server"
+line=$(n "$NS_LAN" timeout 60 "$MPBULK" client "$SRV_ADDR4" 5301 --bytes 2M 2>&1)
+diag "native: $line"
+check "native MPTCP from the LAN passes end to end (mptcp=1, verified)" \
+	grep -q 'mptcp=1 .*verified=1' <<<"$line"
+check "and the gateway never saw it" bash -c "! grep -q 'dest=10.0.2.2:5301' '$BED_TMP/gateway.err'"
+
+# SIGTERM removes the interception table and exits 0.
 if bed_stop gateway; then ok "gateway exits 0 on SIGTERM"; else not_ok "gateway exits 0 on SIGTERM"; fi
 check "interception table removed" bash -c "! ip netns exec '$NS_GW' nft list table inet mpconv 2>/dev/null"
 diag "$(grep 'totals:' "$BED_TMP/gateway.err")"
