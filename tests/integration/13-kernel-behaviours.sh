@@ -10,9 +10,10 @@ source "$(dirname "$0")/lib.sh"
 require_bed
 
 PROBE=$BED_TOP/tests/tools/kernel_probe.py
-plan 5
+plan 6
 
-topo_pair A:rate=100mbit,delay=10 || bail "topology"
+topo_pair A:rate=100mbit,delay=10 B:rate=100mbit,delay=10 || bail "topology"
+mptcp_multilink || bail "MPTCP endpoints"
 bed_sysctl "$NS_CV" net.ipv4.tcp_fastopen=3 || bail "sysctl"
 SERVER=$LINK_A_CV4
 T=$BED_TMP
@@ -63,3 +64,25 @@ ms=$(kv reply_ms "$line")
 check "work-around: the reply arrives, well within one second ($ms ms)" \
 	test "$ms" != timeout -a "${ms:-9999}" -lt 1000
 check "work-around: the connection stays MPTCP" grep -q 'mptcp=1' <<<"$line"
+
+# 6. An idle MPTCP connection gets no extra subflow until data has been acknowledged (the
+# connection is only "fully established" then): the gateway's pooled connections join their
+# second link about one round trip after the Convert message, not while they wait.
+bed_start "$NS_CV" idle-server python3 "$BED_TOP/tests/tools/testserver.py" --mptcp --mode echo \
+	"$SERVER:7400"
+wait_listen "$NS_CV" 7400 || bail "idle server"
+n "$NS_GW" timeout 10 python3 -c '
+import socket, sys, time
+s = socket.socket(socket.AF_INET, socket.SOCK_STREAM, 262); s.connect((sys.argv[1], 7400))
+time.sleep(1.5); print("idle", flush=True); time.sleep(1.5)
+s.sendall(b"x"); s.recv(1); time.sleep(1.5); print("used", flush=True); time.sleep(2)' \
+	"$SERVER" >"$T/idle" 2>&1 &
+wait_for 5 grep -q idle "$T/idle"
+idle_subflows=$(count_subflows "$NS_GW" "( dport = :7400 )")
+wait_for 5 grep -q used "$T/idle"
+used_subflows=$(count_subflows "$NS_GW" "( dport = :7400 )")
+diag "subflows while idle: $idle_subflows, after one byte each way: $used_subflows"
+present=0
+[ "$idle_subflows" = 1 ] && [ "$used_subflows" = 2 ] && present=1
+behaviour $present "an idle MPTCP connection gets its extra subflow only after data (1 -> 2)" \
+	"pooled connections would have every link up before they are taken"

@@ -25,7 +25,7 @@ bed_start "$NS_CV" converter "$MPCONVD" converter --listen "$CV_ADDR4:5124" --al
 wait_listen "$NS_SRV" 5201 && wait_listen "$NS_CV" 5124 || bail "servers"
 bed_start "$NS_GW" gateway "$MPCONVD" gateway --converter "$CV_ADDR4" --lan "$LAN_IF_GW"
 wait_listen "$NS_GW" 5126 || bail "gateway"
-wait_for 5 test "$(count_subflows "$NS_GW" "( dport = :5124 )")" -ge 2
+wait_for 5 test "$(ip netns exec "$NS_GW" ss -MnH state established '( dport = :5124 )' | wc -l)" -ge 2
 T=$BED_TMP
 
 # download_while CUT RESTORE: a 25 MB LAN download; CUT runs after 1.5 s, RESTORE at the end.
