@@ -34,6 +34,7 @@
 #define GW_REQUEST_MAX 64
 
 enum gw_state {
+	GW_ACCEPTED,		/* policy not applied yet, or blocked */
 	GW_UPSTREAM_CONNECTING, /* plain mode, or a pool miss: connecting to the converter */
 	GW_WAIT_REPLY,		/* Convert request sent; waiting for the converter's answer */
 	GW_DIRECT_CONNECTING,	/* policy said direct: connecting to the destination itself */
@@ -76,6 +77,7 @@ struct gateway {
 	struct gw_session *sessions;
 	size_t sessions_len;
 	bool draining;
+	bool converter_failing; /* logged once per outage, not once per connection */
 	struct gw_stats stats;
 	uint8_t scratch[CONV_MAX_LEN];
 };
@@ -85,7 +87,7 @@ static void gw_on_upstream_event(struct loop_io *io, uint32_t events);
 
 static const char *gw_state_name(enum gw_state state)
 {
-	static const char *const names[] = { "upstream-connecting", "wait-reply",
+	static const char *const names[] = { "accepted", "upstream-connecting", "wait-reply",
 					     "direct-connecting", "relay" };
 	return names[state];
 }
@@ -179,8 +181,10 @@ static void gw_go_direct(struct gw_session *s)
 static void gw_upstream_failed(struct gw_session *s, const char *why)
 {
 	s->gw->stats.upstream_failures++;
-	log_warnx("converter unusable for %s: %s",
-		  addr_format(&s->dest, true, (char[ADDR_STRLEN]){ 0 }), why);
+	if (!s->gw->converter_failing)
+		log_warnx("converter unusable: %s; LAN connections %s until it answers again", why,
+			  s->gw->config.gateway.converter_down == 1 ? "go direct" : "are reset");
+	s->gw->converter_failing = true;
 	if (s->gw->config.gateway.converter_down == 1) {
 		s->gw->stats.fallbacks++;
 		gw_set_upstream(s, -1);
@@ -241,6 +245,9 @@ static void gw_read_reply(struct gw_session *s, bool eof)
 		gw_close(s, "error consuming the Convert reply", true);
 		return;
 	}
+	if (gw->converter_failing)
+		log_info("converter answers again");
+	gw->converter_failing = false;
 	gw_start_relay(s);
 }
 
@@ -250,6 +257,8 @@ static void gw_on_upstream_event(struct loop_io *io, uint32_t events)
 	int err;
 
 	switch (s->state) {
+	case GW_ACCEPTED:
+		break;
 	case GW_UPSTREAM_CONNECTING:
 	case GW_DIRECT_CONNECTING:
 		err = sock_pending_error(io->fd);
@@ -299,8 +308,9 @@ static void gw_on_timer(struct loop_timer *timer)
 	case GW_DIRECT_CONNECTING:
 		gw_close(s, "direct connect timed out", true);
 		break;
+	case GW_ACCEPTED:
 	case GW_RELAY:
-		break;
+		break; /* no timer armed in these states */
 	}
 }
 
