@@ -387,6 +387,34 @@ static void relay_on_idle(struct loop_timer *timer)
 	relay_finish(relay);
 }
 
+#define RELAY_STALL_FIRST_MS 1000
+#define RELAY_STALL_MAX_MS   60000
+
+/*
+ * The stall check: if no byte moved since the last one, assume an edge was lost and pump with
+ * both sides marked readable and writable (a wrong guess costs one EAGAIN per side). Re-armed
+ * before pumping, because pumping may end the relay and let its owner free it.
+ */
+static void relay_on_stall(struct loop_timer *timer)
+{
+	struct relay *relay = container_of(timer, struct relay, stall_timer);
+	uint64_t total = relay_total_bytes(relay);
+	bool quiet = total == relay->stall_mark;
+
+	if (relay->ending)
+		return;
+	relay->stall_period_ms = quiet ? relay->stall_period_ms * 2 : RELAY_STALL_FIRST_MS;
+	if (relay->stall_period_ms > RELAY_STALL_MAX_MS)
+		relay->stall_period_ms = RELAY_STALL_MAX_MS;
+	relay->stall_mark = total;
+	loop_timer_arm(relay->loop, timer, relay->stall_period_ms);
+	if (!quiet)
+		return;
+	for (int s = RELAY_A; s <= RELAY_B; s++)
+		relay->readable[s] = relay->writable[s] = true;
+	relay_pump(relay);
+}
+
 /* Clears the relay and gives it fd_a and fd_b (either may be -1 until known). */
 void relay_prepare(struct relay *relay, int fd_a, int fd_b)
 {
@@ -396,6 +424,7 @@ void relay_prepare(struct relay *relay, int fd_a, int fd_b)
 	for (int s = RELAY_A; s <= RELAY_B; s++)
 		relay->dir[s].pipe[0] = relay->dir[s].pipe[1] = -1;
 	loop_timer_init(&relay->idle_timer, relay_on_idle);
+	loop_timer_init(&relay->stall_timer, relay_on_stall);
 }
 
 /* Bytes toward `to` travel in the direction that leaves the other side. */
@@ -450,6 +479,12 @@ int relay_start(struct relay *relay, struct loop *loop, struct pipe_pool *pipes,
 			return ret;
 	}
 	relay->last_active_ms = loop->now_ms;
+	relay->stall_period_ms = RELAY_STALL_FIRST_MS;
+	ret = loop_timer_arm(loop, &relay->stall_timer, relay->stall_period_ms);
+	if (ret < 0) {
+		loop_timer_cancel(loop, &relay->idle_timer);
+		return ret;
+	}
 	for (int s = RELAY_A; s <= RELAY_B; s++) {
 		relay->dir[s].copy_mode = !splice_ok;
 		relay->readable[s] = relay->writable[s] = true;
@@ -501,8 +536,10 @@ void relay_close(struct relay *relay)
 			break;
 		}
 	}
-	if (relay->loop)
+	if (relay->loop) {
 		loop_timer_cancel(relay->loop, &relay->idle_timer);
+		loop_timer_cancel(relay->loop, &relay->stall_timer);
+	}
 	for (int s = RELAY_A; s <= RELAY_B; s++) {
 		struct loop_io *io = &relay->io[s];
 		struct relay_dir *dir = &relay->dir[s];

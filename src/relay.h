@@ -78,6 +78,11 @@ struct relay {
 	bool started, ending, closed;
 	struct loop_timer idle_timer;
 	uint64_t last_active_ms;
+	/* Safety net for a lost edge-triggered event (seen once in 138 bench transfers: an MPTCP
+	 * socket with a full receive queue and no event): when no byte moved since the last check,
+	 * both directions are retried. The period doubles while the relay stays quiet. */
+	struct loop_timer stall_timer;
+	uint64_t stall_mark, stall_period_ms;
 	enum relay_end end;
 	int end_errno; /* errno behind a reset/error end, 0 otherwise */
 	void (*on_end)(struct relay *relay);

@@ -746,6 +746,27 @@ static void idle_timeout_resets_both_sides_of_a_silent_relay(void **state)
 	world_free(w);
 }
 
+static void a_lost_edge_stalls_for_about_a_second_not_forever(void **state)
+{
+	struct world_opts o = { .family = AF_INET, .pipe_size = MIB };
+	struct world *w = world_new(&o);
+	uint64_t t0;
+
+	world_streams(w);
+	world_start(w, true, 0);
+	run_for(w, 20);
+	/* No event from side A can reach the relay any more: as if every edge were lost. */
+	loop_remove(&w->loop, &w->relay.io[RELAY_A]);
+	t0 = loop_clock_ms();
+	peer_send(&w->a, 64 * 1024, false);
+	assert_true(run_until(w, b_got_everything, 5000));
+	assert_false(w->b.mismatch);
+	/* The stall check found it: not at once (no edge), and within about one period. */
+	assert_true(loop_clock_ms() - t0 >= 500);
+	assert_true(loop_clock_ms() - t0 <= 2500);
+	world_free(w);
+}
+
 static uint64_t last_poke_ms;
 static int pokes;
 
@@ -1123,6 +1144,7 @@ int main(void)
 		cmocka_unit_test(reset_by_b_ends_the_relay_and_resets_a),
 		cmocka_unit_test(reset_after_a_fin_is_still_seen),
 		cmocka_unit_test(idle_timeout_resets_both_sides_of_a_silent_relay),
+		cmocka_unit_test(a_lost_edge_stalls_for_about_a_second_not_forever),
 		cmocka_unit_test(activity_postpones_the_idle_timeout),
 		cmocka_unit_test(a_busy_relay_yields_after_its_budget_and_then_resumes),
 		cmocka_unit_test(backpressure_stops_reading_a_while_b_is_full_with_splice),
