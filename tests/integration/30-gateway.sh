@@ -63,46 +63,17 @@ diag "upload: $line"
 check "LAN upload through the gateway is byte-exact" grep -q 'verified=1' <<<"$line"
 
 # 8-9: an echo both ways over IPv4 and IPv6 (half-close relayed).
-out=$(echo hello | n "$NS_LAN" timeout 10 python3 -c '
-import socket, sys
-s = socket.create_connection((sys.argv[1], 7000)); s.sendall(sys.stdin.buffer.read())
-s.shutdown(socket.SHUT_WR); d = b""
-while True:
-    c = s.recv(4096)
-    if not c: break
-    d += c
-print(d.decode(), end="")' "$SRV_ADDR4" 2>&1)
-check "IPv4 echo through the gateway, half-close relayed" test "$out" = "$(printf 'hello\nEND')"
-out=$(echo six | n "$NS_LAN" timeout 10 python3 -c '
-import socket, sys
-s = socket.create_connection((sys.argv[1], 7000)); s.sendall(sys.stdin.buffer.read())
-s.shutdown(socket.SHUT_WR); d = b""
-while True:
-    c = s.recv(4096)
-    if not c: break
-    d += c
-print(d.decode(), end="")' "$SRV_ADDR6" 2>&1)
-check "IPv6 LAN host to IPv6 server through the gateway" test "$out" = "$(printf 'six\nEND')"
+out=$(tcp_exchange "$NS_LAN" "$SRV_ADDR4" 7000 $'hello\n')
+check "IPv4 echo through the gateway, half-close relayed ($out)" test "$out" = "hello|END|"
+out=$(tcp_exchange "$NS_LAN" "$SRV_ADDR6" 7000 $'six\n')
+check "IPv6 LAN host to IPv6 server through the gateway ($out)" test "$out" = "six|END|"
 
 # 10-11: policy. "direct port 7001" bypasses the converter; "block port 25" resets.
-out=$(echo direct | n "$NS_LAN" timeout 10 python3 -c '
-import socket, sys
-s = socket.create_connection((sys.argv[1], 7001)); s.sendall(b"direct\n"); s.shutdown(socket.SHUT_WR)
-d = b""
-while True:
-    c = s.recv(4096)
-    if not c: break
-    d += c
-print(d.decode(), end="")' "$SRV_ADDR4" 2>&1)
-check "direct rule: served without the converter" test "$out" = "$(printf 'direct\nEND')"
+out=$(tcp_exchange "$NS_LAN" "$SRV_ADDR4" 7001 $'direct\n')
+check "direct rule: served without the converter ($out)" test "$out" = "direct|END|"
 check "direct rule: the converter never saw port 7001" \
 	bash -c "! grep -q 'dest=10.0.2.2:7001' '$BED_TMP/converter.err'"
-out=$(n "$NS_LAN" timeout 10 python3 -c '
-import socket, sys
-try:
-    s = socket.create_connection((sys.argv[1], 25), timeout=5); s.sendall(b"x")
-    print("data" if s.recv(1) else "closed")
-except (ConnectionResetError, ConnectionRefusedError): print("reset")' "$SRV_ADDR4" 2>&1)
+out=$(tcp_exchange "$NS_LAN" "$SRV_ADDR4" 25 x)
 check "block rule: the LAN connection is reset ($out)" test "$out" = reset
 check "block rule: logged with its rule name" grep -q 'rule=no-smtp .*reason="blocked by policy"' \
 	"$BED_TMP/gateway.err"

@@ -19,20 +19,9 @@ topo_hybrid A:rate=100mbit,delay=2 || bail "topology"
 bed_start "$NS_SRV" echo python3 "$TESTSERVER" --mode echo "$SRV_ADDR4:7000" "$SRV_ADDR4:7009"
 wait_listen "$NS_SRV" 7000 || bail "echo server"
 
-# echo_via_lan PORT: one exchange from the LAN host; prints the reply, or "reset"/"timeout".
+# echo_via_lan PORT: one exchange from the LAN host (see tcp_exchange in lib.sh).
 echo_via_lan() {
-	n "$NS_LAN" timeout 15 python3 -c '
-import socket, sys
-try:
-    s = socket.create_connection((sys.argv[1], int(sys.argv[2])), timeout=8)
-    s.sendall(b"hi\n"); s.shutdown(socket.SHUT_WR); d = b""
-    while True:
-        c = s.recv(4096)
-        if not c: break
-        d += c
-    print(d.decode().replace("\n", "|"))
-except (ConnectionResetError, ConnectionRefusedError, BrokenPipeError): print("reset")
-except socket.timeout: print("timeout")' "$SRV_ADDR4" "$1" 2>&1
+	tcp_exchange "$NS_LAN" "$SRV_ADDR4" "$1" $'hi\n'
 }
 
 # 1-2: no converter running; converter-down = closed (the default) resets the LAN client.

@@ -68,7 +68,8 @@
 #   Mechanism  nstat_reset NS | nstat_ns NS [NAME...] | nstat_delta NS NAME
 #              count_subflows NS [SS FILTER] | max_subflows_while PID NS [FILTER]
 #              assert_no_fallback NS (counters in BED_FALLBACK_COUNTERS) | dump_state NS...
-#   Measure    ping_rtt_ms NS ADDR COUNT [INTERVAL] | ping_rtt (min avg max mdev) | ping_rtt_list
+#   Measure    ping_rtt_ms NS ADDR COUNT [INTERVAL] | ping_rtt (min avg max mdev)
+#              tcp_exchange NS HOST PORT TEXT (one request/reply, "reset" or "timeout") | ping_rtt_list
 #              ping_loss_pct NS ADDR COUNT [INTERVAL]
 #              bulk_server NS PORT [ARGS] | bulk_client NS HOST PORT [ARGS] (prints the line)
 #
@@ -962,6 +963,24 @@ bulk_server()
 	shift 2
 	bed_start "$ns" "mpbulk-$port" "$MPBULK" server -p "$port" "$@"
 	wait_listen "$ns" "$port" 5
+}
+
+# tcp_exchange NS HOST PORT TEXT: one plain-TCP exchange from NS: connect, send TEXT, half-close,
+# read to EOF. Prints the reply with newlines as "|", or "reset" / "timeout".
+tcp_exchange()
+{
+	n "$1" timeout 15 python3 -c '
+import socket, sys
+try:
+    s = socket.create_connection((sys.argv[1], int(sys.argv[2])), timeout=8)
+    s.sendall(sys.argv[3].encode()); s.shutdown(socket.SHUT_WR); d = b""
+    while True:
+        c = s.recv(4096)
+        if not c: break
+        d += c
+    print(d.decode().replace("\n", "|"))
+except (ConnectionResetError, ConnectionRefusedError, BrokenPipeError): print("reset")
+except socket.timeout: print("timeout")' "$2" "$3" "$4" 2>&1
 }
 
 # bulk_client NS HOST PORT [ARGS...]: runs one mpbulk client (capped at 120 s) and prints its
