@@ -476,6 +476,11 @@ static void gw_on_signal(struct loop_io *io, uint32_t events)
 			continue;
 		log_info("signal %u: draining %zu sessions", si.ssi_signo, gw->sessions_len);
 		gw->draining = true;
+		/* No new upstream connections while draining: the pool has nobody left to serve. */
+		if (gw->pool_on) {
+			pool_destroy(&gw->pool);
+			gw->pool_on = false;
+		}
 		if (gw->listener.fd >= 0) {
 			loop_remove(&gw->loop, &gw->listener);
 			close(gw->listener.fd);
