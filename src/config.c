@@ -284,6 +284,36 @@ static bool config_set_rule(const struct config_key *key, void *base, const char
 	return true;
 }
 
+/* Links are checked here (line numbers in errors), resolved by the gateway when it starts. */
+static bool config_set_link(const struct config_key *key, void *base, const char *value, char *err)
+{
+	struct config_gateway *gw = base;
+	char why[LINKS_ERR_LEN];
+
+	if (gw->links_len == LINKS_MAX)
+		return config_fail(err, "%s: more than %d links: '%s'", key->name, LINKS_MAX, value);
+	if (link_conf_parse(value, &gw->links[gw->links_len], why) < 0)
+		return config_fail(err, "%s", why);
+	for (size_t i = 0; i < gw->links_len; i++) {
+		if (!strcmp(gw->links[i].name, gw->links[gw->links_len].name))
+			return config_fail(err, "%s: name '%s' given twice", key->name,
+					   gw->links[i].name);
+	}
+	gw->links_len++;
+	return true;
+}
+
+static bool config_set_probe_target(const struct config_key *key, void *base, const char *value,
+				    char *err)
+{
+	struct config_gateway *gw = base;
+
+	if (!addr_parse(value, 0, &gw->probe_target))
+		return config_fail(err, "%s: not an address: '%s'", key->name, value);
+	gw->has_probe_target = true;
+	return true;
+}
+
 /* One of key->choices ("a|b|c"), stored as its index. */
 static bool config_set_choice(const struct config_key *key, void *base, const char *value,
 			      char *err)
@@ -518,6 +548,57 @@ static const struct config_key config_keys[] = {
 	  .help = "policy rule, repeatable, first match wins: bond|direct[:LINK]|block [from P] "
 		  "[to P] [port N[-M]] [dscp N] [idle D] [rate R] [name N]" },
 	{ .section = CONFIG_GATEWAY,
+	  .name = "link",
+	  .arg = "LINK",
+	  .set = config_set_link,
+	  .list = true,
+	  .help = "access link, repeatable: NAME dev IF [addr A] [via GW] "
+		  "[role primary|secondary|backup] (none: routing decides, no path management)" },
+	{ .section = CONFIG_GATEWAY,
+	  .name = "path-manager",
+	  .arg = "PM",
+	  .set = config_set_choice,
+	  .choices = "userspace|kernel",
+	  .offset = GW(path_manager),
+	  .help = "with links: userspace (mpconvd adds subflows per link, default) or kernel "
+		  "(endpoints configured by the operator)" },
+	{ .section = CONFIG_GATEWAY,
+	  .name = "link-table",
+	  .arg = "N",
+	  .set = config_set_u32,
+	  .offset = GW(link_table),
+	  .min = 256,
+	  .max = 0x7fff0000,
+	  .help = "link i gets routing table and rule preference N + i (default 5100)" },
+	{ .section = CONFIG_GATEWAY,
+	  .name = "probe-interval",
+	  .arg = "DURATION",
+	  .set = config_set_ms,
+	  .offset = GW(probe_interval_ms),
+	  .max = 10 * MIN,
+	  .help = "ICMP echo to the converter over each link, 0 = carrier only (default 1s)" },
+	{ .section = CONFIG_GATEWAY,
+	  .name = "probe-down",
+	  .arg = "N",
+	  .set = config_set_u32,
+	  .offset = GW(probe_down),
+	  .min = 1,
+	  .max = 100,
+	  .help = "probes lost in a row before a link counts as dead (default 3)" },
+	{ .section = CONFIG_GATEWAY,
+	  .name = "probe-up",
+	  .arg = "N",
+	  .set = config_set_u32,
+	  .offset = GW(probe_up),
+	  .min = 1,
+	  .max = 100,
+	  .help = "probes answered in a row before a dead link is used again (default 2)" },
+	{ .section = CONFIG_GATEWAY,
+	  .name = "probe-target",
+	  .arg = "ADDR",
+	  .set = config_set_probe_target,
+	  .help = "address probed over each link (default: the first converter)" },
+	{ .section = CONFIG_GATEWAY,
 	  .name = "default-action",
 	  .arg = "ACTION",
 	  .set = config_set_choice,
@@ -658,6 +739,10 @@ void config_init(struct config *cfg)
 				.pool_min = 2,
 				.pool_max = 32,
 				.pool_max_idle_ms = 30000,
+				.link_table = 5100,
+				.probe_interval_ms = 1000,
+				.probe_down = 3,
+				.probe_up = 2,
 				.intercept = true,
 				.connect_timeout_ms = 10000,
 				.reply_timeout_ms = 10000,
@@ -975,6 +1060,8 @@ static int config_finish_gateway(struct config_gateway *gw, char err[CONFIG_ERR_
 		config_fail(err, "lan: at least one LAN interface is required to intercept");
 		return -EINVAL;
 	}
+	if (!gw->has_probe_target) /* the converter itself, as reachable from each link */
+		gw->probe_target = gw->converters[0];
 	if (gw->pool_min > gw->pool_max) {
 		config_fail(err, "pool-min (%u) is larger than pool-max (%u)", gw->pool_min,
 			    gw->pool_max);

@@ -5,6 +5,7 @@
 #include "acl.h"
 #include "addr.h"
 #include "cookie.h"
+#include "links.h"
 #include "log.h"
 
 #include <stdbool.h>
@@ -69,6 +70,14 @@ struct config_gateway {
 	uint32_t pool_max_idle_ms;   /* recycle before the converter's convert-wait; default 30 s */
 	char *rules[CONFIG_MAX_RULES]; /* owned policy rule texts, parsed by the gateway */
 	size_t rules_len;
+	struct link_conf links[LINKS_MAX]; /* access links; none = routing decides everything */
+	size_t links_len;
+	int path_manager;	     /* 0 = userspace (per-connection subflows, default), 1 = kernel */
+	uint32_t link_table;	     /* link i: routing table and rule preference base + i; 5100 */
+	uint32_t probe_interval_ms;  /* ICMP echo per link; default 1 s; 0 = carrier only */
+	uint32_t probe_down, probe_up; /* lost / answered in a row to change state; 3 and 2 */
+	struct addr_port probe_target; /* default: the first converter */
+	bool has_probe_target;
 	int default_action; /* enum pol_action: bond (0) by default */
 	int converter_down; /* 0 = reset LAN connections (closed), 1 = go direct */
 	bool intercept;	    /* install the nftables rules; default true */

@@ -12,8 +12,10 @@
 #include "config.h"
 #include "convert.h"
 #include "intercept.h"
+#include "links.h"
 #include "log.h"
 #include "loop.h"
+#include "paths.h"
 #include "pipe.h"
 #include "policy.h"
 #include "pool.h"
@@ -21,6 +23,7 @@
 #include "sock.h"
 
 #include <errno.h>
+#include <fcntl.h>
 #include <netinet/in.h>
 #include <signal.h>
 #include <stdio.h>
@@ -32,6 +35,11 @@
 #include <unistd.h>
 
 #define GW_REQUEST_MAX 64
+/* RFC 8803: after Resource Exceeded or Network Failure, wait at least 30 s before asking that
+ * converter again; an unreachable converter is retried sooner. Both double while it fails. */
+#define GW_BACKOFF_REFUSED_MS	  30000
+#define GW_BACKOFF_UNREACHABLE_MS 1000
+#define GW_BACKOFF_MAX_MS	  300000
 
 enum gw_state {
 	GW_ACCEPTED,		/* policy not applied yet, or blocked */
@@ -50,6 +58,9 @@ struct gw_session {
 	enum gw_state state;
 	struct addr_port client, dest;
 	const struct pol_rule *rule;
+	struct paths_conn *path; /* subflow management of the upstream connection, or NULL */
+	unsigned converter;	 /* index of the converter in use */
+	uint8_t converters_tried;
 	struct loop_timer timer;
 	uint64_t started_ms;
 	bool bonded, from_pool;
@@ -60,7 +71,14 @@ struct gw_session {
 
 struct gw_stats {
 	unsigned long sessions, bonded, direct, blocked, pool_hits, pool_misses, fallbacks,
-		converter_errors, upstream_failures;
+		converter_errors, upstream_failures, mptcp_fallbacks, converter_switches;
+};
+
+/* What the gateway knows of each converter: RFC 8803 back-off after refusals. */
+struct gw_converter {
+	uint64_t retry_at_ms, backoff_ms;
+	bool refused; /* the back-off follows a refusal (Error 64/65), not a connect failure */
+	unsigned long failures;
 };
 
 struct gateway {
@@ -72,6 +90,14 @@ struct gateway {
 	struct pipe_pool pipes;
 	struct pool pool;
 	bool pool_on;
+	unsigned pool_converter; /* the converter the pool connects to */
+	int pool_link;		 /* the link of pooled connections' initial subflow, -1 = any */
+	struct gw_converter converters[CONFIG_MAX_CONVERTERS];
+	struct links links;
+	bool links_on;
+	struct paths paths;
+	bool paths_on;
+	char saved_path_manager[16]; /* restored at exit; empty = untouched */
 	struct loop_io listener, signals;
 	struct loop_timer drain_timer;
 	struct gw_session *sessions;
@@ -84,6 +110,123 @@ struct gateway {
 
 static void gw_on_lan_event(struct loop_io *io, uint32_t events);
 static void gw_on_upstream_event(struct loop_io *io, uint32_t events);
+static void gw_bond_attempt(struct gw_session *s);
+static void gw_bond_connect(struct gw_session *s, unsigned conv, bool allow_pool);
+
+/* Path management of the session's upstream connection ends before its socket closes. */
+static void gw_untrack(struct gw_session *s)
+{
+	if (s->path)
+		paths_forget(&s->gw->paths, s->path);
+	s->path = NULL;
+}
+
+/* From now on (connected, request about to leave) the connection gets its subflows. */
+static void gw_track(struct gw_session *s)
+{
+	struct gateway *gw = s->gw;
+	int fd = s->relay.io[RELAY_B].fd;
+
+	if (sock_is_mptcp(fd) == 0) {
+		gw->stats.mptcp_fallbacks++;
+		log_warnx("converter connection fell back to plain TCP (MPTCP stripped or refused "
+			  "on the path?): single path for this session");
+		return;
+	}
+	if (gw->paths_on && !s->path)
+		s->path = paths_track(&gw->paths, fd, s->rule->links, s->rule->backup);
+}
+
+/* The source address for a new connection of family that may use the links in allowed:
+ * the best live link's (primary first). false = no link is usable (or none declared). */
+static bool gw_pick_local(struct gateway *gw, uint8_t allowed, int family, int *link,
+			  struct addr_port *local)
+{
+	*link = -1;
+	if (!gw->links_on)
+		return false;
+	*link = links_pick_initial(&gw->links, allowed, family);
+	return *link >= 0 && links_local_addr(&gw->links, *link, family, local);
+}
+
+static int gw_family(const struct addr_port *ap)
+{
+	return addr_is_v4mapped(ap->ip) ? AF_INET : AF_INET6;
+}
+
+static bool gw_converter_usable(const struct gateway *gw, unsigned i)
+{
+	return gw->loop.now_ms >= gw->converters[i].retry_at_ms;
+}
+
+/* The first converter, in the configured order, not backing off (and not in skip). */
+static int gw_pick_converter(const struct gateway *gw, uint8_t skip)
+{
+	for (unsigned i = 0; i < gw->config.gateway.converters_len; i++)
+		if (!(skip & (1u << i)) && gw_converter_usable(gw, i))
+			return (int)i;
+	return -1;
+}
+
+static struct sock_connect_opts gw_upstream_opts(const struct gateway *gw)
+{
+	return (struct sock_connect_opts){
+		.mptcp = true,
+		.nodelay = true,
+		.buffer_size = gw->config.gateway.socket_buffer,
+	};
+}
+
+/* Points the pool at the converter in use and at the best link for initial subflows. */
+static void gw_pool_sync(struct gateway *gw)
+{
+	const struct config_gateway *gc = &gw->config.gateway;
+	struct sock_connect_opts opts = gw_upstream_opts(gw);
+	int conv = gw_pick_converter(gw, 0), link;
+
+	if (!gw->pool_on)
+		return;
+	if (conv < 0)
+		conv = (int)gw->pool_converter; /* all backing off: keep trying the current one */
+	opts.has_local = gw_pick_local(gw, 0, gw_family(&gc->converters[conv]), &link,
+				       &opts.local);
+	if ((unsigned)conv == gw->pool_converter && link == gw->pool_link)
+		return;
+	if ((unsigned)conv != gw->pool_converter)
+		log_info("pool: now connecting to converter %d", conv);
+	gw->pool_converter = (unsigned)conv;
+	gw->pool_link = link;
+	pool_retarget(&gw->pool, &gc->converters[conv], &opts);
+}
+
+static void gw_converter_failed(struct gateway *gw, unsigned i, bool refused)
+{
+	struct gw_converter *c = &gw->converters[i];
+	uint64_t base = refused ? GW_BACKOFF_REFUSED_MS : GW_BACKOFF_UNREACHABLE_MS;
+
+	c->failures++;
+	if (!gw_converter_usable(gw, i))
+		return; /* already backing off (connections that were on their way) */
+	c->backoff_ms = c->backoff_ms ? c->backoff_ms * 2 : base;
+	if (c->backoff_ms < base)
+		c->backoff_ms = base;
+	if (c->backoff_ms > GW_BACKOFF_MAX_MS)
+		c->backoff_ms = GW_BACKOFF_MAX_MS;
+	c->retry_at_ms = gw->loop.now_ms + c->backoff_ms;
+	c->refused = refused;
+	if (gw->config.gateway.converters_len > 1 || refused)
+		log_warnx("converter %u %s: not used for %llu s", i,
+			  refused ? "refused for lack of resources or network" : "unreachable",
+			  (unsigned long long)(c->backoff_ms / 1000));
+	gw_pool_sync(gw);
+}
+
+static void gw_converter_ok(struct gateway *gw, unsigned i)
+{
+	gw->converters[i].backoff_ms = 0;
+	gw->converters[i].retry_at_ms = 0;
+	gw->converters[i].refused = false;
+}
 
 static const char *gw_state_name(enum gw_state state)
 {
@@ -100,14 +243,16 @@ static void gw_close(struct gw_session *s, const char *reason, bool reset_lan)
 	int subflows = s->bonded && up >= 0 ? sock_subflows(up) : 0;
 
 	log_info("session client=%s dest=%s rule=%s action=%s state=%s up=%llu down=%llu "
-		 "duration_ms=%llu subflows=%d pool=%d converter_error=%d reason=\"%s\"",
+		 "duration_ms=%llu subflows=%d pool=%d converter=%u converter_error=%d "
+		 "reason=\"%s\"",
 		 addr_format(&s->client, true, client), addr_format(&s->dest, true, dest),
 		 s->rule->name, s->bonded ? "bond" : "direct", gw_state_name(s->state),
 		 (unsigned long long)s->relay.dir[RELAY_A].bytes,
 		 (unsigned long long)s->relay.dir[RELAY_B].bytes,
 		 (unsigned long long)(gw->loop.now_ms - s->started_ms), subflows < 0 ? 0 : subflows,
-		 s->from_pool, s->converter_error, reason);
+		 s->from_pool, s->converter, s->converter_error, reason);
 	loop_timer_cancel(&gw->loop, &s->timer);
+	gw_untrack(s);
 	if (reset_lan && s->relay.io[RELAY_A].fd >= 0)
 		sock_set_reset_on_close(s->relay.io[RELAY_A].fd);
 	relay_close(&s->relay);
@@ -164,7 +309,13 @@ static int gw_set_upstream(struct gw_session *s, int fd)
 static void gw_go_direct(struct gw_session *s)
 {
 	struct sock_connect_opts opts = { .mptcp = false, .nodelay = true };
-	int fd = sock_connect(&s->dest, &opts);
+	int fd;
+
+	/* direct:LINK leaves by that link's address, so by its source-routing table. */
+	if (s->rule->direct_link >= 0 && s->gw->links_on)
+		opts.has_local = links_local_addr(&s->gw->links, s->rule->direct_link,
+						  gw_family(&s->dest), &opts.local);
+	fd = sock_connect(&s->dest, &opts);
 
 	s->bonded = false;
 	if (fd < 0 || gw_set_upstream(s, fd) < 0) {
@@ -177,21 +328,47 @@ static void gw_go_direct(struct gw_session *s)
 	loop_timer_arm(&s->gw->loop, &s->timer, s->gw->config.gateway.connect_timeout_ms);
 }
 
-/* The converter cannot be used for this connection: what the operator chose happens. */
-static void gw_upstream_failed(struct gw_session *s, const char *why)
+/* No converter can take this connection: what the operator chose happens. */
+static void gw_no_converter(struct gw_session *s, const char *why)
 {
-	s->gw->stats.upstream_failures++;
-	if (!s->gw->converter_failing)
+	struct gateway *gw = s->gw;
+
+	gw->stats.upstream_failures++;
+	if (!gw->converter_failing)
 		log_warnx("converter unusable: %s; LAN connections %s until it answers again", why,
-			  s->gw->config.gateway.converter_down == 1 ? "go direct" : "are reset");
-	s->gw->converter_failing = true;
-	if (s->gw->config.gateway.converter_down == 1) {
-		s->gw->stats.fallbacks++;
+			  gw->config.gateway.converter_down == 1 ? "go direct" : "are reset");
+	gw->converter_failing = true;
+	if (gw->config.gateway.converter_down == 1) {
+		gw->stats.fallbacks++;
 		gw_set_upstream(s, -1);
 		gw_go_direct(s);
 		return;
 	}
 	gw_close(s, why, true);
+}
+
+/* The converter failed this connection: a pooled connection gets one fresh retry (it may
+ * have gone stale), then the next converter is tried. refused: Error 64/65 from it. */
+static void gw_upstream_failed(struct gw_session *s, const char *why, bool refused)
+{
+	struct gateway *gw = s->gw;
+
+	gw_untrack(s);
+	gw_set_upstream(s, -1);
+	if (s->from_pool && !refused) {
+		s->from_pool = false;
+		gw_bond_connect(s, s->converter, false);
+		return;
+	}
+	s->from_pool = false;
+	gw_converter_failed(gw, s->converter, refused);
+	if (gw_pick_converter(gw, s->converters_tried) >= 0) {
+		gw->stats.converter_switches++;
+		log_info("converter %u: %s; trying the next one", s->converter, why);
+		gw_bond_attempt(s);
+		return;
+	}
+	gw_no_converter(s, why);
 }
 
 static void gw_send_request(struct gw_session *s)
@@ -200,10 +377,13 @@ static void gw_send_request(struct gw_session *s)
 			 MSG_NOSIGNAL | MSG_DONTWAIT);
 
 	if (n != s->request_len) {
-		gw_upstream_failed(s, n < 0 ? "cannot send the Convert request"
-					    : "Convert request did not fit the socket");
+		gw_upstream_failed(s,
+				   n < 0 ? "cannot send the Convert request"
+					 : "Convert request did not fit the socket",
+				   false);
 		return;
 	}
+	gw_track(s);
 	s->state = GW_WAIT_REPLY;
 	loop_timer_arm(&s->gw->loop, &s->timer, s->gw->config.gateway.reply_timeout_ms);
 }
@@ -222,7 +402,7 @@ static void gw_read_reply(struct gw_session *s, bool eof)
 	if (n == -1 && (errno == EAGAIN || errno == EINTR))
 		return;
 	if (n <= 0) {
-		gw_upstream_failed(s, "converter closed before replying");
+		gw_upstream_failed(s, "converter closed before replying", false);
 		return;
 	}
 	len = conv_parse(gw->scratch, (size_t)n, CONV_MAX_LEN, CONV_FROM_CONVERTER,
@@ -230,7 +410,7 @@ static void gw_read_reply(struct gw_session *s, bool eof)
 	if (len == -EAGAIN)
 		return;
 	if (len < 0) {
-		gw_upstream_failed(s, "malformed Convert reply");
+		gw_upstream_failed(s, "malformed Convert reply", false);
 		return;
 	}
 	if (msg.has_error) {
@@ -238,6 +418,11 @@ static void gw_read_reply(struct gw_session *s, bool eof)
 		 * server refusing it; resource and network errors also count as a failure. */
 		gw->stats.converter_errors++;
 		s->converter_error = msg.error.code;
+		if (msg.error.code == CONV_ERR_RESOURCE_EXCEEDED ||
+		    msg.error.code == CONV_ERR_NETWORK_FAILURE) {
+			gw_upstream_failed(s, conv_error_name(msg.error.code), true);
+			return;
+		}
 		gw_close(s, conv_error_name(msg.error.code), true);
 		return;
 	}
@@ -248,6 +433,8 @@ static void gw_read_reply(struct gw_session *s, bool eof)
 	if (gw->converter_failing)
 		log_info("converter answers again");
 	gw->converter_failing = false;
+	gw_converter_ok(gw, s->converter);
+	gw_track(s); /* tfo mode: the first moment the connection is known to be up */
 	gw_start_relay(s);
 }
 
@@ -266,7 +453,7 @@ static void gw_on_upstream_event(struct loop_io *io, uint32_t events)
 			if (s->state == GW_DIRECT_CONNECTING)
 				gw_close(s, "destination refused or unreachable", true);
 			else
-				gw_upstream_failed(s, "cannot connect to the converter");
+				gw_upstream_failed(s, "cannot connect to the converter", false);
 			return;
 		}
 		if (!(events & EPOLLOUT))
@@ -300,10 +487,10 @@ static void gw_on_timer(struct loop_timer *timer)
 
 	switch (s->state) {
 	case GW_UPSTREAM_CONNECTING:
-		gw_upstream_failed(s, "converter connect timed out");
+		gw_upstream_failed(s, "converter connect timed out", false);
 		break;
 	case GW_WAIT_REPLY:
-		gw_upstream_failed(s, "converter reply timed out");
+		gw_upstream_failed(s, "converter reply timed out", false);
 		break;
 	case GW_DIRECT_CONNECTING:
 		gw_close(s, "direct connect timed out", true);
@@ -314,29 +501,20 @@ static void gw_on_timer(struct loop_timer *timer)
 	}
 }
 
-static void gw_bond(struct gw_session *s)
+/* One try at converter conv: a pooled connection (if allowed and suitable), or a new one
+ * (tfo or plain) from the best link the rule allows. */
+static void gw_bond_connect(struct gw_session *s, unsigned conv, bool allow_pool)
 {
 	struct gateway *gw = s->gw;
 	const struct config_gateway *gc = &gw->config.gateway;
-	struct sock_connect_opts opts = {
-		.mptcp = true,
-		.nodelay = true,
-		.buffer_size = gc->socket_buffer,
-	};
-	struct conv_writer w;
-	int len, fd = -EAGAIN;
+	struct sock_connect_opts opts = gw_upstream_opts(gw);
+	int link, fd = -EAGAIN;
 
-	s->bonded = true;
-	conv_writer_begin(&w, s->request, sizeof(s->request));
-	conv_put_connect(&w, s->dest.port, s->dest.ip, NULL, 0);
-	len = conv_writer_finish(&w);
-	if (len < 0) {
-		gw_close(s, "destination cannot be named in a Convert message", true);
-		return;
-	}
-	s->request_len = (uint16_t)len;
-
-	if (gw->pool_on) {
+	s->converter = conv;
+	s->converters_tried |= (uint8_t)(1u << conv);
+	/* The pool serves only connections it suits: same converter, link allowed. */
+	if (allow_pool && gw->pool_on && gw->pool_converter == conv &&
+	    (!s->rule->links || (gw->pool_link >= 0 && (s->rule->links & (1u << gw->pool_link))))) {
 		fd = pool_take(&gw->pool);
 		if (fd >= 0) {
 			gw->stats.pool_hits++;
@@ -350,15 +528,21 @@ static void gw_bond(struct gw_session *s)
 		}
 		gw->stats.pool_misses++;
 	}
+	opts.has_local = gw_pick_local(gw, s->rule->links, gw_family(&gc->converters[conv]), &link,
+				       &opts.local);
+	if (gw->links_on && !opts.has_local) {
+		gw_no_converter(s, "no usable access link");
+		return;
+	}
 	if (gc->mode == CONFIG_MODE_TFO) {
-		fd = sock_connect_tfo(&gc->converters[0], &opts, s->request, s->request_len);
+		fd = sock_connect_tfo(&gc->converters[conv], &opts, s->request, s->request_len);
 		if (fd >= 0 && gw_set_upstream(s, fd) == 0) {
 			s->state = GW_WAIT_REPLY;
 			loop_timer_arm(&gw->loop, &s->timer, gc->reply_timeout_ms);
 			return;
 		}
 	} else {
-		fd = sock_connect(&gc->converters[0], &opts);
+		fd = sock_connect(&gc->converters[conv], &opts);
 		if (fd >= 0 && gw_set_upstream(s, fd) == 0) {
 			s->state = GW_UPSTREAM_CONNECTING;
 			loop_timer_arm(&gw->loop, &s->timer, gc->connect_timeout_ms);
@@ -367,7 +551,44 @@ static void gw_bond(struct gw_session *s)
 	}
 	if (fd >= 0)
 		gw_set_upstream(s, -1);
-	gw_upstream_failed(s, "cannot open a connection to the converter");
+	gw_upstream_failed(s, "cannot open a connection to the converter", false);
+}
+
+/* The first converter not backing off and not yet tried by this connection. While every
+ * converter backs off after a refusal, nobody is asked (RFC 8803: wait before asking again);
+ * while one only backs off because it was unreachable, it is tried anyway. */
+static void gw_bond_attempt(struct gw_session *s)
+{
+	struct gateway *gw = s->gw;
+	int conv = gw_pick_converter(gw, s->converters_tried);
+
+	if (conv < 0) {
+		for (unsigned i = 0; i < gw->config.gateway.converters_len && conv < 0; i++)
+			if (!(s->converters_tried & (1u << i)) && !gw->converters[i].refused)
+				conv = (int)i;
+		if (conv < 0) {
+			gw_no_converter(s, "every converter refused recently (backing off)");
+			return;
+		}
+	}
+	gw_bond_connect(s, (unsigned)conv, true);
+}
+
+static void gw_bond(struct gw_session *s)
+{
+	struct conv_writer w;
+	int len;
+
+	s->bonded = true;
+	conv_writer_begin(&w, s->request, sizeof(s->request));
+	conv_put_connect(&w, s->dest.port, s->dest.ip, NULL, 0);
+	len = conv_writer_finish(&w);
+	if (len < 0) {
+		gw_close(s, "destination cannot be named in a Convert message", true);
+		return;
+	}
+	s->request_len = (uint16_t)len;
+	gw_bond_attempt(s);
 }
 
 static void gw_open_session(struct gateway *gw, int fd, const struct sockaddr_storage *peer,
@@ -497,13 +718,16 @@ static void gw_on_signal(struct loop_io *io, uint32_t events)
 static int gw_build_policy(struct gateway *gw)
 {
 	const struct config_gateway *gc = &gw->config.gateway;
+	const char *link_names[LINKS_MAX];
 	char err[POL_ERR_LEN];
 
+	for (size_t i = 0; i < gc->links_len; i++)
+		link_names[i] = gc->links[i].name;
 	pol_init(&gw->policy, (enum pol_action)gc->default_action);
 	for (size_t i = 0; i < gc->rules_len; i++) {
 		struct pol_rule rule;
 
-		if (pol_parse_rule(gc->rules[i], NULL, 0, &rule, err) < 0) {
+		if (pol_parse_rule(gc->rules[i], link_names, gc->links_len, &rule, err) < 0) {
 			log_warnx("%s", err);
 			return -EINVAL;
 		}
@@ -544,6 +768,95 @@ static void gw_stop_intercept(struct gateway *gw)
 	if (gw->intercept_installed && intercept_remove(&gw->intercept, err, sizeof(err)) < 0)
 		log_warnx("cannot remove interception: %s", err);
 	gw->intercept_installed = false;
+}
+
+/* A sysctl of this network namespace: old (if given) gets the value it had. 0 or -errno. */
+static int gw_sysctl(const char *path, const char *value, char *old, size_t old_len)
+{
+	int fd = open(path, O_RDWR | O_CLOEXEC);
+	ssize_t n;
+	int ret = 0;
+
+	if (fd < 0)
+		return -errno;
+	if (old) {
+		n = read(fd, old, old_len - 1);
+		old[n > 0 ? n : 0] = 0;
+		old[strcspn(old, "\n")] = 0;
+		lseek(fd, 0, SEEK_SET);
+	}
+	if (write(fd, value, strlen(value)) < 0)
+		ret = -errno;
+	close(fd);
+	return ret;
+}
+
+static void gw_on_link_change(int link, bool usable, void *arg)
+{
+	struct gateway *gw = arg;
+
+	if (gw->paths_on)
+		paths_link_changed(&gw->paths, link, usable);
+	gw_pool_sync(gw);
+}
+
+/* The access links, their routing and probes, and (userspace path manager) the subflows. */
+static int gw_start_links(struct gateway *gw)
+{
+	const struct config_gateway *gc = &gw->config.gateway;
+	struct links_params params = {
+		.table_base = gc->link_table,
+		.probe_interval_ms = gc->probe_interval_ms,
+		.probe_down = gc->probe_down,
+		.probe_up = gc->probe_up,
+		.on_change = gw_on_link_change,
+		.arg = gw,
+	};
+	char err[LINKS_ERR_LEN];
+	int ret, f = addr_is_v4mapped(gc->probe_target.ip) ? 0 : 1;
+
+	/* One bad minute must not disable MPTCP towards the converter for an hour. */
+	ret = gw_sysctl("/proc/sys/net/mptcp/blackhole_timeout", "0", NULL, 0);
+	if (ret < 0 && ret != -ENOENT)
+		log_warnx("cannot set net.mptcp.blackhole_timeout=0: %s", strerror(-ret));
+	if (gc->links_len == 0)
+		return 0;
+	params.probe_target[f] = gc->probe_target;
+	params.has_probe_target[f] = true;
+	ret = links_start(&gw->links, &gw->loop, gc->links, (unsigned)gc->links_len, &params, err);
+	if (ret < 0) {
+		log_warnx("%s", err);
+		return ret;
+	}
+	gw->links_on = true;
+	if (gc->path_manager != 0)
+		return 0;
+	ret = gw_sysctl("/proc/sys/net/mptcp/path_manager", "userspace", gw->saved_path_manager,
+			sizeof(gw->saved_path_manager));
+	if (ret < 0) {
+		log_warnx("cannot select the userspace MPTCP path manager: %s", strerror(-ret));
+		gw->saved_path_manager[0] = 0;
+		return ret;
+	}
+	ret = paths_start(&gw->paths, &gw->loop, &gw->links);
+	if (ret < 0)
+		return ret;
+	gw->paths_on = true;
+	return 0;
+}
+
+static void gw_stop_links(struct gateway *gw)
+{
+	if (gw->paths_on)
+		paths_stop(&gw->paths);
+	gw->paths_on = false;
+	if (gw->saved_path_manager[0] &&
+	    gw_sysctl("/proc/sys/net/mptcp/path_manager", gw->saved_path_manager, NULL, 0) < 0)
+		log_warnx("cannot restore net.mptcp.path_manager=%s", gw->saved_path_manager);
+	gw->saved_path_manager[0] = 0;
+	if (gw->links_on)
+		links_stop(&gw->links);
+	gw->links_on = false;
 }
 
 static void gw_usage(FILE *out)
@@ -629,12 +942,13 @@ int gateway_main(int argc, char **argv)
 		if (loop_add(&gw->loop, &gw->listener, EPOLLIN | EPOLLET) < 0)
 			goto out_loop;
 	}
+	gw->pool_link = -1;
+	if (gw_start_links(gw) < 0)
+		goto out_loop;
 	if (gw->config.gateway.mode == CONFIG_MODE_POOL) {
 		struct pool_params params = {
 			.converter = gw->config.gateway.converters[0],
-			.connect = { .mptcp = true,
-				     .nodelay = true,
-				     .buffer_size = gw->config.gateway.socket_buffer },
+			.connect = gw_upstream_opts(gw),
 			.min = gw->config.gateway.pool_min,
 			.max = gw->config.gateway.pool_max,
 			.max_idle_ms = gw->config.gateway.pool_max_idle_ms,
@@ -646,6 +960,9 @@ int gateway_main(int argc, char **argv)
 			goto out_loop;
 		}
 		gw->pool_on = true;
+		gw->pool_converter = 0;
+		gw->pool_link = -2; /* forces the first sync */
+		gw_pool_sync(gw);
 	}
 	if (gw_start_intercept(gw) < 0)
 		goto out_loop;
@@ -664,6 +981,11 @@ int gateway_main(int argc, char **argv)
 		 gw->stats.sessions, gw->stats.bonded, gw->stats.direct, gw->stats.blocked,
 		 gw->stats.pool_hits, gw->stats.pool_misses, gw->stats.converter_errors,
 		 gw->stats.upstream_failures, gw->stats.fallbacks);
+	log_info("totals: mptcp_fallbacks=%lu converter_switches=%lu subflows_created=%lu "
+		 "subflows_closed_link_down=%lu subflows_restored=%lu routes_restored=%lu",
+		 gw->stats.mptcp_fallbacks, gw->stats.converter_switches,
+		 gw->paths.stats.created, gw->paths.stats.closed_by_link_down,
+		 gw->paths.stats.restored, gw->links.routes_restored);
 	log_info("gateway stopped");
 	ret = 0;
 
@@ -671,6 +993,7 @@ out_loop:
 	gw_stop_intercept(gw);
 	if (gw->pool_on)
 		pool_destroy(&gw->pool);
+	gw_stop_links(gw);
 	if (gw->listener.fd >= 0)
 		close(gw->listener.fd);
 	if (gw->signals.fd >= 0)

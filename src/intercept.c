@@ -9,6 +9,8 @@
  */
 #include "intercept.h"
 
+#include "rtnl.h"
+
 #include <arpa/inet.h>
 #include <errno.h>
 #include <net/if.h>
@@ -17,9 +19,8 @@
 #include <string.h>
 #include <time.h>
 
-#include <libmnl/libmnl.h>
-#include <linux/fib_rules.h>
 #include <linux/rtnetlink.h>
+
 #include <nftables/libnftables.h>
 
 #define INTERCEPT_DEFAULT_MARK	0x6d70 /* "mp" */
@@ -31,7 +32,6 @@
 #define INTERCEPT_CT_NATIVE 0x40000000u
 /* Matches a SYN, and only a SYN: no SYN-ACK, no stray RST/FIN combinations. */
 #define INTERCEPT_SYN	 "tcp flags syn / fin,syn,rst,ack"
-#define INTERCEPT_NL_BUF 8192 /* MNL_SOCKET_BUFFER_SIZE is a sysconf() expression (a VLA) */
 
 struct intercept_buf {
 	char *p;
@@ -262,90 +262,38 @@ static int intercept_nft_run(const char *cmds, const char *what, char *err, size
 /* ------------------------------------------------------------------------------------------ */
 /* rtnetlink: the fwmark rule and the local default route, per family */
 
-static int intercept_nl_do(struct mnl_socket *nl, struct nlmsghdr *nlh)
-{
-	char buf[INTERCEPT_NL_BUF];
-	uint32_t seq = nlh->nlmsg_seq, portid = mnl_socket_get_portid(nl);
-	ssize_t n;
-	int ret;
-
-	if (mnl_socket_sendto(nl, nlh, nlh->nlmsg_len) == -1)
-		return -errno;
-	for (;;) {
-		n = mnl_socket_recvfrom(nl, buf, sizeof(buf));
-		if (n == -1)
-			return -errno;
-		ret = mnl_cb_run(buf, (size_t)n, seq, portid, NULL, NULL);
-		if (ret == -1)
-			return -errno;
-		if (ret == MNL_CB_STOP)
-			return 0;
-	}
-}
-
-static struct nlmsghdr *intercept_nl_rule(char *buf, uint16_t type, uint16_t flags, int family,
-					  uint32_t mark, uint32_t table)
-{
-	struct nlmsghdr *nlh = mnl_nlmsg_put_header(buf);
-	struct fib_rule_hdr *frh;
-
-	nlh->nlmsg_type = type;
-	nlh->nlmsg_flags = NLM_F_REQUEST | NLM_F_ACK | flags;
-	nlh->nlmsg_seq = (uint32_t)time(NULL);
-	frh = mnl_nlmsg_put_extra_header(nlh, sizeof(*frh));
-	frh->family = (uint8_t)family;
-	frh->action = FR_ACT_TO_TBL;
-	frh->table = table < 256 ? (uint8_t)table : RT_TABLE_UNSPEC;
-	mnl_attr_put_u32(nlh, FRA_PRIORITY, INTERCEPT_RULE_PREF);
-	mnl_attr_put_u32(nlh, FRA_FWMARK, mark);
-	mnl_attr_put_u32(nlh, FRA_FWMASK, 0xffffffff);
-	mnl_attr_put_u32(nlh, FRA_TABLE, table);
-	return nlh;
-}
-
-static struct nlmsghdr *intercept_nl_route(char *buf, uint16_t type, uint16_t flags, int family,
-					   uint32_t table, unsigned lo)
-{
-	struct nlmsghdr *nlh = mnl_nlmsg_put_header(buf);
-	struct rtmsg *rtm;
-
-	nlh->nlmsg_type = type;
-	nlh->nlmsg_flags = NLM_F_REQUEST | NLM_F_ACK | flags;
-	nlh->nlmsg_seq = (uint32_t)time(NULL);
-	rtm = mnl_nlmsg_put_extra_header(nlh, sizeof(*rtm));
-	rtm->rtm_family = (uint8_t)family;
-	rtm->rtm_dst_len = 0;
-	rtm->rtm_table = table < 256 ? (uint8_t)table : RT_TABLE_UNSPEC;
-	rtm->rtm_type = RTN_LOCAL;
-	rtm->rtm_scope = RT_SCOPE_HOST;
-	/* protocol 0 on delete matches any: whoever added "local default dev lo" to our table */
-	rtm->rtm_protocol = type == RTM_NEWROUTE ? RTPROT_STATIC : RTPROT_UNSPEC;
-	mnl_attr_put_u32(nlh, RTA_TABLE, table);
-	mnl_attr_put_u32(nlh, RTA_OIF, lo);
-	return nlh;
-}
-
 static const char *intercept_family(int family)
 {
 	return family == AF_INET6 ? "-6 " : "";
 }
 
+static void intercept_routing(int family, uint32_t mark, uint32_t table, unsigned lo,
+			      struct rtnl_rule *rule, struct rtnl_route *route)
+{
+	*rule = (struct rtnl_rule){
+		.family = family, .pref = INTERCEPT_RULE_PREF, .table = table, .fwmark = mark
+	};
+	*route = (struct rtnl_route){
+		.family = family, .table = table, .type = RTNL_ROUTE_LOCAL, .oif = lo
+	};
+}
+
 /* Adds the rule and the route of one family; "already there" is success. */
-static int intercept_routing_add(struct mnl_socket *nl, int family, uint32_t mark, uint32_t table,
+static int intercept_routing_add(struct rtnl *nl, int family, uint32_t mark, uint32_t table,
 				 unsigned lo, char *err, size_t errlen)
 {
-	char buf[INTERCEPT_NL_BUF];
+	struct rtnl_rule rule;
+	struct rtnl_route route;
 	int ret;
 
-	ret = intercept_nl_do(nl, intercept_nl_route(buf, RTM_NEWROUTE, NLM_F_CREATE | NLM_F_EXCL,
-						     family, table, lo));
+	intercept_routing(family, mark, table, lo, &rule, &route);
+	ret = rtnl_route_add(nl, &route);
 	if (ret && ret != -EEXIST) {
 		intercept_err(err, errlen, "ip %sroute add local default dev lo table %u: %s",
 			      intercept_family(family), table, strerror(-ret));
 		return ret;
 	}
-	ret = intercept_nl_do(nl, intercept_nl_rule(buf, RTM_NEWRULE, NLM_F_CREATE | NLM_F_EXCL,
-						    family, mark, table));
+	ret = rtnl_rule_add(nl, &rule);
 	if (ret && ret != -EEXIST) {
 		intercept_err(err, errlen, "ip %srule add pref %u fwmark 0x%x lookup %u: %s",
 			      intercept_family(family), INTERCEPT_RULE_PREF, mark, table,
@@ -356,20 +304,22 @@ static int intercept_routing_add(struct mnl_socket *nl, int family, uint32_t mar
 }
 
 /* Deletes the rule and the route of one family; "not there" is success. First error kept. */
-static int intercept_routing_del(struct mnl_socket *nl, int family, uint32_t mark, uint32_t table,
+static int intercept_routing_del(struct rtnl *nl, int family, uint32_t mark, uint32_t table,
 				 unsigned lo, char *err, size_t errlen)
 {
-	char buf[INTERCEPT_NL_BUF];
+	struct rtnl_rule rule;
+	struct rtnl_route route;
 	int ret, first = 0;
 
-	ret = intercept_nl_do(nl, intercept_nl_rule(buf, RTM_DELRULE, 0, family, mark, table));
+	intercept_routing(family, mark, table, lo, &rule, &route);
+	ret = rtnl_rule_del(nl, &rule);
 	if (ret && ret != -ENOENT) {
 		intercept_err(err, errlen, "ip %srule del pref %u fwmark 0x%x lookup %u: %s",
 			      intercept_family(family), INTERCEPT_RULE_PREF, mark, table,
 			      strerror(-ret));
 		first = ret;
 	}
-	ret = intercept_nl_do(nl, intercept_nl_route(buf, RTM_DELROUTE, 0, family, table, lo));
+	ret = rtnl_route_del(nl, &route);
 	if (ret && ret != -ESRCH && ret != -ENOENT) {
 		if (!first)
 			intercept_err(err, errlen,
@@ -380,9 +330,8 @@ static int intercept_routing_del(struct mnl_socket *nl, int family, uint32_t mar
 	return first;
 }
 
-static int intercept_nl_open(struct mnl_socket **out, unsigned *lo, char *err, size_t errlen)
+static int intercept_nl_open(struct rtnl *nl, unsigned *lo, char *err, size_t errlen)
 {
-	struct mnl_socket *nl;
 	int ret;
 
 	*lo = if_nametoindex("lo");
@@ -391,20 +340,10 @@ static int intercept_nl_open(struct mnl_socket **out, unsigned *lo, char *err, s
 		intercept_err(err, errlen, "loopback device: %s", strerror(-ret));
 		return ret;
 	}
-	nl = mnl_socket_open(NETLINK_ROUTE);
-	if (!nl) {
-		ret = -errno;
+	ret = rtnl_open(nl);
+	if (ret)
 		intercept_err(err, errlen, "rtnetlink socket: %s", strerror(-ret));
-		return ret;
-	}
-	if (mnl_socket_bind(nl, 0, MNL_SOCKET_AUTOPID) == -1) {
-		ret = -errno;
-		intercept_err(err, errlen, "rtnetlink bind: %s", strerror(-ret));
-		mnl_socket_close(nl);
-		return ret;
-	}
-	*out = nl;
-	return 0;
+	return ret;
 }
 
 /* ------------------------------------------------------------------------------------------ */
@@ -412,7 +351,7 @@ static int intercept_nl_open(struct mnl_socket **out, unsigned *lo, char *err, s
 int intercept_install(const struct intercept_config *cfg, char *err, size_t errlen)
 {
 	char rules[8192]; /* the worst case (all maxima) renders to about 3 KiB */
-	struct mnl_socket *nl = NULL;
+	struct rtnl nl;
 	uint32_t mark = intercept_mark(cfg), table = intercept_table(cfg);
 	unsigned lo;
 	int ret;
@@ -428,10 +367,10 @@ int intercept_install(const struct intercept_config *cfg, char *err, size_t errl
 	ret = intercept_nl_open(&nl, &lo, err, errlen);
 	if (ret)
 		return ret;
-	ret = intercept_routing_add(nl, AF_INET, mark, table, lo, err, errlen);
+	ret = intercept_routing_add(&nl, AF_INET, mark, table, lo, err, errlen);
 	if (!ret && cfg->ipv6)
-		ret = intercept_routing_add(nl, AF_INET6, mark, table, lo, err, errlen);
-	mnl_socket_close(nl);
+		ret = intercept_routing_add(&nl, AF_INET6, mark, table, lo, err, errlen);
+	rtnl_close(&nl);
 	if (ret)
 		return ret;
 	return intercept_nft_run(rules, "nft table inet mpconv", err, errlen);
@@ -439,7 +378,7 @@ int intercept_install(const struct intercept_config *cfg, char *err, size_t errl
 
 int intercept_remove(const struct intercept_config *cfg, char *err, size_t errlen)
 {
-	struct mnl_socket *nl = NULL;
+	struct rtnl nl;
 	uint32_t mark = intercept_mark(cfg), table = intercept_table(cfg);
 	unsigned lo;
 	int ret, r;
@@ -451,12 +390,12 @@ int intercept_remove(const struct intercept_config *cfg, char *err, size_t errle
 	r = intercept_nl_open(&nl, &lo, ret ? NULL : err, errlen);
 	if (r)
 		return ret ? ret : r;
-	r = intercept_routing_del(nl, AF_INET, mark, table, lo, ret ? NULL : err, errlen);
+	r = intercept_routing_del(&nl, AF_INET, mark, table, lo, ret ? NULL : err, errlen);
 	ret = ret ? ret : r;
 	if (cfg->ipv6) {
-		r = intercept_routing_del(nl, AF_INET6, mark, table, lo, ret ? NULL : err, errlen);
+		r = intercept_routing_del(&nl, AF_INET6, mark, table, lo, ret ? NULL : err, errlen);
 		ret = ret ? ret : r;
 	}
-	mnl_socket_close(nl);
+	rtnl_close(&nl);
 	return ret;
 }

@@ -197,6 +197,18 @@ void pool_destroy(struct pool *pool)
 		pool_drop(pool, pool->conns);
 }
 
+void pool_retarget(struct pool *pool, const struct addr_port *converter,
+		   const struct sock_connect_opts *connect)
+{
+	pool->params.converter = *converter;
+	pool->params.connect = *connect;
+	while (pool->conns)
+		pool_drop(pool, pool->conns);
+	pool->backoff_ms = 0;
+	pool->retry_at_ms = 0;
+	pool_refill(pool);
+}
+
 int pool_take(struct pool *pool)
 {
 	struct pool_conn *c, *oldest = NULL;

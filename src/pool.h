@@ -63,6 +63,10 @@ struct pool {
 int pool_init(struct pool *pool, struct loop *loop, const struct pool_params *params);
 /* Closes every pooled connection. */
 void pool_destroy(struct pool *pool);
+/* From now on connects to converter with connect (another converter, or another access link
+ * for the initial subflow): the pooled connections are replaced at once. */
+void pool_retarget(struct pool *pool, const struct addr_port *converter,
+		   const struct sock_connect_opts *connect);
 /*
  * Hands out the oldest ready connection (removed from the loop: the caller registers it) and
  * schedules a refill. Returns the fd, or -EAGAIN when none is ready (a miss).

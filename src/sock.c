@@ -122,6 +122,22 @@ int sock_listen(const struct addr_port *addr, const struct sock_listen_opts *opt
 	return fd;
 }
 
+/* The source address of an outgoing connection; the port is chosen at connect time. */
+static int sock_bind_local(int fd, const struct sock_connect_opts *opts)
+{
+	struct sockaddr_storage ss;
+	socklen_t len;
+
+	if (!opts->has_local)
+		return 0;
+	len = addr_to_sockaddr(&opts->local, &ss);
+	if (opts->local.port == 0 && ss.ss_family == AF_INET)
+		set_int(fd, IPPROTO_IP, IP_BIND_ADDRESS_NO_PORT, 1);
+	if (bind(fd, (struct sockaddr *)&ss, len) == -1)
+		return -errno;
+	return 0;
+}
+
 int sock_connect(const struct addr_port *dst, const struct sock_connect_opts *opts)
 {
 	struct sockaddr_storage ss;
@@ -151,6 +167,8 @@ int sock_connect(const struct addr_port *dst, const struct sock_connect_opts *op
 		if (used_mptcp)
 			ret = 0;
 	}
+	if (ret == 0)
+		ret = sock_bind_local(fd, opts);
 	if (ret == 0 && connect(fd, (struct sockaddr *)&ss, len) == -1 && errno != EINPROGRESS)
 		ret = -errno;
 	if (ret < 0) {
@@ -181,6 +199,8 @@ int sock_connect_tfo(const struct addr_port *dst, const struct sock_connect_opts
 		ret = sock_set_buffers(fd, opts->buffer_size);
 	/* With TCP_FASTOPEN_CONNECT, connect() returns at once and the first write goes into
 	 * the SYN. */
+	if (ret == 0)
+		ret = sock_bind_local(fd, opts);
 	if (ret == 0 && connect(fd, (struct sockaddr *)&ss, sslen) == -1 && errno != EINPROGRESS)
 		ret = -errno;
 	if (ret == 0) {

@@ -71,6 +71,8 @@ struct sock_connect_opts {
 	int syn_retries;      /* TCP_SYNCNT; 0 = kernel default */
 	uint32_t buffer_size; /* 0 = autotuning */
 	bool nodelay;
+	bool has_local;		/* bind to local.ip first (port 0 = any): picks the access link */
+	struct addr_port local;
 };
 
 /* Non-blocking socket + connect(); EINPROGRESS is success. Returns the fd or -errno (the

@@ -23,6 +23,7 @@
 #   subflow bound to a link's address leaves by that link. cv reaches each gw link address on
 #   the matching link (connected) and routes the LAN prefixes via link 1. lan and srv default to
 #   gw and cv. gw and cv forward; rp_filter is 0 everywhere; IPv6 keeps addresses on link down.
+#   BED_SRC_ROUTES=0 before topo_*: no per-source rules (the gateway daemon makes its own).
 #
 # Single proxy (topo_single): a multi-homed MPTCP host directly on the links, srv behind cv.
 #   gw ══ links ══ cv ──── srv           (NS_GW is the host, also named NS_HOST)
@@ -574,8 +575,11 @@ _link_add()
 	_bx ip -n "$NS_CV" addr add "10.10.$i.2/24" dev "$ifc"
 	_bx ip -n "$NS_CV" addr add "fd00:10:$i::2/64" dev "$ifc" nodad
 	_bx ip -n "$NS_CV" link set "$ifc" up
-	_bx ip -n "$NS_GW" rule add from "10.10.$i.1" lookup $((100 + i)) pref $((100 + i))
-	_bx ip -n "$NS_GW" -6 rule add from "fd00:10:$i::1" lookup $((100 + i)) pref $((100 + i))
+	# BED_SRC_ROUTES=0: no per-source rules, for tests of a daemon that makes its own.
+	if [ "${BED_SRC_ROUTES:-1}" = 1 ]; then
+		_bx ip -n "$NS_GW" rule add from "10.10.$i.1" lookup $((100 + i)) pref $((100 + i))
+		_bx ip -n "$NS_GW" -6 rule add from "fd00:10:$i::1" lookup $((100 + i)) pref $((100 + i))
+	fi
 	_bx restore_routes "$x"
 	_link_apply "$x"
 }

@@ -1,0 +1,111 @@
+/* SPDX-License-Identifier: GPL-2.0-or-later */
+#ifndef MPCONV_LINKS_H
+#define MPCONV_LINKS_H
+
+#include "addr.h"
+#include "loop.h"
+#include "rtnl.h"
+
+#include <stdbool.h>
+#include <stdint.h>
+
+/*
+ * The gateway's access links (DSL, LTE, ...): declared in config, each with its own source-
+ * routing table that the daemon creates and keeps true (the kernel deletes routes through a
+ * link that goes down and never restores them), and a health state from the interface's
+ * carrier plus active ICMP echo probes to the converter over that link.
+ *
+ * Link text, one per config line (`link = ...`), words in any order after the name:
+ *   NAME dev IFNAME [addr A]... [via GW]... [role primary|secondary|backup]
+ *   e.g. "dsl dev wan0 via 192.0.2.1 via fe80::1"  "lte dev wwan0 role backup"
+ * Addresses not given are read from the interface (its first global one per family); without
+ * `via` the link's default route points at the interface (point-to-point or on-link peer).
+ */
+#define LINKS_MAX     8 /* = POL_MAX_LINKS */
+#define LINK_NAME_LEN 32
+#define LINKS_ERR_LEN 256
+
+enum link_role { LINK_PRIMARY, LINK_SECONDARY, LINK_BACKUP };
+
+struct link_conf {
+	char name[LINK_NAME_LEN];
+	char dev[16];
+	enum link_role role;
+	bool has_addr4, has_addr6, has_via4, has_via6;
+	uint8_t addr4[16], addr6[16], via4[16], via6[16]; /* 16-byte form (addr.h) */
+};
+
+/* Parses one link line. 0, or -EINVAL with err quoting the bad word. Pure. */
+int link_conf_parse(const char *text, struct link_conf *out, char err[LINKS_ERR_LEN]);
+const char *link_role_name(enum link_role role);
+
+struct links_params {
+	uint32_t table_base;	 /* link i uses table and rule preference table_base + i */
+	uint32_t probe_interval_ms; /* 0 = no probes: carrier alone decides */
+	unsigned probe_down;	 /* consecutive lost probes that make a link dead */
+	unsigned probe_up;	 /* consecutive answered probes that make it alive again */
+	struct addr_port probe_target[2]; /* [0] IPv4, [1] IPv6 (the converter); port unused */
+	bool has_probe_target[2];
+	/* Called when a link becomes usable or stops being usable. */
+	void (*on_change)(int link, bool usable, void *arg);
+	void *arg;
+};
+
+struct link_probe {
+	struct loop_io io;
+	struct link_state *link;
+	int family;
+	uint16_t ident, seq;
+	uint64_t sent_ms; /* 0 = no probe outstanding */
+};
+
+struct link_state {
+	struct link_conf conf;
+	struct links *links;
+	int index;
+	unsigned ifindex;
+	bool has_addr4, has_addr6;
+	uint8_t addr4[16], addr6[16]; /* in use: configured or read from the interface */
+	bool carrier;		      /* IFF_UP and IFF_RUNNING */
+	bool alive;		      /* probes answered (true without probes) */
+	bool usable;		      /* carrier && alive: new subflows may use it */
+	unsigned lost_in_row, answered_in_row;
+	uint32_t rtt_ms; /* last probe round trip */
+	unsigned long probes_sent, probes_answered;
+	struct link_probe probe[2]; /* IPv4, IPv6 */
+};
+
+struct links {
+	struct loop *loop;
+	struct links_params params;
+	struct link_state link[LINKS_MAX];
+	unsigned len;
+	struct rtnl rtnl;	   /* requests */
+	struct rtnl events;	   /* notifications */
+	struct loop_io events_io;
+	struct loop_timer sync_timer, probe_timer;
+	bool sync_pending;
+	unsigned long routes_restored;
+};
+
+/*
+ * Resolves interfaces and addresses, removes stale rules of a crashed run, installs the
+ * rules and routes, subscribes to changes and starts probing. 0, or -errno with err set.
+ */
+int links_start(struct links *links, struct loop *loop, const struct link_conf *confs,
+		unsigned len, const struct links_params *params, char err[LINKS_ERR_LEN]);
+/* Removes our rules and routes, closes everything. */
+void links_stop(struct links *links);
+
+/* The link whose address local is (16-byte form), or -1. */
+int links_find_by_addr(const struct links *links, const uint8_t ip[16]);
+/* The link's address for family (AF_INET/AF_INET6) into out (port 0). false if none. */
+bool links_local_addr(const struct links *links, int link, int family, struct addr_port *out);
+/*
+ * The link for a new connection's initial subflow: the first usable one among `allowed`
+ * (bit mask, 0 = all) that has an address of family, preferring primary, then secondary,
+ * then backup roles. -1 if none.
+ */
+int links_pick_initial(const struct links *links, uint8_t allowed, int family);
+
+#endif

@@ -1,0 +1,302 @@
+// SPDX-License-Identifier: GPL-2.0-or-later
+/*
+ * Per-connection subflows through the userspace path manager. Connections are found by
+ * their MPTCP token (hash table); the kernel's events drive everything: ESTABLISHED (the
+ * connection may now have subflows), SUB_ESTABLISHED / SUB_CLOSED (which link has one),
+ * plus the links' state changes and a retry timer for failed attempts. Owns the pm sockets
+ * and the connection records; the gateway owns the sockets themselves.
+ */
+#include "paths.h"
+
+#include "log.h"
+#include "sock.h"
+
+#include <errno.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/socket.h>
+
+#define PATHS_RETRY_TICK_MS  250
+#define PATHS_RETRY_MIN_MS   500
+#define PATHS_RETRY_MAX_MS   30000
+#define PATHS_JOIN_WAIT_MS   10000 /* no event for a requested subflow: ask again */
+
+static struct paths_conn **paths_slot(struct paths *paths, uint32_t token)
+{
+	struct paths_conn **slot = &paths->buckets[(token * 2654435761u) % PATHS_BUCKETS];
+
+	while (*slot && (*slot)->token != token)
+		slot = &(*slot)->hnext;
+	return slot;
+}
+
+static struct paths_conn *paths_find(struct paths *paths, uint32_t token)
+{
+	return *paths_slot(paths, token);
+}
+
+static bool paths_link_allowed(const struct paths_conn *conn, int link)
+{
+	return !conn->allowed || (conn->allowed & (1u << link));
+}
+
+/* Asks for a subflow on every usable link the connection may use and lacks. */
+static void paths_fill(struct paths *paths, struct paths_conn *conn, bool restoring)
+{
+	struct links *links = paths->links;
+	int family = addr_is_v4mapped(conn->remote.ip) ? AF_INET : AF_INET6;
+
+	if (!conn->established)
+		return;
+	for (unsigned i = 0; i < links->len; i++) {
+		struct paths_subflow *sub = &conn->sub[i];
+		const struct link_state *l = &links->link[i];
+		struct addr_port local;
+		bool backup;
+		int ret;
+
+		if (sub->pending && paths->loop->now_ms >= sub->retry_at_ms)
+			sub->pending = false; /* its event never came */
+		if (sub->up || sub->pending || !l->usable || !paths_link_allowed(conn, (int)i) ||
+		    paths->loop->now_ms < sub->retry_at_ms ||
+		    !links_local_addr(links, (int)i, family, &local))
+			continue;
+		backup = l->conf.role == LINK_BACKUP || (conn->backup & (1u << i));
+		ret = pm_subflow_create(&paths->pm, conn->token, (uint8_t)(i + 1), &local,
+					(int)l->ifindex, &conn->remote, backup);
+		if (ret == 0) {
+			sub->pending = true;
+			sub->retry_at_ms = paths->loop->now_ms + PATHS_JOIN_WAIT_MS;
+			paths->stats.created++;
+			if (restoring)
+				paths->stats.restored++;
+			continue;
+		}
+		sub->failures++;
+		sub->retry_at_ms = paths->loop->now_ms +
+				   (sub->failures > 6 ? PATHS_RETRY_MAX_MS
+						      : PATHS_RETRY_MIN_MS << (sub->failures - 1));
+		paths->stats.create_failed++;
+		log_debug("paths: token %08x: subflow on link %s failed: %s%s%s", conn->token,
+			  l->conf.name, strerror(-ret), paths->pm.err_msg[0] ? ": " : "",
+			  paths->pm.err_msg);
+	}
+}
+
+static void paths_on_event(const struct pm_event *ev, void *arg)
+{
+	struct paths *paths = arg;
+	struct paths_conn *conn = paths_find(paths, ev->token);
+	int link;
+
+	if (!conn) {
+		if (ev->type == PM_EVENT_ESTABLISHED) {
+			paths->early[paths->early_next] = ev->token;
+			paths->early_next = (paths->early_next + 1) % PATHS_EARLY_TOKENS;
+		}
+		return;
+	}
+	switch (ev->type) {
+	case PM_EVENT_ESTABLISHED:
+		conn->established = true;
+		paths_fill(paths, conn, false);
+		break;
+	case PM_EVENT_SUB_ESTABLISHED:
+		link = links_find_by_addr(paths->links, ev->local.ip);
+		if (link < 0)
+			break;
+		conn->sub[link] = (struct paths_subflow){ .up = true,
+							  .local = ev->local,
+							  .remote = ev->remote };
+		/* A link that died while the join was on its way loses it at once. */
+		if (!paths->links->link[link].usable)
+			paths_link_changed(paths, link, false);
+		break;
+	case PM_EVENT_SUB_CLOSED:
+		link = links_find_by_addr(paths->links, ev->local.ip);
+		if (link < 0)
+			break;
+		conn->sub[link].up = false;
+		conn->sub[link].pending = false;
+		conn->sub[link].failures++;
+		conn->sub[link].retry_at_ms = paths->loop->now_ms + PATHS_RETRY_MIN_MS;
+		break;
+	case PM_EVENT_CLOSED:
+		conn->established = false;
+		break;
+	default:
+		break;
+	}
+}
+
+static void paths_on_events(struct loop_io *io, uint32_t events)
+{
+	struct paths *paths = container_of(io, struct paths, events_io);
+	int ret = pm_read_events(&paths->pm, paths_on_event, paths);
+
+	if (ret == -ENOBUFS)
+		paths->stats.events_lost++; /* the retry timer fills what was missed */
+	else if (ret < 0)
+		log_warnx("paths: reading path-manager events: %s", strerror(-ret));
+}
+
+static void paths_on_retry(struct loop_timer *timer)
+{
+	struct paths *paths = container_of(timer, struct paths, retry_timer);
+
+	for (unsigned b = 0; b < PATHS_BUCKETS; b++) {
+		for (struct paths_conn *c = paths->buckets[b]; c; c = c->hnext)
+			paths_fill(paths, c, false);
+	}
+	loop_timer_arm(paths->loop, &paths->retry_timer, PATHS_RETRY_TICK_MS);
+}
+
+int paths_start(struct paths *paths, struct loop *loop, struct links *links)
+{
+	int fd, ret;
+
+	memset(paths, 0, sizeof(*paths));
+	paths->loop = loop;
+	paths->links = links;
+	paths->events_io.fd = -1;
+	loop_timer_init(&paths->retry_timer, paths_on_retry);
+	ret = pm_open(&paths->pm);
+	if (ret < 0) {
+		log_warnx("paths: the kernel's MPTCP path manager (genetlink mptcp_pm): %s",
+			  strerror(-ret));
+		return ret;
+	}
+	fd = pm_subscribe(&paths->pm);
+	if (fd < 0) {
+		log_warnx("paths: path-manager events: %s", strerror(-fd));
+		pm_close(&paths->pm);
+		return fd;
+	}
+	paths->events_io.fd = fd;
+	paths->events_io.on_event = paths_on_events;
+	if (loop_add(loop, &paths->events_io, EPOLLIN | EPOLLET) < 0) {
+		ret = -errno;
+		log_warn("paths: epoll");
+		paths->events_io.fd = -1;
+		pm_close(&paths->pm);
+		return ret;
+	}
+	loop_timer_arm(loop, &paths->retry_timer, PATHS_RETRY_TICK_MS);
+	return 0;
+}
+
+void paths_stop(struct paths *paths)
+{
+	if (!paths->loop)
+		return;
+	loop_timer_cancel(paths->loop, &paths->retry_timer);
+	if (paths->events_io.fd >= 0)
+		loop_remove(paths->loop, &paths->events_io);
+	paths->events_io.fd = -1;
+	for (unsigned b = 0; b < PATHS_BUCKETS; b++) {
+		while (paths->buckets[b]) {
+			struct paths_conn *c = paths->buckets[b];
+
+			paths->buckets[b] = c->hnext;
+			free(c);
+		}
+	}
+	pm_close(&paths->pm);
+	paths->loop = NULL;
+}
+
+struct paths_conn *paths_track(struct paths *paths, int fd, uint8_t allowed, uint8_t backup)
+{
+	struct sock_mptcp_info info;
+	struct sockaddr_storage local, remote;
+	socklen_t local_len = sizeof(local), remote_len = sizeof(remote);
+	struct paths_conn *conn, **slot;
+
+	if (sock_mptcp_info(fd, &info) < 0 || info.token == 0 ||
+	    getsockname(fd, (struct sockaddr *)&local, &local_len) < 0 ||
+	    getpeername(fd, (struct sockaddr *)&remote, &remote_len) < 0)
+		return NULL;
+	slot = paths_slot(paths, info.token);
+	if (*slot)
+		return NULL; /* a token collision with a live connection: leave it alone */
+	conn = calloc(1, sizeof(*conn));
+	if (!conn)
+		return NULL;
+	conn->token = info.token;
+	conn->allowed = allowed;
+	conn->backup = backup;
+	addr_from_sockaddr((struct sockaddr *)&remote, remote_len, &conn->remote);
+	conn->initial_link = -1;
+	{
+		struct addr_port l;
+
+		addr_from_sockaddr((struct sockaddr *)&local, local_len, &l);
+		conn->initial_link = links_find_by_addr(paths->links, l.ip);
+		if (conn->initial_link >= 0)
+			conn->sub[conn->initial_link] = (struct paths_subflow){
+				.up = true, .local = l, .remote = conn->remote
+			};
+	}
+	for (unsigned i = 0; i < PATHS_EARLY_TOKENS; i++) {
+		if (paths->early[i] == conn->token) {
+			paths->early[i] = 0;
+			conn->established = true;
+		}
+	}
+	*slot = conn;
+	paths->conns++;
+	paths_fill(paths, conn, false);
+	return conn;
+}
+
+void paths_set_policy(struct paths *paths, struct paths_conn *conn, uint8_t allowed,
+		      uint8_t backup)
+{
+	conn->allowed = allowed;
+	conn->backup = backup;
+	paths_fill(paths, conn, false);
+}
+
+void paths_forget(struct paths *paths, struct paths_conn *conn)
+{
+	struct paths_conn **slot = paths_slot(paths, conn->token);
+
+	if (*slot == conn) {
+		*slot = conn->hnext;
+		paths->conns--;
+	}
+	free(conn);
+}
+
+void paths_link_changed(struct paths *paths, int link, bool usable)
+{
+	for (unsigned b = 0; b < PATHS_BUCKETS; b++) {
+		for (struct paths_conn *c = paths->buckets[b]; c; c = c->hnext) {
+			struct paths_subflow *sub = &c->sub[link];
+
+			if (usable) {
+				sub->failures = 0;
+				sub->retry_at_ms = 0;
+				paths_fill(paths, c, true);
+				continue;
+			}
+			if (!sub->up)
+				continue;
+			/* Closed now rather than when its retransmissions time out: what it
+			 * carried goes again over the other subflows at once. */
+			if (pm_subflow_destroy(&paths->pm, c->token, &sub->local, &sub->remote) ==
+			    0)
+				paths->stats.closed_by_link_down++;
+			sub->up = false;
+		}
+	}
+}
+
+unsigned paths_subflows(const struct paths_conn *conn)
+{
+	unsigned n = 0;
+
+	for (unsigned i = 0; i < LINKS_MAX; i++)
+		n += conn->sub[i].up;
+	return n;
+}
