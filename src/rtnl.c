@@ -118,9 +118,11 @@ static int rtnl_route_msg(struct rtnl *rtnl, const struct rtnl_route *route, uin
 	rtm->rtm_dst_len = 0;
 	rtm->rtm_table = route->table < 256 ? (uint8_t)route->table : RT_TABLE_UNSPEC;
 	rtm->rtm_type = local ? RTN_LOCAL : RTN_UNICAST;
-	rtm->rtm_scope = local		     ? RT_SCOPE_HOST
-			 : route->has_gateway ? RT_SCOPE_UNIVERSE
-					      : RT_SCOPE_LINK;
+	/* A delete with a scope matches only routes of that scope; NOWHERE matches any. */
+	rtm->rtm_scope = type == RTM_DELROUTE ? RT_SCOPE_NOWHERE
+			 : local	       ? RT_SCOPE_HOST
+			 : route->has_gateway  ? RT_SCOPE_UNIVERSE
+					       : RT_SCOPE_LINK;
 	/* protocol 0 on delete matches any: whoever added the route to our table */
 	rtm->rtm_protocol = type == RTM_NEWROUTE ? RTPROT_STATIC : RTPROT_UNSPEC;
 	mnl_attr_put_u32(nlh, RTA_TABLE, route->table);

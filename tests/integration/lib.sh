@@ -862,6 +862,17 @@ count_subflows()
 	ip netns exec "$ns" ss -tniH state established "$@" | grep -c 'tcp-ulp-mptcp'
 }
 
+# conn_subflows NS [FILTER...]: subflows of the MPTCP connection that has the most (subflows
+# of one connection share the peer's token, printed by ss as "token:LOCAL(id:N)/PEER(id:M)").
+conn_subflows()
+{
+	local ns=$1
+	shift
+	ip netns exec "$ns" ss -tniH state established "$@" |
+		grep -o 'token:[0-9a-f]*(id:[0-9]*)/[0-9a-f]*' | sed 's/.*\///' | sort | uniq -c |
+		sort -rn | awk 'NR == 1 { print $1 } END { if (NR == 0) print 0 }'
+}
+
 # max_subflows_while PID NS [FILTER...]: samples count_subflows every 0.2 s while PID lives and
 # prints the highest count seen.
 max_subflows_while()
