@@ -314,6 +314,59 @@ static bool config_set_probe_target(const struct config_key *key, void *base, co
 	return true;
 }
 
+/* A unix socket path, or none|off to go without. */
+static bool config_set_control_socket(const struct config_key *key, void *base, const char *value,
+				      char *err)
+{
+	struct config_control *ctl = config_field(base, key);
+	size_t len = strlen(value);
+
+	if (!strcasecmp(value, "none") || !strcasecmp(value, "off")) {
+		ctl->socket[0] = '\0';
+		ctl->socket_set = true;
+		return true;
+	}
+	if (len == 0 || value[0] != '/' || len >= sizeof(ctl->socket))
+		return config_fail(err, "%s: not an absolute path shorter than %zu bytes: '%s'",
+				   key->name, sizeof(ctl->socket), value);
+	memcpy(ctl->socket, value, len + 1);
+	ctl->socket_set = true;
+	return true;
+}
+
+/* [ADDR][:PORT], PORT alone, or yes (loopback:9124); none|off|no turns it off. */
+static bool config_set_metrics_listen(const struct config_key *key, void *base, const char *value,
+				      char *err)
+{
+	struct config_control *ctl = config_field(base, key);
+	const char *port = value[0] == ':' ? value + 1 : value;
+	const char *p = port;
+	uint64_t n;
+
+	if (!strcasecmp(value, "none") || !strcasecmp(value, "off") || !strcasecmp(value, "no")) {
+		ctl->metrics = false;
+		return true;
+	}
+	if (!strcasecmp(value, "yes") || !strcasecmp(value, "on")) {
+		addr_parse("127.0.0.1", CONFIG_METRICS_PORT, &ctl->metrics_listen);
+		ctl->metrics = true;
+		return true;
+	}
+	if (units_parse_digits(&p, &n) && !*p) {
+		if (n == 0 || n > 65535)
+			return config_fail(err, "%s: not a port in 1..65535: '%s'", key->name,
+					   value);
+		addr_parse("127.0.0.1", (int)n, &ctl->metrics_listen);
+		ctl->metrics = true;
+		return true;
+	}
+	if (!addr_parse(value, CONFIG_METRICS_PORT, &ctl->metrics_listen) ||
+	    ctl->metrics_listen.port == 0)
+		return config_fail(err, "%s: not [ADDR][:PORT]: '%s'", key->name, value);
+	ctl->metrics = true;
+	return true;
+}
+
 /* One of key->choices ("a|b|c"), stored as its index. */
 static bool config_set_choice(const struct config_key *key, void *base, const char *value,
 			      char *err)
@@ -464,7 +517,7 @@ static const struct config_key config_keys[] = {
 	  .set = config_set_size,
 	  .offset = FIELD(socket_buffer),
 	  .max = 512 * MIB,
-	  .help = "SO_RCVBUF and SO_SNDBUF of MPTCP sockets; 0 = kernel autotuning (default 4m)" },
+	  .help = "SO_RCVBUF and SO_SNDBUF of MPTCP sockets; 0 = kernel autotuning (default 0)" },
 	{ .name = "pipe-size",
 	  .arg = "SIZE",
 	  .set = config_set_size,
@@ -481,6 +534,18 @@ static const struct config_key config_keys[] = {
 	  .set = config_set_log_level,
 	  .offset = FIELD(log_level),
 	  .help = "error, warning, info or debug (default info)" },
+	{ .name = "control-socket",
+	  .arg = "PATH",
+	  .set = config_set_control_socket,
+	  .offset = FIELD(control),
+	  .help = "unix socket for mpconvctl, mode 0660; none = no socket "
+		  "(default /run/mpconv/converter.sock)" },
+	{ .name = "metrics-listen",
+	  .arg = "ADDR:PORT",
+	  .set = config_set_metrics_listen,
+	  .offset = FIELD(control),
+	  .help = "serve /metrics and the status page over HTTP; a port alone means loopback "
+		  "(default off; port 9124)" },
 #define GW(f) offsetof(struct config_gateway, f)
 	{ .section = CONFIG_GATEWAY,
 	  .name = "converter",
@@ -660,7 +725,7 @@ static const struct config_key config_keys[] = {
 	  .set = config_set_size,
 	  .offset = GW(socket_buffer),
 	  .max = 512 * MIB,
-	  .help = "SO_RCVBUF/SO_SNDBUF of MPTCP sockets, 0 = autotuning (default 4m)" },
+	  .help = "SO_RCVBUF/SO_SNDBUF of MPTCP sockets, 0 = autotuning (default 0)" },
 	{ .section = CONFIG_GATEWAY,
 	  .name = "pipe-size",
 	  .arg = "SIZE",
@@ -680,6 +745,20 @@ static const struct config_key config_keys[] = {
 	  .set = config_set_log_level,
 	  .offset = GW(log_level),
 	  .help = "error, warning, info or debug (default info)" },
+	{ .section = CONFIG_GATEWAY,
+	  .name = "control-socket",
+	  .arg = "PATH",
+	  .set = config_set_control_socket,
+	  .offset = GW(control),
+	  .help = "unix socket for mpconvctl, mode 0660; none = no socket "
+		  "(default /run/mpconv/gateway.sock)" },
+	{ .section = CONFIG_GATEWAY,
+	  .name = "metrics-listen",
+	  .arg = "ADDR:PORT",
+	  .set = config_set_metrics_listen,
+	  .offset = GW(control),
+	  .help = "serve /metrics and the status page over HTTP; a port alone means loopback "
+		  "(default off; port 9124)" },
 };
 
 static const struct config_key *config_find_key(const char *name, enum config_section section)
@@ -727,10 +806,11 @@ void config_init(struct config *cfg)
 				.error_grace_ms = 2000,
 				.drain_timeout_ms = 30000,
 				.syn_retries = 3,
-				.socket_buffer = 4 * MIB,
+				.socket_buffer = 0, /* autotuning: bonds 0.95 of the links, 4m 0.88 */
 				.pipe_size = 1 * MIB,
 				.splice = true,
 				.log_level = LOG_LEVEL_INFO,
+				.control.socket = "/run/mpconv/converter.sock",
 			},
 		.gateway =
 			{
@@ -748,10 +828,11 @@ void config_init(struct config *cfg)
 				.reply_timeout_ms = 10000,
 				.idle_timeout_ms = 600000,
 				.drain_timeout_ms = 30000,
-				.socket_buffer = 4 * MIB,
+				.socket_buffer = 0, /* autotuning: bonds 0.95 of the links, 4m 0.88 */
 				.pipe_size = 1 * MIB,
 				.splice = true,
 				.log_level = LOG_LEVEL_INFO,
+				.control.socket = "/run/mpconv/gateway.sock",
 			},
 	};
 }

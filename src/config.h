@@ -21,6 +21,16 @@
  */
 #define CONFIG_MAX_LISTEN 16
 #define CONFIG_ERR_LEN	  256
+#define CONFIG_PATH_LEN	  108 /* a unix socket path, NUL included */
+#define CONFIG_METRICS_PORT 9124
+
+/* Operator access, the same for both roles: control socket and metrics endpoint. */
+struct config_control {
+	char socket[CONFIG_PATH_LEN]; /* "" = none; default /run/mpconv/<role>.sock */
+	bool socket_set;	      /* given explicitly: failing to bind it is fatal */
+	bool metrics;		      /* metrics-listen given (off by default) */
+	struct addr_port metrics_listen; /* loopback when given without an address */
+};
 
 struct config_converter {
 	struct addr_port listen[CONFIG_MAX_LISTEN];
@@ -44,11 +54,12 @@ struct config_converter {
 					before resetting; default 2000 */
 	uint32_t drain_timeout_ms; /* SIGTERM: wait this long for sessions to end; default 30000 */
 	int syn_retries;	   /* TCP_SYNCNT on the downstream socket; default 3 */
-	uint32_t socket_buffer;	   /* SO_RCVBUF/SO_SNDBUF on MPTCP sockets, bytes; default 4 MiB;
-				      0 = kernel autotuning */
+	uint32_t socket_buffer;	   /* SO_RCVBUF/SO_SNDBUF on MPTCP sockets, bytes; default 0 =
+				      kernel autotuning */
 	uint32_t pipe_size;	   /* splice pipe size, bytes; default 1 MiB */
 	bool splice;		   /* default true; false forces the copy relay */
 	enum log_level log_level;  /* default info */
+	struct config_control control;
 };
 
 enum config_gateway_mode { CONFIG_MODE_POOL, CONFIG_MODE_TFO, CONFIG_MODE_PLAIN };
@@ -86,10 +97,11 @@ struct config_gateway {
 	uint32_t reply_timeout_ms;   /* converter's Convert reply; default 10 s */
 	uint32_t idle_timeout_ms;    /* default 600 s */
 	uint32_t drain_timeout_ms;   /* default 30 s */
-	uint32_t socket_buffer;	     /* MPTCP sockets; default 4 MiB; 0 = autotuning */
+	uint32_t socket_buffer;	     /* MPTCP sockets; default 0 = autotuning */
 	uint32_t pipe_size;	     /* default 1 MiB */
 	bool splice;		     /* default true */
 	enum log_level log_level;    /* default info */
+	struct config_control control;
 };
 
 /* Which role's keys the command line sets; an INI file sets keys by its section headers. */

@@ -893,7 +893,7 @@ static void defaults_after_finish_are_the_documented_ones(void **state)
 	assert_int_equal(c->error_grace_ms, 2000);
 	assert_int_equal(c->drain_timeout_ms, 30000);
 	assert_int_equal(c->syn_retries, 3);
-	assert_int_equal(c->socket_buffer, 4 * MIB);
+	assert_int_equal(c->socket_buffer, 0);
 	assert_int_equal(c->pipe_size, 1 * MIB);
 	assert_true(c->splice);
 	assert_int_equal(c->log_level, LOG_LEVEL_INFO);
@@ -998,6 +998,10 @@ static void gateway_keys_parse_in_their_section_and_flags_follow_the_role(void *
 				  "default-action = direct\n"
 				  "converter-down = direct\n"
 				  "pool-max-idle = 20s\n"
+				  "link = dsl dev wan0 via 192.0.2.1 role primary\n"
+				  "link = lte dev wwan0 addr 198.51.100.7 role backup\n"
+				  "probe-interval = 250ms\n"
+				  "path-manager = kernel\n"
 				  "[converter]\n"
 				  "allow = 10.0.0.0/8\n";
 	char *argv[] = { "--pool-min", "3", "--no-splice", NULL };
@@ -1023,6 +1027,15 @@ static void gateway_keys_parse_in_their_section_and_flags_follow_the_role(void *
 	assert_int_equal(cfg.gateway.pool_max_idle_ms, 20000);
 	assert_int_equal(cfg.gateway.pool_min, 3);
 	assert_false(cfg.gateway.splice);
+	assert_int_equal(cfg.gateway.links_len, 2);
+	assert_string_equal(cfg.gateway.links[1].name, "lte");
+	assert_int_equal(cfg.gateway.links[1].role, LINK_BACKUP);
+	assert_true(cfg.gateway.links[0].has_via4);
+	assert_int_equal(cfg.gateway.probe_interval_ms, 250);
+	assert_int_equal(cfg.gateway.path_manager, 1);
+	assert_int_equal(cfg.gateway.link_table, 5100);
+	/* The probes go to the first converter unless told otherwise. */
+	assert_memory_equal(cfg.gateway.probe_target.ip, cfg.gateway.converters[0].ip, 16);
 	/* Converters are never intercepted: finish put both in the exclude set. */
 	assert_true(acl_contains(&cfg.gateway.exclude, cfg.gateway.converters[0].ip));
 	assert_true(acl_contains(&cfg.gateway.exclude, cfg.gateway.converters[1].ip));
@@ -1044,6 +1057,12 @@ static void gateway_errors_quote_the_value_and_require_a_converter(void **state)
 		  "lan: not an interface name: 'averyveryverylongname'" },
 		{ "converter", "10.0.0.300", "converter: not an address:port: '10.0.0.300'" },
 		{ "listen", "10.0.0.1", "unknown key 'listen'" },
+		{ "link", "dsl via 192.0.2.1", "link: missing 'dev IFNAME' in 'dsl via 192.0.2.1'" },
+		{ "link", "dsl dev wan0 role lead",
+		  "link: role is primary, secondary or backup, not 'lead' in 'dsl dev wan0 role "
+		  "lead'" },
+		{ "path-manager", "bpf", "path-manager: not one of userspace|kernel: 'bpf'" },
+		{ "probe-target", "nowhere", "probe-target: not an address: 'nowhere'" },
 	};
 	struct config cfg;
 	char err[CONFIG_ERR_LEN];
