@@ -5,7 +5,7 @@
 #   make fuzz    run every libFuzzer target FUZZ_SECONDS seconds (clang, ASan+UBSan)
 FUZZ_SECONDS ?= 60
 
-.PHONY: all deps build check demo fuzz clean format
+.PHONY: all deps build check demo fuzz install clean format
 
 all: build
 
@@ -24,6 +24,24 @@ demo: build
 
 fuzz: deps
 	@bash scripts/fuzz.sh $(FUZZ_SECONDS)
+
+# make bench: mpconv against haproxy, shadowsocks-libev, dante and no proxy (bench/run.sh, root,
+# about 15 minutes); appends a dated section to bench/RESULTS.md
+.PHONY: bench
+bench: deps
+	@bash bench/run.sh --record
+
+# make install [PREFIX=/usr/local] [DESTDIR=stage]: mpconvd, mpconvctl, systemd units, sysusers and
+# tmpfiles snippets, man pages, example configs (docs/man, etc/, packaging/). A build of its own
+# without tests (nor -Werror: a newer compiler's warning must not stop an install), set up again
+# when PREFIX changes, so build/gcc is never reconfigured.
+install: PREFIX ?= /usr/local
+install: deps
+	@[ "$$(cat build/install/.prefix 2>/dev/null)" = "$(PREFIX)" ] || { rm -rf build/install && \
+		CC=gcc meson setup build/install -Dtests=false --prefix="$(PREFIX)" >/dev/null && \
+		echo "$(PREFIX)" >build/install/.prefix; }
+	@ninja -C build/install
+	@meson install -C build/install --no-rebuild $(if $(DESTDIR),--destdir "$(abspath $(DESTDIR))")
 
 format:
 	@clang-format -i $$(git ls-files '*.c' '*.h')

@@ -95,6 +95,7 @@ struct config_gateway {
 	unsigned workers;
 	uint32_t connect_timeout_ms; /* upstream connect; default 10 s */
 	uint32_t reply_timeout_ms;   /* converter's Convert reply; default 10 s */
+	uint32_t early_data_wait_ms; /* pool mode: wait for the LAN client's first bytes; 2 ms */
 	uint32_t idle_timeout_ms;    /* default 600 s */
 	uint32_t drain_timeout_ms;   /* default 30 s */
 	uint32_t socket_buffer;	     /* MPTCP sockets; default 0 = autotuning */

@@ -35,6 +35,7 @@
 #include <unistd.h>
 
 #define GW_REQUEST_MAX 64
+#define GW_EARLY_MAX   16384 /* LAN bytes sent along with the Convert message */
 /* RFC 8803: after Resource Exceeded or Network Failure, wait at least 30 s before asking that
  * converter again; an unreachable converter is retried sooner. Both double while it fails. */
 #define GW_BACKOFF_REFUSED_MS	  30000
@@ -43,6 +44,7 @@
 
 enum gw_state {
 	GW_ACCEPTED,		/* policy not applied yet, or blocked */
+	GW_WAIT_EARLY,		/* pooled upstream ready: a moment for the LAN client's first bytes */
 	GW_UPSTREAM_CONNECTING, /* plain mode, or a pool miss: connecting to the converter */
 	GW_WAIT_REPLY,		/* Convert request sent; waiting for the converter's answer */
 	GW_DIRECT_CONNECTING,	/* policy said direct: connecting to the destination itself */
@@ -67,6 +69,9 @@ struct gw_session {
 	int converter_error; /* Error TLV code received, or -1 */
 	uint8_t request[GW_REQUEST_MAX];
 	uint16_t request_len;
+	/* LAN bytes sent upstream with the request: still in the LAN socket (peeked), consumed
+	 * once the converter said yes, so another converter can be sent them again. */
+	uint32_t early_len;
 };
 
 struct gw_stats {
@@ -106,6 +111,7 @@ struct gateway {
 	bool converter_failing; /* logged once per outage, not once per connection */
 	struct gw_stats stats;
 	uint8_t scratch[CONV_MAX_LEN];
+	uint8_t early[GW_REQUEST_MAX + GW_EARLY_MAX]; /* request + early LAN bytes, one send */
 };
 
 static void gw_on_lan_event(struct loop_io *io, uint32_t events);
@@ -230,7 +236,8 @@ static void gw_converter_ok(struct gateway *gw, unsigned i)
 
 static const char *gw_state_name(enum gw_state state)
 {
-	static const char *const names[] = { "accepted", "upstream-connecting", "wait-reply",
+	static const char *const names[] = { "accepted",	 "wait-early",
+					     "upstream-connecting", "wait-reply",
 					     "direct-connecting", "relay" };
 	return names[state];
 }
@@ -286,6 +293,7 @@ static void gw_start_relay(struct gw_session *s)
 
 	loop_timer_cancel(&s->gw->loop, &s->timer);
 	s->state = GW_RELAY;
+	s->relay.dir[RELAY_A].bytes = s->early_len; /* delivered along with the request */
 	if (relay_start(&s->relay, &s->gw->loop, &s->gw->pipes, &params, gw_on_relay_end) < 0)
 		gw_close(s, "relay could not start", true);
 }
@@ -371,12 +379,23 @@ static void gw_upstream_failed(struct gw_session *s, const char *why, bool refus
 	gw_no_converter(s, why);
 }
 
+/* The Convert message and whatever the LAN client already sent, in one segment if they fit:
+ * a client that speaks first gets its answer one round trip sooner. */
 static void gw_send_request(struct gw_session *s)
 {
-	ssize_t n = send(s->relay.io[RELAY_B].fd, s->request, s->request_len,
-			 MSG_NOSIGNAL | MSG_DONTWAIT);
+	struct gateway *gw = s->gw;
+	ssize_t early, n;
 
-	if (n != s->request_len) {
+	loop_timer_cancel(&gw->loop, &s->timer);
+	memcpy(gw->early, s->request, s->request_len);
+	early = recv(s->relay.io[RELAY_A].fd, gw->early + s->request_len, GW_EARLY_MAX,
+		     MSG_PEEK | MSG_DONTWAIT);
+	if (early < 0)
+		early = 0;
+	n = send(s->relay.io[RELAY_B].fd, gw->early, s->request_len + (size_t)early,
+		 MSG_NOSIGNAL | MSG_DONTWAIT);
+	s->early_len = n > s->request_len ? (uint32_t)(n - s->request_len) : 0;
+	if (n < s->request_len) {
 		gw_upstream_failed(s,
 				   n < 0 ? "cannot send the Convert request"
 					 : "Convert request did not fit the socket",
@@ -430,6 +449,12 @@ static void gw_read_reply(struct gw_session *s, bool eof)
 		gw_close(s, "error consuming the Convert reply", true);
 		return;
 	}
+	if (s->early_len &&
+	    recv(s->relay.io[RELAY_A].fd, gw->early, s->early_len, MSG_DONTWAIT) !=
+		    (ssize_t)s->early_len) {
+		gw_close(s, "error consuming the LAN bytes sent early", true);
+		return;
+	}
 	if (gw->converter_failing)
 		log_info("converter answers again");
 	gw->converter_failing = false;
@@ -445,6 +470,7 @@ static void gw_on_upstream_event(struct loop_io *io, uint32_t events)
 
 	switch (s->state) {
 	case GW_ACCEPTED:
+	case GW_WAIT_EARLY:
 		break;
 	case GW_UPSTREAM_CONNECTING:
 	case GW_DIRECT_CONNECTING:
@@ -476,9 +502,13 @@ static void gw_on_lan_event(struct loop_io *io, uint32_t events)
 	struct gw_session *s = container_of(io, struct gw_session, relay.io[RELAY_A]);
 
 	/* The LAN client's bytes wait in its socket until the relay starts; only its loss
-	 * matters now. */
-	if (events & (EPOLLERR | EPOLLHUP))
+	 * matters now, and its first bytes when a pooled upstream waits for them. */
+	if (events & (EPOLLERR | EPOLLHUP)) {
 		gw_close(s, "LAN client gone before the relay", false);
+		return;
+	}
+	if (s->state == GW_WAIT_EARLY && (events & (EPOLLIN | EPOLLRDHUP)))
+		gw_send_request(s);
 }
 
 static void gw_on_timer(struct loop_timer *timer)
@@ -486,6 +516,9 @@ static void gw_on_timer(struct loop_timer *timer)
 	struct gw_session *s = container_of(timer, struct gw_session, timer);
 
 	switch (s->state) {
+	case GW_WAIT_EARLY:
+		gw_send_request(s); /* the server speaks first, or the client is slow */
+		break;
 	case GW_UPSTREAM_CONNECTING:
 		gw_upstream_failed(s, "converter connect timed out", false);
 		break;
@@ -499,6 +532,21 @@ static void gw_on_timer(struct loop_timer *timer)
 	case GW_RELAY:
 		break; /* no timer armed in these states */
 	}
+}
+
+/* A pooled upstream is ready at once, before the LAN client's first bytes (which arrive
+ * right after its handshake, if it speaks first): they are waited for, briefly. */
+static void gw_wait_early(struct gw_session *s)
+{
+	char probe;
+	uint32_t wait = s->gw->config.gateway.early_data_wait_ms;
+
+	if (wait == 0 || recv(s->relay.io[RELAY_A].fd, &probe, 1, MSG_PEEK | MSG_DONTWAIT) >= 0) {
+		gw_send_request(s);
+		return;
+	}
+	s->state = GW_WAIT_EARLY;
+	loop_timer_arm(&s->gw->loop, &s->timer, wait);
 }
 
 /* One try at converter conv: a pooled connection (if allowed and suitable), or a new one
@@ -523,7 +571,7 @@ static void gw_bond_connect(struct gw_session *s, unsigned conv, bool allow_pool
 				gw_close(s, "epoll registration failed", true);
 				return;
 			}
-			gw_send_request(s);
+			gw_wait_early(s);
 			return;
 		}
 		gw->stats.pool_misses++;

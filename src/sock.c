@@ -6,6 +6,7 @@
 #include "sock.h"
 
 #include <errno.h>
+#include <stddef.h>
 #include <linux/errqueue.h>
 #include <netinet/in.h>
 #include <netinet/tcp.h>
@@ -265,6 +266,112 @@ int sock_subflows(int fd)
 	if (ret < 0)
 		return ret;
 	return info.subflows_total ? info.subflows_total : info.subflows + 1;
+}
+
+#define SOCK_MPTCP_FULL_INFO 4
+
+/* struct tcp_info as the kernel fills it past glibc's copy (which ends at tcpi_total_retrans). */
+struct sock_tcp_info {
+	struct tcp_info base;
+	uint64_t pacing_rate, max_pacing_rate;
+	uint64_t bytes_acked, bytes_received;
+	uint32_t segs_out, segs_in, notsent_bytes, min_rtt, data_segs_in, data_segs_out;
+	uint64_t delivery_rate, busy_time, rwnd_limited, sndbuf_limited;
+	uint32_t delivered, delivered_ce;
+	uint64_t bytes_sent, bytes_retrans;
+};
+
+/* struct mptcp_subflow_info: the id, then struct mptcp_subflow_addrs (8-byte aligned). */
+struct sock_subflow_info {
+	uint32_t id;
+	struct sockaddr_storage local, remote;
+};
+
+/* struct mptcp_full_info (6.5+): sizes in and out, user pointers to the two arrays. */
+struct sock_full_info {
+	uint32_t size_tcpinfo_kernel; /* out */
+	uint32_t size_tcpinfo_user;   /* in: our element size; out: what the kernel wrote */
+	uint32_t size_sfinfo_kernel;  /* out */
+	uint32_t size_sfinfo_user;
+	uint32_t num_subflows;	  /* out: all subflows, even beyond size_arrays_user */
+	uint32_t size_arrays_user; /* in: elements in each array */
+	uint64_t subflow_info;
+	uint64_t tcp_info;
+	struct sock_mptcp_info mptcp_info;
+};
+
+#define SOCK_SUBFLOWS_MAX 16
+
+static void sock_fill_subflow(struct sock_subflow *sf, const struct sock_tcp_info *ti,
+			      size_t ti_len)
+{
+	sf->rtt_us = ti->base.tcpi_rtt;
+	/* Kernels older than 4.x stop before these: leave zero rather than read stale bytes. */
+	if (ti_len >= offsetof(struct sock_tcp_info, bytes_received) + sizeof(uint64_t)) {
+		sf->bytes_acked = ti->bytes_acked;
+		sf->bytes_received = ti->bytes_received;
+	}
+}
+
+static int sock_tcp_as_subflow(int fd, struct sock_subflow *out, size_t max)
+{
+	struct sock_tcp_info ti;
+	socklen_t len = sizeof(ti);
+	struct sockaddr_storage ss;
+	socklen_t ss_len = sizeof(ss);
+
+	if (max == 0)
+		return 1;
+	memset(&ti, 0, sizeof(ti));
+	memset(out, 0, sizeof(*out));
+	if (getsockopt(fd, IPPROTO_TCP, TCP_INFO, &ti, &len) == -1)
+		return -errno;
+	sock_fill_subflow(out, &ti, len);
+	if (getsockname(fd, (struct sockaddr *)&ss, &ss_len) == 0)
+		addr_from_sockaddr((struct sockaddr *)&ss, ss_len, &out->local);
+	ss_len = sizeof(ss);
+	if (getpeername(fd, (struct sockaddr *)&ss, &ss_len) == 0)
+		addr_from_sockaddr((struct sockaddr *)&ss, ss_len, &out->remote);
+	return 1;
+}
+
+int sock_subflows_info(int fd, struct sock_subflow *out, size_t max)
+{
+	struct sock_subflow_info sfi[SOCK_SUBFLOWS_MAX];
+	struct sock_tcp_info ti[SOCK_SUBFLOWS_MAX];
+	struct sock_full_info full;
+	socklen_t len = sizeof(full);
+	size_t n;
+
+	if (max > SOCK_SUBFLOWS_MAX)
+		max = SOCK_SUBFLOWS_MAX;
+	memset(&full, 0, sizeof(full));
+	memset(sfi, 0, sizeof(sfi));
+	memset(ti, 0, sizeof(ti));
+	full.size_tcpinfo_user = sizeof(ti[0]);
+	full.size_sfinfo_user = sizeof(sfi[0]);
+	full.size_arrays_user = (uint32_t)max;
+	full.subflow_info = (uint64_t)(uintptr_t)sfi;
+	full.tcp_info = (uint64_t)(uintptr_t)ti;
+	if (getsockopt(fd, SOL_MPTCP, SOCK_MPTCP_FULL_INFO, &full, &len) == -1 ||
+	    full.num_subflows == 0)
+		/* Plain TCP (ENOPROTOOPT/EOPNOTSUPP), a fallback, or a kernel before 6.5. */
+		return sock_tcp_as_subflow(fd, out, max);
+	n = full.num_subflows < max ? full.num_subflows : max;
+	for (size_t i = 0; i < n; i++) {
+		memset(&out[i], 0, sizeof(out[i]));
+		out[i].id = sfi[i].id;
+		/* Trust the sizes the kernel says it wrote, never our own. */
+		if (full.size_sfinfo_user >= sizeof(sfi[0])) {
+			addr_from_sockaddr((struct sockaddr *)&sfi[i].local, sizeof(sfi[i].local),
+					   &out[i].local);
+			addr_from_sockaddr((struct sockaddr *)&sfi[i].remote,
+					   sizeof(sfi[i].remote), &out[i].remote);
+		}
+		if (full.size_tcpinfo_user >= sizeof(ti[i].base))
+			sock_fill_subflow(&out[i], &ti[i], full.size_tcpinfo_user);
+	}
+	return (int)full.num_subflows;
 }
 
 int sock_icmp_error(int fd, uint8_t *type, uint8_t *code)

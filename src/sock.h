@@ -100,6 +100,23 @@ int sock_is_mptcp(int fd);
 int sock_mptcp_info(int fd, struct sock_mptcp_info *info);
 /* Total subflows of an MPTCP socket (1 for plain TCP), or -errno. */
 int sock_subflows(int fd);
+/* One subflow of a connection, as `mpconvctl sessions` shows it. */
+struct sock_subflow {
+	struct addr_port local, remote;
+	uint64_t bytes_acked;	 /* sent and acknowledged on this subflow */
+	uint64_t bytes_received; /* received on this subflow */
+	uint32_t rtt_us;	 /* smoothed RTT */
+	uint32_t id;		 /* the kernel's subflow id (1 = initial); 0 for plain TCP */
+};
+
+/*
+ * The subflows of fd with addresses and per-subflow counters, in one consistent read
+ * (MPTCP_FULL_INFO, Linux 6.5+); a plain-TCP or fallen-back socket is reported as one subflow
+ * from TCP_INFO and its own addresses. Fills at most max entries; returns the number of
+ * subflows (possibly more than max), or -errno.
+ */
+int sock_subflows_info(int fd, struct sock_subflow *out, size_t max);
+
 /* Reads one queued ICMP error (IP_RECVERR / IPV6_RECVERR must be on): 0 with type and code,
  * -EAGAIN if none is queued. */
 int sock_icmp_error(int fd, uint8_t *type, uint8_t *code);

@@ -893,12 +893,14 @@ BED_FALLBACK_COUNTERS="MPTcpExtMPCapableFallbackACK MPTcpExtMPCapableFallbackSYN
 	MPTcpExtMD5SigFallback MPTcpExtSimultConnectFallback MPTcpExtFallbackFailed
 	MPTcpExtMPCapableSYNTXDrop MPTcpExtMPCapableSYNTXDisabled MPTcpExtBlackhole"
 
-# assert_no_fallback NS: 0 when no fallback-to-TCP counter (those this kernel has) grew since
-# nstat_reset NS; otherwise prints the ones that did.
+# assert_no_fallback NS [IGNORED...]: 0 when no fallback-to-TCP counter (those this kernel has,
+# but the ignored ones) grew since nstat_reset NS; otherwise prints the ones that did.
 assert_no_fallback()
 {
 	local ns=$1 c v bad=0
+	shift
 	for c in $BED_FALLBACK_COUNTERS; do
+		case " $* " in *" $c "*) continue ;; esac
 		v=$(nstat_delta "$ns" "$c")
 		if [ "$v" -ne 0 ]; then
 			echo "${ns#"$BED_ID"-}: $c=$v"
