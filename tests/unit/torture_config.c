@@ -148,6 +148,10 @@ static const struct {
 	{ "syn-retries", "1", INT, F(syn_retries), 1 },
 	{ "syn-retries", "10", INT, F(syn_retries), 10 },
 	{ "socket-buffer", "0", U32, F(socket_buffer), 0 },
+	{ "control-socket", "/run/test/c.sock", NONE, 0, 0 },
+	{ "control-socket", "none", NONE, 0, 0 },
+	{ "metrics-listen", "9200", NONE, 0, 0 },
+	{ "metrics-listen", "[::1]:9200", NONE, 0, 0 },
 	{ "socket-buffer", "65536", U32, F(socket_buffer), 65536 },
 	{ "socket-buffer", "512k", U32, F(socket_buffer), 524288 },
 	{ "socket-buffer", "4m", U32, F(socket_buffer), 4 * MIB },
@@ -202,6 +206,10 @@ static void every_key_accepts_its_documented_values(void **state)
 static const struct {
 	const char *key, *value, *err;
 } bad[] = {
+	{ "control-socket", "run/c.sock",
+	  "control-socket: not an absolute path shorter than 108 bytes: 'run/c.sock'" },
+	{ "metrics-listen", "70000", "metrics-listen: not a port in 1..65535: '70000'" },
+	{ "metrics-listen", "10.0.0.300", "metrics-listen: not [ADDR][:PORT]: '10.0.0.300'" },
 	{ "listen", "10.0.0.300:5124", "listen: not an address:port: '10.0.0.300:5124'" },
 	{ "listen", "192.0.2.1:0", "listen: not an address:port: '192.0.2.1:0'" },
 	{ "listen", "192.0.2.1:65536", "listen: not an address:port: '192.0.2.1:65536'" },
@@ -335,7 +343,7 @@ static void every_key_in_help_has_good_and_bad_vectors(void **state)
 		if (!in_good || !in_bad)
 			fail_msg("key '%s' lacks %s vectors", name, in_good ? "bad" : "good");
 	}
-	assert_int_equal(keys, 24);
+	assert_int_equal(keys, 26);
 	free(text);
 }
 
