@@ -273,6 +273,7 @@ void paths_link_changed(struct paths *paths, int link, bool usable)
 	for (unsigned b = 0; b < PATHS_BUCKETS; b++) {
 		for (struct paths_conn *c = paths->buckets[b]; c; c = c->hnext) {
 			struct paths_subflow *sub = &c->sub[link];
+			int removed;
 
 			if (usable) {
 				sub->failures = 0;
@@ -282,10 +283,15 @@ void paths_link_changed(struct paths *paths, int link, bool usable)
 			}
 			if (!sub->up)
 				continue;
-			/* Closed now rather than when its retransmissions time out: what it
-			 * carried goes again over the other subflows at once. */
+			/* Closed now rather than when its retransmissions time out, on both ends:
+			 * REMOVE_ADDR reaches the converter over a live subflow, so what the dead
+			 * one carried is sent again over the others at once. */
+			removed = pm_remove_addr(&paths->pm, c->token,
+						 link == c->initial_link ? 0 : (uint8_t)(link + 1));
+			/* REMOVE leaves our own subflow in place: closed here. */
 			if (pm_subflow_destroy(&paths->pm, c->token, &sub->local, &sub->remote) ==
-			    0)
+				    0 ||
+			    removed == 0)
 				paths->stats.closed_by_link_down++;
 			sub->up = false;
 		}

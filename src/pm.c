@@ -29,11 +29,13 @@
 #define PM_NL_EVENTS_GROUP "mptcp_pm_events"
 
 #define PM_NL_CMD_SET_FLAGS	  7
+#define PM_NL_CMD_REMOVE	  9
 #define PM_NL_CMD_SUBFLOW_CREATE  10
 #define PM_NL_CMD_SUBFLOW_DESTROY 11
 
 #define PM_NL_ATTR_ADDR	       1 /* nested PM_NL_ADDR_ATTR_* */
 #define PM_NL_ATTR_TOKEN       4 /* u32 */
+#define PM_NL_ATTR_LOC_ID      5 /* u8 */
 #define PM_NL_ATTR_ADDR_REMOTE 6 /* nested PM_NL_ADDR_ATTR_* */
 
 #define PM_NL_ADDR_ATTR_FAMILY 1 /* u16 */
@@ -324,6 +326,20 @@ int pm_subflow_set_backup(struct pm *pm, uint32_t token, const struct addr_port 
 {
 	return pm_subflow_cmd(pm, PM_NL_CMD_SET_FLAGS, token, 0, local, 0, remote,
 			      backup ? PM_NL_ADDR_FLAG_BACKUP : 0);
+}
+
+int pm_remove_addr(struct pm *pm, uint32_t token, uint8_t local_id)
+{
+	alignas(struct nlmsghdr) char buf[PM_REQ_SIZE];
+	struct nlmsghdr *nlh;
+
+	pm->err_msg[0] = '\0';
+	if (!pm->family_id)
+		return -EBADF;
+	nlh = pm_msg_start(buf, pm->family_id, PM_NL_CMD_REMOVE, PM_NL_VERSION, ++pm->seq);
+	mnl_attr_put_u32(nlh, PM_NL_ATTR_TOKEN, token);
+	mnl_attr_put_u8(nlh, PM_NL_ATTR_LOC_ID, local_id);
+	return pm_transact(pm, nlh, NULL, NULL);
 }
 
 /* ---- family resolution -------------------------------------------------------------------- */

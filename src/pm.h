@@ -74,6 +74,14 @@ int pm_subflow_destroy(struct pm *pm, uint32_t token, const struct addr_port *lo
 int pm_subflow_set_backup(struct pm *pm, uint32_t token, const struct addr_port *local,
 			  const struct addr_port *remote, bool backup);
 
+/*
+ * Userspace PM: withdraws local address id local_id from the connection `token` (REMOVE): the
+ * kernel sends REMOVE_ADDR over any live subflow, so the peer closes its subflows from that
+ * address at once (and sends again what they carried) instead of waiting for them to time
+ * out, and closes ours. 0 or -errno (-EINVAL: no such id on this connection).
+ */
+int pm_remove_addr(struct pm *pm, uint32_t token, uint8_t local_id);
+
 /* Joins the event group; returns the fd to poll (non-blocking), or -errno. */
 int pm_subscribe(struct pm *pm);
 /* Reads every pending event, calling on_event for each. 0 when drained, or -errno. */

@@ -93,6 +93,7 @@ link_up B
 wait "$client"
 wait "$sampler_pid"
 diag "failover download: $(cat "$T/fail")"
+diag "longest stall seen by the LAN host: $(kv max_gap_ms "$(cat "$T/fail")") ms"
 diag "subflows sampled: $(uniq -c "$T/subs" | awk '{ printf "%sx%s ", $1, $2 }')"
 check "transfer byte-exact across link b down and up" grep -q 'verified=1' "$T/fail"
 check "link down deleted the route in table 5101 (kernel behaviour)" test "$route_gone" -eq 0

@@ -6,7 +6,9 @@
  * The receiver answers with a 16-byte trailer (bytes seen, verified), so both sides can report
  * the same outcome. Each side prints one line:
  *   bytes=N seconds=S mbps=M mptcp=0|1 subflows=K verified=0|1 role=... dir=... cc=...
- *   subflows_max=K paths=LOCAL>REMOTE=BYTES,...
+ *   subflows_max=K max_gap_ms=G paths=LOCAL>REMOTE=BYTES,...
+ * (max_gap_ms: the receiver's longest wait between two reads once data flows, e.g. a failover
+ * stall)
  * and exits non-zero on any error or content mismatch. It never forks and serves one
  * connection at a time; it is a measuring stick, not a server.
  */
@@ -63,6 +65,7 @@ struct report {
 	int subflows;
 	int subflows_max;
 	bool verified;
+	double max_gap; /* receiver: longest time between two reads with data, s */
 	char cc[16];
 	char paths[1024];
 	struct sockaddr_storage local,
@@ -266,9 +269,10 @@ static void print_report(const struct report *r)
 	double mbps = r->seconds > 0 ? (double)r->bytes * 8 / r->seconds / 1e6 : 0;
 
 	printf("bytes=%" PRIu64 " seconds=%.3f mbps=%.2f mptcp=%d subflows=%d verified=%d "
-	       "role=%s dir=%s cc=%s subflows_max=%d paths=%s\n",
+	       "role=%s dir=%s cc=%s subflows_max=%d max_gap_ms=%.0f paths=%s\n",
 	       r->bytes, r->seconds, mbps, r->mptcp, r->subflows, r->verified, r->role,
-	       r->sender ? "send" : "recv", r->cc, r->subflows_max, r->paths[0] ? r->paths : "-");
+	       r->sender ? "send" : "recv", r->cc, r->subflows_max, r->max_gap * 1000,
+	       r->paths[0] ? r->paths : "-");
 	fflush(stdout);
 }
 
@@ -361,7 +365,7 @@ static int run_receiver(int fd, uint32_t seed, struct report *r)
 {
 	static uint8_t buf[BUF_SIZE], want[BUF_SIZE];
 	struct bulk_end end;
-	double t0 = now_s(), next_sample = t0 + 0.5;
+	double t0 = now_s(), next_sample = t0 + 0.5, last_data = 0;
 	bool mismatch = false;
 	int err;
 
@@ -395,6 +399,10 @@ static int run_receiver(int fd, uint32_t seed, struct report *r)
 		}
 		r->bytes += (uint64_t)n;
 		t = now_s();
+		/* the longest wait for data once it flows: a failover stall */
+		if (last_data > 0 && t - last_data > r->max_gap)
+			r->max_gap = t - last_data;
+		last_data = t;
 		if (t >= next_sample) {
 			int sf = count_subflows(fd, r->mptcp);
 
