@@ -66,6 +66,7 @@ struct gw_session {
 	struct loop_timer timer;
 	uint64_t started_ms;
 	bool bonded, from_pool;
+	bool fell_back; /* upstream is plain TCP (MPTCP refused or stripped): counted once */
 	int converter_error; /* Error TLV code received, or -1 */
 	uint8_t request[GW_REQUEST_MAX];
 	uint16_t request_len;
@@ -133,13 +134,16 @@ static void gw_track(struct gw_session *s)
 	struct gateway *gw = s->gw;
 	int fd = s->relay.io[RELAY_B].fd;
 
+	if (s->path || s->fell_back)
+		return;
 	if (sock_is_mptcp(fd) == 0) {
+		s->fell_back = true;
 		gw->stats.mptcp_fallbacks++;
 		log_warnx("converter connection fell back to plain TCP (MPTCP stripped or refused "
 			  "on the path?): single path for this session");
 		return;
 	}
-	if (gw->paths_on && !s->path)
+	if (gw->paths_on)
 		s->path = paths_track(&gw->paths, fd, s->rule->links, s->rule->backup);
 }
 
@@ -363,6 +367,7 @@ static void gw_upstream_failed(struct gw_session *s, const char *why, bool refus
 
 	gw_untrack(s);
 	gw_set_upstream(s, -1);
+	s->fell_back = false;
 	if (s->from_pool && !refused) {
 		s->from_pool = false;
 		gw_bond_connect(s, s->converter, false);

@@ -3,6 +3,8 @@
 # The gateway when the converter is down or refuses: the configured behaviour happens
 # (converter-down = closed resets the LAN client, = direct serves it around the converter), an
 # Error TLV from the converter resets the LAN client, and the gateway stays up and exits clean.
+# With several converters, the next one takes over (RFC 8803 back-off after Resource Exceeded);
+# a path that strips MPTCP is detected (fallback counted) and forgiven once it is repaired.
 #
 #   lan ──── gw (two gateways, ports 5126 and 5127) ══ link A ══ cv ──── srv
 source "$(dirname "$0")/lib.sh"
@@ -13,7 +15,7 @@ TESTSERVER=$BED_TOP/tests/tools/testserver.py
 [ -x "$MPCONVD" ] || skip_all "mpconvd not built in $MPCONV_BUILD"
 command -v nft >/dev/null || skip_all "nft not installed"
 
-plan 9
+plan 18
 
 topo_hybrid A:rate=100mbit,delay=2 || bail "topology"
 bed_start "$NS_SRV" echo python3 "$TESTSERVER" --mode echo "$SRV_ADDR4:7000" "$SRV_ADDR4:7009"
@@ -58,3 +60,68 @@ kill -0 "$(bed_pid gw)" 2>/dev/null
 check "the gateway is still running" test $? -eq 0
 if bed_stop gw; then ok "gateway exits 0 on SIGTERM"; else not_ok "gateway exits 0 on SIGTERM"; fi
 check "no interception table left behind" bash -c "! ip netns exec '$NS_GW' nft list table inet mpconv 2>/dev/null"
+
+# 10-13: two converters; the first refuses for lack of resources (Error 64: one session per
+# client there, and one is held open): the gateway backs it off (RFC 8803: at least 30 s) and
+# the second one serves, now and for the next connection without asking the first again.
+bed_stop converter
+n "$NS_CV" ip addr add 10.99.0.2/32 dev lo
+bed_start "$NS_CV" cv-small "$MPCONVD" converter --listen 10.99.0.2:5124 --allow 10.10.0.0/16 \
+	--max-sessions-per-client 1
+bed_start "$NS_CV" converter "$MPCONVD" converter --listen "$CV_ADDR4:5124" --allow 10.10.0.0/16
+wait_listen "$NS_CV" 5124 || bail "converters"
+bed_start "$NS_GW" gw2 "$MPCONVD" gateway --converter 10.99.0.2 --converter "$CV_ADDR4" \
+	--lan "$LAN_IF_GW" --mode plain
+wait_listen "$NS_GW" 5126 || bail "gateway"
+n "$NS_LAN" timeout 20 python3 -c '
+import socket, sys, time
+s = socket.create_connection((sys.argv[1], 7000), timeout=5); s.sendall(b"hold\n"); s.recv(10)
+time.sleep(5)' "$SRV_ADDR4" &
+holder=$!
+wait_for 5 grep -q 'dest=10.0.2.2:7000' <(ip netns exec "$NS_CV" ss -tnH state established) 2>/dev/null
+sleep 1
+out=$(echo_via_lan 7000)
+check "first converter refuses (64): the second one serves ($out)" test "$out" = "hi|END|"
+check "the gateway backs the first one off for 30 s" \
+	grep -q 'converter 0 refused for lack of resources or network: not used for 30 s' "$BED_TMP/gw2.err"
+out=$(echo_via_lan 7000)
+check "the next connection is served too ($out)" test "$out" = "hi|END|"
+check "without asking the refusing converter again (one switch in all)" \
+	test "$(grep -c 'trying the next one' "$BED_TMP/gw2.err")" = 1
+wait "$holder" 2>/dev/null # it leaves by itself, so the gateway has nothing to drain
+bed_stop gw2
+
+# 14-15: the first converter is unreachable (nothing listens there): the second one serves.
+bed_start "$NS_GW" gw3 "$MPCONVD" gateway --converter 10.99.0.3 --converter "$CV_ADDR4" \
+	--lan "$LAN_IF_GW" --connect-timeout 2s
+wait_listen "$NS_GW" 5126 || bail "gateway"
+n "$NS_CV" ip addr add 10.99.0.3/32 dev lo
+out=$(echo_via_lan 7000)
+check "first converter unreachable: the second one serves ($out)" test "$out" = "hi|END|"
+check "logged as unreachable, served by converter 1" \
+	bash -c "grep -q 'converter 0 unreachable' '$BED_TMP/gw3.err' && grep -q 'dest=10.0.2.2:7000 .*converter=1 ' '$BED_TMP/gw3.err'"
+bed_stop gw3
+
+# 16-18: a path that drops MPTCP SYNs: the connection falls back to plain TCP (after the
+# kernel's SYN retries), the gateway counts and logs it; once the path is repaired, MPTCP is
+# used again at once (the gateway set net.mptcp.blackhole_timeout=0).
+n "$NS_CV" nft -f - <<'EOF_NFT'
+table inet strip {
+	chain in {
+		type filter hook input priority 0
+		tcp flags syn tcp option mptcp exists drop
+	}
+}
+EOF_NFT
+bed_start "$NS_GW" gw4 "$MPCONVD" gateway --converter "$CV_ADDR4" --lan "$LAN_IF_GW" --mode plain
+wait_listen "$NS_GW" 5126 || bail "gateway"
+out=$(echo_via_lan 7000)
+check "MPTCP stripped on the path: still served, over plain TCP ($out)" test "$out" = "hi|END|"
+check "the gateway logged the fallback" grep -q 'fell back to plain TCP' "$BED_TMP/gw4.err"
+n "$NS_CV" nft delete table inet strip
+before=$(n "$NS_GW" nstat -az MPTcpExtMPCapableSYNTX | awk '/MPCapableSYNTX/ { print $2 }')
+out=$(echo_via_lan 7000)
+after=$(n "$NS_GW" nstat -az MPTcpExtMPCapableSYNTX | awk '/MPCapableSYNTX/ { print $2 }')
+bed_stop gw4
+check "path repaired: the next connection is MPTCP again ($out, MP_CAPABLE SYNs $before -> $after, fallbacks counted: $(grep -o 'mptcp_fallbacks=[0-9]*' "$BED_TMP/gw4.err"))" \
+	bash -c "[ '$out' = 'hi|END|' ] && [ '${after:-0}' -gt '${before:-0}' ] && grep -q 'mptcp_fallbacks=1 ' '$BED_TMP/gw4.err'"
