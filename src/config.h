@@ -92,6 +92,7 @@ struct config_gateway {
 	int default_action; /* enum pol_action: bond (0) by default */
 	int converter_down; /* 0 = reset LAN connections (closed), 1 = go direct */
 	bool intercept;	    /* install the nftables rules; default true */
+	int intercept_method; /* 0 = tproxy (default), 1 = redirect (SO_ORIGINAL_DST) */
 	unsigned workers;
 	uint32_t connect_timeout_ms; /* upstream connect; default 10 s */
 	uint32_t reply_timeout_ms;   /* converter's Convert reply; default 10 s */

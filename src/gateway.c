@@ -644,6 +644,21 @@ static void gw_bond(struct gw_session *s)
 	gw_bond_attempt(s);
 }
 
+/* REDIRECT's original destination: IPv4 (SO_ORIGINAL_DST, also for v4-mapped peers of the
+ * dual-stack listener), then IPv6 (IP6T_SO_ORIGINAL_DST, the same number at SOL_IPV6). */
+static int gw_original_dst(int fd, struct sockaddr_storage *out, socklen_t *len)
+{
+	const int so_original_dst = 80;
+
+	*len = sizeof(struct sockaddr_in);
+	if (getsockopt(fd, SOL_IP, so_original_dst, out, len) == 0)
+		return 0;
+	*len = sizeof(struct sockaddr_in6);
+	if (getsockopt(fd, SOL_IPV6, so_original_dst, out, len) == 0)
+		return 0;
+	return -errno;
+}
+
 static void gw_open_session(struct gateway *gw, int fd, const struct sockaddr_storage *peer,
 			    socklen_t peer_len)
 {
@@ -665,9 +680,14 @@ static void gw_open_session(struct gateway *gw, int fd, const struct sockaddr_st
 	s->relay.loop = &gw->loop;
 	s->relay.io[RELAY_A].on_event = gw_on_lan_event;
 	addr_from_sockaddr((const struct sockaddr *)peer, peer_len, &s->client);
-	/* TPROXY: the accepted socket's local address is where the client was going. */
-	if (getsockname(fd, (struct sockaddr *)&local, &local_len) == 0)
+	/* TPROXY: the accepted socket's local address is where the client was going; REDIRECT:
+	 * conntrack remembers it. */
+	bool dest_known =
+		(gw->config.gateway.intercept_method == 1
+			 ? gw_original_dst(fd, &local, &local_len) == 0
+			 : getsockname(fd, (struct sockaddr *)&local, &local_len) == 0) &&
 		addr_from_sockaddr((struct sockaddr *)&local, local_len, &s->dest);
+
 	s->next = gw->sessions;
 	if (gw->sessions)
 		gw->sessions->prev = s;
@@ -684,6 +704,10 @@ static void gw_open_session(struct gateway *gw, int fd, const struct sockaddr_st
 		return;
 	}
 	sock_set_nodelay(fd);
+	if (!dest_known) {
+		gw_close(s, "original destination unknown (not an intercepted connection?)", true);
+		return;
+	}
 	switch (s->rule->action) {
 	case POL_BLOCK:
 		gw->stats.blocked++;
@@ -798,7 +822,9 @@ static int gw_start_intercept(struct gateway *gw)
 
 	if (!gc->intercept)
 		return 0;
-	gw->intercept = (struct intercept_config){ .port = (uint16_t)gc->port, .ipv6 = true };
+	gw->intercept = (struct intercept_config){ .port = (uint16_t)gc->port,
+						   .ipv6 = true,
+						   .redirect = gc->intercept_method == 1 };
 	for (size_t i = 0; i < gc->lan_len; i++)
 		gw->intercept.lan_ifaces[gw->intercept.lan_len++] = gc->lan[i];
 	for (size_t i = 0; i < gc->exclude.len && i < INTERCEPT_MAX_EXCLUDE; i++)
@@ -981,7 +1007,9 @@ int gateway_main(int argc, char **argv)
 	}
 	{
 		struct addr_port any = { .port = (uint16_t)gw->config.gateway.port };
-		struct sock_listen_opts opts = { .transparent = true, .backlog = 4096 };
+		struct sock_listen_opts opts = {
+			.transparent = gw->config.gateway.intercept_method == 0, .backlog = 4096
+		};
 
 		/* [::] with IPV6_V6ONLY off takes the TPROXY'd IPv4 connections too. */
 		gw->listener.fd = sock_listen(&any, &opts, &mptcp_listener);

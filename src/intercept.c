@@ -209,21 +209,50 @@ int intercept_render(const struct intercept_config *cfg, char *buf, size_t len)
 		intercept_put(&b, "\t\tip daddr @exclude4 accept\n");
 	if (ex6)
 		intercept_put(&b, "\t\tip6 daddr @exclude6 accept\n");
-	intercept_put(&b,
-		      "\t\tct mark & 0x%08x == 0x%08x accept\n"
-		      "\t\tsocket transparent 1 meta mark set 0x%08x accept\n"
-		      "\t\t" INTERCEPT_SYN
-		      " tcp option mptcp exists ct mark set ct mark | 0x%08x accept\n"
-		      "\t\t" INTERCEPT_SYN
-		      " meta nfproto ipv4 tproxy ip to :%u meta mark set 0x%08x accept\n",
-		      INTERCEPT_CT_NATIVE, INTERCEPT_CT_NATIVE, mark, INTERCEPT_CT_NATIVE,
-		      cfg->port, mark);
-	if (cfg->ipv6)
+	if (cfg->redirect) {
+		/* mangle runs before dstnat: the nat chain sees the native-MPTCP mark */
 		intercept_put(&b,
 			      "\t\t" INTERCEPT_SYN
-			      " meta nfproto ipv6 tproxy ip6 to :%u meta mark set 0x%08x accept\n",
+			      " tcp option mptcp exists ct mark set ct mark | 0x%08x accept\n"
+			      "\t}\n"
+			      "\tchain divert {\n"
+			      "\t\ttype nat hook prerouting priority dstnat; policy accept;\n"
+			      "\t\tiifname != { ",
+			      INTERCEPT_CT_NATIVE);
+		for (size_t i = 0; i < cfg->lan_len; i++)
+			intercept_put(&b, "%s\"%s\"", i ? ", " : "", cfg->lan_ifaces[i]);
+		intercept_put(&b, " } return\n"
+				  "\t\tmeta l4proto != tcp return\n");
+		if (!cfg->ipv6)
+			intercept_put(&b, "\t\tmeta nfproto ipv6 return\n");
+		intercept_put(&b, "\t\tfib daddr type local accept\n");
+		if (ex4)
+			intercept_put(&b, "\t\tip daddr @exclude4 accept\n");
+		if (ex6)
+			intercept_put(&b, "\t\tip6 daddr @exclude6 accept\n");
+		intercept_put(&b,
+			      "\t\tct mark & 0x%08x == 0x%08x accept\n"
+			      "\t\tmeta l4proto tcp redirect to :%u\n"
+			      "\t}\n}\n",
+			      INTERCEPT_CT_NATIVE, INTERCEPT_CT_NATIVE, cfg->port);
+	} else {
+		intercept_put(&b,
+			      "\t\tct mark & 0x%08x == 0x%08x accept\n"
+			      "\t\tsocket transparent 1 meta mark set 0x%08x accept\n"
+			      "\t\t" INTERCEPT_SYN
+			      " tcp option mptcp exists ct mark set ct mark | 0x%08x accept\n"
+			      "\t\t" INTERCEPT_SYN
+			      " meta nfproto ipv4 tproxy ip to :%u meta mark set 0x%08x accept\n",
+			      INTERCEPT_CT_NATIVE, INTERCEPT_CT_NATIVE, mark, INTERCEPT_CT_NATIVE,
 			      cfg->port, mark);
-	intercept_put(&b, "\t}\n}\n");
+		if (cfg->ipv6)
+			intercept_put(&b,
+				      "\t\t" INTERCEPT_SYN
+				      " meta nfproto ipv6 tproxy ip6 to :%u meta mark set 0x%08x "
+				      "accept\n",
+				      cfg->port, mark);
+		intercept_put(&b, "\t}\n}\n");
+	}
 
 	if (b.full)
 		return -ENOSPC;
@@ -364,6 +393,8 @@ int intercept_install(const struct intercept_config *cfg, char *err, size_t errl
 	}
 	/* Routing first: it only concerns marked packets, and nothing is marked before the table
 	 * exists; the other order would forward a diverted SYN for a moment. */
+	if (cfg->redirect)
+		return intercept_nft_run(rules, "nft table inet mpconv", err, errlen);
 	ret = intercept_nl_open(&nl, &lo, err, errlen);
 	if (ret)
 		return ret;
@@ -387,6 +418,8 @@ int intercept_remove(const struct intercept_config *cfg, char *err, size_t errle
 	/* the table first: no packet gets marked once it is gone */
 	ret = intercept_nft_run("add table inet mpconv\ndelete table inet mpconv\n",
 				"nft delete table inet mpconv", err, errlen);
+	if (cfg->redirect)
+		return ret;
 	r = intercept_nl_open(&nl, &lo, ret ? NULL : err, errlen);
 	if (r)
 		return ret ? ret : r;

@@ -19,7 +19,8 @@
  *   - connections whose SYN carries MP_CAPABLE (native end-to-end MPTCP is never touched):
  *     marked in conntrack at the SYN so none of their later packets is diverted either.
  * Intercepted SYNs go to the TPROXY listener on `port`; packets of intercepted connections
- * reach their transparent socket by the socket match.
+ * reach their transparent socket by the socket match. With `redirect`, a nat chain redirects
+ * the same connections to `port` instead (the fallback for kernels without TPROXY).
  */
 #define INTERCEPT_MAX_LAN     8
 #define INTERCEPT_MAX_EXCLUDE 16
@@ -33,6 +34,9 @@ struct intercept_config {
 	uint32_t fwmark; /* mark for the local-delivery rule; default 0x6d70 ("mp") */
 	uint32_t table;	 /* routing table for local delivery; default 0x6d70 */
 	bool ipv6;	 /* also IPv6; default true */
+	/* REDIRECT (nat) instead of TPROXY: the listener finds the original destination with
+	 * SO_ORIGINAL_DST; needs conntrack NAT, no policy routing and no IP_TRANSPARENT. */
+	bool redirect;
 };
 
 /* The ruleset text install() would load, for logs, tests and `--dry-run`. Returns len or

@@ -95,6 +95,31 @@ static void exclusions_are_checked_before_any_diversion(void **state)
 	assert_true(sock < tproxy && strstr(text, "tcp option mptcp") < tproxy);
 }
 
+/* REDIRECT: a nat chain after mangle, the same exclusions and the native-MPTCP mark before the
+ * redirect, and nothing of TPROXY. */
+static void redirect_ruleset_uses_nat_and_keeps_the_exclusions(void **state)
+{
+	struct intercept_config cfg = config(true);
+	char text[8192];
+	const char *nat, *redirect;
+
+	cfg.redirect = true;
+	assert_true(intercept_render(&cfg, text, sizeof(text)) > 0);
+	contains(text, "tcp option mptcp exists ct mark set ct mark | ");
+	nat = strstr(text, "type nat hook prerouting priority dstnat; policy accept;");
+	redirect = strstr(text, "meta l4proto tcp redirect to :3129");
+	assert_non_null(nat);
+	assert_non_null(redirect);
+	assert_true(strstr(nat, "iifname != { \"lan0\", \"wlan*\" } return") < redirect);
+	assert_true(strstr(nat, "fib daddr type local accept") < redirect);
+	assert_true(strstr(nat, "ip daddr @exclude4 accept") < redirect);
+	assert_true(strstr(nat, "ip6 daddr @exclude6 accept") < redirect);
+	assert_true(strstr(nat, "ct mark & 0x40000000 == 0x40000000 accept") < redirect);
+	assert_true(strstr(text, "type filter hook prerouting priority mangle") < nat);
+	lacks(text, "tproxy");
+	lacks(text, "socket transparent");
+}
+
 static void ipv4_only_config_renders_no_ipv6_rule(void **state)
 {
 	struct intercept_config cfg = config(false);
@@ -197,6 +222,7 @@ int main(void)
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test(dual_stack_ruleset_has_every_rule),
 		cmocka_unit_test(exclusions_are_checked_before_any_diversion),
+		cmocka_unit_test(redirect_ruleset_uses_nat_and_keeps_the_exclusions),
 		cmocka_unit_test(ipv4_only_config_renders_no_ipv6_rule),
 		cmocka_unit_test(a_given_fwmark_replaces_the_default),
 		cmocka_unit_test(no_exclusions_render_no_sets),
