@@ -912,6 +912,9 @@ static int gw_start_links(struct gateway *gw)
 		return 0;
 	ret = gw_sysctl("/proc/sys/net/mptcp/path_manager", "userspace", gw->saved_path_manager,
 			sizeof(gw->saved_path_manager));
+	/* Found already set: most likely our own, left by a run that crashed. */
+	if (ret == 0 && !strcmp(gw->saved_path_manager, "userspace"))
+		strcpy(gw->saved_path_manager, "kernel");
 	if (ret < 0) {
 		log_warnx("cannot select the userspace MPTCP path manager: %s", strerror(-ret));
 		gw->saved_path_manager[0] = 0;

@@ -17,7 +17,7 @@ MPCONVD=${MPCONVD:-$MPCONV_BUILD/src/mpconvd}
 [ -x "$MPCONVD" ] || skip_all "mpconvd not built in $MPCONV_BUILD"
 command -v nft >/dev/null || skip_all "nft not installed"
 
-plan 27
+plan 29
 
 BED_SRC_ROUTES=0
 topo_hybrid A:rate=20mbit,delay=10 B:rate=30mbit,delay=40 || bail "topology"
@@ -143,10 +143,22 @@ diag "direct:b rule: $line; link b sent $onb bytes"
 check "direct:b: upload byte-exact" grep -q 'verified=1' <<<"$line"
 check "direct:b: it left by link b ($onb bytes >= 2 MB)" test "$onb" -ge 2000000
 
-# 25-27: SIGTERM: rules, routes and the path-manager choice are gone.
-if bed_stop gateway; then ok "gateway exits 0 on SIGTERM"; else not_ok "gateway exits 0 on SIGTERM"; fi
+# 25-27: after a crash (SIGKILL) a new gateway starts on the leftovers and takes them over.
+daemon=$(ip netns pids "$NS_GW" | xargs -r ps -o pid=,comm= -p | awk '$2 == "mpconvd" { print $1 }')
+kill -KILL $daemon
+wait_for 5 bash -c "! kill -0 $daemon 2>/dev/null"
+bed_start "$NS_GW" gateway2 "$MPCONVD" gateway --converter "$CV_ADDR4" --lan "$LAN_IF_GW" \
+	--link "a dev wanA via 10.10.1.2 role primary" --link "b dev wanB via 10.10.2.2"
+wait_listen "$NS_GW" 5126 || { dump_state "$NS_GW"; bail "gateway after a crash"; }
+check "after a crash: one source rule per link, not two" \
+	test "$(ip -n "$NS_GW" rule | grep -c 'lookup 510[01]')" -eq 2
+line=$(n "$NS_LAN" timeout 60 "$MPBULK" client "$SRV_ADDR4" 5201 --tcp --download --bytes 2M 2>&1)
+check "and it serves" grep -q 'verified=1' <<<"$line"
+
+# 28-30: SIGTERM: rules, routes and the path-manager choice are gone.
+if bed_stop gateway2; then ok "gateway exits 0 on SIGTERM"; else not_ok "gateway exits 0 on SIGTERM"; fi
 check "source rules and tables removed" \
 	bash -c "! ip -n '$NS_GW' rule | grep -q 'lookup 510[01]' && [ -z \"\$(ip -n '$NS_GW' route show table 5101)\" ]"
 check "path manager restored to the kernel's" \
 	test "$(n "$NS_GW" sysctl -n net.mptcp.path_manager)" = kernel
-diag "$(grep 'totals:' "$T/gateway.err" | tail -n 1)"
+diag "$(grep 'totals:' "$T/gateway.err" "$T/gateway2.err" | tail -n 2)"
