@@ -59,7 +59,7 @@ struct gw_session {
 	struct gw_session *prev, *next;
 	enum gw_state state;
 	struct addr_port client, dest;
-	const struct pol_rule *rule;
+	struct pol_rule rule; /* a copy: a reload may replace the policy table */
 	struct paths_conn *path; /* subflow management of the upstream connection, or NULL */
 	unsigned converter;	 /* index of the converter in use */
 	uint8_t converters_tried;
@@ -108,6 +108,8 @@ struct gateway {
 	struct loop_timer drain_timer;
 	struct gw_session *sessions;
 	size_t sessions_len;
+	int argc; /* the role's command line, parsed again on reload */
+	char **argv;
 	bool draining;
 	bool converter_failing; /* logged once per outage, not once per connection */
 	struct gw_stats stats;
@@ -119,6 +121,7 @@ static void gw_on_lan_event(struct loop_io *io, uint32_t events);
 static void gw_on_upstream_event(struct loop_io *io, uint32_t events);
 static void gw_bond_attempt(struct gw_session *s);
 static void gw_bond_connect(struct gw_session *s, unsigned conv, bool allow_pool);
+static int gw_reload(struct gateway *gw, char why[CONFIG_ERR_LEN]);
 
 /* Path management of the session's upstream connection ends before its socket closes. */
 static void gw_untrack(struct gw_session *s)
@@ -144,7 +147,7 @@ static void gw_track(struct gw_session *s)
 		return;
 	}
 	if (gw->paths_on)
-		s->path = paths_track(&gw->paths, fd, s->rule->links, s->rule->backup);
+		s->path = paths_track(&gw->paths, fd, s->rule.links, s->rule.backup);
 }
 
 /* The source address for a new connection of family that may use the links in allowed:
@@ -257,7 +260,7 @@ static void gw_close(struct gw_session *s, const char *reason, bool reset_lan)
 		 "duration_ms=%llu subflows=%d pool=%d converter=%u converter_error=%d "
 		 "reason=\"%s\"",
 		 addr_format(&s->client, true, client), addr_format(&s->dest, true, dest),
-		 s->rule->name, s->bonded ? "bond" : "direct", gw_state_name(s->state),
+		 s->rule.name, s->bonded ? "bond" : "direct", gw_state_name(s->state),
 		 (unsigned long long)s->relay.dir[RELAY_A].bytes,
 		 (unsigned long long)s->relay.dir[RELAY_B].bytes,
 		 (unsigned long long)(gw->loop.now_ms - s->started_ms), subflows < 0 ? 0 : subflows,
@@ -291,7 +294,7 @@ static void gw_start_relay(struct gw_session *s)
 	const struct config_gateway *gc = &s->gw->config.gateway;
 	struct relay_params params = {
 		.idle_timeout_ms =
-			s->rule->idle_timeout_ms ? s->rule->idle_timeout_ms : gc->idle_timeout_ms,
+			s->rule.idle_timeout_ms ? s->rule.idle_timeout_ms : gc->idle_timeout_ms,
 		.use_splice = gc->splice,
 	};
 
@@ -324,8 +327,8 @@ static void gw_go_direct(struct gw_session *s)
 	int fd;
 
 	/* direct:LINK leaves by that link's address, so by its source-routing table. */
-	if (s->rule->direct_link >= 0 && s->gw->links_on)
-		opts.has_local = links_local_addr(&s->gw->links, s->rule->direct_link,
+	if (s->rule.direct_link >= 0 && s->gw->links_on)
+		opts.has_local = links_local_addr(&s->gw->links, s->rule.direct_link,
 						  gw_family(&s->dest), &opts.local);
 	fd = sock_connect(&s->dest, &opts);
 
@@ -567,7 +570,7 @@ static void gw_bond_connect(struct gw_session *s, unsigned conv, bool allow_pool
 	s->converters_tried |= (uint8_t)(1u << conv);
 	/* The pool serves only connections it suits: same converter, link allowed. */
 	if (allow_pool && gw->pool_on && gw->pool_converter == conv &&
-	    (!s->rule->links || (gw->pool_link >= 0 && (s->rule->links & (1u << gw->pool_link))))) {
+	    (!s->rule.links || (gw->pool_link >= 0 && (s->rule.links & (1u << gw->pool_link))))) {
 		fd = pool_take(&gw->pool);
 		if (fd >= 0) {
 			gw->stats.pool_hits++;
@@ -581,7 +584,7 @@ static void gw_bond_connect(struct gw_session *s, unsigned conv, bool allow_pool
 		}
 		gw->stats.pool_misses++;
 	}
-	opts.has_local = gw_pick_local(gw, s->rule->links, gw_family(&gc->converters[conv]), &link,
+	opts.has_local = gw_pick_local(gw, s->rule.links, gw_family(&gc->converters[conv]), &link,
 				       &opts.local);
 	if (gw->links_on && !opts.has_local) {
 		gw_no_converter(s, "no usable access link");
@@ -698,7 +701,7 @@ static void gw_open_session(struct gateway *gw, int fd, const struct sockaddr_st
 	memcpy(flow.src, s->client.ip, 16);
 	memcpy(flow.dst, s->dest.ip, 16);
 	flow.dport = s->dest.port;
-	s->rule = pol_match(&gw->policy, &flow);
+	s->rule = *pol_match(&gw->policy, &flow);
 	if (loop_add(&gw->loop, &s->relay.io[RELAY_A], RELAY_EPOLL_EVENTS) < 0) {
 		gw_close(s, "epoll registration failed", true);
 		return;
@@ -708,7 +711,7 @@ static void gw_open_session(struct gateway *gw, int fd, const struct sockaddr_st
 		gw_close(s, "original destination unknown (not an intercepted connection?)", true);
 		return;
 	}
-	switch (s->rule->action) {
+	switch (s->rule.action) {
 	case POL_BLOCK:
 		gw->stats.blocked++;
 		gw_close(s, "blocked by policy", true);
@@ -766,8 +769,9 @@ static void gw_on_signal(struct loop_io *io, uint32_t events)
 
 	while (read(io->fd, &si, sizeof(si)) == sizeof(si)) {
 		if (si.ssi_signo == SIGHUP) {
-			log_warnx(
-				"reload: not supported by the gateway yet; restart to apply changes");
+			char why[CONFIG_ERR_LEN];
+
+			gw_reload(gw, why);
 			continue;
 		}
 		if (gw->draining)
@@ -792,25 +796,107 @@ static void gw_on_signal(struct loop_io *io, uint32_t events)
 	}
 }
 
-static int gw_build_policy(struct gateway *gw)
+/* The rules of gc, naming the links of gc, into table (freed on error). 0 or -errno. */
+static int gw_build_policy(const struct config_gateway *gc, struct pol_table *table,
+			   char err[POL_ERR_LEN])
 {
-	const struct config_gateway *gc = &gw->config.gateway;
 	const char *link_names[LINKS_MAX];
-	char err[POL_ERR_LEN];
 
 	for (size_t i = 0; i < gc->links_len; i++)
 		link_names[i] = gc->links[i].name;
-	pol_init(&gw->policy, (enum pol_action)gc->default_action);
+	pol_init(table, (enum pol_action)gc->default_action);
 	for (size_t i = 0; i < gc->rules_len; i++) {
 		struct pol_rule rule;
 
 		if (pol_parse_rule(gc->rules[i], link_names, gc->links_len, &rule, err) < 0) {
-			log_warnx("%s", err);
+			pol_free(table);
 			return -EINVAL;
 		}
-		if (pol_add(&gw->policy, &rule) < 0)
+		if (pol_add(table, &rule) < 0) {
+			pol_free(table);
+			snprintf(err, POL_ERR_LEN, "out of memory for the policy");
 			return -ENOMEM;
+		}
 	}
+	return 0;
+}
+
+static bool gw_links_equal(const struct config_gateway *a, const struct config_gateway *b)
+{
+	return a->links_len == b->links_len &&
+	       !memcmp(a->links, b->links, a->links_len * sizeof(a->links[0]));
+}
+
+/*
+ * SIGHUP (or `mpconvctl reload`): the configuration again, from the same command line (so from
+ * the same file). Applied at once: policy rules and default action, converters, timeouts, pool
+ * bounds, probe settings, early-data wait, log level; live sessions keep their rule. What the
+ * running system is built on (links, LAN interfaces, port, capture method, mode, path manager)
+ * takes effect at restart. 0, or -errno with why filled in; the running configuration stays.
+ */
+static int gw_reload(struct gateway *gw, char why[CONFIG_ERR_LEN])
+{
+	struct config fresh, old;
+	struct config_gateway *now = &gw->config.gateway, *next;
+	struct pol_table policy;
+	char err[POL_ERR_LEN];
+	int consumed = 0;
+
+	config_init(&fresh);
+	fresh.role = CONFIG_GATEWAY;
+	if (config_parse_args(&fresh, gw->argc - 1, gw->argv + 1, &consumed, why) < 0 ||
+	    config_finish(&fresh, why) < 0) {
+		config_free(&fresh);
+		log_warnx("reload: %s; keeping the running configuration", why);
+		return -EINVAL;
+	}
+	next = &fresh.gateway;
+	if (!gw_links_equal(now, next) || now->lan_len != next->lan_len ||
+	    memcmp(now->lan, next->lan, sizeof(now->lan)) || now->port != next->port ||
+	    now->intercept != next->intercept || now->intercept_method != next->intercept_method ||
+	    now->mode != next->mode || now->path_manager != next->path_manager ||
+	    now->link_table != next->link_table)
+		log_warnx("reload: links, lan, port, intercept, mode, path-manager and link-table "
+			  "take effect at restart");
+	/* Keep what the running system is built on; the policy names the running links. */
+	memcpy(next->links, now->links, sizeof(now->links));
+	next->links_len = now->links_len;
+	memcpy(next->lan, now->lan, sizeof(now->lan));
+	next->lan_len = now->lan_len;
+	next->port = now->port;
+	next->intercept = now->intercept;
+	next->intercept_method = now->intercept_method;
+	next->mode = now->mode;
+	next->path_manager = now->path_manager;
+	next->link_table = now->link_table;
+	if (gw_build_policy(next, &policy, err) < 0) {
+		snprintf(why, CONFIG_ERR_LEN, "%s", err);
+		config_free(&fresh);
+		log_warnx("reload: %s; keeping the running configuration", why);
+		return -EINVAL;
+	}
+	old = gw->config;
+	gw->config = fresh;
+	config_free(&old);
+	pol_free(&gw->policy);
+	gw->policy = policy;
+	now = &gw->config.gateway;
+	log_set_level(now->log_level);
+	memset(gw->converters, 0, sizeof(gw->converters)); /* a new list: no back-off carried */
+	if (gw->pool_on) {
+		gw->pool.params.min = now->pool_min;
+		gw->pool.params.max = now->pool_max;
+		gw->pool.params.max_idle_ms = now->pool_max_idle_ms;
+		gw->pool.params.connect_timeout_ms = now->connect_timeout_ms;
+		gw->pool.params.connect.buffer_size = now->socket_buffer;
+		gw->pool_link = -2; /* reconnect: the converter list may have changed */
+		gw_pool_sync(gw);
+	}
+	if (gw->links_on)
+		links_set_probes(&gw->links, now->probe_interval_ms, now->probe_down, now->probe_up,
+				 &now->probe_target);
+	log_info("reload: configuration applied to new connections (%zu rules, %zu converters)",
+		 gw->policy.len, now->converters_len);
 	return 0;
 }
 
@@ -982,10 +1068,17 @@ int gateway_main(int argc, char **argv)
 		goto out_config;
 	}
 	log_set_level(gw->config.gateway.log_level);
-	if (gw_build_policy(gw) < 0) {
-		ret = 2;
-		goto out_policy;
+	{
+		char perr[POL_ERR_LEN];
+
+		if (gw_build_policy(&gw->config.gateway, &gw->policy, perr) < 0) {
+			log_warnx("%s", perr);
+			ret = 2;
+			goto out_config;
+		}
 	}
+	gw->argc = argc;
+	gw->argv = argv;
 	if (gw->config.gateway.workers > 1)
 		log_warnx("workers: the gateway runs one event loop for now");
 
@@ -1084,7 +1177,6 @@ out_loop:
 		close(gw->signals.fd);
 	pipe_pool_destroy(&gw->pipes);
 	loop_destroy(&gw->loop);
-out_policy:
 	pol_free(&gw->policy);
 out_config:
 	config_free(&gw->config);

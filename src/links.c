@@ -568,6 +568,33 @@ int links_start(struct links *links, struct loop *loop, const struct link_conf *
 	return 0;
 }
 
+void links_set_probes(struct links *links, uint32_t interval_ms, unsigned down, unsigned up,
+		      const struct addr_port *target)
+{
+	int f = addr_is_v4mapped(target->ip) ? 0 : 1;
+	bool was_on = links->params.probe_interval_ms != 0;
+
+	links->params.probe_interval_ms = interval_ms;
+	links->params.probe_down = down;
+	links->params.probe_up = up;
+	memset(links->params.has_probe_target, 0, sizeof(links->params.has_probe_target));
+	links->params.probe_target[f] = *target;
+	links->params.has_probe_target[f] = true;
+	loop_timer_cancel(links->loop, &links->probe_timer);
+	for (unsigned i = 0; i < links->len; i++) {
+		struct link_state *l = &links->link[i];
+
+		for (int p = 0; p < 2; p++)
+			l->probe[p].sent_ms = 0; /* a reply to an old probe counts no more */
+		if (!interval_ms && !l->alive) {
+			l->alive = true;
+			links_set_usable(l);
+		}
+	}
+	if (interval_ms)
+		loop_timer_arm(links->loop, &links->probe_timer, was_on ? interval_ms : 1);
+}
+
 void links_stop(struct links *links)
 {
 	if (!links->rtnl.nl)

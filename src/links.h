@@ -94,6 +94,9 @@ struct links {
  */
 int links_start(struct links *links, struct loop *loop, const struct link_conf *confs,
 		unsigned len, const struct links_params *params, char err[LINKS_ERR_LEN]);
+/* New probe settings (a reload): interval 0 stops probing and counts every link alive. */
+void links_set_probes(struct links *links, uint32_t interval_ms, unsigned down, unsigned up,
+		      const struct addr_port *target);
 /* Removes our rules and routes, closes everything. */
 void links_stop(struct links *links);
 
