@@ -73,13 +73,12 @@ wait_listen "$NS_CV" 5124 || bail "converters"
 bed_start "$NS_GW" gw2 "$MPCONVD" gateway --converter 10.99.0.2 --converter "$CV_ADDR4" \
 	--lan "$LAN_IF_GW" --mode plain
 wait_listen "$NS_GW" 5126 || bail "gateway"
-n "$NS_LAN" timeout 20 python3 -c '
+n "$NS_LAN" timeout 40 python3 -c '
 import socket, sys, time
 s = socket.create_connection((sys.argv[1], 7000), timeout=5); s.sendall(b"hold\n"); s.recv(10)
-time.sleep(5)' "$SRV_ADDR4" &
+time.sleep(30)' "$SRV_ADDR4" mpconv-holder &
 holder=$!
-wait_for 5 grep -q 'dest=10.0.2.2:7000' <(ip netns exec "$NS_CV" ss -tnH state established) 2>/dev/null
-sleep 1
+wait_for 10 bash -c "ip netns exec '$NS_CV' ss -tnH state established | grep -q '10.0.2.2:7000'"
 out=$(echo_via_lan 7000)
 check "first converter refuses (64): the second one serves ($out)" test "$out" = "hi|END|"
 check "the gateway backs the first one off for 30 s" \
@@ -88,7 +87,8 @@ out=$(echo_via_lan 7000)
 check "the next connection is served too ($out)" test "$out" = "hi|END|"
 check "without asking the refusing converter again (one switch in all)" \
 	test "$(grep -c 'trying the next one' "$BED_TMP/gw2.err")" = 1
-wait "$holder" 2>/dev/null # it leaves by itself, so the gateway has nothing to drain
+pkill -f mpconv-holder
+wait "$holder" 2>/dev/null
 bed_stop gw2
 
 # 14-15: the first converter is unreachable (nothing listens there): the second one serves.
