@@ -19,16 +19,16 @@
  * message quoting the bad value. Parsing and validation are pure (no sockets, no files except
  * config_load_file); a reload builds a whole new struct config and swaps it in.
  */
-#define CONFIG_MAX_LISTEN 16
-#define CONFIG_ERR_LEN	  256
-#define CONFIG_PATH_LEN	  108 /* a unix socket path, NUL included */
+#define CONFIG_MAX_LISTEN   16
+#define CONFIG_ERR_LEN	    256
+#define CONFIG_PATH_LEN	    108 /* a unix socket path, NUL included */
 #define CONFIG_METRICS_PORT 9124
 
 /* Operator access, the same for both roles: control socket and metrics endpoint. */
 struct config_control {
-	char socket[CONFIG_PATH_LEN]; /* "" = none; default /run/mpconv/<role>.sock */
-	bool socket_set;	      /* given explicitly: failing to bind it is fatal */
-	bool metrics;		      /* metrics-listen given (off by default) */
+	char socket[CONFIG_PATH_LEN];	 /* "" = none; default /run/mpconv/<role>.sock */
+	bool socket_set;		 /* given explicitly: failing to bind it is fatal */
+	bool metrics;			 /* metrics-listen given (off by default) */
 	struct addr_port metrics_listen; /* loopback when given without an address */
 };
 
@@ -93,6 +93,7 @@ struct config_gateway {
 	int converter_down; /* 0 = reset LAN connections (closed), 1 = go direct */
 	bool intercept;	    /* install the nftables rules; default true */
 	int intercept_method; /* 0 = tproxy (default), 1 = redirect (SO_ORIGINAL_DST) */
+	int upstream_protocol; /* 0 = RFC 8803 Convert (default), 1 = SOCKS 5 */
 	unsigned workers;
 	uint32_t connect_timeout_ms; /* upstream connect; default 10 s */
 	uint32_t reply_timeout_ms;   /* converter's Convert reply; default 10 s */

@@ -21,6 +21,7 @@
 #include "pool.h"
 #include "relay.h"
 #include "sock.h"
+#include "socks.h"
 
 #include <errno.h>
 #include <fcntl.h>
@@ -420,7 +421,7 @@ static void gw_read_reply(struct gw_session *s, bool eof)
 {
 	struct gateway *gw = s->gw;
 	int fd = s->relay.io[RELAY_B].fd;
-	struct conv_message msg;
+	struct conv_message msg = { 0 };
 	struct conv_parse_error perr;
 	ssize_t n;
 	int len;
@@ -432,13 +433,37 @@ static void gw_read_reply(struct gw_session *s, bool eof)
 		gw_upstream_failed(s, "converter closed before replying", false);
 		return;
 	}
-	len = conv_parse(gw->scratch, (size_t)n, CONV_MAX_LEN, CONV_FROM_CONVERTER,
-			 eof ? CONV_PARSE_EOF : 0, &msg, &perr);
-	if (len == -EAGAIN)
-		return;
-	if (len < 0) {
-		gw_upstream_failed(s, "malformed Convert reply", false);
-		return;
+	if (gw->config.gateway.upstream_protocol == 1) {
+		enum socks_reply code = SOCKS_OK;
+
+		len = socks_parse_server(gw->scratch, (size_t)n, &code);
+		if (len == -EAGAIN && !eof)
+			return;
+		if (len < 0) {
+			gw_upstream_failed(s, "malformed SOCKS reply", false);
+			return;
+		}
+		if (code != SOCKS_OK) {
+			gw->stats.converter_errors++;
+			s->converter_error = (int)code;
+			/* a general failure is the proxy's own trouble: try another one */
+			if (code == SOCKS_GENERAL_FAILURE) {
+				gw_upstream_failed(s, socks_reply_name(code), true);
+				return;
+			}
+			gw_close(s, socks_reply_name(code), true);
+			return;
+		}
+		msg.has_error = false;
+	} else {
+		len = conv_parse(gw->scratch, (size_t)n, CONV_MAX_LEN, CONV_FROM_CONVERTER,
+				 eof ? CONV_PARSE_EOF : 0, &msg, &perr);
+		if (len == -EAGAIN)
+			return;
+		if (len < 0) {
+			gw_upstream_failed(s, "malformed Convert reply", false);
+			return;
+		}
 	}
 	if (msg.has_error) {
 		/* The converter refused this destination: the LAN client sees a reset, like a
@@ -636,6 +661,11 @@ static void gw_bond(struct gw_session *s)
 	int len;
 
 	s->bonded = true;
+	if (s->gw->config.gateway.upstream_protocol == 1) { /* SOCKS 5, greeting + CONNECT */
+		s->request_len = (uint16_t)socks_put_client_hello(s->request, &s->dest);
+		gw_bond_attempt(s);
+		return;
+	}
 	conv_writer_begin(&w, s->request, sizeof(s->request));
 	conv_put_connect(&w, s->dest.port, s->dest.ip, NULL, 0);
 	len = conv_writer_finish(&w);
