@@ -1,0 +1,55 @@
+// SPDX-License-Identifier: GPL-2.0-or-later
+/*
+ * libFuzzer target for the SOCKS 5 codec (src/socks.c): the input is parsed as a client stream
+ * (greeting, then request) and as a server answer, and the properties the converter and the
+ * gateway rely on are checked: a parse never claims more bytes than it was given; a request
+ * that parses with SOCKS_OK re-encodes (as the gateway's hello) to bytes that parse back to the
+ * same destination; a refusal comes with a code the reply writer can send.
+ */
+#include <errno.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "socks.h"
+
+int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
+
+#define CHECK(cond)                                                                                \
+	do {                                                                                       \
+		if (!(cond)) {                                                                     \
+			fprintf(stderr, "%s:%d: check failed: %s\n", __FILE__, __LINE__, #cond);   \
+			abort();                                                                   \
+		}                                                                                  \
+	} while (0)
+
+int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
+{
+	struct addr_port dest, again;
+	enum socks_reply code;
+	bool no_auth;
+	int g, r;
+
+	g = socks_parse_greeting(data, size, &no_auth);
+	CHECK(g == -EAGAIN || g == -EPROTO || (g >= 3 && (size_t)g <= size));
+	if (g > 0) {
+		r = socks_parse_request(data + g, size - (size_t)g, &dest, &code);
+		CHECK(r == -EAGAIN || r == -EPROTO || (r >= 10 && (size_t)r <= size - (size_t)g));
+		if (r > 0 && code == SOCKS_OK) {
+			uint8_t hello[3 + SOCKS_REPLY_MAX], reply[SOCKS_REPLY_MAX];
+			size_t n = socks_put_client_hello(hello, &dest);
+			enum socks_reply code2;
+			int g2 = socks_parse_greeting(hello, n, &no_auth);
+
+			CHECK(g2 == 3 && no_auth);
+			CHECK(socks_parse_request(hello + 3, n - 3, &again, &code2) == (int)n - 3);
+			CHECK(code2 == SOCKS_OK && !memcmp(&again, &dest, sizeof(dest)));
+			CHECK(socks_put_reply(reply, SOCKS_OK, &dest) <= SOCKS_REPLY_MAX);
+		} else if (r > 0) {
+			CHECK(code == SOCKS_COMMAND_UNSUPPORTED || code == SOCKS_ADDRESS_UNSUPPORTED);
+		}
+	}
+	r = socks_parse_server(data, size, &code);
+	CHECK(r == -EAGAIN || r == -EPROTO || (r >= 2 && (size_t)r <= size));
+	return 0;
+}
