@@ -13,7 +13,42 @@ packages=(
 	iproute2 ethtool nftables iputils-ping tcpdump procps kmod
 	# reference peers used by tests and benchmarks (mptcpize comes with mptcpd)
 	iperf3 mptcpd
+	# status page test (tests/integration/42-status-page.sh): headless browser
+	chromium
 )
+
+# --bench (only bench/run.sh passes it): also the relays the benchmark compares mpconv with.
+# Their packages would start system daemons: a temporary policy-rc.d keeps them from starting
+# during the install, and any that run anyway are stopped and disabled on exit. The benchmark
+# runs its own instances in namespaces, with its own configuration files.
+BENCH=0
+if [ "${1:-}" = --bench ]; then
+	BENCH=1
+	packages+=(haproxy shadowsocks-libev dante-server)
+	trap bench_services_off EXIT
+fi
+BENCH_POLICY=
+SUDO=
+
+bench_services_off()
+{
+	local s
+	[ -z "$BENCH_POLICY" ] || $SUDO rm -f "$BENCH_POLICY"
+	for s in haproxy shadowsocks-libev danted; do
+		if [ -d /run/systemd/system ] && command -v systemctl >/dev/null; then
+			$SUDO systemctl disable --now "$s" >/dev/null 2>&1 || true
+		elif [ -x "/etc/init.d/$s" ]; then
+			$SUDO "/etc/init.d/$s" stop >/dev/null 2>&1 || true
+		fi
+	done
+}
+
+bench_no_service_start()
+{
+	[ -e /usr/sbin/policy-rc.d ] && return 0
+	printf '#!/bin/sh\nexit 101\n' | $SUDO tee /usr/sbin/policy-rc.d >/dev/null &&
+		$SUDO chmod 755 /usr/sbin/policy-rc.d && BENCH_POLICY=/usr/sbin/policy-rc.d
+}
 
 missing=()
 for p in "${packages[@]}"; do
@@ -36,4 +71,5 @@ fi
 echo "install-deps: installing ${missing[*]}"
 export DEBIAN_FRONTEND=noninteractive
 $SUDO apt-get update -qq
+[ "$BENCH" = 0 ] || bench_no_service_start
 $SUDO apt-get install -y -qq --no-install-recommends "${missing[@]}" >/dev/null

@@ -14,11 +14,16 @@
 #include "config.h"
 #include "convert.h"
 #include "cookie.h"
+#include "ctl.h"
+#include "http.h"
 #include "log.h"
 #include "loop.h"
+#include "metrics.h"
 #include "pipe.h"
 #include "relay.h"
 #include "sock.h"
+#include "status.h"
+#include "webui.h"
 
 #include <errno.h>
 #include <ifaddrs.h>
@@ -50,14 +55,40 @@ struct cv_cfg {
 	struct acl own_addresses; /* the converter's own addresses: never a destination */
 };
 
-/* Totals since start, updated once per session at close (never per packet). */
+/* How a session ended, for the close-reason counters. */
+enum cv_end {
+	CV_END_CLOSED,	     /* relayed, both directions ended with FIN */
+	CV_END_RESET_CLIENT, /* relayed, the client reset or failed */
+	CV_END_RESET_SERVER, /* relayed, the server reset or failed */
+	CV_END_IDLE,	     /* relayed, idle timeout */
+	CV_END_RELAY_ERROR,  /* relayed, local resource failure */
+	CV_END_SHUTDOWN,     /* relayed, cut by the daemon's shutdown */
+	CV_END_ERROR_SENT,   /* refused with an Error TLV */
+	CV_END_INFO,	     /* an Info request answered */
+	CV_END_ABORTED,	     /* ended before the relay without a reply (client gone, timeout) */
+	CV_END_COUNT,
+};
+
+static const char *const cv_end_names[CV_END_COUNT] = {
+	"closed",      "reset_by_client", "reset_by_server", "idle",
+	"relay_error", "shutdown",	  "error_sent",	     "info",
+	"aborted",
+};
+
+/* Totals since start, updated once per session (never per packet), read by /metrics. */
 struct cv_stats {
+	atomic_ulong accepted;
 	atomic_ulong sessions;
-	atomic_ulong client_tcp;   /* client leg plain TCP: not asked for, or fell back */
+	atomic_ulong client_tcp; /* client leg plain TCP: not asked for, or fell back */
+	atomic_ulong client_mptcp;
 	atomic_ulong server_mptcp; /* downstream negotiated MPTCP */
 	atomic_ulong server_tcp;   /* downstream fell back / server without MPTCP */
 	atomic_ulong relayed;	   /* sessions that reached the relay */
-	atomic_ulong errors[98];   /* Error TLVs sent, by code (codes are < 98) */
+	atomic_ulong bytes_up;	   /* relayed client -> server, counted when a session ends */
+	atomic_ulong bytes_down;
+	atomic_ulong errors[98]; /* Error TLVs sent, by code (codes are < 98) */
+	atomic_ulong ends[CV_END_COUNT];
+	struct metrics_histogram setup; /* accept -> relay start (reply written), µs */
 };
 
 struct cv_shared {
@@ -80,6 +111,7 @@ enum cv_state {
 };
 
 struct cv_worker;
+struct cv_part;
 
 struct cv_session {
 	struct relay relay; /* io[RELAY_A]: client, io[RELAY_B]: server (fd -1 until connect) */
@@ -112,7 +144,9 @@ struct cv_worker {
 	struct cv_listener listeners[CONFIG_MAX_LISTEN];
 	size_t listeners_len;
 	struct loop_timer accept_retry, drain_timer;
-	struct loop_io wakeup; /* eventfd: the main thread asks for drain */
+	struct loop_io wakeup; /* eventfd: the main thread asks for drain or a snapshot */
+	pthread_mutex_t inbox_lock;
+	struct cv_part *inbox; /* snapshot requests from the main thread, under inbox_lock */
 	struct cv_session *sessions;
 	size_t sessions_len;
 	bool draining;
@@ -197,6 +231,41 @@ static const char *state_name(enum cv_state state)
 	return names[state];
 }
 
+/* Bytes relayed server -> client, without our reply (the relay sent it as its prefix). */
+static uint64_t cv_bytes_down(const struct cv_session *s)
+{
+	uint64_t down = s->relay.dir[RELAY_B].bytes;
+
+	if (s->state == CV_RELAY)
+		down = down > s->reply_len ? down - s->reply_len : 0;
+	return down;
+}
+
+static enum cv_end cv_end_of(const struct cv_session *s)
+{
+	if (s->state == CV_RELAY) {
+		switch (s->relay.end) {
+		case RELAY_END_CLOSED:
+			return CV_END_CLOSED;
+		case RELAY_END_RESET_BY_A:
+			return CV_END_RESET_CLIENT;
+		case RELAY_END_RESET_BY_B:
+			return CV_END_RESET_SERVER;
+		case RELAY_END_IDLE:
+			return CV_END_IDLE;
+		case RELAY_END_ERROR:
+			return CV_END_RELAY_ERROR;
+		case RELAY_END_NONE:
+			return CV_END_SHUTDOWN;
+		}
+	}
+	if (s->error_code >= 0)
+		return CV_END_ERROR_SENT;
+	if (s->state == CV_CLOSING)
+		return CV_END_INFO;
+	return CV_END_ABORTED;
+}
+
 static void cv_close(struct cv_session *s, const char *reason)
 {
 	struct cv_worker *w = s->worker;
@@ -204,10 +273,7 @@ static void cv_close(struct cv_session *s, const char *reason)
 	int client_fd = s->relay.io[RELAY_A].fd, server_fd = s->relay.io[RELAY_B].fd;
 	char client[ADDR_STRLEN], dest[ADDR_STRLEN];
 	int subflows = client_fd >= 0 ? sock_subflows(client_fd) : 0;
-	uint64_t down = s->relay.dir[RELAY_B].bytes;
-
-	if (s->state == CV_RELAY) /* the relay counted our reply, sent as its prefix */
-		down = down > s->reply_len ? down - s->reply_len : 0;
+	uint64_t down = cv_bytes_down(s);
 
 	log_info("session client=%s dest=%s state=%s up=%llu down=%llu duration_ms=%llu "
 		 "subflows=%d client_mptcp=%d server_mptcp=%d error=%d reason=\"%s\"",
@@ -218,8 +284,13 @@ static void cv_close(struct cv_session *s, const char *reason)
 		 s->client_mptcp, s->server_mptcp, s->error_code, reason);
 
 	atomic_fetch_add(&shared->stats.sessions, 1);
-	if (client_fd >= 0 && !s->client_mptcp)
-		atomic_fetch_add(&shared->stats.client_tcp, 1);
+	atomic_fetch_add(&shared->stats.ends[cv_end_of(s)], 1);
+	atomic_fetch_add(&shared->stats.bytes_up, s->relay.dir[RELAY_A].bytes);
+	atomic_fetch_add(&shared->stats.bytes_down, down);
+	if (client_fd >= 0)
+		atomic_fetch_add(s->client_mptcp ? &shared->stats.client_mptcp
+						 : &shared->stats.client_tcp,
+				 1);
 	if (s->state == CV_RELAY) {
 		atomic_fetch_add(&shared->stats.relayed, 1);
 		atomic_fetch_add(s->server_mptcp ? &shared->stats.server_mptcp
@@ -431,6 +502,8 @@ static void cv_start_relay(struct cv_session *s)
 	int ret;
 
 	loop_timer_cancel(&s->worker->loop, &s->timer);
+	metrics_observe(&s->worker->shared->stats.setup,
+			(s->worker->loop.now_ms - s->started_ms) * 1000);
 	relay_set_prefix(&s->relay, RELAY_A, s->reply, s->reply_len);
 	s->state = CV_RELAY;
 	ret = relay_start(&s->relay, &s->worker->loop, &s->worker->pipes, &params, cv_on_relay_end);
@@ -803,6 +876,7 @@ static void cv_open_session(struct cv_worker *w, int fd, const struct sockaddr_s
 	unsigned open_now = atomic_fetch_add(&shared->sessions, 1) + 1;
 	struct cv_session *s = NULL;
 
+	atomic_fetch_add(&shared->stats.accepted, 1);
 	if (open_now <= cc->max_sessions + CV_OVERFLOW_SESSIONS)
 		s = calloc(1, sizeof(*s));
 	if (!s) {
@@ -955,6 +1029,109 @@ static void cv_start_drain(struct cv_worker *w)
 	cv_cfg_put(cfg);
 }
 
+/* ---- snapshots for the control socket and the status page (worker side) ---- */
+
+enum cv_query_kind { CV_QUERY_SESSIONS, CV_QUERY_STATUS };
+
+#define CV_TOP_SESSIONS 10 /* the status page's "top sessions" */
+#define CV_MAX_LINKS	32
+
+struct cv_query;
+
+/* One worker's share of a query: queued in its inbox, filled by it, read by the main thread
+ * once the query's remaining count reached zero. */
+struct cv_part {
+	struct cv_part *next; /* in the worker's inbox */
+	struct cv_query *query;
+	struct status_session *rows; /* owned; the worker's largest sessions first */
+	size_t rows_len;
+	unsigned link_subflows[CV_MAX_LINKS];
+};
+
+/* A question to every worker. Owned by the main thread's control (its in-flight list). */
+struct cv_query {
+	struct cv_query *next;
+	struct cv_control *control;
+	struct reply *reply; /* NULL once the client went away */
+	enum cv_query_kind kind;
+	bool json;
+	size_t limit;				/* sessions per worker; 0 = all */
+	struct status_link links[CV_MAX_LINKS]; /* read-only for the workers */
+	size_t links_len;
+	atomic_uint remaining;	/* workers yet to answer */
+	struct cv_part parts[]; /* one per worker */
+};
+
+static uint64_t cv_weight(const struct cv_session *s)
+{
+	return s->relay.dir[RELAY_A].bytes + s->relay.dir[RELAY_B].bytes;
+}
+
+static void cv_snapshot(const struct cv_session *s, uint64_t now, struct status_session *row)
+{
+	int n = sock_subflows_info(s->relay.io[RELAY_A].fd, row->subflows, STATUS_MAX_SUBFLOWS);
+
+	row->client = s->client;
+	row->dest = s->dest;
+	row->has_dest = s->has_dest;
+	row->client_mptcp = s->client_mptcp;
+	row->server_mptcp = s->server_mptcp;
+	row->state = state_name(s->state);
+	row->age_ms = now - s->started_ms;
+	row->bytes_up = s->relay.dir[RELAY_A].bytes;
+	row->bytes_down = cv_bytes_down(s);
+	row->subflows_total = n < 0 ? 0 : n;
+	row->subflows_len = n < 0 ? 0 : n > STATUS_MAX_SUBFLOWS ? STATUS_MAX_SUBFLOWS : (size_t)n;
+}
+
+static void cv_count_link_subflows(const struct cv_query *q, struct cv_part *part,
+				   const struct cv_session *s)
+{
+	struct sock_subflow sf[STATUS_MAX_SUBFLOWS];
+	int n = sock_subflows_info(s->relay.io[RELAY_A].fd, sf, STATUS_MAX_SUBFLOWS);
+
+	for (int i = 0; i < n && i < STATUS_MAX_SUBFLOWS; i++) {
+		int k = status_link_of(q->links, q->links_len, &sf[i]);
+
+		if (k >= 0)
+			part->link_subflows[k]++;
+	}
+}
+
+/* Fills part with this worker's sessions (the `limit` largest, or all), on its own thread. */
+static void cv_answer(struct cv_worker *w, struct cv_part *part)
+{
+	struct cv_query *q = part->query;
+	size_t cap = q->limit && q->limit < w->sessions_len ? q->limit : w->sessions_len, n = 0;
+	struct cv_session **top = NULL;
+
+	if (cap) {
+		part->rows = calloc(cap, sizeof(*part->rows));
+		top = calloc(cap, sizeof(*top));
+	}
+	if (cap && (!part->rows || !top))
+		cap = 0; /* out of memory: answer with what fits, nothing */
+	for (struct cv_session *s = w->sessions; s; s = s->next) {
+		size_t i;
+
+		if (q->kind == CV_QUERY_STATUS)
+			cv_count_link_subflows(q, part, s);
+		if (cap == 0 || (n == cap && cv_weight(s) <= cv_weight(top[cap - 1])))
+			continue;
+		/* Insertion into the sorted top: cap is small (status) or everything (sessions). */
+		i = n < cap ? n++ : cap - 1;
+		for (; i > 0 && cv_weight(top[i - 1]) < cv_weight(s); i--)
+			top[i] = top[i - 1];
+		top[i] = s;
+	}
+	for (size_t i = 0; i < n; i++)
+		cv_snapshot(top[i], w->loop.now_ms, &part->rows[i]);
+	part->rows_len = n;
+	free(top);
+}
+
+static void cv_answer_inbox(struct cv_worker *w);
+
 static void cv_on_wakeup(struct loop_io *io, uint32_t events)
 {
 	struct cv_worker *w = container_of(io, struct cv_worker, wakeup);
@@ -962,6 +1139,7 @@ static void cv_on_wakeup(struct loop_io *io, uint32_t events)
 
 	while (read(io->fd, &value, sizeof(value)) > 0)
 		;
+	cv_answer_inbox(w);
 	if (atomic_load(&w->shared->draining) && !w->draining)
 		cv_start_drain(w);
 }
@@ -977,6 +1155,7 @@ static void cv_worker_destroy(struct cv_worker *w)
 	w->wakeup.fd = -1;
 	pipe_pool_destroy(&w->pipes);
 	loop_destroy(&w->loop);
+	pthread_mutex_destroy(&w->inbox_lock);
 }
 
 static int cv_worker_init(struct cv_worker *w, unsigned index, struct cv_shared *shared,
@@ -988,6 +1167,7 @@ static int cv_worker_init(struct cv_worker *w, unsigned index, struct cv_shared 
 	w->index = index;
 	w->shared = shared;
 	w->wakeup.fd = -1;
+	pthread_mutex_init(&w->inbox_lock, NULL);
 	loop_timer_init(&w->accept_retry, cv_on_accept_retry);
 	loop_timer_init(&w->drain_timer, cv_on_drain_timeout);
 	ret = loop_init(&w->loop);
@@ -1078,7 +1258,8 @@ static void cv_raise_fd_limit(void)
 	}
 }
 
-static void cv_reload(struct cv_shared *shared)
+/* SIGHUP or `mpconvctl reload`. 0, or -errno with the reason in why. */
+static int cv_reload(struct cv_shared *shared, char why[CONFIG_ERR_LEN])
 {
 	struct cv_cfg *old = cv_cfg_get(shared), *fresh;
 	struct config config;
@@ -1088,9 +1269,11 @@ static void cv_reload(struct cv_shared *shared)
 	int consumed = 0;
 
 	if (!old->config.path) {
-		log_warnx("reload: no configuration file (started from flags only); nothing to do");
+		snprintf(why, CONFIG_ERR_LEN,
+			 "no configuration file (started from flags only); nothing to do");
+		log_warnx("reload: %s", why);
 		cv_cfg_put(old);
-		return;
+		return -ENOENT;
 	}
 	/* The same command line again, so flags keep overriding the (re-read) file. */
 	config_init(&config);
@@ -1101,19 +1284,28 @@ static void cv_reload(struct cv_shared *shared)
 		       COOKIE_SECRET_LEN);
 	if (err[0] || config_finish(&config, err) < 0) {
 		log_warnx("reload: %s; keeping the running configuration", err);
+		snprintf(why, CONFIG_ERR_LEN, "%s; keeping the running configuration", err);
 		config_free(&config);
 		cv_cfg_put(old);
-		return;
+		return -EINVAL;
 	}
 	if (config.converter.listen_len != old->config.converter.listen_len ||
 	    memcmp(config.converter.listen, old->config.converter.listen,
 		   sizeof(config.converter.listen[0]) * config.converter.listen_len))
 		log_warnx("reload: listen addresses changed; they take effect at restart");
+	if (strcmp(config.converter.control.socket, old->config.converter.control.socket) ||
+	    config.converter.control.metrics != old->config.converter.control.metrics ||
+	    memcmp(&config.converter.control.metrics_listen,
+		   &old->config.converter.control.metrics_listen,
+		   sizeof(config.converter.control.metrics_listen)))
+		log_warnx("reload: control-socket or metrics-listen changed; they take effect at "
+			  "restart");
 	fresh = cv_cfg_new(&config);
 	if (!fresh) {
+		snprintf(why, CONFIG_ERR_LEN, "cannot build the new configuration");
 		config_free(&config);
 		cv_cfg_put(old);
-		return;
+		return -ENOMEM;
 	}
 	log_set_level(fresh->config.converter.log_level);
 	pthread_mutex_lock(&shared->cfg_lock);
@@ -1122,6 +1314,9 @@ static void cv_reload(struct cv_shared *shared)
 	cv_cfg_put(old); /* our reference */
 	cv_cfg_put(old); /* the one shared->cfg held; live sessions keep theirs */
 	log_info("reload: configuration from %s applied to new sessions", fresh->config.path);
+	snprintf(why, CONFIG_ERR_LEN, "configuration from %s applied to new sessions",
+		 fresh->config.path);
+	return 0;
 }
 
 static void cv_log_stats(struct cv_stats *stats)
@@ -1146,6 +1341,533 @@ static void cv_log_stats(struct cv_stats *stats)
 		 atomic_load(&stats->server_tcp), len ? errors : "none");
 }
 
+/* ---- operator access: control socket, metrics, status page (main thread) ---- */
+
+/* The main thread's side of operator access; one per process. */
+struct cv_control {
+	struct cv_shared *shared;
+	struct cv_worker *workers;
+	unsigned nworkers;
+	struct loop loop;
+	struct loop_io signals; /* signalfd: HUP reloads, TERM/INT stop the loop */
+	struct loop_io answers; /* eventfd: a worker finished its part of a query */
+	struct ctl ctl;
+	struct ctl_provider provider;
+	struct http http;
+	struct http_handlers routes;
+	struct status_history *history; /* owned; the interfaces' counters, once a second */
+	struct loop_timer sample;
+	struct cv_query *queries; /* in flight, owned */
+	uint64_t started_ms;
+};
+
+static void cv_answer_inbox(struct cv_worker *w)
+{
+	struct cv_part *part, *next;
+
+	pthread_mutex_lock(&w->inbox_lock);
+	part = w->inbox;
+	w->inbox = NULL;
+	pthread_mutex_unlock(&w->inbox_lock);
+	for (; part; part = next) {
+		struct cv_query *q = part->query;
+
+		next = part->next;
+		cv_answer(w, part);
+		/* The last worker to answer wakes the main thread; seq_cst orders the rows. */
+		if (atomic_fetch_sub(&q->remaining, 1) == 1)
+			eventfd_write(q->control->answers.fd, 1);
+	}
+}
+
+static void cv_query_free(struct cv_query *q, unsigned nworkers)
+{
+	for (unsigned i = 0; i < nworkers; i++)
+		free(q->parts[i].rows);
+	free(q);
+}
+
+static void cv_query_cancel(struct reply *r)
+{
+	struct cv_query *q = r->cancel_arg;
+
+	q->reply = NULL; /* the workers' answers will be dropped */
+}
+
+/* Asks every worker; the answer comes back through cv_on_answers. Returns REPLY_LATER. */
+static int cv_query_start(struct cv_control *c, struct reply *r, enum cv_query_kind kind, bool json,
+			  size_t limit)
+{
+	struct cv_query *q = calloc(1, sizeof(*q) + c->nworkers * sizeof(q->parts[0]));
+	int n;
+
+	if (!q) {
+		reply_puts(r, "out of memory");
+		return -ENOMEM;
+	}
+	q->control = c;
+	q->reply = r;
+	q->kind = kind;
+	q->json = json;
+	q->limit = limit;
+	if (kind == CV_QUERY_STATUS) {
+		n = status_read_interfaces(q->links, CV_MAX_LINKS);
+		q->links_len = n < 0 ? 0 : (size_t)n;
+	}
+	atomic_init(&q->remaining, c->nworkers);
+	q->next = c->queries;
+	c->queries = q;
+	r->cancel = cv_query_cancel;
+	r->cancel_arg = q;
+	for (unsigned i = 0; i < c->nworkers; i++) {
+		struct cv_worker *w = &c->workers[i];
+
+		q->parts[i].query = q;
+		pthread_mutex_lock(&w->inbox_lock);
+		q->parts[i].next = w->inbox;
+		w->inbox = &q->parts[i];
+		pthread_mutex_unlock(&w->inbox_lock);
+		eventfd_write(w->wakeup.fd, 1);
+	}
+	return REPLY_LATER;
+}
+
+/* Every worker's rows in one array, largest sessions first. NULL with *n = 0 if none. */
+static struct status_session *cv_query_rows(const struct cv_query *q, unsigned nworkers, size_t *n)
+{
+	struct status_session *all;
+	size_t total = 0;
+
+	for (unsigned i = 0; i < nworkers; i++)
+		total += q->parts[i].rows_len;
+	*n = 0;
+	if (total == 0)
+		return NULL;
+	all = malloc(total * sizeof(*all));
+	if (!all)
+		return NULL;
+	for (unsigned i = 0; i < nworkers; i++) {
+		if (q->parts[i].rows_len == 0)
+			continue; /* rows may be NULL */
+		memcpy(all + *n, q->parts[i].rows, q->parts[i].rows_len * sizeof(*all));
+		*n += q->parts[i].rows_len;
+	}
+	status_sort_sessions(all, *n);
+	return all;
+}
+
+static void cv_status_json(struct cv_control *c, struct reply *r, struct cv_query *q,
+			   const struct status_session *rows, size_t n);
+
+static void cv_query_finish(struct cv_control *c, struct cv_query *q)
+{
+	struct reply *r = q->reply;
+	struct status_session *rows;
+	size_t n;
+
+	if (!r)
+		return;
+	rows = cv_query_rows(q, c->nworkers, &n);
+	if (q->kind == CV_QUERY_STATUS) {
+		cv_status_json(c, r, q, rows, n < CV_TOP_SESSIONS ? n : CV_TOP_SESSIONS);
+	} else if (q->json) {
+		reply_puts(r, "{\"sessions\":");
+		status_sessions_json(r, rows, n);
+		reply_puts(r, "}\n");
+	} else {
+		status_sessions_text(r, rows, n);
+	}
+	free(rows);
+	reply_done(r, 0);
+}
+
+static void cv_on_answers(struct loop_io *io, uint32_t events)
+{
+	struct cv_control *c = container_of(io, struct cv_control, answers);
+	struct cv_query **pp = &c->queries;
+	uint64_t value;
+
+	while (read(io->fd, &value, sizeof(value)) > 0)
+		;
+	while (*pp) {
+		struct cv_query *q = *pp;
+
+		if (atomic_load(&q->remaining) != 0) {
+			pp = &q->next;
+			continue;
+		}
+		*pp = q->next;
+		cv_query_finish(c, q);
+		cv_query_free(q, c->nworkers);
+	}
+}
+
+static const char *cv_error_slug(int code, char buf[40])
+{
+	const char *name = conv_error_name(code);
+	size_t i = 0;
+
+	for (; name[i] && i < 39; i++)
+		buf[i] = name[i] == ' ' ? '_' : (char)(name[i] | 0x20);
+	buf[i] = '\0';
+	return buf;
+}
+
+static const int cv_error_codes[] = {
+	CONV_ERR_UNSUPPORTED_VERSION, CONV_ERR_MALFORMED_MESSAGE,
+	CONV_ERR_UNSUPPORTED_MESSAGE, CONV_ERR_MISSING_COOKIE,
+	CONV_ERR_NOT_AUTHORIZED,      CONV_ERR_UNSUPPORTED_TCP_OPTION,
+	CONV_ERR_RESOURCE_EXCEEDED,   CONV_ERR_NETWORK_FAILURE,
+	CONV_ERR_CONNECTION_RESET,    CONV_ERR_DESTINATION_UNREACHABLE,
+};
+
+#define CV_NCODES (sizeof(cv_error_codes) / sizeof(cv_error_codes[0]))
+
+static unsigned long cv_load(atomic_ulong *v)
+{
+	return atomic_load_explicit(v, memory_order_relaxed);
+}
+
+/* The totals as one JSON object's members (no braces), shared by status -j and status.json. */
+static void cv_totals_json(struct cv_control *c, struct reply *r)
+{
+	struct cv_stats *st = &c->shared->stats;
+	char slug[40];
+
+	reply_printf(r,
+		     "\"sessions_open\":%u,\"sessions_accepted\":%lu,\"sessions_total\":%lu,"
+		     "\"sessions_relayed\":%lu,\"bytes_up\":%lu,\"bytes_down\":%lu,"
+		     "\"client_mptcp\":%lu,\"client_tcp\":%lu,\"server_mptcp\":%lu,"
+		     "\"server_tcp\":%lu,\"errors_sent\":{",
+		     atomic_load(&c->shared->sessions), cv_load(&st->accepted),
+		     cv_load(&st->sessions), cv_load(&st->relayed), cv_load(&st->bytes_up),
+		     cv_load(&st->bytes_down), cv_load(&st->client_mptcp), cv_load(&st->client_tcp),
+		     cv_load(&st->server_mptcp), cv_load(&st->server_tcp));
+	for (size_t i = 0, n = 0; i < CV_NCODES; i++) {
+		unsigned long v = cv_load(&st->errors[cv_error_codes[i]]);
+
+		if (v)
+			reply_printf(r, "%s\"%s\":%lu", n++ ? "," : "",
+				     cv_error_slug(cv_error_codes[i], slug), v);
+	}
+	reply_puts(r, "}");
+}
+
+static void cv_identity_json(struct cv_control *c, struct reply *r, const struct cv_cfg *cfg)
+{
+	reply_printf(r,
+		     "\"role\":\"converter\",\"version\":\"%s\",\"pid\":%ld,\"uptime_s\":%llu,"
+		     "\"workers\":%u,\"config\":",
+		     MPCONV_VERSION, (long)getpid(),
+		     (unsigned long long)((loop_clock_ms() - c->started_ms) / 1000), c->nworkers);
+	reply_json_string(r, cfg->config.path);
+}
+
+static uint64_t cv_wall_ms(void)
+{
+	struct timespec now;
+
+	clock_gettime(CLOCK_REALTIME, &now);
+	return (uint64_t)now.tv_sec * 1000 + (uint64_t)now.tv_nsec / 1000000;
+}
+
+static void cv_status_json(struct cv_control *c, struct reply *r, struct cv_query *q,
+			   const struct status_session *rows, size_t n)
+{
+	struct cv_cfg *cfg = cv_cfg_get(c->shared);
+
+	for (size_t k = 0; k < q->links_len; k++)
+		for (unsigned i = 0; i < c->nworkers; i++)
+			q->links[k].subflows += q->parts[i].link_subflows[k];
+	reply_puts(r, "{");
+	cv_identity_json(c, r, cfg);
+	reply_printf(r, ",\"time_ms\":%llu,", (unsigned long long)cv_wall_ms());
+	cv_totals_json(c, r);
+	reply_puts(r, ",\"links\":");
+	status_links_json(r, q->links, q->links_len);
+	reply_puts(r, ",\"sessions\":");
+	status_sessions_json(r, rows, n);
+	reply_puts(r, "}\n");
+	cv_cfg_put(cfg);
+}
+
+static int cv_ctl_status(void *ctx, struct reply *r, const struct ctl_request *req)
+{
+	struct cv_control *c = ctx;
+	struct cv_stats *st = &c->shared->stats;
+	struct cv_cfg *cfg = cv_cfg_get(c->shared);
+	const struct config_converter *cc = &cfg->config.converter;
+	char u1[REPLY_UNIT_LEN], u2[REPLY_UNIT_LEN], where[ADDR_STRLEN], slug[40];
+	size_t errors = 0;
+
+	if (req->json) {
+		reply_puts(r, "{");
+		cv_identity_json(c, r, cfg);
+		reply_puts(r, ",\"listen\":[");
+		for (size_t i = 0; i < cc->listen_len; i++) {
+			reply_puts(r, i ? "," : "");
+			reply_json_string(r, addr_format(&cc->listen[i], true, where));
+		}
+		reply_puts(r, "],");
+		cv_totals_json(c, r);
+		reply_puts(r, "}\n");
+		cv_cfg_put(cfg);
+		return 0;
+	}
+	reply_printf(r, "%-10s converter %s (pid %ld)\n", "role", MPCONV_VERSION, (long)getpid());
+	reply_printf(r, "%-10s %s\n", "uptime", reply_fmt_age(loop_clock_ms() - c->started_ms, u1));
+	reply_printf(r, "%-10s %s\n", "config", cfg->config.path ? cfg->config.path : "(flags)");
+	reply_printf(r, "%-10s", "listen");
+	for (size_t i = 0; i < cc->listen_len; i++)
+		reply_printf(r, " %s", addr_format(&cc->listen[i], true, where));
+	reply_printf(r, "\n%-10s %u\n", "workers", c->nworkers);
+	reply_printf(r, "%-10s %u open, %lu ended (%lu relayed), %lu accepted\n", "sessions",
+		     atomic_load(&c->shared->sessions), cv_load(&st->sessions),
+		     cv_load(&st->relayed), cv_load(&st->accepted));
+	reply_printf(r, "%-10s %s up, %s down (ended sessions)\n", "bytes",
+		     reply_fmt_bytes(cv_load(&st->bytes_up), u1),
+		     reply_fmt_bytes(cv_load(&st->bytes_down), u2));
+	reply_printf(r, "%-10s %lu MPTCP, %lu TCP\n", "clients", cv_load(&st->client_mptcp),
+		     cv_load(&st->client_tcp));
+	reply_printf(r, "%-10s %lu MPTCP, %lu TCP\n", "servers", cv_load(&st->server_mptcp),
+		     cv_load(&st->server_tcp));
+	reply_printf(r, "%-10s", "errors");
+	for (size_t i = 0; i < CV_NCODES; i++) {
+		unsigned long v = cv_load(&st->errors[cv_error_codes[i]]);
+
+		if (v)
+			reply_printf(r, "%s %s %lu", errors++ ? "," : "",
+				     cv_error_slug(cv_error_codes[i], slug), v);
+	}
+	reply_puts(r, errors ? "\n" : " none\n");
+	cv_cfg_put(cfg);
+	return 0;
+}
+
+static int cv_ctl_sessions(void *ctx, struct reply *r, const struct ctl_request *req)
+{
+	return cv_query_start(ctx, r, CV_QUERY_SESSIONS, req->json, 0);
+}
+
+static int cv_ctl_reload(void *ctx, struct reply *r, const struct ctl_request *req)
+{
+	struct cv_control *c = ctx;
+	char why[CONFIG_ERR_LEN] = "";
+	int ret = cv_reload(c->shared, why);
+
+	if (req->json && ret == 0) {
+		reply_puts(r, "{\"reloaded\":true,\"message\":");
+		reply_json_string(r, why);
+		reply_puts(r, "}\n");
+	} else {
+		reply_printf(r, "%s%s", why, ret == 0 ? "\n" : "");
+	}
+	return ret;
+}
+
+static int cv_http_status(void *ctx, struct reply *r)
+{
+	return cv_query_start(ctx, r, CV_QUERY_STATUS, true, CV_TOP_SESSIONS);
+}
+
+/* A counter family with one label taking two values. */
+static void cv_metrics_pair(struct metrics_writer *w, const char *name, const char *help,
+			    const char *label, const char *a, unsigned long va, const char *b,
+			    unsigned long vb)
+{
+	struct metrics_label l = { label, a };
+
+	metrics_family(w, name, METRICS_COUNTER, help);
+	metrics_sample(w, &l, 1, va);
+	l.value = b;
+	metrics_sample(w, &l, 1, vb);
+}
+
+static int cv_http_metrics(void *ctx, struct reply *r)
+{
+	struct cv_control *c = ctx;
+	struct cv_stats *st = &c->shared->stats;
+	struct metrics_writer w;
+	struct metrics_label l[1];
+	char slug[40];
+
+	metrics_writer_init(&w, r, "converter");
+	metrics_family(&w, "mpconv_build_info", METRICS_GAUGE, "Version of the running mpconvd.");
+	l[0] = (struct metrics_label){ "version", MPCONV_VERSION };
+	metrics_sample(&w, l, 1, 1);
+	metrics_family(&w, "mpconv_uptime_seconds", METRICS_GAUGE, "Seconds since start.");
+	metrics_sample(&w, NULL, 0, (loop_clock_ms() - c->started_ms) / 1000);
+	metrics_family(&w, "mpconv_sessions_open", METRICS_GAUGE, "Sessions open now.");
+	metrics_sample(&w, NULL, 0, atomic_load(&c->shared->sessions));
+	metrics_family(&w, "mpconv_sessions_accepted_total", METRICS_COUNTER,
+		       "Client connections accepted.");
+	metrics_sample(&w, NULL, 0, cv_load(&st->accepted));
+	metrics_family(&w, "mpconv_sessions_total", METRICS_COUNTER, "Sessions ended.");
+	metrics_sample(&w, NULL, 0, cv_load(&st->sessions));
+	metrics_family(&w, "mpconv_sessions_relayed_total", METRICS_COUNTER,
+		       "Ended sessions that reached the relay.");
+	metrics_sample(&w, NULL, 0, cv_load(&st->relayed));
+	metrics_family(&w, "mpconv_sessions_closed_total", METRICS_COUNTER,
+		       "Ended sessions by how they ended.");
+	for (int i = 0; i < CV_END_COUNT; i++) {
+		l[0] = (struct metrics_label){ "reason", cv_end_names[i] };
+		metrics_sample(&w, l, 1, cv_load(&st->ends[i]));
+	}
+	cv_metrics_pair(&w, "mpconv_bytes_total",
+			"Bytes relayed by ended sessions; up is client to server.", "direction",
+			"up", cv_load(&st->bytes_up), "down", cv_load(&st->bytes_down));
+	cv_metrics_pair(&w, "mpconv_client_connections_total",
+			"Ended sessions by the client leg's protocol (tcp: plain TCP or an MPTCP "
+			"fallback).",
+			"protocol", "mptcp", cv_load(&st->client_mptcp), "tcp",
+			cv_load(&st->client_tcp));
+	cv_metrics_pair(&w, "mpconv_server_connections_total",
+			"Relayed sessions by the protocol the server negotiated.", "protocol",
+			"mptcp", cv_load(&st->server_mptcp), "tcp", cv_load(&st->server_tcp));
+	metrics_family(&w, "mpconv_convert_errors_sent_total", METRICS_COUNTER,
+		       "RFC 8803 Error TLVs sent to clients, by error code.");
+	for (size_t i = 0; i < CV_NCODES; i++) {
+		l[0] = (struct metrics_label){ "code", cv_error_slug(cv_error_codes[i], slug) };
+		metrics_sample(&w, l, 1, cv_load(&st->errors[cv_error_codes[i]]));
+	}
+	metrics_family(&w, "mpconv_setup_seconds", METRICS_HISTOGRAM,
+		       "From accept to the reply written and the relay started.");
+	metrics_histogram(&w, NULL, 0, &st->setup);
+	return 0;
+}
+
+static int cv_http_history(void *ctx, struct reply *r)
+{
+	struct cv_control *c = ctx;
+
+	status_history_json(r, c->history);
+	return 0;
+}
+
+/* The status page's recent past: this namespace's interface counters, once a second. */
+static void cv_on_sample(struct loop_timer *timer)
+{
+	struct cv_control *c = container_of(timer, struct cv_control, sample);
+	struct status_link links[CV_MAX_LINKS];
+	int n = status_read_interfaces(links, CV_MAX_LINKS);
+
+	if (n >= 0)
+		status_history_add(c->history, cv_wall_ms(), links, (size_t)n);
+	loop_timer_arm(&c->loop, &c->sample, c->history->interval_ms);
+}
+
+static const struct http_route cv_routes[] = {
+	{ "/metrics", HTTP_METRICS_TYPE, cv_http_metrics },
+	{ "/status.json", "application/json", cv_http_status },
+	{ "/history.json", "application/json", cv_http_history },
+	{ "/", WEBUI_TYPE, webui_page },
+};
+
+static void cv_on_signal(struct loop_io *io, uint32_t events)
+{
+	struct cv_control *c = container_of(io, struct cv_control, signals);
+	struct signalfd_siginfo si;
+	char why[CONFIG_ERR_LEN];
+
+	while (read(io->fd, &si, sizeof(si)) == sizeof(si)) {
+		if (si.ssi_signo == SIGHUP) {
+			cv_reload(c->shared, why);
+			continue;
+		}
+		log_info("signal %u: draining %u sessions", si.ssi_signo,
+			 atomic_load(&c->shared->sessions));
+		loop_stop(&c->loop);
+		return;
+	}
+}
+
+/*
+ * The main thread's loop: signals, the control socket (unless control-socket = none) and the
+ * metrics endpoint (if metrics-listen is set). A default control socket that is busy (another
+ * converter on this host) is a warning; an explicit one, or the metrics address, is fatal.
+ */
+static int cv_control_start(struct cv_control *c, int sfd, const struct config_control *cfg)
+{
+	char err[CTL_ERR_LEN], where[ADDR_STRLEN];
+	int ret;
+
+	c->signals.fd = sfd;
+	c->signals.on_event = cv_on_signal;
+	c->answers.on_event = cv_on_answers;
+	ret = loop_add(&c->loop, &c->signals, EPOLLIN);
+	if (ret < 0)
+		return ret;
+	c->answers.fd = eventfd(0, EFD_NONBLOCK | EFD_CLOEXEC);
+	if (c->answers.fd == -1)
+		return -errno;
+	ret = loop_add(&c->loop, &c->answers, EPOLLIN);
+	if (ret < 0)
+		return ret;
+	if (cfg->socket[0]) {
+		c->provider = (struct ctl_provider){
+			.role = "converter",
+			.ctx = c,
+			.status = cv_ctl_status,
+			.sessions = cv_ctl_sessions,
+			.reload = cv_ctl_reload,
+		};
+		ret = ctl_start(&c->ctl, &c->loop, cfg->socket, &c->provider, err);
+		if (ret < 0 && cfg->socket_set) {
+			log_warnx("%s", err);
+			return ret;
+		}
+		if (ret < 0)
+			log_warnx("%s; running without a control socket", err);
+		else
+			log_info("control socket %s", cfg->socket);
+	}
+	if (cfg->metrics) {
+		c->history = malloc(sizeof(*c->history));
+		if (!c->history)
+			return -ENOMEM;
+		status_history_init(c->history, 1000);
+		loop_timer_init(&c->sample, cv_on_sample);
+		cv_on_sample(&c->sample);
+		c->routes = (struct http_handlers){
+			.routes = cv_routes,
+			.routes_len = sizeof(cv_routes) / sizeof(cv_routes[0]),
+			.ctx = c,
+		};
+		ret = http_start(&c->http, &c->loop, &cfg->metrics_listen, &c->routes, err);
+		if (ret < 0) {
+			log_warnx("%s", err);
+			return ret;
+		}
+		log_info("metrics and status page on http://%s/",
+			 addr_format(&cfg->metrics_listen, true, where));
+	}
+	return 0;
+}
+
+/* Stops serving; pending answers are cancelled (their queries stay until the workers end). */
+static void cv_control_stop(struct cv_control *c)
+{
+	ctl_stop(&c->ctl);
+	http_stop(&c->http);
+}
+
+/* After the workers are joined: nothing can answer a query any more. */
+static void cv_control_destroy(struct cv_control *c)
+{
+	while (c->queries) {
+		struct cv_query *q = c->queries;
+
+		c->queries = q->next;
+		cv_query_free(q, c->nworkers);
+	}
+	if (c->answers.fd >= 0)
+		close(c->answers.fd);
+	c->answers.fd = -1;
+	loop_destroy(&c->loop);
+	free(c->history);
+	c->history = NULL;
+}
+
 static unsigned cv_worker_count(const struct config_converter *cc)
 {
 	long cpus;
@@ -1165,7 +1887,10 @@ static void cv_usage(FILE *out)
 
 int converter_main(int argc, char **argv)
 {
+	static const double setup_bounds[] = { 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1,
+					       0.25,  0.5,    1,     2.5,  5,	  10 };
 	struct cv_shared shared = { .cfg = NULL };
+	struct cv_control control = { .loop.epoll_fd = -1, .answers.fd = -1, .signals.fd = -1 };
 	struct cv_worker *workers = NULL;
 	struct config config;
 	char err[CONFIG_ERR_LEN] = "";
@@ -1203,6 +1928,8 @@ int converter_main(int argc, char **argv)
 	cv_raise_fd_limit();
 
 	pthread_mutex_init(&shared.cfg_lock, NULL);
+	metrics_histogram_init(&shared.stats.setup, setup_bounds,
+			       sizeof(setup_bounds) / sizeof(setup_bounds[0]), 1e6);
 	atomic_init(&shared.sessions, 0);
 	atomic_init(&shared.draining, false);
 	nworkers = cv_worker_count(&config.converter);
@@ -1222,11 +1949,17 @@ int converter_main(int argc, char **argv)
 	sigaddset(&signals, SIGINT);
 	pthread_sigmask(SIG_BLOCK, &signals, NULL);
 	signal(SIGPIPE, SIG_IGN);
-	sfd = signalfd(-1, &signals, SFD_CLOEXEC);
+	sfd = signalfd(-1, &signals, SFD_CLOEXEC | SFD_NONBLOCK);
 	if (sfd == -1) {
 		log_warn("signalfd");
 		goto cleanup;
 	}
+	if (loop_init(&control.loop) < 0) {
+		log_warn("main event loop");
+		goto cleanup;
+	}
+	control.shared = &shared;
+	control.started_ms = loop_clock_ms();
 
 	workers = calloc(nworkers, sizeof(*workers));
 	if (!workers) {
@@ -1262,23 +1995,18 @@ int converter_main(int argc, char **argv)
 			 addr_format(&shared.cfg->config.converter.listen[i], true, where),
 			 nworkers, shared.cfg->config.converter.tfo ? "on" : "off");
 
-	for (;;) {
-		struct signalfd_siginfo si;
-
-		if (read(sfd, &si, sizeof(si)) != sizeof(si)) {
-			if (errno == EINTR)
-				continue;
-			log_warn("signalfd read");
-			break;
+	control.workers = workers;
+	control.nworkers = nworkers;
+	ret = cv_control_start(&control, sfd, &shared.cfg->config.converter.control);
+	if (ret == 0) {
+		ret = loop_run(&control.loop);
+		if (ret < 0) {
+			errno = -ret;
+			log_warn("main event loop");
 		}
-		if (si.ssi_signo == SIGHUP) {
-			cv_reload(&shared);
-			continue;
-		}
-		log_info("signal %u: draining %u sessions", si.ssi_signo,
-			 atomic_load(&shared.sessions));
-		break;
 	}
+	ret = ret < 0 ? 1 : 0;
+	cv_control_stop(&control);
 	atomic_store(&shared.draining, true);
 	for (unsigned i = 0; i < nworkers; i++)
 		eventfd_write(workers[i].wakeup.fd, 1);
@@ -1286,9 +2014,9 @@ int converter_main(int argc, char **argv)
 		pthread_join(workers[i].thread, NULL);
 	cv_log_stats(&shared.stats);
 	log_info("converter stopped");
-	ret = 0;
 
 cleanup:
+	cv_control_destroy(&control);
 	for (unsigned i = 0; i < started; i++)
 		cv_worker_destroy(&workers[i]);
 	free(workers);

@@ -293,7 +293,7 @@ struct sock_full_info {
 	uint32_t size_tcpinfo_user;   /* in: our element size; out: what the kernel wrote */
 	uint32_t size_sfinfo_kernel;  /* out */
 	uint32_t size_sfinfo_user;
-	uint32_t num_subflows;	  /* out: all subflows, even beyond size_arrays_user */
+	uint32_t num_subflows;	   /* out: all subflows, even beyond size_arrays_user */
 	uint32_t size_arrays_user; /* in: elements in each array */
 	uint64_t subflow_info;
 	uint64_t tcp_info;
@@ -365,8 +365,8 @@ int sock_subflows_info(int fd, struct sock_subflow *out, size_t max)
 		if (full.size_sfinfo_user >= sizeof(sfi[0])) {
 			addr_from_sockaddr((struct sockaddr *)&sfi[i].local, sizeof(sfi[i].local),
 					   &out[i].local);
-			addr_from_sockaddr((struct sockaddr *)&sfi[i].remote,
-					   sizeof(sfi[i].remote), &out[i].remote);
+			addr_from_sockaddr((struct sockaddr *)&sfi[i].remote, sizeof(sfi[i].remote),
+					   &out[i].remote);
 		}
 		if (full.size_tcpinfo_user >= sizeof(ti[i].base))
 			sock_fill_subflow(&out[i], &ti[i], full.size_tcpinfo_user);

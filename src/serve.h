@@ -1,0 +1,63 @@
+/* SPDX-License-Identifier: GPL-2.0-or-later */
+#ifndef MPCONV_SERVE_H
+#define MPCONV_SERVE_H
+
+#include "loop.h"
+#include "reply.h"
+
+#include <stdbool.h>
+#include <stddef.h>
+
+/*
+ * A one-request-per-connection stream server on a struct loop, shared by the control socket
+ * (ctl) and the HTTP endpoint (http): accept, read a bounded request, let the protocol answer
+ * (now or later), write the reply, close. Many clients, none can block the loop: everything is
+ * non-blocking, a request is bounded in size, each connection in time, and their number is
+ * capped (the excess is closed at once).
+ */
+struct serve;
+struct serve_conn;
+
+struct serve_ops {
+	/*
+	 * Called after every read with all bytes received so far (in[len] is a NUL; eof: the client
+	 * shut down its side; full: len reached max_request, nothing more will be read).
+	 * Returns -EAGAIN to wait for more bytes. Otherwise the request is taken: the protocol
+	 * answers through serve_conn_reply(c) and reply_done(), now or later (see reply.h).
+	 */
+	int (*request)(struct serve *srv, struct serve_conn *c, const char *in, size_t len,
+		       bool eof, bool full);
+	/* Called by reply_done, before writing: adds protocol framing (status line, headers). */
+	void (*frame)(struct serve *srv, struct reply *r);
+};
+
+struct serve_opts {
+	size_t max_request;  /* bytes */
+	unsigned max_conns;  /* connections at once */
+	uint64_t timeout_ms; /* whole exchange, from accept to the last byte written */
+};
+
+struct serve {
+	struct loop *loop;	 /* not owned */
+	struct loop_io listener; /* owned fd */
+	const struct serve_ops *ops;
+	void *ctx; /* the protocol's */
+	struct serve_opts opts;
+	struct serve_conn *conns; /* owned */
+	unsigned conns_len;
+	unsigned long served, refused; /* totals: replies written, connections turned away */
+};
+
+/*
+ * Serves the listening socket fd (non-blocking; taken over, closed by serve_stop) on loop.
+ * 0 or -errno (then fd is still the caller's).
+ */
+int serve_start(struct serve *srv, struct loop *loop, int fd, const struct serve_ops *ops,
+		void *ctx, const struct serve_opts *opts);
+/* Closes the listener and every connection; pending asynchronous replies are cancelled. */
+void serve_stop(struct serve *srv);
+
+/* The reply of a connection, for the protocol's request callback. */
+struct reply *serve_conn_reply(struct serve_conn *c);
+
+#endif
