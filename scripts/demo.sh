@@ -22,6 +22,9 @@ BYTES=${DEMO_BYTES:-120000000}
 DOWN_AT=${DEMO_DOWN_AT:-8}	# seconds into the download
 DOWN_FOR=${DEMO_DOWN_FOR:-6}
 MPCONVD=$MPCONV_BUILD/src/mpconvd
+MPCONVCTL=$MPCONV_BUILD/tools/mpconvctl
+CTL_SOCK=/run/mpconv/gateway.sock
+SHOT=$top/build/demo-status-page.png
 
 failures=0
 verdict()
@@ -69,6 +72,7 @@ lan = $LAN_IF_GW
 link = a dev $LINK_A_IF_GW via $LINK_A_CV4 role primary
 link = b dev $LINK_B_IF_GW via $LINK_B_CV4
 probe-interval = 500ms
+metrics-listen = 127.0.0.1:9124
 # the single links alone, measured in the same run as the bonded transfer
 rule = direct:a port 5301 name single-a
 rule = direct:b port 5302 name single-b
@@ -88,6 +92,7 @@ for x in A B; do
 	verdict $? "link $x round trip ${rtt:-none} ms (want $want +-10%)"
 done
 mptcp_limits "$NS_CV" 8 8
+bed_sysctl "$NS_CV" net.ipv4.tcp_fastopen=3 # what the converter asks of its host (SYN data)
 for port in 5201 5301 5302; do bed_start "$NS_SRV" "bulk$port" "$MPBULK" server -p "$port" --tcp; done
 bed_start "$NS_CV" converter "$MPCONVD" converter --config "$BED_TMP/converter.conf"
 wait_listen "$NS_SRV" 5201 && wait_listen "$NS_SRV" 5302 && wait_listen "$NS_CV" 5124
@@ -163,6 +168,34 @@ verdict $? "the gateway saw link B go down and come back"
 ip -n "$NS_GW" route show table 5101 | grep -q "default via $LINK_B_CV4"
 verdict $? "link B's routing table restored by the gateway"
 echo "   gateway: ${gl#*info: }"
+
+echo
+echo "Operator view (mpconvctl --role gateway ..., the status page on the gateway's loopback):"
+"$MPCONVCTL" -s "$CTL_SOCK" links | sed 's/^/   /'
+"$MPCONVCTL" -s "$CTL_SOCK" probe | sed 's/^/   /'
+chromium=$(command -v chromium || true)
+if [ -n "$chromium" ]; then
+	rm -f "$SHOT"
+	n "$NS_GW" timeout 60 "$chromium" --headless=new --no-sandbox --disable-gpu \
+		--disable-dev-shm-usage --no-first-run --user-data-dir="$BED_TMP/chromium" \
+		--hide-scrollbars --window-size=1280,900 --virtual-time-budget=4000 \
+		--screenshot="$SHOT" http://127.0.0.1:9124/ >/dev/null 2>&1
+	[ -s "$SHOT" ]
+	verdict $? "status page rendered (the last minutes, the failure included): $SHOT"
+fi
+if [ "${DEMO_KEEP:-0}" = 1 ]; then
+	cat <<KEEP
+
+The bed stays up (DEMO_KEEP=1); try, from another terminal:
+   $MPCONVCTL --role gateway links        (also: status, sessions, probe, reload; -j for JSON)
+   $MPCONVCTL --role converter sessions
+   ip netns exec $NS_GW curl -s http://127.0.0.1:9124/metrics
+   ip netns exec $NS_LAN $MPBULK client $SRV_ADDR4 5201 --tcp --download --bytes 50M
+   ip -n $NS_GW link set wanB down; ip -n $NS_GW link set wanB up
+Press Enter to tear it down.
+KEEP
+	read -r _
+fi
 bed_stop gateway
 verdict $? "gateway stopped cleanly (interception, rules and routes removed)"
 echo "   $(grep 'totals: mptcp' "$BED_TMP/gateway.err" | sed 's/.*info: //')"
@@ -172,4 +205,5 @@ printf 'RESULT: %s: bonded goodput %s Mbit/s = %s of the link sum (A %s + B %s M
 	"$([ "$failures" -eq 0 ] && echo PASS || echo "FAIL ($failures failed checks)")" \
 	"$bonded" "$frac" "${a:-?}" "${b:-?}" "$DOWN_FOR" "$longest_gap" "$((BYTES - ${got:-0}))" \
 	"$(awk -v a="$t0" -v b="$EPOCHREALTIME" 'BEGIN { print b - a }')"
-[ "$failures" -eq 0 ]
+[ "$failures" -eq 0 ] || exit 1
+echo "Try it yourself: DEMO_KEEP=1 make demo keeps the bed up for mpconvctl, /metrics and the status page."
