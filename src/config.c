@@ -79,6 +79,43 @@ static bool config_set_listen(const struct config_key *key, void *base, const ch
 	return true;
 }
 
+static bool config_set_socks_listen(const struct config_key *key, void *base, const char *value,
+				    char *err)
+{
+	struct config_converter *conv = base;
+	struct addr_port ap;
+
+	if (!addr_parse(value, 1080, &ap))
+		return config_fail(err, "%s: not an address:port: '%s'", key->name, value);
+	if (conv->socks_listen_len == CONFIG_MAX_LISTEN)
+		return config_fail(err, "%s: more than %d addresses: '%s'", key->name,
+				   CONFIG_MAX_LISTEN, value);
+	conv->socks_listen[conv->socks_listen_len++] = ap;
+	return true;
+}
+
+/* An interface name for nftables (a trailing * is its wildcard). */
+static bool config_ifname_ok(const char *value)
+{
+	size_t len = strlen(value);
+
+	return len > 0 && len < CONFIG_IFNAME_LEN && !strpbrk(value, " /\t\"'");
+}
+
+static bool config_set_transparent_lan(const struct config_key *key, void *base,
+				       const char *value, char *err)
+{
+	struct config_converter *conv = base;
+
+	if (!config_ifname_ok(value))
+		return config_fail(err, "%s: not an interface name: '%s'", key->name, value);
+	if (conv->transparent_lan_len == CONFIG_MAX_LAN)
+		return config_fail(err, "%s: more than %d interfaces: '%s'", key->name,
+				   CONFIG_MAX_LAN, value);
+	strcpy(conv->transparent_lan[conv->transparent_lan_len++], value);
+	return true;
+}
+
 static bool config_set_acl(const struct config_key *key, void *base, const char *value, char *err)
 {
 	struct acl_prefix prefix;
@@ -257,14 +294,13 @@ static bool config_set_converter(const struct config_key *key, void *base, const
 static bool config_set_lan(const struct config_key *key, void *base, const char *value, char *err)
 {
 	struct config_gateway *gw = base;
-	size_t len = strlen(value);
 
-	if (len == 0 || len >= CONFIG_IFNAME_LEN || strpbrk(value, " /\t\"'"))
+	if (!config_ifname_ok(value))
 		return config_fail(err, "%s: not an interface name: '%s'", key->name, value);
 	if (gw->lan_len == CONFIG_MAX_LAN)
 		return config_fail(err, "%s: more than %d interfaces: '%s'", key->name,
 				   CONFIG_MAX_LAN, value);
-	memcpy(gw->lan[gw->lan_len++], value, len + 1);
+	strcpy(gw->lan[gw->lan_len++], value);
 	return true;
 }
 
@@ -396,6 +432,25 @@ static const struct config_key config_keys[] = {
 	  .list = true,
 	  .help = "address to accept clients on, port 5124 if omitted; repeatable "
 		  "(default [::]:5124, dual stack)" },
+	{ .name = "socks-listen",
+	  .arg = "ADDR[:PORT]",
+	  .set = config_set_socks_listen,
+	  .list = true,
+	  .help = "also serve SOCKS 5 (RFC 1928, CONNECT, no authentication) there, port 1080 if "
+		  "omitted; repeatable (default none)" },
+	{ .name = "transparent-lan",
+	  .arg = "IFACE",
+	  .set = config_set_transparent_lan,
+	  .list = true,
+	  .help = "on-path mode: terminate MPTCP connections forwarded through this interface "
+		  "(TPROXY) and relay them as TCP; repeatable (default none)" },
+	{ .name = "transparent-port",
+	  .arg = "PORT",
+	  .set = config_set_u32,
+	  .offset = FIELD(transparent_port),
+	  .min = 1,
+	  .max = 65535,
+	  .help = "local port of the on-path mode's TPROXY listener (default 5125)" },
 	{ .name = "allow",
 	  .arg = "PREFIX",
 	  .set = config_set_acl,
@@ -693,10 +748,11 @@ static const struct config_key config_keys[] = {
 	  .name = "upstream-protocol",
 	  .arg = "PROTOCOL",
 	  .set = config_set_choice,
-	  .choices = "convert|socks5",
+	  .choices = "convert|socks5|none",
 	  .offset = GW(upstream_protocol),
-	  .help = "what the gateway speaks to the converter: convert (RFC 8803, default) or socks5 "
-		  "(RFC 1928 proxies, as mobile operators deploy)" },
+	  .help = "what the gateway speaks to the converter: convert (RFC 8803, default), socks5 "
+		  "(RFC 1928 proxies, as mobile operators deploy) or none (on-path: MPTCP straight "
+		  "to the server, terminated by a converter on the routing path)" },
 	{ .section = CONFIG_GATEWAY,
 	  .name = "workers",
 	  .arg = "N",
@@ -820,6 +876,7 @@ void config_init(struct config *cfg)
 				.downstream_mptcp = true,
 				.cookie_secret.rotate_seconds = 3600,
 				.max_sessions = 10000,
+				.transparent_port = 5125,
 				.max_sessions_per_client = 512,
 				.max_pending_per_client = 64,
 				.max_idle_per_client = 32,

@@ -32,9 +32,19 @@ struct config_control {
 	struct addr_port metrics_listen; /* loopback when given without an address */
 };
 
+#define CONFIG_MAX_LAN	  8
+#define CONFIG_IFNAME_LEN 16
+
 struct config_converter {
 	struct addr_port listen[CONFIG_MAX_LISTEN];
 	size_t listen_len;	      /* 0 after parsing = the default [::]:5124 (dual stack) */
+	struct addr_port socks_listen[CONFIG_MAX_LISTEN]; /* SOCKS 5 clients; none by default */
+	size_t socks_listen_len;
+	/* On-path mode: MPTCP connections forwarded through these interfaces are terminated
+	 * (TPROXY) and relayed to their destination as plain TCP; none by default. */
+	char transparent_lan[CONFIG_MAX_LAN][CONFIG_IFNAME_LEN];
+	size_t transparent_lan_len;
+	uint32_t transparent_port; /* the TPROXY listener's port; default 5125 */
 	struct acl allow_clients;     /* default deny: empty = nobody */
 	struct acl deny_destinations; /* on top of the built-in forbidden classes */
 	unsigned workers;	      /* 0 = one per online CPU */
@@ -65,8 +75,6 @@ struct config_converter {
 enum config_gateway_mode { CONFIG_MODE_POOL, CONFIG_MODE_TFO, CONFIG_MODE_PLAIN };
 
 #define CONFIG_MAX_CONVERTERS 4
-#define CONFIG_MAX_LAN	      8
-#define CONFIG_IFNAME_LEN     16
 #define CONFIG_MAX_RULES      64
 
 struct config_gateway {
@@ -93,7 +101,7 @@ struct config_gateway {
 	int converter_down; /* 0 = reset LAN connections (closed), 1 = go direct */
 	bool intercept;	    /* install the nftables rules; default true */
 	int intercept_method; /* 0 = tproxy (default), 1 = redirect (SO_ORIGINAL_DST) */
-	int upstream_protocol; /* 0 = RFC 8803 Convert (default), 1 = SOCKS 5 */
+	int upstream_protocol; /* 0 = RFC 8803 Convert (default), 1 = SOCKS 5, 2 = none (on-path) */
 	unsigned workers;
 	uint32_t connect_timeout_ms; /* upstream connect; default 10 s */
 	uint32_t reply_timeout_ms;   /* converter's Convert reply; default 10 s */

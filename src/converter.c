@@ -21,7 +21,9 @@
 #include "metrics.h"
 #include "pipe.h"
 #include "relay.h"
+#include "intercept.h"
 #include "sock.h"
+#include "socks.h"
 #include "status.h"
 #include "webui.h"
 
@@ -45,6 +47,7 @@
 #define CV_KEY_RECHECK_MS    2	 /* no event marks the client's MPTCP key arriving */
 #define CV_ACCEPT_BACKOFF_MS 100
 #define CV_OVERFLOW_SESSIONS 256 /* beyond max-sessions: answered with Resource Exceeded */
+#define CV_JOIN_PORTS	     1024 /* on-path: destination ports whose joins are taken */
 #define TCPOPT_KIND_MPTCP    30
 #define TCPOPT_KIND_TFO	     34
 
@@ -100,6 +103,12 @@ struct cv_shared {
 	atomic_bool draining;
 	pthread_mutex_t cfg_lock;
 	struct cv_cfg *cfg; /* current; sessions hold references to older ones */
+	/* On-path mode: a transparent MPTCP listener per destination port in use, where that
+	 * port's MP_JOINs are diverted (never accepted from: joins attach to their connection). */
+	pthread_mutex_t join_lock;
+	size_t join_len;
+	uint16_t join_ports[CV_JOIN_PORTS];
+	int join_fds[CV_JOIN_PORTS];
 };
 
 enum cv_state {
@@ -113,11 +122,21 @@ enum cv_state {
 struct cv_worker;
 struct cv_part;
 
+/* What the client speaks, by the listener that accepted it. */
+enum cv_proto {
+	CV_PROTO_CONVERT,     /* RFC 8803: the Convert message first */
+	CV_PROTO_SOCKS,	      /* RFC 1928: greeting, CONNECT */
+	CV_PROTO_TRANSPARENT, /* on-path: the destination is the accepted socket's address */
+};
+
 struct cv_session {
 	struct relay relay; /* io[RELAY_A]: client, io[RELAY_B]: server (fd -1 until connect) */
 	struct cv_worker *worker;
 	struct cv_cfg *cfg; /* reference */
 	struct cv_session *prev, *next;
+	enum cv_proto proto;
+	bool socks_greeted;		/* SOCKS: the method choice was sent */
+	enum socks_reply socks_refusal; /* SOCKS: a refusal of its own kind, else 0 */
 	enum cv_state state;
 	struct addr_port client, dest;
 	struct loop_timer timer;
@@ -133,6 +152,7 @@ struct cv_session {
 struct cv_listener {
 	struct loop_io io;
 	struct cv_worker *worker;
+	enum cv_proto proto;
 };
 
 struct cv_worker {
@@ -141,7 +161,7 @@ struct cv_worker {
 	struct cv_shared *shared;
 	struct loop loop;
 	struct pipe_pool pipes;
-	struct cv_listener listeners[CONFIG_MAX_LISTEN];
+	struct cv_listener listeners[2 * CONFIG_MAX_LISTEN + 1];
 	size_t listeners_len;
 	struct loop_timer accept_retry, drain_timer;
 	struct loop_io wakeup; /* eventfd: the main thread asks for drain or a snapshot */
@@ -337,17 +357,57 @@ static void cv_arm(struct cv_session *s, uint64_t delay_ms)
 static void cv_try_reply(struct cv_session *s);
 
 /* Ends the session with an Error TLV (RFC 8803 3.2.8): reply, shut down, reset after grace. */
-static void cv_fail(struct cv_session *s, const struct conv_parse_error *perr, const char *why)
+/* The SOCKS reply code closest to an RFC 8803 error. */
+static enum socks_reply cv_socks_code(const struct conv_parse_error *perr)
+{
+	switch (perr->code) {
+	case CONV_ERR_NOT_AUTHORIZED:
+	case CONV_ERR_MISSING_COOKIE:
+		return SOCKS_NOT_ALLOWED;
+	case CONV_ERR_CONNECTION_RESET:
+		return SOCKS_REFUSED;
+	case CONV_ERR_DESTINATION_UNREACHABLE:
+		return perr->value_len && perr->value[0] == 0 ? SOCKS_NET_UNREACHABLE
+							      : SOCKS_HOST_UNREACHABLE;
+	default:
+		return SOCKS_GENERAL_FAILURE;
+	}
+}
+
+/* A refusal in the client's protocol: an Error TLV, a SOCKS reply (or "no acceptable
+ * method" before the greeting was answered). Returns its length, or -1. */
+static int cv_refusal(struct cv_session *s, const struct conv_parse_error *perr)
 {
 	const struct config_converter *cc = &s->cfg->config.converter;
 	uint8_t cookie[COOKIE_LEN];
 	bool with_cookie = perr->code == CONV_ERR_MISSING_COOKIE;
-	int len;
+	struct addr_port none = { .ip = { [10] = 0xff, [11] = 0xff } };
 
+	if (s->proto == CV_PROTO_SOCKS)
+		return s->socks_greeted
+			       ? (int)socks_put_reply(s->reply,
+						      s->socks_refusal ? s->socks_refusal
+								       : cv_socks_code(perr),
+						      &none)
+			       : (int)socks_put_method(s->reply, SOCKS_NO_METHOD);
 	if (with_cookie)
 		cookie_make(&cc->cookie_secret, s->client.ip, (uint64_t)time(NULL), cookie);
-	len = conv_write_error_reply(s->reply, sizeof(s->reply), perr, with_cookie ? cookie : NULL,
-				     with_cookie ? sizeof(cookie) : 0);
+	return conv_write_error_reply(s->reply, sizeof(s->reply), perr, with_cookie ? cookie : NULL,
+				      with_cookie ? sizeof(cookie) : 0);
+}
+
+static void cv_fail(struct cv_session *s, const struct conv_parse_error *perr, const char *why)
+{
+	int len;
+
+	if (s->proto == CV_PROTO_TRANSPARENT) {
+		/* nothing to answer with but a reset, as the server itself would */
+		s->error_code = perr->code;
+		s->reset_on_close = true;
+		cv_close(s, why);
+		return;
+	}
+	len = cv_refusal(s, perr);
 	if (len < 0) {
 		s->reset_on_close = true;
 		cv_close(s, "cannot encode error reply");
@@ -623,7 +683,19 @@ static void cv_connected(struct cv_session *s)
 	 * hard error and reset a live session. */
 	sock_disable_recverr(s->relay.io[RELAY_B].fd,
 			     addr_is_v4mapped(s->dest.ip) ? AF_INET : AF_INET6);
-	len = cv_build_success_reply(s);
+	if (s->proto == CV_PROTO_SOCKS) {
+		struct sockaddr_storage ss;
+		socklen_t ss_len = sizeof(ss);
+		struct addr_port bound = { .ip = { [10] = 0xff, [11] = 0xff } };
+
+		if (getsockname(s->relay.io[RELAY_B].fd, (struct sockaddr *)&ss, &ss_len) == 0)
+			addr_from_sockaddr((struct sockaddr *)&ss, ss_len, &bound);
+		len = (int)socks_put_reply(s->reply, SOCKS_OK, &bound);
+	} else if (s->proto == CV_PROTO_TRANSPARENT) {
+		len = 0; /* the client thinks it talks to the server: nothing to say */
+	} else {
+		len = cv_build_success_reply(s);
+	}
 	if (len < 0) {
 		cv_fail_code(s, CONV_ERR_NETWORK_FAILURE, "cannot encode reply");
 		return;
@@ -680,18 +752,12 @@ static bool cv_destination_allowed(struct cv_session *s, const char **why)
 	return true;
 }
 
+static void cv_connect_dest(struct cv_session *s);
+
 static void cv_handle_message(struct cv_session *s, const struct conv_message *msg)
 {
 	const struct config_converter *cc = &s->cfg->config.converter;
-	struct cv_shared *shared = s->worker->shared;
-	struct sock_connect_opts opts = {
-		.mptcp = cc->downstream_mptcp,
-		.syn_retries = cc->syn_retries,
-		.buffer_size = cc->socket_buffer,
-		.nodelay = true,
-	};
-	const char *why;
-	int fd, len;
+	int len;
 
 	s->info_requested = msg->has_info;
 	if (msg->has_error) {
@@ -728,6 +794,23 @@ static void cv_handle_message(struct cv_session *s, const struct conv_message *m
 	memcpy(s->dest.ip, msg->connect.addr, 16);
 	s->dest.port = msg->connect.port;
 	s->has_dest = true;
+	cv_connect_dest(s);
+}
+
+/* s->dest is known: the filters, then the non-blocking connect to it. */
+static void cv_connect_dest(struct cv_session *s)
+{
+	const struct config_converter *cc = &s->cfg->config.converter;
+	struct cv_shared *shared = s->worker->shared;
+	struct sock_connect_opts opts = {
+		.mptcp = cc->downstream_mptcp,
+		.syn_retries = cc->syn_retries,
+		.buffer_size = cc->socket_buffer,
+		.nodelay = true,
+	};
+	const char *why;
+	int fd;
+
 	if (s->dest.port == 0) {
 		cv_fail_code(s, CONV_ERR_MALFORMED_MESSAGE, "destination port 0");
 		return;
@@ -758,6 +841,129 @@ static void cv_handle_message(struct cv_session *s, const struct conv_message *m
 	cv_arm(s, cc->connect_timeout_ms);
 }
 
+/* The client named its destination: it is no longer an idle connection. */
+static void cv_message_done(struct cv_session *s)
+{
+	if (s->counted_idle) {
+		clients_release(&s->worker->shared->clients, s->client.ip, CLIENTS_IDLE);
+		s->counted_idle = false;
+	}
+	loop_timer_cancel(&s->worker->loop, &s->timer);
+}
+
+/*
+ * SOCKS 5: the greeting (answered at once: no authentication), then the CONNECT request.
+ * Both are peeked and consumed exactly, so data the client pipelined after them stays queued
+ * for the relay.
+ */
+static void cv_read_socks(struct cv_session *s)
+{
+	struct cv_worker *w = s->worker;
+	int fd = s->relay.io[RELAY_A].fd;
+	enum socks_reply refuse;
+	uint8_t method[2];
+	bool no_auth;
+	ssize_t n;
+	int len;
+
+	n = recv(fd, w->scratch, sizeof(w->scratch), MSG_PEEK | MSG_DONTWAIT);
+	if (n == -1 && (errno == EAGAIN || errno == EWOULDBLOCK || errno == EINTR))
+		return;
+	if (n <= 0) {
+		cv_close(s, "client closed before its SOCKS request");
+		return;
+	}
+	if (!s->socks_greeted) {
+		len = socks_parse_greeting(w->scratch, (size_t)n, &no_auth);
+		if (len == -EAGAIN)
+			return;
+		if (len < 0 || recv(fd, w->scratch, (size_t)len, MSG_DONTWAIT) != len) {
+			s->reset_on_close = true;
+			cv_close(s, "not a SOCKS 5 greeting");
+			return;
+		}
+		if (!no_auth) {
+			cv_fail_code(s, CONV_ERR_NOT_AUTHORIZED,
+				     "SOCKS client offers no unauthenticated method");
+			return;
+		}
+		socks_put_method(method, SOCKS_METHOD_NONE);
+		if (send(fd, method, sizeof(method), MSG_NOSIGNAL | MSG_DONTWAIT) != 2) {
+			s->reset_on_close = true;
+			cv_close(s, "client gone before the SOCKS method choice");
+			return;
+		}
+		s->socks_greeted = true;
+		cv_read_socks(s); /* a pipelined request is here already */
+		return;
+	}
+	len = socks_parse_request(w->scratch, (size_t)n, &s->dest, &refuse);
+	if (len == -EAGAIN)
+		return;
+	if (len < 0 || recv(fd, w->scratch, (size_t)len, MSG_DONTWAIT) != len) {
+		s->reset_on_close = true;
+		cv_close(s, "malformed SOCKS request");
+		return;
+	}
+	cv_message_done(s);
+	s->has_dest = refuse == SOCKS_OK;
+	if (refuse != SOCKS_OK) {
+		struct conv_parse_error perr = { .code = CONV_ERR_UNSUPPORTED_MESSAGE };
+
+		s->socks_refusal = refuse;
+		cv_fail(s, &perr, socks_reply_name(refuse));
+		return;
+	}
+	cv_connect_dest(s);
+}
+
+/* On-path mode: makes sure the joins of connections to this port have a listener to reach. */
+static void cv_onpath_join_listener(struct cv_shared *shared, uint16_t port)
+{
+	struct sock_listen_opts opts = { .mptcp = true, .transparent = true, .backlog = 16 };
+	struct addr_port any = { .port = port };
+	bool mptcp;
+	int fd;
+
+	pthread_mutex_lock(&shared->join_lock);
+	for (size_t i = 0; i < shared->join_len; i++) {
+		if (shared->join_ports[i] == port) {
+			pthread_mutex_unlock(&shared->join_lock);
+			return;
+		}
+	}
+	if (shared->join_len < CV_JOIN_PORTS) {
+		fd = sock_listen(&any, &opts, &mptcp);
+		if (fd >= 0) {
+			shared->join_ports[shared->join_len] = port;
+			shared->join_fds[shared->join_len++] = fd;
+		} else {
+			/* a service of this host on that port: such connections stay single-path */
+			log_warnx("on-path: no join listener on port %u: %s", port, strerror(-fd));
+		}
+	}
+	pthread_mutex_unlock(&shared->join_lock);
+}
+
+/* On-path mode: the TPROXY'd connection's own address is where the client was going. */
+static void cv_open_transparent(struct cv_session *s)
+{
+	struct sockaddr_storage ss;
+	socklen_t len = sizeof(ss);
+
+	cv_message_done(s);
+	if (getsockname(s->relay.io[RELAY_A].fd, (struct sockaddr *)&ss, &len) < 0 ||
+	    !addr_from_sockaddr((struct sockaddr *)&ss, len, &s->dest)) {
+		s->reset_on_close = true;
+		cv_close(s, "original destination unknown");
+		return;
+	}
+	s->has_dest = true;
+	if (s->client_mptcp)
+		cv_onpath_join_listener(s->worker->shared, s->dest.port);
+	cv_connect_dest(s);
+}
+
 /* Peeks at the Convert message so that bytes after it stay queued for the relay. */
 static void cv_read_message(struct cv_session *s)
 {
@@ -767,6 +973,11 @@ static void cv_read_message(struct cv_session *s)
 	struct conv_parse_error perr;
 	ssize_t n;
 	int len;
+
+	if (s->proto == CV_PROTO_SOCKS) {
+		cv_read_socks(s);
+		return;
+	}
 
 	n = recv(fd, w->scratch, sizeof(w->scratch), MSG_PEEK | MSG_DONTWAIT);
 	if (n == -1) {
@@ -783,10 +994,7 @@ static void cv_read_message(struct cv_session *s)
 			 s->client_eof ? CONV_PARSE_EOF : 0, &msg, &perr);
 	if (len == -EAGAIN)
 		return;
-	if (s->counted_idle) {
-		clients_release(&w->shared->clients, s->client.ip, CLIENTS_IDLE);
-		s->counted_idle = false;
-	}
+	cv_message_done(s);
 	if (len < 0) {
 		cv_fail(s, &perr, perr.reason);
 		return;
@@ -797,7 +1005,6 @@ static void cv_read_message(struct cv_session *s)
 		cv_close(s, "client error consuming the Convert message");
 		return;
 	}
-	loop_timer_cancel(&w->loop, &s->timer);
 	cv_handle_message(s, &msg);
 }
 
@@ -868,7 +1075,7 @@ static void cv_on_timer(struct loop_timer *timer)
 }
 
 static void cv_open_session(struct cv_worker *w, int fd, const struct sockaddr_storage *ss,
-			    socklen_t ss_len)
+			    socklen_t ss_len, enum cv_proto proto)
 {
 	struct cv_shared *shared = w->shared;
 	struct cv_cfg *cfg = cv_cfg_get(shared);
@@ -889,6 +1096,7 @@ static void cv_open_session(struct cv_worker *w, int fd, const struct sockaddr_s
 	}
 	s->worker = w;
 	s->cfg = cfg;
+	s->proto = proto;
 	s->error_code = -1;
 	s->started_ms = w->loop.now_ms;
 	loop_timer_init(&s->timer, cv_on_timer);
@@ -938,6 +1146,10 @@ static void cv_open_session(struct cv_worker *w, int fd, const struct sockaddr_s
 	}
 	s->state = CV_WAIT_MESSAGE;
 	cv_arm(s, cc->convert_wait_ms);
+	if (proto == CV_PROTO_TRANSPARENT) {
+		cv_open_transparent(s);
+		return;
+	}
 	if (s->state == CV_WAIT_MESSAGE)
 		cv_read_message(s); /* with TFO the message is usually here already */
 }
@@ -950,7 +1162,7 @@ static void cv_pause_accepting(struct cv_worker *w)
 		loop_timer_arm(&w->loop, &w->accept_retry, CV_ACCEPT_BACKOFF_MS);
 }
 
-static void cv_accept_all(struct cv_worker *w, int lfd)
+static void cv_accept_all(struct cv_worker *w, int lfd, enum cv_proto proto)
 {
 	for (;;) {
 		struct sockaddr_storage ss;
@@ -970,7 +1182,7 @@ static void cv_accept_all(struct cv_worker *w, int lfd)
 			cv_pause_accepting(w);
 			return;
 		}
-		cv_open_session(w, fd, &ss, len);
+		cv_open_session(w, fd, &ss, len, proto);
 	}
 }
 
@@ -978,7 +1190,7 @@ static void cv_on_listener(struct loop_io *io, uint32_t events)
 {
 	struct cv_listener *l = container_of(io, struct cv_listener, io);
 
-	cv_accept_all(l->worker, io->fd);
+	cv_accept_all(l->worker, io->fd, l->proto);
 }
 
 static void cv_on_accept_retry(struct loop_timer *timer)
@@ -987,7 +1199,7 @@ static void cv_on_accept_retry(struct loop_timer *timer)
 
 	/* Edge-triggered listeners raise no new event for connections already queued. */
 	for (size_t i = 0; i < w->listeners_len; i++)
-		cv_accept_all(w, w->listeners[i].io.fd);
+		cv_accept_all(w, w->listeners[i].io.fd, w->listeners[i].proto);
 }
 
 static void cv_close_all(struct cv_worker *w, bool idle_only, const char *reason)
@@ -1158,6 +1370,39 @@ static void cv_worker_destroy(struct cv_worker *w)
 	pthread_mutex_destroy(&w->inbox_lock);
 }
 
+/* One more listener of this worker (SO_REUSEPORT: every worker has its own). */
+static int cv_worker_listen(struct cv_worker *w, const struct config_converter *cc,
+			    const struct addr_port *where, enum cv_proto proto)
+{
+	struct sock_listen_opts opts = {
+		.mptcp = true,
+		.reuseport = true,
+		.tfo_queue = cc->tfo && proto == CV_PROTO_CONVERT ? 4096 : 0,
+		.backlog = 4096,
+		.buffer_size = cc->socket_buffer,
+		.transparent = proto == CV_PROTO_TRANSPARENT,
+	};
+	struct cv_listener *l = &w->listeners[w->listeners_len];
+	char text[ADDR_STRLEN];
+	bool mptcp;
+	int fd = sock_listen(where, &opts, &mptcp);
+
+	if (fd < 0) {
+		errno = -fd;
+		log_warn("listen on %s", addr_format(where, true, text));
+		return fd;
+	}
+	if (!mptcp && w->index == 0)
+		log_warnx("listen on %s: MPTCP unavailable (net.mptcp.enabled?), plain TCP only",
+			  addr_format(where, true, text));
+	l->io.fd = fd;
+	l->io.on_event = cv_on_listener;
+	l->worker = w;
+	l->proto = proto;
+	w->listeners_len++;
+	return loop_add(&w->loop, &l->io, EPOLLIN | EPOLLET);
+}
+
 static int cv_worker_init(struct cv_worker *w, unsigned index, struct cv_shared *shared,
 			  const struct config_converter *cc)
 {
@@ -1185,32 +1430,19 @@ static int cv_worker_init(struct cv_worker *w, unsigned index, struct cv_shared 
 		return ret;
 
 	for (size_t i = 0; i < cc->listen_len; i++) {
-		struct sock_listen_opts opts = {
-			.mptcp = true,
-			.reuseport = true,
-			.tfo_queue = cc->tfo ? 4096 : 0,
-			.backlog = 4096,
-			.buffer_size = cc->socket_buffer,
-		};
-		struct cv_listener *l = &w->listeners[w->listeners_len];
-		char where[ADDR_STRLEN];
-		bool mptcp;
-		int fd = sock_listen(&cc->listen[i], &opts, &mptcp);
+		ret = cv_worker_listen(w, cc, &cc->listen[i], CV_PROTO_CONVERT);
+		if (ret < 0)
+			return ret;
+	}
+	for (size_t i = 0; i < cc->socks_listen_len; i++) {
+		ret = cv_worker_listen(w, cc, &cc->socks_listen[i], CV_PROTO_SOCKS);
+		if (ret < 0)
+			return ret;
+	}
+	if (cc->transparent_lan_len) {
+		struct addr_port any = { .port = (uint16_t)cc->transparent_port };
 
-		if (fd < 0) {
-			errno = -fd;
-			log_warn("listen on %s", addr_format(&cc->listen[i], true, where));
-			return fd;
-		}
-		if (!mptcp && index == 0)
-			log_warnx(
-				"listen on %s: MPTCP unavailable (net.mptcp.enabled?), plain TCP only",
-				addr_format(&cc->listen[i], true, where));
-		l->io.fd = fd;
-		l->io.on_event = cv_on_listener;
-		l->worker = w;
-		w->listeners_len++;
-		ret = loop_add(&w->loop, &l->io, EPOLLIN | EPOLLET);
+		ret = cv_worker_listen(w, cc, &any, CV_PROTO_TRANSPARENT);
 		if (ret < 0)
 			return ret;
 	}
@@ -1868,6 +2100,43 @@ static void cv_control_destroy(struct cv_control *c)
 	c->history = NULL;
 }
 
+/*
+ * On-path mode: our nftables table diverts MPTCP SYNs (MP_CAPABLE and MP_JOIN) forwarded
+ * through the transparent-lan interfaces to the workers' transparent listeners; plain TCP is
+ * routed on untouched. Removed at exit. 0, or -errno (logged).
+ */
+static int cv_onpath_start(const struct config_converter *cc, struct intercept_config *ic)
+{
+	char err[256] = "";
+	int ret;
+
+	if (cc->transparent_lan_len == 0)
+		return 0;
+	*ic = (struct intercept_config){ .port = (uint16_t)cc->transparent_port,
+					 .ipv6 = true,
+					 .mptcp_only = true };
+	for (size_t i = 0; i < cc->transparent_lan_len; i++)
+		ic->lan_ifaces[ic->lan_len++] = cc->transparent_lan[i];
+	ret = intercept_install(ic, err, sizeof(err));
+	if (ret < 0) {
+		log_warnx("on-path mode: cannot install the capture: %s", err);
+		ic->lan_len = 0;
+		return ret;
+	}
+	log_info("on-path mode: terminating MPTCP forwarded through %zu interface(s), port %u",
+		 ic->lan_len, ic->port);
+	return 0;
+}
+
+static void cv_onpath_stop(struct intercept_config *ic)
+{
+	char err[256] = "";
+
+	if (ic->lan_len && intercept_remove(ic, err, sizeof(err)) < 0)
+		log_warnx("on-path mode: cannot remove the capture: %s", err);
+	ic->lan_len = 0;
+}
+
 static unsigned cv_worker_count(const struct config_converter *cc)
 {
 	long cpus;
@@ -1891,6 +2160,7 @@ int converter_main(int argc, char **argv)
 					       0.25,  0.5,    1,     2.5,  5,	  10 };
 	struct cv_shared shared = { .cfg = NULL };
 	struct cv_control control = { .loop.epoll_fd = -1, .answers.fd = -1, .signals.fd = -1 };
+	struct intercept_config onpath = { .lan_len = 0 };
 	struct cv_worker *workers = NULL;
 	struct config config;
 	char err[CONFIG_ERR_LEN] = "";
@@ -1928,6 +2198,7 @@ int converter_main(int argc, char **argv)
 	cv_raise_fd_limit();
 
 	pthread_mutex_init(&shared.cfg_lock, NULL);
+	pthread_mutex_init(&shared.join_lock, NULL);
 	metrics_histogram_init(&shared.stats.setup, setup_bounds,
 			       sizeof(setup_bounds) / sizeof(setup_bounds[0]), 1e6);
 	atomic_init(&shared.sessions, 0);
@@ -1994,6 +2265,13 @@ int converter_main(int argc, char **argv)
 		log_info("converter listening on %s (%u workers, TFO %s)",
 			 addr_format(&shared.cfg->config.converter.listen[i], true, where),
 			 nworkers, shared.cfg->config.converter.tfo ? "on" : "off");
+	for (size_t i = 0; i < shared.cfg->config.converter.socks_listen_len; i++)
+		log_info("SOCKS 5 on %s",
+			 addr_format(&shared.cfg->config.converter.socks_listen[i], true, where));
+	if (cv_onpath_start(&shared.cfg->config.converter, &onpath) < 0) {
+		ret = 1;
+		goto stop_workers;
+	}
 
 	control.workers = workers;
 	control.nworkers = nworkers;
@@ -2006,6 +2284,8 @@ int converter_main(int argc, char **argv)
 		}
 	}
 	ret = ret < 0 ? 1 : 0;
+stop_workers:
+	cv_onpath_stop(&onpath);
 	cv_control_stop(&control);
 	atomic_store(&shared.draining, true);
 	for (unsigned i = 0; i < nworkers; i++)
@@ -2025,6 +2305,9 @@ cleanup:
 	cv_cfg_put(shared.cfg);
 	clients_destroy(&shared.clients);
 	pthread_mutex_destroy(&shared.cfg_lock);
+	for (size_t i = 0; i < shared.join_len; i++)
+		close(shared.join_fds[i]);
+	pthread_mutex_destroy(&shared.join_lock);
 	config_free(&config);
 	return ret;
 }

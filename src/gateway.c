@@ -193,6 +193,11 @@ static bool gw_pick_local(struct gateway *gw, uint8_t allowed, int family, int *
 	return *link >= 0 && links_local_addr(&gw->links, *link, family, local);
 }
 
+static bool gw_onpath(const struct gateway *gw)
+{
+	return gw->config.gateway.upstream_protocol == 2;
+}
+
 static int gw_family(const struct addr_port *ap)
 {
 	return addr_is_v4mapped(ap->ip) ? AF_INET : AF_INET6;
@@ -545,7 +550,7 @@ static void gw_on_upstream_event(struct loop_io *io, uint32_t events)
 	case GW_DIRECT_CONNECTING:
 		err = sock_pending_error(io->fd);
 		if (err || (events & (EPOLLERR | EPOLLHUP))) {
-			if (s->state == GW_DIRECT_CONNECTING)
+			if (s->state == GW_DIRECT_CONNECTING || gw_onpath(s->gw))
 				gw_close(s, "destination refused or unreachable", true);
 			else
 				gw_upstream_failed(s, "cannot connect to the converter", false);
@@ -553,10 +558,14 @@ static void gw_on_upstream_event(struct loop_io *io, uint32_t events)
 		}
 		if (!(events & EPOLLOUT))
 			return;
-		if (s->state == GW_DIRECT_CONNECTING)
+		if (s->state == GW_DIRECT_CONNECTING) {
 			gw_start_relay(s);
-		else
+		} else if (gw_onpath(s->gw)) {
+			gw_track(s);
+			gw_start_relay(s);
+		} else {
 			gw_send_request(s);
+		}
 		break;
 	case GW_WAIT_REPLY:
 		gw_read_reply(s, events & (EPOLLRDHUP | EPOLLHUP | EPOLLERR));
@@ -589,7 +598,10 @@ static void gw_on_timer(struct loop_timer *timer)
 		gw_send_request(s); /* the server speaks first, or the client is slow */
 		break;
 	case GW_UPSTREAM_CONNECTING:
-		gw_upstream_failed(s, "converter connect timed out", false);
+		if (gw_onpath(s->gw))
+			gw_close(s, "destination connect timed out", true);
+		else
+			gw_upstream_failed(s, "converter connect timed out", false);
 		break;
 	case GW_WAIT_REPLY:
 		gw_upstream_failed(s, "converter reply timed out", false);
@@ -691,12 +703,40 @@ static void gw_bond_attempt(struct gw_session *s)
 	gw_bond_connect(s, (unsigned)conv, true);
 }
 
+/* On-path mode: an MPTCP connection to the destination itself; the converter on the routing
+ * path terminates it. No request, no reply: the relay starts once it is connected. */
+static void gw_connect_onpath(struct gw_session *s)
+{
+	struct gateway *gw = s->gw;
+	struct sock_connect_opts opts = gw_upstream_opts(gw);
+	int link, fd;
+
+	opts.has_local = gw_pick_local(gw, s->rule.links, gw_family(&s->dest), &link, &opts.local);
+	if (gw->links_on && !opts.has_local) {
+		gw_close(s, "no usable access link", true);
+		return;
+	}
+	fd = sock_connect(&s->dest, &opts);
+	if (fd < 0 || gw_set_upstream(s, fd) < 0) {
+		if (fd >= 0)
+			gw_set_upstream(s, -1);
+		gw_close(s, "cannot connect to the destination", true);
+		return;
+	}
+	s->state = GW_UPSTREAM_CONNECTING;
+	loop_timer_arm(&gw->loop, &s->timer, gw->config.gateway.connect_timeout_ms);
+}
+
 static void gw_bond(struct gw_session *s)
 {
 	struct conv_writer w;
 	int len;
 
 	s->bonded = true;
+	if (s->gw->config.gateway.upstream_protocol == 2) { /* on-path: straight to the server */
+		gw_connect_onpath(s);
+		return;
+	}
 	if (s->gw->config.gateway.upstream_protocol == 1) { /* SOCKS 5, greeting + CONNECT */
 		s->request_len = (uint16_t)socks_put_client_hello(s->request, &s->dest);
 		gw_bond_attempt(s);
@@ -1947,7 +1987,7 @@ int gateway_main(int argc, char **argv)
 	gw->pool_link = -1;
 	if (gw_start_links(gw) < 0)
 		goto out_loop;
-	if (gw->config.gateway.mode == CONFIG_MODE_POOL) {
+	if (gw->config.gateway.mode == CONFIG_MODE_POOL && !gw_onpath(gw)) {
 		struct pool_params params = {
 			.converter = gw->config.gateway.converters[0],
 			.connect = gw_upstream_opts(gw),

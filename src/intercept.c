@@ -235,6 +235,27 @@ int intercept_render(const struct intercept_config *cfg, char *buf, size_t len)
 			      "\t\tmeta l4proto tcp redirect to :%u\n"
 			      "\t}\n}\n",
 			      INTERCEPT_CT_NATIVE, INTERCEPT_CT_NATIVE, cfg->port);
+	} else if (cfg->mptcp_only) {
+		/* the on-path converter: MPTCP is what it terminates, plain TCP is routed on */
+		/* MP_JOINs go to a listener on their own port (the kernel refuses a join that
+		 * reaches a listener on another port than its connection's): the daemon keeps
+		 * one per destination port in use (port-less tproxy keeps the original port). */
+		intercept_put(&b,
+			      "\t\tsocket transparent 1 meta mark set 0x%08x accept\n"
+			      "\t\t" INTERCEPT_SYN " tcp option mptcp missing accept\n"
+			      "\t\t" INTERCEPT_SYN " tcp option mptcp subtype 1"
+			      " meta nfproto ipv4 tproxy ip to 127.0.0.1 meta mark set 0x%08x accept\n",
+			      mark, mark);
+		if (cfg->ipv6)
+			intercept_put(&b,
+				      "\t\t" INTERCEPT_SYN " tcp option mptcp subtype 1"
+				      " meta nfproto ipv6 tproxy ip6 to [::1] meta mark set 0x%08x "
+				      "accept\n",
+				      mark);
+		intercept_put(&b,
+			      "\t\t" INTERCEPT_SYN
+			      " meta nfproto ipv4 tproxy ip to :%u meta mark set 0x%08x accept\n",
+			      cfg->port, mark);
 	} else {
 		intercept_put(&b,
 			      "\t\tct mark & 0x%08x == 0x%08x accept\n"
@@ -245,6 +266,8 @@ int intercept_render(const struct intercept_config *cfg, char *buf, size_t len)
 			      " meta nfproto ipv4 tproxy ip to :%u meta mark set 0x%08x accept\n",
 			      INTERCEPT_CT_NATIVE, INTERCEPT_CT_NATIVE, mark, INTERCEPT_CT_NATIVE,
 			      cfg->port, mark);
+	}
+	if (!cfg->redirect) {
 		if (cfg->ipv6)
 			intercept_put(&b,
 				      "\t\t" INTERCEPT_SYN

@@ -37,6 +37,9 @@ struct intercept_config {
 	/* REDIRECT (nat) instead of TPROXY: the listener finds the original destination with
 	 * SO_ORIGINAL_DST; needs conntrack NAT, no policy routing and no IP_TRANSPARENT. */
 	bool redirect;
+	/* The on-path converter's capture, the other way round: only connections whose SYN
+	 * carries MPTCP (MP_CAPABLE or MP_JOIN) are diverted; plain TCP is forwarded. TPROXY. */
+	bool mptcp_only;
 };
 
 /* The ruleset text install() would load, for logs, tests and `--dry-run`. Returns len or

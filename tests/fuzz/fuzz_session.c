@@ -96,7 +96,10 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 	sin->sin_family = AF_INET;
 	sin->sin_port = htons(40000);
 	sin->sin_addr.s_addr = htonl(0xc0000201); /* 192.0.2.1 */
-	cv_open_session(&c->worker, sv[0], &ss, sizeof(*sin));
+	/* A Convert message starts with version 1, a SOCKS greeting with 5: the same input
+	 * drives whichever listener would have accepted it. */
+	cv_open_session(&c->worker, sv[0], &ss, sizeof(*sin),
+			size && data[0] == 5 ? CV_PROTO_SOCKS : CV_PROTO_CONVERT);
 	if (c->worker.sessions_len) {
 		loop_timer_init(&guard, fz_guard_expired);
 		c->worker.loop.stopping = false;

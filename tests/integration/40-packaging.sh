@@ -232,7 +232,8 @@ chmod 755 "$CFG"
 # (the example shows a placeholder: a published secret is no secret).
 uncommented()
 {
-	sed -E 's/^#([a-z][a-z0-9-]*) = /\1 = /' "$1" |
+	# (not the on-path keys: that mode needs CAP_NET_ADMIN, which the unit leaves out)
+	sed -E '/^#transparent-/!s/^#([a-z][a-z0-9-]*) = /\1 = /' "$1" |
 		sed "s/^cookie-secret = .*/cookie-secret = $(od -An -tx1 -N32 /dev/urandom | tr -d ' \n')/"
 }
 cp "$BED_TOP/etc/converter.conf" "$BED_TOP/etc/gateway.conf" "$CFG/"

@@ -149,6 +149,10 @@ static const struct {
 	{ "syn-retries", "10", INT, F(syn_retries), 10 },
 	{ "socket-buffer", "0", U32, F(socket_buffer), 0 },
 	{ "control-socket", "/run/test/c.sock", NONE, 0, 0 },
+	{ "socks-listen", "192.0.2.1", NONE, 0, 0 },
+	{ "socks-listen", "[::]:1081", NONE, 0, 0 },
+	{ "transparent-lan", "acc*", NONE, 0, 0 },
+	{ "transparent-port", "5125", U32, F(transparent_port), 5125 },
 	{ "control-socket", "none", NONE, 0, 0 },
 	{ "metrics-listen", "9200", NONE, 0, 0 },
 	{ "metrics-listen", "[::1]:9200", NONE, 0, 0 },
@@ -206,6 +210,9 @@ static void every_key_accepts_its_documented_values(void **state)
 static const struct {
 	const char *key, *value, *err;
 } bad[] = {
+	{ "socks-listen", "192.0.2.1:0", "socks-listen: not an address:port: '192.0.2.1:0'" },
+	{ "transparent-lan", "has space", "transparent-lan: not an interface name: 'has space'" },
+	{ "transparent-port", "0", "transparent-port: not a number in 1..65535: '0'" },
 	{ "control-socket", "run/c.sock",
 	  "control-socket: not an absolute path shorter than 108 bytes: 'run/c.sock'" },
 	{ "metrics-listen", "70000", "metrics-listen: not a port in 1..65535: '70000'" },
@@ -343,7 +350,7 @@ static void every_key_in_help_has_good_and_bad_vectors(void **state)
 		if (!in_good || !in_bad)
 			fail_msg("key '%s' lacks %s vectors", name, in_good ? "bad" : "good");
 	}
-	assert_int_equal(keys, 26);
+	assert_int_equal(keys, 29);
 	free(text);
 }
 

@@ -120,6 +120,26 @@ static void redirect_ruleset_uses_nat_and_keeps_the_exclusions(void **state)
 	lacks(text, "socket transparent");
 }
 
+/* The on-path converter: MPTCP SYNs diverted (joins to their own port), plain TCP passes. */
+static void mptcp_only_ruleset_diverts_mptcp_and_passes_tcp(void **state)
+{
+	struct intercept_config cfg = config(true);
+	char text[8192];
+	const char *missing, *join, *capable;
+
+	cfg.mptcp_only = true;
+	assert_true(intercept_render(&cfg, text, sizeof(text)) > 0);
+	missing = strstr(text, "tcp option mptcp missing accept");
+	join = strstr(text, "tcp option mptcp subtype 1 meta nfproto ipv4 tproxy ip to 127.0.0.1");
+	capable = strstr(text, "meta nfproto ipv4 tproxy ip to :3129");
+	assert_non_null(missing);
+	assert_non_null(join);
+	assert_non_null(capable);
+	assert_true(missing < join && join < capable);
+	contains(text, "tcp option mptcp subtype 1 meta nfproto ipv6 tproxy ip6 to [::1]");
+	lacks(text, "ct mark set ct mark");
+}
+
 static void ipv4_only_config_renders_no_ipv6_rule(void **state)
 {
 	struct intercept_config cfg = config(false);
@@ -223,6 +243,7 @@ int main(void)
 		cmocka_unit_test(dual_stack_ruleset_has_every_rule),
 		cmocka_unit_test(exclusions_are_checked_before_any_diversion),
 		cmocka_unit_test(redirect_ruleset_uses_nat_and_keeps_the_exclusions),
+		cmocka_unit_test(mptcp_only_ruleset_diverts_mptcp_and_passes_tcp),
 		cmocka_unit_test(ipv4_only_config_renders_no_ipv6_rule),
 		cmocka_unit_test(a_given_fwmark_replaces_the_default),
 		cmocka_unit_test(no_exclusions_render_no_sets),
