@@ -292,7 +292,8 @@ static void cv_close(struct cv_session *s, const char *reason)
 	struct cv_shared *shared = w->shared;
 	int client_fd = s->relay.io[RELAY_A].fd, server_fd = s->relay.io[RELAY_B].fd;
 	char client[ADDR_STRLEN], dest[ADDR_STRLEN];
-	int subflows = client_fd >= 0 ? sock_subflows(client_fd) : 0;
+	/* the subflow count is a syscall: only for a log line that is written */
+	int subflows = client_fd >= 0 && log_enabled(LOG_LEVEL_INFO) ? sock_subflows(client_fd) : 0;
 	uint64_t down = cv_bytes_down(s);
 
 	log_info("session client=%s dest=%s state=%s up=%llu down=%llu duration_ms=%llu "
@@ -681,8 +682,9 @@ static void cv_connected(struct cv_session *s)
 	s->server_mptcp = sock_is_mptcp(s->relay.io[RELAY_B].fd) == 1;
 	/* IP_RECVERR was for the connect's ICMP code; left on, a stray ICMP error would become a
 	 * hard error and reset a live session. */
-	sock_disable_recverr(s->relay.io[RELAY_B].fd,
-			     addr_is_v4mapped(s->dest.ip) ? AF_INET : AF_INET6);
+	if (!s->cfg->config.converter.downstream_mptcp) /* MPTCP sockets never had it on */
+		sock_disable_recverr(s->relay.io[RELAY_B].fd,
+				     addr_is_v4mapped(s->dest.ip) ? AF_INET : AF_INET6);
 	if (s->proto == CV_PROTO_SOCKS) {
 		struct sockaddr_storage ss;
 		socklen_t ss_len = sizeof(ss);

@@ -52,7 +52,7 @@
 
 enum gw_state {
 	GW_ACCEPTED,		/* policy not applied yet, or blocked */
-	GW_WAIT_EARLY,		/* pooled upstream ready: a moment for the LAN client's first bytes */
+	GW_WAIT_EARLY,		/* a moment for the LAN client's first bytes (pool hit, or tfo) */
 	GW_UPSTREAM_CONNECTING, /* plain mode, or a pool miss: connecting to the converter */
 	GW_WAIT_REPLY,		/* Convert request sent; waiting for the converter's answer */
 	GW_DIRECT_CONNECTING,	/* policy said direct: connecting to the destination itself */
@@ -76,6 +76,7 @@ struct gw_session {
 	uint64_t started_ms;
 	bool bonded, from_pool;
 	bool fell_back; /* upstream is plain TCP (MPTCP refused or stripped): counted once */
+	bool early_waited; /* tfo mode: the wait for the LAN client's first bytes is over */
 	int converter_error; /* Error TLV code received, or -1 */
 	uint8_t request[GW_REQUEST_MAX];
 	uint16_t request_len;
@@ -290,7 +291,7 @@ static void gw_close(struct gw_session *s, const char *reason, bool reset_lan)
 	struct gateway *gw = s->gw;
 	char client[ADDR_STRLEN], dest[ADDR_STRLEN];
 	int up = s->relay.io[RELAY_B].fd;
-	int subflows = s->bonded && up >= 0 ? sock_subflows(up) : 0;
+	int subflows = s->bonded && up >= 0 && log_enabled(LOG_LEVEL_INFO) ? sock_subflows(up) : 0;
 
 	gw->stats.bytes_up += s->relay.dir[RELAY_A].bytes;
 	gw->stats.bytes_down += s->relay.dir[RELAY_B].bytes;
@@ -575,6 +576,17 @@ static void gw_on_upstream_event(struct loop_io *io, uint32_t events)
 	}
 }
 
+/* The LAN client's first bytes came, or the wait ended: on a pooled connection the request
+ * leaves now; in tfo mode the connection opens now, with them in its SYN. */
+static void gw_early_ready(struct gw_session *s)
+{
+	loop_timer_cancel(&s->gw->loop, &s->timer);
+	if (s->relay.io[RELAY_B].fd >= 0)
+		gw_send_request(s);
+	else
+		gw_bond_connect(s, s->converter, false);
+}
+
 static void gw_on_lan_event(struct loop_io *io, uint32_t events)
 {
 	struct gw_session *s = container_of(io, struct gw_session, relay.io[RELAY_A]);
@@ -586,7 +598,7 @@ static void gw_on_lan_event(struct loop_io *io, uint32_t events)
 		return;
 	}
 	if (s->state == GW_WAIT_EARLY && (events & (EPOLLIN | EPOLLRDHUP)))
-		gw_send_request(s);
+		gw_early_ready(s);
 }
 
 static void gw_on_timer(struct loop_timer *timer)
@@ -595,7 +607,7 @@ static void gw_on_timer(struct loop_timer *timer)
 
 	switch (s->state) {
 	case GW_WAIT_EARLY:
-		gw_send_request(s); /* the server speaks first, or the client is slow */
+		gw_early_ready(s); /* the server speaks first, or the client is slow */
 		break;
 	case GW_UPSTREAM_CONNECTING:
 		if (gw_onpath(s->gw))
@@ -664,7 +676,23 @@ static void gw_bond_connect(struct gw_session *s, unsigned conv, bool allow_pool
 		return;
 	}
 	if (gc->mode == CONFIG_MODE_TFO) {
-		fd = sock_connect_tfo(&gc->converters[conv], &opts, s->request, s->request_len);
+		ssize_t early;
+		char probe;
+
+		/* The LAN client's first bytes ride in the SYN too: wait for them, briefly. */
+		if (!s->early_waited && gc->early_data_wait_ms &&
+		    recv(s->relay.io[RELAY_A].fd, &probe, 1, MSG_PEEK | MSG_DONTWAIT) < 0) {
+			s->early_waited = true;
+			s->state = GW_WAIT_EARLY;
+			loop_timer_arm(&gw->loop, &s->timer, gc->early_data_wait_ms);
+			return;
+		}
+		memcpy(gw->early, s->request, s->request_len);
+		early = recv(s->relay.io[RELAY_A].fd, gw->early + s->request_len, GW_EARLY_MAX,
+			     MSG_PEEK | MSG_DONTWAIT);
+		s->early_len = early > 0 ? (uint32_t)early : 0;
+		fd = sock_connect_tfo(&gc->converters[conv], &opts, gw->early,
+				      s->request_len + s->early_len);
 		if (fd >= 0 && gw_set_upstream(s, fd) == 0) {
 			s->state = GW_WAIT_REPLY;
 			loop_timer_arm(&gw->loop, &s->timer, gc->reply_timeout_ms);

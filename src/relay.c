@@ -166,8 +166,13 @@ static int relay_fill_pipe(struct relay *relay, struct relay_dir *dir, enum rela
 		if (errno == EINTR)
 			continue;
 		if (errno_is_again(errno)) {
-			if (dir->in_pipe == 0)
+			if (dir->in_pipe == 0) {
 				relay->readable[from] = false;
+				/* Drained and delivered: the pipe goes back to the pool, so an idle
+				 * session holds no pipe (two fds and its buffers) while it waits. */
+				pipe_pool_put(relay->pipes, dir->pipe, true);
+				dir->pipe[0] = dir->pipe[1] = -1;
+			}
 			return STEP_IDLE;
 		}
 		if (errno_is_unsupported(errno)) {

@@ -154,20 +154,14 @@ int sock_connect(const struct addr_port *dst, const struct sock_connect_opts *op
 	 * on Linux 6.18: for them the caller's connect timeout bounds the SYN retries and no ICMP
 	 * detail is available. Plain TCP sockets must accept both.
 	 */
-	if (opts->syn_retries > 0) {
+	if (opts->syn_retries > 0 && !used_mptcp)
 		ret = set_int(fd, IPPROTO_TCP, TCP_SYNCNT, opts->syn_retries);
-		if (used_mptcp)
-			ret = 0;
-	}
 	if (ret == 0 && opts->nodelay)
 		ret = sock_set_nodelay(fd);
 	if (ret == 0 && used_mptcp)
 		ret = sock_set_buffers(fd, opts->buffer_size);
-	if (ret == 0) {
+	if (ret == 0 && !used_mptcp)
 		ret = sock_enable_recverr(fd, ss.ss_family);
-		if (used_mptcp)
-			ret = 0;
-	}
 	if (ret == 0)
 		ret = sock_bind_local(fd, opts);
 	if (ret == 0 && connect(fd, (struct sockaddr *)&ss, len) == -1 && errno != EINPROGRESS)

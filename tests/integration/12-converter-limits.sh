@@ -121,8 +121,10 @@ done
 # What stays open is the pipe pools: at most 64 idle pipes (2 fds each) per worker (2 here).
 check "after round 1 only pooled pipes stay open (${after_fds[1]} - $base_fds <= 256 fds)" \
 	test $((after_fds[1] - base_fds)) -le 256
-check "no fd growth from round 1 to round 2 (${after_fds[1]} -> ${after_fds[2]})" \
-	test "${after_fds[2]}" -le "${after_fds[1]}"
+# (pipes go back to the pool as each session drains, so the pools may fill up a little more
+# in round 2; bounded all the same: nothing per session is left.)
+check "after round 2 too: nothing but the pools (${after_fds[2]} - $base_fds <= 256 fds)" \
+	test $((after_fds[2] - base_fds)) -le 256
 check "no memory growth from round 1 to round 2 (${rss[1]} -> ${rss[2]} kB, < 1 MiB)" \
 	test $((rss[2] - rss[1])) -lt 1024
 
