@@ -1704,12 +1704,8 @@ static void cv_query_finish(struct cv_control *c, struct cv_query *q)
 	rows = cv_query_rows(q, c->nworkers, &n);
 	if (q->kind == CV_QUERY_STATUS) {
 		cv_status_json(c, r, q, rows, n < CV_TOP_SESSIONS ? n : CV_TOP_SESSIONS);
-	} else if (q->json) {
-		reply_puts(r, "{\"sessions\":");
-		status_sessions_json(r, rows, n);
-		reply_puts(r, "}\n");
 	} else {
-		status_sessions_text(r, rows, n);
+		status_sessions_reply(r, rows, n, q->json);
 	}
 	free(rows);
 	reply_done(r, 0);
@@ -2022,7 +2018,6 @@ static void cv_on_signal(struct loop_io *io, uint32_t events)
  */
 static int cv_control_start(struct cv_control *c, int sfd, const struct config_control *cfg)
 {
-	char err[CTL_ERR_LEN], where[ADDR_STRLEN];
 	int ret;
 
 	c->signals.fd = sfd;
@@ -2037,24 +2032,16 @@ static int cv_control_start(struct cv_control *c, int sfd, const struct config_c
 	ret = loop_add(&c->loop, &c->answers, EPOLLIN);
 	if (ret < 0)
 		return ret;
-	if (cfg->socket[0]) {
-		c->provider = (struct ctl_provider){
-			.role = "converter",
-			.ctx = c,
-			.status = cv_ctl_status,
-			.sessions = cv_ctl_sessions,
-			.reload = cv_ctl_reload,
-		};
-		ret = ctl_start(&c->ctl, &c->loop, cfg->socket, &c->provider, err);
-		if (ret < 0 && cfg->socket_set) {
-			log_warnx("%s", err);
-			return ret;
-		}
-		if (ret < 0)
-			log_warnx("%s; running without a control socket", err);
-		else
-			log_info("control socket %s", cfg->socket);
-	}
+	c->provider = (struct ctl_provider){
+		.role = "converter",
+		.ctx = c,
+		.status = cv_ctl_status,
+		.sessions = cv_ctl_sessions,
+		.reload = cv_ctl_reload,
+	};
+	ret = ctl_serve(&c->ctl, &c->loop, cfg->socket, cfg->socket_set, &c->provider);
+	if (ret < 0)
+		return ret;
 	if (cfg->metrics) {
 		c->history = malloc(sizeof(*c->history));
 		if (!c->history)
@@ -2062,18 +2049,10 @@ static int cv_control_start(struct cv_control *c, int sfd, const struct config_c
 		status_history_init(c->history, 1000);
 		loop_timer_init(&c->sample, cv_on_sample);
 		cv_on_sample(&c->sample);
-		c->routes = (struct http_handlers){
-			.routes = cv_routes,
-			.routes_len = sizeof(cv_routes) / sizeof(cv_routes[0]),
-			.ctx = c,
-		};
-		ret = http_start(&c->http, &c->loop, &cfg->metrics_listen, &c->routes, err);
-		if (ret < 0) {
-			log_warnx("%s", err);
+		ret = http_serve(&c->http, &c->loop, &cfg->metrics_listen, &c->routes, cv_routes,
+				 sizeof(cv_routes) / sizeof(cv_routes[0]), c);
+		if (ret < 0)
 			return ret;
-		}
-		log_info("metrics and status page on http://%s/",
-			 addr_format(&cfg->metrics_listen, true, where));
 	}
 	return 0;
 }

@@ -7,6 +7,8 @@
  */
 #include "ctl.h"
 
+#include "log.h"
+
 #include <errno.h>
 #include <stdio.h>
 #include <string.h>
@@ -291,6 +293,26 @@ fail:
 	close(fd);
 	unlink(path);
 	return ret;
+}
+
+int ctl_serve(struct ctl *ctl, struct loop *loop, const char *path, bool required,
+	      const struct ctl_provider *provider)
+{
+	char err[CTL_ERR_LEN];
+	int ret;
+
+	if (!path[0])
+		return 0;
+	ret = ctl_start(ctl, loop, path, provider, err);
+	if (ret < 0 && required) {
+		log_warnx("%s", err);
+		return ret;
+	}
+	if (ret < 0)
+		log_warnx("%s; running without a control socket", err);
+	else
+		log_info("control socket %s", path);
+	return 0;
 }
 
 void ctl_stop(struct ctl *ctl)

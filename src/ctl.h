@@ -72,6 +72,12 @@ struct ctl {
  */
 int ctl_start(struct ctl *ctl, struct loop *loop, const char *path,
 	      const struct ctl_provider *provider, char err[CTL_ERR_LEN]);
+/*
+ * A role's control socket as configured: none when path is empty; a failure is fatal (-errno)
+ * when the path was given explicitly (required), else a warning and no socket. Logs either way.
+ */
+int ctl_serve(struct ctl *ctl, struct loop *loop, const char *path, bool required,
+	      const struct ctl_provider *provider);
 /* Closes every client (pending replies are cancelled) and removes the socket file. */
 void ctl_stop(struct ctl *ctl);
 

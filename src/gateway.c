@@ -1,32 +1,19 @@
 // SPDX-License-Identifier: GPL-2.0-or-later
 /*
- * The gateway role (customer side): LAN TCP captured by our nftables TPROXY table, a policy
- * decision per connection, then bonded through a converter over MPTCP (RFC 8803 Convert
- * message first, the converter's reply checked before any byte reaches the LAN), sent direct,
- * or blocked. Owns its sessions, the upstream pool and the interception rules (removed at
- * exit). One event loop for now; signals arrive through a signalfd on that loop.
+ * The gateway role (customer side): LAN TCP captured by our nftables table (TPROXY or
+ * REDIRECT), a policy decision per connection, then bonded through a converter over MPTCP
+ * (RFC 8803 Convert message first, or SOCKS 5, or straight to the server with an on-path
+ * converter; the converter's answer checked before any byte reaches the LAN), sent direct,
+ * or blocked. Owns its sessions, the upstream pool, the access links and their subflows, and
+ * the interception rules (removed at exit). One event loop; signals arrive through a
+ * signalfd on it. What the operator sees lives in gateway_ops.c.
  * It never intercepts native MPTCP and never relays a byte before the converter said yes.
  */
 #include "gateway.h"
+#include "gateway_int.h"
 
-#include "config.h"
-#include "ctl.h"
-#include "http.h"
-#include "metrics.h"
-#include "convert.h"
-#include "intercept.h"
-#include "links.h"
 #include "log.h"
-#include "loop.h"
-#include "paths.h"
-#include "pipe.h"
-#include "policy.h"
-#include "pool.h"
-#include "relay.h"
-#include "sock.h"
 #include "socks.h"
-#include "status.h"
-#include "webui.h"
 
 #include <errno.h>
 #include <fcntl.h>
@@ -42,118 +29,11 @@
 #include <sys/socket.h>
 #include <unistd.h>
 
-#define GW_REQUEST_MAX 64
-#define GW_EARLY_MAX   16384 /* LAN bytes sent along with the Convert message */
-/* RFC 8803: after Resource Exceeded or Network Failure, wait at least 30 s before asking that
- * converter again; an unreachable converter is retried sooner. Both double while it fails. */
-#define GW_BACKOFF_REFUSED_MS	  30000
-#define GW_BACKOFF_UNREACHABLE_MS 1000
-#define GW_BACKOFF_MAX_MS	  300000
-
-enum gw_state {
-	GW_ACCEPTED,		/* policy not applied yet, or blocked */
-	GW_WAIT_EARLY,		/* a moment for the LAN client's first bytes (pool hit, or tfo) */
-	GW_UPSTREAM_CONNECTING, /* plain mode, or a pool miss: connecting to the converter */
-	GW_WAIT_REPLY,		/* Convert request sent; waiting for the converter's answer */
-	GW_DIRECT_CONNECTING,	/* policy said direct: connecting to the destination itself */
-	GW_RELAY,
-};
-
-struct gateway;
-struct gw_probe;
-
-struct gw_session {
-	struct relay relay; /* io[RELAY_A]: the LAN client, io[RELAY_B]: upstream */
-	struct gateway *gw;
-	struct gw_session *prev, *next;
-	enum gw_state state;
-	struct addr_port client, dest;
-	struct pol_rule rule; /* a copy: a reload may replace the policy table */
-	struct paths_conn *path; /* subflow management of the upstream connection, or NULL */
-	unsigned converter;	 /* index of the converter in use */
-	uint8_t converters_tried;
-	struct loop_timer timer;
-	uint64_t started_ms;
-	bool bonded, from_pool;
-	bool fell_back; /* upstream is plain TCP (MPTCP refused or stripped): counted once */
-	bool early_waited; /* tfo mode: the wait for the LAN client's first bytes is over */
-	int converter_error; /* Error TLV code received, or -1 */
-	uint8_t request[GW_REQUEST_MAX];
-	uint16_t request_len;
-	/* LAN bytes sent upstream with the request: still in the LAN socket (peeked), consumed
-	 * once the converter said yes, so another converter can be sent them again. */
-	uint32_t early_len;
-};
-
-#define GW_END_NOT_RELAYED (RELAY_END_ERROR + 1) /* ended before the relay started */
-#define GW_END_COUNT	   (GW_END_NOT_RELAYED + 1)
-
-struct gw_stats {
-	unsigned long sessions, bonded, direct, blocked, pool_hits, pool_misses, fallbacks,
-		converter_errors, upstream_failures, mptcp_fallbacks, converter_switches;
-	unsigned long bytes_up, bytes_down; /* ended sessions */
-	unsigned long ends[GW_END_COUNT];
-	unsigned long errors_received[256]; /* Convert Error codes (SOCKS replies: 1..8) */
-	/* by rule name, kept across reloads (counters never go down); "default" included */
-	struct gw_rule_hits {
-		char name[POL_NAME_LEN];
-		unsigned long hits;
-	} rule_hits[2 * CONFIG_MAX_RULES + 1];
-	size_t rule_hits_len;
-	struct metrics_histogram setup; /* accept -> relay started, µs */
-};
-
-/* What the gateway knows of each converter: RFC 8803 back-off after refusals. */
-struct gw_converter {
-	uint64_t retry_at_ms, backoff_ms;
-	bool refused; /* the back-off follows a refusal (Error 64/65), not a connect failure */
-	unsigned long failures;
-};
-
-struct gateway {
-	struct config config;
-	struct pol_table policy;
-	struct intercept_config intercept;
-	bool intercept_installed;
-	struct loop loop;
-	struct pipe_pool pipes;
-	struct pool pool;
-	bool pool_on;
-	unsigned pool_converter; /* the converter the pool connects to */
-	int pool_link;		 /* the link of pooled connections' initial subflow, -1 = any */
-	struct gw_converter converters[CONFIG_MAX_CONVERTERS];
-	struct links links;
-	bool links_on;
-	struct paths paths;
-	bool paths_on;
-	char saved_path_manager[16]; /* restored at exit; empty = untouched */
-	/* operator access: control socket, metrics and status page */
-	struct ctl ctl;
-	struct ctl_provider provider;
-	struct http http;
-	struct http_handlers routes;
-	struct status_history *history; /* owned; link counters once a second */
-	struct loop_timer sample;
-	struct gw_probe *probes; /* `mpconvctl probe` requests in flight, owned */
-	uint64_t started_ms;
-	struct loop_io listener, signals;
-	struct loop_timer drain_timer;
-	struct gw_session *sessions;
-	size_t sessions_len;
-	int argc; /* the role's command line, parsed again on reload */
-	char **argv;
-	bool draining;
-	bool converter_failing; /* logged once per outage, not once per connection */
-	struct gw_stats stats;
-	uint8_t scratch[CONV_MAX_LEN];
-	uint8_t early[GW_REQUEST_MAX + GW_EARLY_MAX]; /* request + early LAN bytes, one send */
-};
-
 static void gw_on_lan_event(struct loop_io *io, uint32_t events);
 static void gw_on_upstream_event(struct loop_io *io, uint32_t events);
 static void gw_bond_attempt(struct gw_session *s);
 static void gw_bond_connect(struct gw_session *s, unsigned conv, bool allow_pool);
-static int gw_reload(struct gateway *gw, char why[CONFIG_ERR_LEN]);
+int gw_reload(struct gateway *gw, char why[CONFIG_ERR_LEN]);
 
 /* Path management of the session's upstream connection ends before its socket closes. */
 static void gw_untrack(struct gw_session *s)
@@ -199,18 +79,18 @@ static bool gw_onpath(const struct gateway *gw)
 	return gw->config.gateway.upstream_protocol == 2;
 }
 
-static int gw_family(const struct addr_port *ap)
+int gw_family(const struct addr_port *ap)
 {
 	return addr_is_v4mapped(ap->ip) ? AF_INET : AF_INET6;
 }
 
-static bool gw_converter_usable(const struct gateway *gw, unsigned i)
+bool gw_converter_usable(const struct gateway *gw, unsigned i)
 {
 	return gw->loop.now_ms >= gw->converters[i].retry_at_ms;
 }
 
 /* The first converter, in the configured order, not backing off (and not in skip). */
-static int gw_pick_converter(const struct gateway *gw, uint8_t skip)
+int gw_pick_converter(const struct gateway *gw, uint8_t skip)
 {
 	for (unsigned i = 0; i < gw->config.gateway.converters_len; i++)
 		if (!(skip & (1u << i)) && gw_converter_usable(gw, i))
@@ -218,7 +98,7 @@ static int gw_pick_converter(const struct gateway *gw, uint8_t skip)
 	return -1;
 }
 
-static struct sock_connect_opts gw_upstream_opts(const struct gateway *gw)
+struct sock_connect_opts gw_upstream_opts(const struct gateway *gw)
 {
 	return (struct sock_connect_opts){
 		.mptcp = true,
@@ -278,7 +158,7 @@ static void gw_converter_ok(struct gateway *gw, unsigned i)
 	gw->converters[i].refused = false;
 }
 
-static const char *gw_state_name(enum gw_state state)
+const char *gw_state_name(enum gw_state state)
 {
 	static const char *const names[] = { "accepted",	 "wait-early",
 					     "upstream-connecting", "wait-reply",
@@ -329,6 +209,22 @@ static void gw_on_relay_end(struct relay *relay)
 	gw_close(s, relay_end_name(relay->end), false);
 }
 
+/* A rule's rate: both sockets pace what they send (TCP's own pacing, or fq): the LAN socket
+ * the download, the upstream one the upload; the other way follows by backpressure. */
+static void gw_apply_rate(struct gw_session *s)
+{
+	uint64_t bytes_per_s = s->rule.rate_bps / 8;
+	unsigned rate = bytes_per_s > UINT32_MAX - 1 ? UINT32_MAX - 1 : (unsigned)bytes_per_s;
+
+	if (!s->rule.rate_bps)
+		return;
+	for (int side = RELAY_A; side <= RELAY_B; side++) {
+		if (setsockopt(s->relay.io[side].fd, SOL_SOCKET, SO_MAX_PACING_RATE, &rate,
+			       sizeof(rate)) < 0 && side == RELAY_A)
+			log_warn("rule %s: rate on the LAN connection", s->rule.name);
+	}
+}
+
 static void gw_start_relay(struct gw_session *s)
 {
 	const struct config_gateway *gc = &s->gw->config.gateway;
@@ -342,6 +238,7 @@ static void gw_start_relay(struct gw_session *s)
 	metrics_observe(&s->gw->stats.setup, (s->gw->loop.now_ms - s->started_ms) * 1000);
 	s->state = GW_RELAY;
 	s->relay.dir[RELAY_A].bytes = s->early_len; /* delivered along with the request */
+	gw_apply_rate(s);
 	if (relay_start(&s->relay, &s->gw->loop, &s->gw->pipes, &params, gw_on_relay_end) < 0)
 		gw_close(s, "relay could not start", true);
 }
@@ -965,6 +862,16 @@ static int gw_build_policy(const struct config_gateway *gc, struct pol_table *ta
 			pol_free(table);
 			return -EINVAL;
 		}
+		/* The DSCP of a TPROXY'd SYN reaches no socket option; a rule that could never
+		 * match as written is refused rather than silently ignored. */
+		if (rule.dscp >= 0) {
+			snprintf(err, POL_ERR_LEN,
+				 "rule: 'dscp' is not supported by the gateway (it cannot see the "
+				 "LAN SYN's DSCP) in '%s'",
+				 gc->rules[i]);
+			pol_free(table);
+			return -EINVAL;
+		}
 		if (pol_add(table, &rule) < 0) {
 			pol_free(table);
 			snprintf(err, POL_ERR_LEN, "out of memory for the policy");
@@ -987,7 +894,7 @@ static bool gw_links_equal(const struct config_gateway *a, const struct config_g
  * running system is built on (links, LAN interfaces, port, capture method, mode, path manager)
  * takes effect at restart. 0, or -errno with why filled in; the running configuration stays.
  */
-static int gw_reload(struct gateway *gw, char why[CONFIG_ERR_LEN])
+int gw_reload(struct gateway *gw, char why[CONFIG_ERR_LEN])
 {
 	struct config fresh, old;
 	struct config_gateway *now = &gw->config.gateway, *next;
@@ -1178,741 +1085,6 @@ static void gw_stop_links(struct gateway *gw)
 	if (gw->links_on)
 		links_stop(&gw->links);
 	gw->links_on = false;
-}
-
-/* ------------------------------------------------------------------------------------------ */
-/* Operator access: `mpconvctl` over the control socket, /metrics and the status page. All on
- * the gateway's one loop, so every answer is a consistent snapshot taken at once. */
-
-#define GW_TOP_SESSIONS 20
-
-static uint64_t gw_wall_ms(void)
-{
-	struct timespec now;
-
-	clock_gettime(CLOCK_REALTIME, &now);
-	return (uint64_t)now.tv_sec * 1000 + (uint64_t)now.tv_nsec / 1000000;
-}
-
-static const char *gw_mode_name(const struct gw_session *s)
-{
-	if (!s->bonded)
-		return "direct";
-	if (s->from_pool)
-		return "pool";
-	return s->gw->config.gateway.mode == CONFIG_MODE_TFO ? "tfo" : "plain";
-}
-
-static void gw_session_row(const struct gw_session *s, struct status_session *row)
-{
-	int up = s->relay.io[RELAY_B].fd, n;
-
-	memset(row, 0, sizeof(*row));
-	row->client = s->client;
-	row->dest = s->dest;
-	row->has_dest = true;
-	row->state = gw_state_name(s->state);
-	row->mode = gw_mode_name(s);
-	snprintf(row->rule, sizeof(row->rule), "%.*s", (int)sizeof(row->rule) - 1, s->rule.name);
-	row->age_ms = s->gw->loop.now_ms - s->started_ms;
-	row->bytes_up = s->relay.dir[RELAY_A].bytes;
-	row->bytes_down = s->relay.dir[RELAY_B].bytes;
-	row->server_mptcp = s->bonded && !s->fell_back && up >= 0;
-	if (up < 0)
-		return;
-	n = sock_subflows_info(up, row->subflows, STATUS_MAX_SUBFLOWS);
-	if (n > 0) {
-		row->subflows_total = n;
-		row->subflows_len = n < STATUS_MAX_SUBFLOWS ? (size_t)n : STATUS_MAX_SUBFLOWS;
-	}
-}
-
-/* Every session (at most max), largest first. Returns the count; *rows is owned by the
- * caller (NULL when none). */
-static size_t gw_session_rows(struct gateway *gw, struct status_session **rows, size_t max)
-{
-	size_t n = 0;
-
-	*rows = NULL;
-	if (gw->sessions_len == 0)
-		return 0;
-	*rows = malloc(gw->sessions_len * sizeof(**rows));
-	if (!*rows)
-		return 0;
-	for (struct gw_session *s = gw->sessions; s; s = s->next)
-		gw_session_row(s, &(*rows)[n++]);
-	status_sort_sessions(*rows, n);
-	return n < max ? n : max;
-}
-
-static uint64_t gw_read_counter(const char *dev, const char *name)
-{
-	char path[128], text[32] = "";
-	FILE *f;
-
-	snprintf(path, sizeof(path), "/sys/class/net/%s/statistics/%s", dev, name);
-	f = fopen(path, "re");
-	if (!f)
-		return 0;
-	if (!fgets(text, sizeof(text), f))
-		text[0] = '\0';
-	fclose(f);
-	return strtoull(text, NULL, 10);
-}
-
-/* The access links as the operator sees them (or, without declared links, the interfaces). */
-static size_t gw_link_rows(struct gateway *gw, struct status_link *rows, size_t max)
-{
-	if (!gw->links_on) {
-		int n = status_read_interfaces(rows, max);
-
-		return n < 0 ? 0 : (size_t)n;
-	}
-	for (unsigned i = 0; i < gw->links.len && i < max; i++) {
-		const struct link_state *l = &gw->links.link[i];
-		struct status_link *row = &rows[i];
-
-		memset(row, 0, sizeof(*row));
-		snprintf(row->name, sizeof(row->name), "%s", l->conf.name);
-		row->state = l->usable	   ? "up"
-			     : !l->ifindex ? "absent"
-			     : !l->carrier ? "no-carrier"
-			     : !l->alive   ? "dead"
-					   : "down";
-		row->rx_bytes = gw_read_counter(l->conf.dev, "rx_bytes");
-		row->tx_bytes = gw_read_counter(l->conf.dev, "tx_bytes");
-		row->rtt_ms = l->probes_answered ? (double)l->rtt_ms : -1;
-		row->loss_pct = l->probes_sent ? 100.0 * (double)(l->probes_sent - l->probes_answered) /
-							 (double)l->probes_sent
-					       : -1;
-		if (l->has_addr4 && row->addrs_len < STATUS_LINK_ADDRS) {
-			memcpy(row->addrs[row->addrs_len], l->addr4, 16);
-			row->prefix_len[row->addrs_len++] = 128;
-		}
-		if (l->has_addr6 && row->addrs_len < STATUS_LINK_ADDRS) {
-			memcpy(row->addrs[row->addrs_len], l->addr6, 16);
-			row->prefix_len[row->addrs_len++] = 128;
-		}
-	}
-	return gw->links.len < max ? gw->links.len : max;
-}
-
-static void gw_totals_json(struct gateway *gw, struct reply *r)
-{
-	const struct gw_stats *st = &gw->stats;
-
-	reply_printf(r,
-		     "\"sessions_open\":%zu,\"sessions_total\":%lu,\"bonded\":%lu,\"direct\":%lu,"
-		     "\"blocked\":%lu,\"bytes_up\":%lu,\"bytes_down\":%lu,\"pool_ready\":%u,"
-		     "\"pool_hits\":%lu,\"pool_misses\":%lu,\"converter_errors\":%lu,"
-		     "\"upstream_failures\":%lu,\"converter_down_fallbacks\":%lu,"
-		     "\"mptcp_fallbacks\":%lu,\"converter_switches\":%lu",
-		     gw->sessions_len, st->sessions, st->bonded, st->direct, st->blocked,
-		     st->bytes_up, st->bytes_down, gw->pool_on ? gw->pool.ready : 0, st->pool_hits,
-		     st->pool_misses, st->converter_errors, st->upstream_failures, st->fallbacks,
-		     st->mptcp_fallbacks, st->converter_switches);
-}
-
-static void gw_identity_json(struct gateway *gw, struct reply *r)
-{
-	const struct config_gateway *gc = &gw->config.gateway;
-	char where[ADDR_STRLEN];
-
-	reply_printf(r,
-		     "\"role\":\"gateway\",\"version\":\"%s\",\"pid\":%ld,\"uptime_s\":%llu,"
-		     "\"workers\":1,\"mode\":\"%s\",\"config\":",
-		     MPCONV_VERSION, (long)getpid(),
-		     (unsigned long long)((gw->loop.now_ms - gw->started_ms) / 1000),
-		     gc->mode == CONFIG_MODE_POOL ? "pool"
-		     : gc->mode == CONFIG_MODE_TFO ? "tfo"
-						   : "plain");
-	reply_json_string(r, gw->config.path);
-	reply_puts(r, ",\"converters\":[");
-	for (size_t i = 0; i < gc->converters_len; i++) {
-		reply_puts(r, i ? ",{\"address\":" : "{\"address\":");
-		reply_json_string(r, addr_format(&gc->converters[i], true, where));
-		reply_printf(r, ",\"usable\":%s,\"failures\":%lu}",
-			     gw_converter_usable(gw, (unsigned)i) ? "true" : "false",
-			     gw->converters[i].failures);
-	}
-	reply_puts(r, "]");
-}
-
-static int gw_ctl_status(void *ctx, struct reply *r, const struct ctl_request *req)
-{
-	struct gateway *gw = ctx;
-	const struct config_gateway *gc = &gw->config.gateway;
-	const struct gw_stats *st = &gw->stats;
-	char u1[REPLY_UNIT_LEN], u2[REPLY_UNIT_LEN], where[ADDR_STRLEN];
-
-	if (req->json) {
-		reply_puts(r, "{");
-		gw_identity_json(gw, r);
-		reply_puts(r, ",");
-		gw_totals_json(gw, r);
-		reply_puts(r, "}\n");
-		return 0;
-	}
-	reply_printf(r, "%-11s gateway %s (pid %ld)\n", "role", MPCONV_VERSION, (long)getpid());
-	reply_printf(r, "%-11s %s\n", "uptime", reply_fmt_age(gw->loop.now_ms - gw->started_ms, u1));
-	reply_printf(r, "%-11s %s\n", "config", gw->config.path ? gw->config.path : "(flags)");
-	reply_printf(r, "%-11s %s, capture %s, %zu link(s), %zu rule(s)\n", "mode",
-		     gc->mode == CONFIG_MODE_POOL  ? "pool"
-		     : gc->mode == CONFIG_MODE_TFO ? "tfo"
-						   : "plain",
-		     gc->intercept_method ? "redirect" : "tproxy", gc->links_len, gw->policy.len);
-	for (size_t i = 0; i < gc->converters_len; i++)
-		reply_printf(r, "%-11s %s%s\n", i ? "" : "converters",
-			     addr_format(&gc->converters[i], true, where),
-			     gw_converter_usable(gw, (unsigned)i) ? "" : " (backing off)");
-	reply_printf(r, "%-11s %zu open, %lu in all: %lu bonded, %lu direct, %lu blocked\n",
-		     "sessions", gw->sessions_len, st->sessions, st->bonded, st->direct, st->blocked);
-	reply_printf(r, "%-11s %s up, %s down (ended sessions)\n", "bytes",
-		     reply_fmt_bytes(st->bytes_up, u1), reply_fmt_bytes(st->bytes_down, u2));
-	reply_printf(r, "%-11s %u ready, %lu hits, %lu misses\n", "pool",
-		     gw->pool_on ? gw->pool.ready : 0, st->pool_hits, st->pool_misses);
-	reply_printf(r, "%-11s %lu converter errors, %lu upstream failures, %lu MPTCP fallbacks\n",
-		     "problems", st->converter_errors, st->upstream_failures, st->mptcp_fallbacks);
-	return 0;
-}
-
-static int gw_ctl_sessions(void *ctx, struct reply *r, const struct ctl_request *req)
-{
-	struct status_session *rows;
-	size_t n = gw_session_rows(ctx, &rows, SIZE_MAX);
-
-	if (req->json) {
-		reply_puts(r, "{\"sessions\":");
-		status_sessions_json(r, rows, n);
-		reply_puts(r, "}\n");
-	} else {
-		status_sessions_text(r, rows, n);
-	}
-	free(rows);
-	return 0;
-}
-
-static int gw_ctl_links(void *ctx, struct reply *r, const struct ctl_request *req)
-{
-	struct gateway *gw = ctx;
-	struct status_link links[LINKS_MAX * 2];
-	struct status_session *rows;
-	size_t nl = gw_link_rows(gw, links, sizeof(links) / sizeof(links[0]));
-	size_t ns = gw_session_rows(gw, &rows, SIZE_MAX);
-
-	status_count_link_subflows(links, nl, rows, ns);
-	free(rows);
-	if (req->json) {
-		reply_puts(r, "{\"links\":");
-		status_links_json(r, links, nl);
-		reply_puts(r, "}\n");
-	} else {
-		status_links_text(r, links, nl);
-	}
-	return 0;
-}
-
-static int gw_ctl_reload(void *ctx, struct reply *r, const struct ctl_request *req)
-{
-	char why[CONFIG_ERR_LEN] = "";
-	int ret = gw_reload(ctx, why);
-
-	if (ret < 0) {
-		reply_printf(r, "%s", why);
-		return ret;
-	}
-	reply_puts(r, req->json ? "{\"reloaded\":true}\n" : "configuration reloaded\n");
-	return 0;
-}
-
-static int gw_http_status(void *ctx, struct reply *r)
-{
-	struct gateway *gw = ctx;
-	struct status_link links[LINKS_MAX * 2];
-	struct status_session *rows;
-	size_t nl = gw_link_rows(gw, links, sizeof(links) / sizeof(links[0]));
-	size_t ns = gw_session_rows(gw, &rows, SIZE_MAX);
-
-	status_count_link_subflows(links, nl, rows, ns);
-	reply_puts(r, "{");
-	gw_identity_json(gw, r);
-	reply_printf(r, ",\"time_ms\":%llu,", (unsigned long long)gw_wall_ms());
-	gw_totals_json(gw, r);
-	reply_puts(r, ",\"links\":");
-	status_links_json(r, links, nl);
-	reply_puts(r, ",\"sessions\":");
-	status_sessions_json(r, rows, ns < GW_TOP_SESSIONS ? ns : GW_TOP_SESSIONS);
-	reply_puts(r, "}\n");
-	free(rows);
-	return 0;
-}
-
-static int gw_http_history(void *ctx, struct reply *r)
-{
-	status_history_json(r, ((struct gateway *)ctx)->history);
-	return 0;
-}
-
-static void gw_counter(struct metrics_writer *w, const char *name, const char *help,
-		       unsigned long value)
-{
-	metrics_family(w, name, METRICS_COUNTER, help);
-	metrics_sample(w, NULL, 0, value);
-}
-
-static int gw_http_metrics(void *ctx, struct reply *r)
-{
-	struct gateway *gw = ctx;
-	struct gw_stats *st = &gw->stats;
-	struct status_link links[LINKS_MAX * 2];
-	struct status_session *rows;
-	size_t nl = gw_link_rows(gw, links, sizeof(links) / sizeof(links[0]));
-	size_t ns = gw_session_rows(gw, &rows, SIZE_MAX);
-	struct metrics_writer w;
-	struct metrics_label l[2];
-	char code[8];
-
-	status_count_link_subflows(links, nl, rows, ns);
-	free(rows);
-	metrics_writer_init(&w, r, "gateway");
-	metrics_family(&w, "mpconv_build_info", METRICS_GAUGE, "Version of the running mpconvd.");
-	l[0] = (struct metrics_label){ "version", MPCONV_VERSION };
-	metrics_sample(&w, l, 1, 1);
-	metrics_family(&w, "mpconv_uptime_seconds", METRICS_GAUGE, "Seconds since start.");
-	metrics_sample(&w, NULL, 0, (gw->loop.now_ms - gw->started_ms) / 1000);
-	metrics_family(&w, "mpconv_sessions_open", METRICS_GAUGE, "Sessions open now.");
-	metrics_sample(&w, NULL, 0, gw->sessions_len);
-	metrics_family(&w, "mpconv_sessions_total", METRICS_COUNTER,
-		       "LAN connections taken, by policy action.");
-	l[0] = (struct metrics_label){ "action", "bond" };
-	metrics_sample(&w, l, 1, st->bonded);
-	l[0].value = "direct";
-	metrics_sample(&w, l, 1, st->direct);
-	l[0].value = "block";
-	metrics_sample(&w, l, 1, st->blocked);
-	metrics_family(&w, "mpconv_policy_decisions_total", METRICS_COUNTER,
-		       "LAN connections by the policy rule that matched.");
-	for (size_t i = 0; i < st->rule_hits_len; i++) {
-		l[0] = (struct metrics_label){ "rule", st->rule_hits[i].name };
-		metrics_sample(&w, l, 1, st->rule_hits[i].hits);
-	}
-	metrics_family(&w, "mpconv_bytes_total", METRICS_COUNTER,
-		       "Bytes relayed by ended sessions; up is LAN to server.");
-	l[0] = (struct metrics_label){ "direction", "up" };
-	metrics_sample(&w, l, 1, st->bytes_up);
-	l[0].value = "down";
-	metrics_sample(&w, l, 1, st->bytes_down);
-	metrics_family(&w, "mpconv_sessions_closed_total", METRICS_COUNTER,
-		       "Ended sessions by how they ended.");
-	for (int i = RELAY_END_NONE + 1; i < GW_END_COUNT; i++) {
-		l[0] = (struct metrics_label){ "reason", i == GW_END_NOT_RELAYED
-								 ? "not_relayed"
-								 : relay_end_name((enum relay_end)i) };
-		metrics_sample(&w, l, 1, st->ends[i]);
-	}
-	metrics_family(&w, "mpconv_convert_errors_received_total", METRICS_COUNTER,
-		       "Refusals received from converters, by code (RFC 8803 Error TLV, or the "
-		       "SOCKS reply).");
-	for (int c = 0; c < 256; c++) {
-		if (!st->errors_received[c])
-			continue;
-		snprintf(code, sizeof(code), "%d", c);
-		l[0] = (struct metrics_label){ "code", code };
-		metrics_sample(&w, l, 1, st->errors_received[c]);
-	}
-	gw_counter(&w, "mpconv_pool_hits_total", "Bonded connections served by the pool.",
-		   st->pool_hits);
-	gw_counter(&w, "mpconv_pool_misses_total", "Bonded connections the pool could not serve.",
-		   st->pool_misses);
-	metrics_family(&w, "mpconv_pool_ready", METRICS_GAUGE,
-		       "Pre-established connections ready now.");
-	metrics_sample(&w, NULL, 0, gw->pool_on ? gw->pool.ready : 0);
-	gw_counter(&w, "mpconv_mptcp_fallbacks_total",
-		   "Upstream connections that fell back to plain TCP.", st->mptcp_fallbacks);
-	gw_counter(&w, "mpconv_upstream_failures_total",
-		   "Bonded connections no converter could take.", st->upstream_failures);
-	gw_counter(&w, "mpconv_converter_switches_total",
-		   "Connections moved on to the next converter.", st->converter_switches);
-	metrics_family(&w, "mpconv_link_up", METRICS_GAUGE, "1 when the access link is usable.");
-	for (size_t i = 0; i < nl; i++) {
-		l[0] = (struct metrics_label){ "link", links[i].name };
-		metrics_sample(&w, l, 1, !strcmp(links[i].state, "up"));
-	}
-	metrics_family(&w, "mpconv_link_bytes_total", METRICS_COUNTER,
-		       "Bytes through the access link's interface.");
-	for (size_t i = 0; i < nl; i++) {
-		l[0] = (struct metrics_label){ "link", links[i].name };
-		l[1] = (struct metrics_label){ "direction", "rx" };
-		metrics_sample(&w, l, 2, links[i].rx_bytes);
-		l[1].value = "tx";
-		metrics_sample(&w, l, 2, links[i].tx_bytes);
-	}
-	metrics_family(&w, "mpconv_link_subflows", METRICS_GAUGE,
-		       "Subflows of open sessions on the access link.");
-	for (size_t i = 0; i < nl; i++) {
-		l[0] = (struct metrics_label){ "link", links[i].name };
-		metrics_sample(&w, l, 1, links[i].subflows);
-	}
-	metrics_family(&w, "mpconv_link_probe_rtt_seconds", METRICS_GAUGE,
-		       "Last health-probe round trip over the access link.");
-	for (size_t i = 0; i < nl; i++) {
-		if (links[i].rtt_ms < 0)
-			continue;
-		l[0] = (struct metrics_label){ "link", links[i].name };
-		metrics_sample_double(&w, l, 1, links[i].rtt_ms / 1000);
-	}
-	gw_counter(&w, "mpconv_subflows_created_total",
-		   "Subflows asked of the kernel's path manager.", gw->paths.stats.created);
-	gw_counter(&w, "mpconv_subflows_closed_link_down_total",
-		   "Subflows closed because their link died.", gw->paths.stats.closed_by_link_down);
-	gw_counter(&w, "mpconv_subflows_restored_total",
-		   "Subflows re-created when their link returned.", gw->paths.stats.restored);
-	gw_counter(&w, "mpconv_link_routes_restored_total",
-		   "Times the kernel deleted a link's routes and the gateway re-added them.",
-		   gw->links.routes_restored);
-	metrics_family(&w, "mpconv_setup_seconds", METRICS_HISTOGRAM,
-		       "From the LAN connection's accept to the relay started.");
-	metrics_histogram(&w, NULL, 0, &st->setup);
-	return 0;
-}
-
-/* `mpconvctl probe`: the converter tested over each link, now. An MPTCP connection from the
- * link's address carries a bare Convert header in its SYN (Fast Open, no cookie); the
- * converter answers it with an Error TLV without opening anything. The answer shows the link
- * reaches the converter (and in how long), and whether MPTCP options and SYN data get through.
- */
-#define GW_PROBE_TIMEOUT_MS 3000
-
-struct gw_probe;
-
-struct gw_probe_link {
-	struct loop_io io;
-	struct gw_probe *probe;
-	int link;     /* -1: no declared links, routing decides */
-	int err;      /* connect error (positive errno), 0 if none */
-	int rtt_ms;   /* connect time, -1 until connected */
-	int mptcp;    /* -1 unknown */
-	int syn_data; /* SYN payload acknowledged: 1, 0, or -1 unknown */
-	bool answered, done;
-};
-
-struct gw_probe {
-	struct gateway *gw;
-	struct gw_probe *next;
-	struct reply *reply;
-	bool json;
-	uint64_t started_ms;
-	struct loop_timer timer;
-	size_t len, pending;
-	struct gw_probe_link links[LINKS_MAX];
-};
-
-static void gw_probe_link_end(struct gw_probe_link *pl)
-{
-	struct gateway *gw = pl->probe->gw;
-
-	if (pl->io.fd >= 0) {
-		loop_remove(&gw->loop, &pl->io);
-		close(pl->io.fd);
-		pl->io.fd = -1;
-	}
-	if (!pl->done) {
-		pl->done = true;
-		pl->probe->pending--;
-	}
-}
-
-static const char *gw_probe_verdict(const struct gw_probe_link *pl)
-{
-	if (pl->err == ENETDOWN)
-		return "link down (no carrier)";
-	if (pl->err == EADDRNOTAVAIL)
-		return "no address of the converter's family on this link";
-	if (pl->rtt_ms < 0)
-		return pl->err ? "unreachable" : "no answer to the SYN";
-	if (pl->mptcp == 0)
-		return "MPTCP stripped on the path (plain TCP only)";
-	if (!pl->answered)
-		return "connected, but no answer from the converter";
-	if (pl->syn_data == 0)
-		return "ok, but SYN data not accepted (use mode pool, not tfo)";
-	return "ok";
-}
-
-static const char *gw_tristate(int v)
-{
-	return v < 0 ? "?" : v ? "yes" : "no";
-}
-
-static void gw_probe_free(struct gw_probe *p)
-{
-	struct gateway *gw = p->gw;
-	struct gw_probe **pp = &gw->probes;
-
-	for (size_t i = 0; i < p->len; i++)
-		gw_probe_link_end(&p->links[i]);
-	loop_timer_cancel(&gw->loop, &p->timer);
-	while (*pp && *pp != p)
-		pp = &(*pp)->next;
-	if (*pp)
-		*pp = p->next;
-	free(p);
-}
-
-static void gw_probe_finish(struct gw_probe *p)
-{
-	struct reply *r = p->reply;
-	char rtt[16];
-
-	for (size_t i = 0; i < p->len; i++)
-		gw_probe_link_end(&p->links[i]);
-	if (p->json)
-		reply_puts(r, "{\"links\":[");
-	else
-		reply_printf(r, "%-10s %-8s %-6s %-9s %-9s %s\n", "link", "rtt", "mptcp", "syn-data",
-			     "answered", "verdict");
-	for (size_t i = 0; i < p->len; i++) {
-		const struct gw_probe_link *pl = &p->links[i];
-		const char *name = pl->link >= 0 ? p->gw->links.link[pl->link].conf.name
-						 : "(routing)";
-
-		if (p->json) {
-			reply_puts(r, i ? ",{\"name\":" : "{\"name\":");
-			reply_json_string(r, name);
-			reply_printf(r, ",\"rtt_ms\":");
-			if (pl->rtt_ms < 0)
-				reply_puts(r, "null");
-			else
-				reply_printf(r, "%d", pl->rtt_ms);
-			reply_printf(r, ",\"mptcp\":%s,\"syn_data\":%s,\"answered\":%s,\"verdict\":",
-				     pl->mptcp < 0 ? "null" : pl->mptcp ? "true" : "false",
-				     pl->syn_data < 0 ? "null" : pl->syn_data ? "true" : "false",
-				     pl->answered ? "true" : "false");
-			reply_json_string(r, gw_probe_verdict(pl));
-			reply_puts(r, "}");
-			continue;
-		}
-		if (pl->rtt_ms < 0)
-			snprintf(rtt, sizeof(rtt), "-");
-		else
-			snprintf(rtt, sizeof(rtt), "%dms", pl->rtt_ms);
-		reply_printf(r, "%-10s %-8s %-6s %-9s %-9s %s\n", name, rtt, gw_tristate(pl->mptcp),
-			     gw_tristate(pl->syn_data), pl->answered ? "yes" : "no",
-			     gw_probe_verdict(pl));
-	}
-	if (p->json)
-		reply_puts(r, "]}\n");
-	p->reply = NULL;
-	gw_probe_free(p);
-	reply_done(r, 0);
-}
-
-static void gw_probe_on_event(struct loop_io *io, uint32_t events)
-{
-	struct gw_probe_link *pl = container_of(io, struct gw_probe_link, io);
-	struct gw_probe *p = pl->probe;
-	char buf[64];
-
-	if (pl->rtt_ms < 0) {
-		int err = sock_pending_error(io->fd);
-
-		if (err || (events & (EPOLLERR | EPOLLHUP))) {
-			pl->err = err > 0 ? err : ECONNREFUSED;
-			gw_probe_link_end(pl);
-		} else if (events & (EPOLLOUT | EPOLLIN)) {
-			struct tcp_info ti;
-			socklen_t len = sizeof(ti);
-
-			pl->rtt_ms = (int)(p->gw->loop.now_ms - p->started_ms);
-			pl->mptcp = sock_is_mptcp(io->fd);
-			if (getsockopt(io->fd, IPPROTO_TCP, TCP_INFO, &ti, &len) == 0 &&
-			    len >= offsetof(struct tcp_info, tcpi_rto))
-				pl->syn_data = (ti.tcpi_options & TCPI_OPT_SYN_DATA) != 0;
-		}
-	}
-	if (!pl->done && (events & (EPOLLIN | EPOLLRDHUP | EPOLLHUP)) &&
-	    recv(io->fd, buf, sizeof(buf), MSG_DONTWAIT) > 0) {
-		pl->answered = true;
-		gw_probe_link_end(pl);
-	}
-	if (p->pending == 0)
-		gw_probe_finish(p);
-}
-
-static void gw_probe_on_timeout(struct loop_timer *timer)
-{
-	gw_probe_finish(container_of(timer, struct gw_probe, timer));
-}
-
-static void gw_probe_cancel(struct reply *r)
-{
-	struct gw_probe *p = r->cancel_arg;
-
-	p->reply = NULL;
-	gw_probe_free(p);
-}
-
-static void gw_probe_cancel_all(struct gateway *gw)
-{
-	while (gw->probes) {
-		struct gw_probe *p = gw->probes;
-		struct reply *r = p->reply;
-
-		p->reply = NULL;
-		gw_probe_free(p);
-		if (r)
-			reply_done(r, -ECANCELED);
-	}
-}
-
-static int gw_ctl_probe(void *ctx, struct reply *r, const struct ctl_request *req)
-{
-	struct gateway *gw = ctx;
-	const struct config_gateway *gc = &gw->config.gateway;
-	int conv = gw_pick_converter(gw, 0);
-	const struct addr_port *dst = &gc->converters[conv < 0 ? 0 : conv];
-	uint8_t header[CONV_MAX_LEN];
-	struct conv_writer w;
-	struct gw_probe *p = calloc(1, sizeof(*p));
-	int header_len;
-
-	if (!p) {
-		reply_puts(r, "out of memory");
-		return -ENOMEM;
-	}
-	conv_writer_begin(&w, header, sizeof(header));
-	header_len = conv_writer_finish(&w);
-	p->gw = gw;
-	p->reply = r;
-	p->json = req->json;
-	p->started_ms = gw->loop.now_ms;
-	p->len = gw->links_on ? gw->links.len : 1;
-	loop_timer_init(&p->timer, gw_probe_on_timeout);
-	p->next = gw->probes;
-	gw->probes = p;
-	for (size_t i = 0; i < p->len; i++) {
-		struct gw_probe_link *pl = &p->links[i];
-		struct sock_connect_opts opts = gw_upstream_opts(gw);
-		int fd;
-
-		*pl = (struct gw_probe_link){ .probe = p,
-					      .link = gw->links_on ? (int)i : -1,
-					      .rtt_ms = -1,
-					      .mptcp = -1,
-					      .syn_data = -1 };
-		pl->io.fd = -1;
-		pl->io.on_event = gw_probe_on_event;
-		p->pending++;
-		if (gw->links_on && !gw->links.link[i].carrier) {
-			pl->err = ENETDOWN; /* nothing would leave: say so at once */
-			gw_probe_link_end(pl);
-			continue;
-		}
-		if (gw->links_on &&
-		    !links_local_addr(&gw->links, (int)i, gw_family(dst), &opts.local)) {
-			pl->err = EADDRNOTAVAIL;
-			gw_probe_link_end(pl);
-			continue;
-		}
-		opts.has_local = gw->links_on;
-		fd = sock_connect_tfo(dst, &opts, header, (size_t)(header_len > 0 ? header_len : 0));
-		if (fd < 0) {
-			pl->err = -fd;
-			gw_probe_link_end(pl);
-			continue;
-		}
-		pl->io.fd = fd;
-		if (loop_add(&gw->loop, &pl->io, EPOLLIN | EPOLLOUT | EPOLLRDHUP | EPOLLET) < 0) {
-			close(fd);
-			pl->io.fd = -1;
-			pl->err = ENOMEM;
-			gw_probe_link_end(pl);
-		}
-	}
-	/* even when every link failed at once, the answer leaves from the loop */
-	loop_timer_arm(&gw->loop, &p->timer, p->pending ? GW_PROBE_TIMEOUT_MS : 0);
-	r->cancel = gw_probe_cancel;
-	r->cancel_arg = p;
-	return REPLY_LATER;
-}
-
-static const struct http_route gw_routes[] = {
-	{ "/metrics", HTTP_METRICS_TYPE, gw_http_metrics },
-	{ "/status.json", "application/json", gw_http_status },
-	{ "/history.json", "application/json", gw_http_history },
-	{ "/", WEBUI_TYPE, webui_page },
-};
-
-static void gw_on_sample(struct loop_timer *timer)
-{
-	struct gateway *gw = container_of(timer, struct gateway, sample);
-	struct status_link links[LINKS_MAX * 2];
-	size_t n = gw_link_rows(gw, links, sizeof(links) / sizeof(links[0]));
-
-	status_history_add(gw->history, gw_wall_ms(), links, n);
-	loop_timer_arm(&gw->loop, &gw->sample, gw->history->interval_ms);
-}
-
-/* The control socket (unless none) and the metrics endpoint (if set). A busy default socket
- * path is a warning; an explicit one, or the metrics address, is fatal. 0 or -errno. */
-static int gw_control_start(struct gateway *gw)
-{
-	const struct config_control *cfg = &gw->config.gateway.control;
-	char err[CTL_ERR_LEN], where[ADDR_STRLEN];
-	int ret;
-
-	gw->provider = (struct ctl_provider){
-		.role = "gateway",
-		.ctx = gw,
-		.status = gw_ctl_status,
-		.sessions = gw_ctl_sessions,
-		.links = gw_ctl_links,
-		.probe = gw_ctl_probe,
-		.reload = gw_ctl_reload,
-	};
-	if (cfg->socket[0]) {
-		ret = ctl_start(&gw->ctl, &gw->loop, cfg->socket, &gw->provider, err);
-		if (ret < 0 && cfg->socket_set) {
-			log_warnx("%s", err);
-			return ret;
-		}
-		if (ret < 0)
-			log_warnx("%s; running without a control socket", err);
-		else
-			log_info("control socket %s", cfg->socket);
-	}
-	if (!cfg->metrics)
-		return 0;
-	gw->history = malloc(sizeof(*gw->history));
-	if (!gw->history)
-		return -ENOMEM;
-	status_history_init(gw->history, 1000);
-	loop_timer_init(&gw->sample, gw_on_sample);
-	gw_on_sample(&gw->sample);
-	gw->routes = (struct http_handlers){
-		.routes = gw_routes,
-		.routes_len = sizeof(gw_routes) / sizeof(gw_routes[0]),
-		.ctx = gw,
-	};
-	ret = http_start(&gw->http, &gw->loop, &cfg->metrics_listen, &gw->routes, err);
-	if (ret < 0) {
-		log_warnx("%s", err);
-		return ret;
-	}
-	log_info("metrics and status page on http://%s/", addr_format(&cfg->metrics_listen, true,
-								       where));
-	return 0;
-}
-
-static void gw_control_stop(struct gateway *gw)
-{
-	gw_probe_cancel_all(gw);
-	ctl_stop(&gw->ctl);
-	http_stop(&gw->http);
-	if (gw->history)
-		loop_timer_cancel(&gw->loop, &gw->sample);
-	free(gw->history);
-	gw->history = NULL;
 }
 
 static void gw_usage(FILE *out)

@@ -7,6 +7,7 @@
  */
 #include "http.h"
 
+#include "log.h"
 #include "sock.h"
 
 #include <errno.h>
@@ -200,6 +201,22 @@ static const struct serve_ops http_ops = {
 	.request = http_on_request,
 	.frame = http_frame,
 };
+
+int http_serve(struct http *h, struct loop *loop, const struct addr_port *addr,
+	       struct http_handlers *handlers, const struct http_route *routes, size_t len,
+	       void *ctx)
+{
+	char err[HTTP_ERR_LEN], where[ADDR_STRLEN];
+	int ret;
+
+	*handlers = (struct http_handlers){ .routes = routes, .routes_len = len, .ctx = ctx };
+	ret = http_start(h, loop, addr, handlers, err);
+	if (ret < 0)
+		log_warnx("%s", err);
+	else
+		log_info("metrics and status page on http://%s/", addr_format(addr, true, where));
+	return ret;
+}
 
 int http_start(struct http *h, struct loop *loop, const struct addr_port *addr,
 	       const struct http_handlers *handlers, char err[HTTP_ERR_LEN])

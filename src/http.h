@@ -55,6 +55,11 @@ struct http {
 int http_start(struct http *h, struct loop *loop, const struct addr_port *addr,
 	       const struct http_handlers *handlers, char err[HTTP_ERR_LEN]);
 void http_stop(struct http *h);
+/* A role's metrics and status page: handlers = routes + ctx, http_start, and the address in the
+ * log (failures logged too). 0 or -errno. */
+int http_serve(struct http *h, struct loop *loop, const struct addr_port *addr,
+	       struct http_handlers *handlers, const struct http_route *routes, size_t len,
+	       void *ctx);
 
 struct http_request {
 	char method[16];

@@ -387,3 +387,25 @@ int status_read_interfaces(struct status_link *l, size_t max)
 	freeifaddrs(list);
 	return (int)n;
 }
+
+void status_sessions_reply(struct reply *r, const struct status_session *s, size_t n, bool json)
+{
+	if (!json) {
+		status_sessions_text(r, s, n);
+		return;
+	}
+	reply_puts(r, "{\"sessions\":");
+	status_sessions_json(r, s, n);
+	reply_puts(r, "}\n");
+}
+
+void status_links_reply(struct reply *r, const struct status_link *l, size_t n, bool json)
+{
+	if (!json) {
+		status_links_text(r, l, n);
+		return;
+	}
+	reply_puts(r, "{\"links\":");
+	status_links_json(r, l, n);
+	reply_puts(r, "}\n");
+}

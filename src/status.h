@@ -60,6 +60,11 @@ void status_sessions_text(struct reply *r, const struct status_session *s, size_
 /* A JSON array of session objects. */
 void status_sessions_json(struct reply *r, const struct status_session *s, size_t n);
 
+/* The `mpconvctl sessions` / `links` answer: {"sessions": [...]} / {"links": [...]} with json,
+ * else the table. */
+void status_sessions_reply(struct reply *r, const struct status_session *s, size_t n, bool json);
+void status_links_reply(struct reply *r, const struct status_link *l, size_t n, bool json);
+
 void status_links_text(struct reply *r, const struct status_link *l, size_t n);
 void status_links_json(struct reply *r, const struct status_link *l, size_t n);
 

@@ -17,20 +17,22 @@ TESTSERVER=$BED_TOP/tests/tools/testserver.py
 [ -x "$MPCONVD" ] || skip_all "mpconvd not built in $MPCONV_BUILD"
 command -v nft >/dev/null || skip_all "nft not installed"
 
-plan 18
+plan 19
 
 topo_hybrid A:rate=20mbit,delay=5 B:rate=30mbit,delay=10 || bail "topology"
 mptcp_multilink || bail "MPTCP endpoints"
 bed_sysctl "$NS_CV" net.ipv4.tcp_fastopen=3 || bail "sysctl"
 
 bed_start "$NS_SRV" bulk "$MPBULK" server -p 5201 --tcp
+bed_start "$NS_SRV" bulk2 "$MPBULK" server -p 5202 --tcp
 bed_start "$NS_SRV" echo python3 "$TESTSERVER" --mode echo "$SRV_ADDR4:7000" "$SRV_ADDR4:7001" \
 	"[$SRV_ADDR6]:7000"
 bed_start "$NS_CV" converter "$MPCONVD" converter --listen "$CV_ADDR4:5124" --allow 10.10.0.0/16
 wait_listen "$NS_SRV" 5201 && wait_listen "$NS_SRV" 7001 && wait_listen "$NS_CV" 5124 ||
 	bail "servers"
 bed_start "$NS_GW" gateway "$MPCONVD" gateway --converter "$CV_ADDR4" --lan "$LAN_IF_GW" \
-	--pool-min 2 --rule "block port 25 name no-smtp" --rule "direct port 7001 name local"
+	--pool-min 2 --rule "block port 25 name no-smtp" --rule "direct port 7001 name local" \
+	--rule "bond port 5202 rate 8mbit name capped"
 wait_listen "$NS_GW" 5126 || { dump_state "$NS_GW"; bail "gateway"; }
 check "the gateway installed its interception table" bash -c "ip netns exec '$NS_GW' nft list table inet mpconv >/dev/null"
 # The pool fills (idle pooled connections have one subflow each: the second joins once data
@@ -77,6 +79,14 @@ out=$(tcp_exchange "$NS_LAN" "$SRV_ADDR4" 25 x)
 check "block rule: the LAN connection is reset ($out)" test "$out" = reset
 check "block rule: logged with its rule name" grep -q 'rule=no-smtp .*reason="blocked by policy"' \
 	"$BED_TMP/gateway.err"
+
+# A rule's rate: the LAN connection is paced (downloads; this kernel refuses pacing on MPTCP
+# sockets, so uploads are not capped).
+wait_listen "$NS_SRV" 5202 || bail "server 5202"
+line=$(n "$NS_LAN" timeout 60 "$MPBULK" client "$SRV_ADDR4" 5202 --tcp --download --bytes 6M 2>&1)
+diag "capped download: $line"
+check "rate 8mbit: the download is paced to it ($(kv mbps "$line") Mbit/s, byte-exact)" \
+	bash -c "grep -q 'verified=1' <<<'$line' && awk -v m='$(kv mbps "$line")' 'BEGIN { exit !(m > 0 && m <= 8 * 1.15) }'"
 
 # Native MPTCP from a LAN host is never touched: it reaches an MPTCP server end to end.
 bed_start "$NS_SRV" native "$MPBULK" server -p 5301
