@@ -877,6 +877,10 @@ static void cv_read_socks(struct cv_session *s)
 	}
 	if (!s->socks_greeted) {
 		len = socks_parse_greeting(w->scratch, (size_t)n, &no_auth);
+		if (len == -EAGAIN && s->client_eof) {
+			cv_close(s, "client closed in the middle of its SOCKS greeting");
+			return;
+		}
 		if (len == -EAGAIN)
 			return;
 		if (len < 0 || recv(fd, w->scratch, (size_t)len, MSG_DONTWAIT) != len) {
@@ -900,6 +904,10 @@ static void cv_read_socks(struct cv_session *s)
 		return;
 	}
 	len = socks_parse_request(w->scratch, (size_t)n, &s->dest, &refuse);
+	if (len == -EAGAIN && s->client_eof) {
+		cv_close(s, "client closed in the middle of its SOCKS request");
+		return;
+	}
 	if (len == -EAGAIN)
 		return;
 	if (len < 0 || recv(fd, w->scratch, (size_t)len, MSG_DONTWAIT) != len) {
