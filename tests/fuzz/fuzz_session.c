@@ -76,6 +76,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 	uint8_t reply[4096];
 	ssize_t n;
 	int sv[2];
+	bool socks;
 
 	if (!ready) {
 		fz_init(&fz[0], false);
@@ -98,8 +99,9 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 	sin->sin_addr.s_addr = htonl(0xc0000201); /* 192.0.2.1 */
 	/* A Convert message starts with version 1, a SOCKS greeting with 5: the same input
 	 * drives whichever listener would have accepted it. */
+	socks = size && data[0] == 5;
 	cv_open_session(&c->worker, sv[0], &ss, sizeof(*sin),
-			size && data[0] == 5 ? CV_PROTO_SOCKS : CV_PROTO_CONVERT);
+			socks ? CV_PROTO_SOCKS : CV_PROTO_CONVERT);
 	if (c->worker.sessions_len) {
 		loop_timer_init(&guard, fz_guard_expired);
 		c->worker.loop.stopping = false;
@@ -112,7 +114,16 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 		abort();
 
 	n = read(sv[1], reply, sizeof(reply));
-	if (n > 0) {
+	if (n > 0 && socks) {
+		/* the method choice, then (if a request came) a reply; never anything else */
+		enum socks_reply code;
+		int len = socks_parse_server(reply, (size_t)n, &code);
+
+		if (!(reply[0] == 5 && (n == 2 || len == n))) {
+			fprintf(stderr, "fuzz_session: SOCKS answer does not parse (%zd bytes)\n", n);
+			abort();
+		}
+	} else if (n > 0) {
 		struct conv_message msg;
 		struct conv_parse_error perr;
 
