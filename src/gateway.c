@@ -49,17 +49,21 @@ static void gw_track(struct gw_session *s)
 	struct gateway *gw = s->gw;
 	int fd = s->relay.io[RELAY_B].fd;
 
-	if (s->path || s->fell_back)
+	if (s->tracked) /* the request left, then the reply came: once per upstream socket */
 		return;
+	s->tracked = true;
+	if (gw->paths_on) {
+		/* reads MPTCP_INFO, which a fallen-back socket refuses: no second question then */
+		s->path = paths_track(&gw->paths, fd, s->rule.links, s->rule.backup);
+		if (s->path)
+			return;
+	}
 	if (sock_is_mptcp(fd) == 0) {
 		s->fell_back = true;
 		gw->stats.mptcp_fallbacks++;
 		log_warnx("converter connection fell back to plain TCP (MPTCP stripped or refused "
 			  "on the path?): single path for this session");
-		return;
 	}
-	if (gw->paths_on)
-		s->path = paths_track(&gw->paths, fd, s->rule.links, s->rule.backup);
 }
 
 /* The source address for a new connection of family that may use the links in allowed:
@@ -308,7 +312,7 @@ static void gw_upstream_failed(struct gw_session *s, const char *why, bool refus
 
 	gw_untrack(s);
 	gw_set_upstream(s, -1);
-	s->fell_back = false;
+	s->fell_back = s->tracked = false;
 	if (s->from_pool && !refused) {
 		s->from_pool = false;
 		gw_bond_connect(s, s->converter, false);

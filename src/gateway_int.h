@@ -60,6 +60,7 @@ struct gw_session {
 	uint64_t started_ms;
 	bool bonded, from_pool;
 	bool fell_back; /* upstream is plain TCP (MPTCP refused or stripped): counted once */
+	bool tracked;	/* the upstream socket was looked at (paths, fallback): once per socket */
 	bool early_waited; /* tfo mode: the wait for the LAN client's first bytes is over */
 	int converter_error; /* Error TLV code received, or -1 */
 	uint8_t request[GW_REQUEST_MAX];

@@ -173,6 +173,25 @@ static bool intercept_put_set(struct intercept_buf *b, const struct intercept_co
 	return any;
 }
 
+/* What a chain lets pass before anything else: other interfaces, non-TCP, IPv6 when off,
+ * traffic to this host and to the excluded prefixes. */
+static void intercept_put_skips(struct intercept_buf *b, const struct intercept_config *cfg,
+				bool ex4, bool ex6)
+{
+	intercept_put(b, "\t\tiifname != { ");
+	for (size_t i = 0; i < cfg->lan_len; i++)
+		intercept_put(b, "%s\"%s\"", i ? ", " : "", cfg->lan_ifaces[i]);
+	intercept_put(b, " } return\n"
+			 "\t\tmeta l4proto != tcp return\n");
+	if (!cfg->ipv6)
+		intercept_put(b, "\t\tmeta nfproto ipv6 return\n");
+	intercept_put(b, "\t\tfib daddr type local accept\n");
+	if (ex4)
+		intercept_put(b, "\t\tip daddr @exclude4 accept\n");
+	if (ex6)
+		intercept_put(b, "\t\tip6 daddr @exclude6 accept\n");
+}
+
 int intercept_render(const struct intercept_config *cfg, char *buf, size_t len)
 {
 	struct intercept_buf b = { .p = buf, .len = len };
@@ -196,19 +215,8 @@ int intercept_render(const struct intercept_config *cfg, char *buf, size_t len)
 		ex6 = intercept_put_set(&b, cfg, false);
 
 	intercept_put(&b, "\tchain prerouting {\n"
-			  "\t\ttype filter hook prerouting priority mangle; policy accept;\n"
-			  "\t\tiifname != { ");
-	for (size_t i = 0; i < cfg->lan_len; i++)
-		intercept_put(&b, "%s\"%s\"", i ? ", " : "", cfg->lan_ifaces[i]);
-	intercept_put(&b, " } return\n"
-			  "\t\tmeta l4proto != tcp return\n");
-	if (!cfg->ipv6)
-		intercept_put(&b, "\t\tmeta nfproto ipv6 return\n");
-	intercept_put(&b, "\t\tfib daddr type local accept\n");
-	if (ex4)
-		intercept_put(&b, "\t\tip daddr @exclude4 accept\n");
-	if (ex6)
-		intercept_put(&b, "\t\tip6 daddr @exclude6 accept\n");
+			  "\t\ttype filter hook prerouting priority mangle; policy accept;\n");
+	intercept_put_skips(&b, cfg, ex4, ex6);
 	if (cfg->redirect) {
 		/* mangle runs before dstnat: the nat chain sees the native-MPTCP mark */
 		intercept_put(&b,
@@ -216,20 +224,9 @@ int intercept_render(const struct intercept_config *cfg, char *buf, size_t len)
 			      " tcp option mptcp exists ct mark set ct mark | 0x%08x accept\n"
 			      "\t}\n"
 			      "\tchain divert {\n"
-			      "\t\ttype nat hook prerouting priority dstnat; policy accept;\n"
-			      "\t\tiifname != { ",
+			      "\t\ttype nat hook prerouting priority dstnat; policy accept;\n",
 			      INTERCEPT_CT_NATIVE);
-		for (size_t i = 0; i < cfg->lan_len; i++)
-			intercept_put(&b, "%s\"%s\"", i ? ", " : "", cfg->lan_ifaces[i]);
-		intercept_put(&b, " } return\n"
-				  "\t\tmeta l4proto != tcp return\n");
-		if (!cfg->ipv6)
-			intercept_put(&b, "\t\tmeta nfproto ipv6 return\n");
-		intercept_put(&b, "\t\tfib daddr type local accept\n");
-		if (ex4)
-			intercept_put(&b, "\t\tip daddr @exclude4 accept\n");
-		if (ex6)
-			intercept_put(&b, "\t\tip6 daddr @exclude6 accept\n");
+		intercept_put_skips(&b, cfg, ex4, ex6);
 		intercept_put(&b,
 			      "\t\tct mark & 0x%08x == 0x%08x accept\n"
 			      "\t\tmeta l4proto tcp redirect to :%u\n"

@@ -55,12 +55,7 @@ nstat_reset "$NS_GW"
 n "$NS_LAN" timeout 120 "$MPBULK" client "$SRV_ADDR4" 5201 --tcp --download --bytes 20M \
 	>"$T/down" 2>&1 &
 client=$!
-max=0
-while kill -0 "$client" 2>/dev/null; do
-	c=$(conn_subflows "$NS_GW" '( dport = :5124 )')
-	[ "$c" -gt "$max" ] && max=$c
-	sleep 0.2
-done
+max=$(max_conn_subflows_while "$client" "$NS_GW" '( dport = :5124 )')
 wait "$client"
 diag "download: $(cat "$T/down")"
 check "download byte-exact" grep -q 'verified=1' "$T/down"

@@ -93,12 +93,7 @@ check "gateway over SOCKS 5: LAN echo ($out)" test "$out" = "lan|END|"
 n "$NS_LAN" timeout 60 "$MPBULK" client "$SRV_ADDR4" 5201 --tcp --download --bytes 10M \
 	>"$T/socks-down" 2>&1 &
 client=$!
-max=0
-while kill -0 "$client" 2>/dev/null; do
-	c=$(conn_subflows "$NS_GW" '( dport = :1080 )')
-	[ "$c" -gt "$max" ] && max=$c
-	sleep 0.2
-done
+max=$(max_conn_subflows_while "$client" "$NS_GW" '( dport = :1080 )')
 wait "$client"
 check "gateway over SOCKS 5: a 10 MB download, byte-exact" grep -q 'verified=1' "$T/socks-down"
 check "over both links ($max subflows)" test "$max" -eq 2
@@ -120,12 +115,7 @@ check "on-path: LAN echo ($out)" test "$out" = "onpath|END|"
 n "$NS_LAN" timeout 60 "$MPBULK" client "$SRV_ADDR4" 5201 --tcp --download --bytes 10M \
 	>"$T/onpath-down" 2>&1 &
 client=$!
-max=0
-while kill -0 "$client" 2>/dev/null; do
-	c=$(conn_subflows "$NS_GW" '( dport = :5201 )')
-	[ "$c" -gt "$max" ] && max=$c
-	sleep 0.2
-done
+max=$(max_conn_subflows_while "$client" "$NS_GW" '( dport = :5201 )')
 wait "$client"
 check "on-path: a 10 MB download, byte-exact" grep -q 'verified=1' "$T/onpath-down"
 check "over both links: the join on link B was terminated too ($max subflows)" test "$max" -eq 2

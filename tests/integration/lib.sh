@@ -877,10 +877,21 @@ conn_subflows()
 # prints the highest count seen.
 max_subflows_while()
 {
-	local pid=$1 ns=$2 max=0 c
-	shift 2
+	_max_while count_subflows "$@"
+}
+
+# max_conn_subflows_while PID NS [FILTER...]: the same with conn_subflows (one connection's).
+max_conn_subflows_while()
+{
+	_max_while conn_subflows "$@"
+}
+
+_max_while()
+{
+	local counter=$1 pid=$2 ns=$3 max=0 c
+	shift 3
 	while kill -0 "$pid" 2>/dev/null; do
-		c=$(count_subflows "$ns" "$@")
+		c=$("$counter" "$ns" "$@")
 		[ "$c" -gt "$max" ] && max=$c
 		sleep 0.2
 	done
