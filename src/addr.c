@@ -162,40 +162,125 @@ socklen_t addr_to_sockaddr(const struct addr_port *ap, struct sockaddr_storage *
 	return sizeof(*sin6);
 }
 
+/* ---- address classes ---- */
+
+/* One row per special-purpose prefix, IPv4 rows in the mapped form (length + 96). The most
+ * specific rows come first: the first match decides. */
+static const struct addr_class_row {
+	uint8_t prefix[16];
+	uint8_t len;
+	enum addr_class cls;
+} addr_class_table[] = {
+	{ { [10] = 0xff, [11] = 0xff }, 128, ADDR_CLASS_UNSPECIFIED },
+	{ { [10] = 0xff, [11] = 0xff, 255, 255, 255, 255 }, 128, ADDR_CLASS_BROADCAST },
+	{ { [10] = 0xff, [11] = 0xff }, 104, ADDR_CLASS_THIS_NETWORK },
+	{ { [10] = 0xff, [11] = 0xff, 127 }, 104, ADDR_CLASS_LOOPBACK },
+	{ { [10] = 0xff, [11] = 0xff, 169, 254 }, 112, ADDR_CLASS_LINK_LOCAL },
+	{ { [10] = 0xff, [11] = 0xff, 224 }, 100, ADDR_CLASS_MULTICAST },
+	{ { [10] = 0xff, [11] = 0xff, 240 }, 100, ADDR_CLASS_RESERVED },
+	{ { 0 }, 128, ADDR_CLASS_UNSPECIFIED },
+	{ { [15] = 1 }, 128, ADDR_CLASS_LOOPBACK },
+	{ { 0xfe, 0x80 }, 10, ADDR_CLASS_LINK_LOCAL },
+	{ { 0xff }, 8, ADDR_CLASS_MULTICAST },
+};
+
+static const char *const addr_class_names[ADDR_CLASS_COUNT] = {
+	[ADDR_CLASS_ORDINARY] = "ordinary",	    [ADDR_CLASS_UNSPECIFIED] = "unspecified",
+	[ADDR_CLASS_THIS_NETWORK] = "this-network", [ADDR_CLASS_LOOPBACK] = "loopback",
+	[ADDR_CLASS_LINK_LOCAL] = "link-local",	    [ADDR_CLASS_MULTICAST] = "multicast",
+	[ADDR_CLASS_BROADCAST] = "broadcast",	    [ADDR_CLASS_RESERVED] = "reserved",
+};
+
+const char *addr_class_name(enum addr_class cls)
+{
+	return cls < ADDR_CLASS_COUNT ? addr_class_names[cls] : "?";
+}
+
+static bool addr_in_prefix(const uint8_t ip[16], const uint8_t prefix[16], unsigned len)
+{
+	unsigned bytes = len / 8, bits = len % 8;
+
+	if (memcmp(ip, prefix, bytes))
+		return false;
+	return !bits || ((ip[bytes] ^ prefix[bytes]) & (uint8_t)(0xff << (8 - bits))) == 0;
+}
+
+static enum addr_class addr_classify_literal(const uint8_t ip[16])
+{
+	for (size_t i = 0; i < sizeof(addr_class_table) / sizeof(addr_class_table[0]); i++)
+		if (addr_in_prefix(ip, addr_class_table[i].prefix, addr_class_table[i].len))
+			return addr_class_table[i].cls;
+	return ADDR_CLASS_ORDINARY;
+}
+
+static void addr_mapped_from(const uint8_t v4[4], bool invert, uint8_t out[16])
+{
+	memcpy(out, addr_v4mapped_prefix, sizeof(addr_v4mapped_prefix));
+	for (int i = 0; i < 4; i++)
+		out[12 + i] = invert ? (uint8_t)~v4[i] : v4[i];
+}
+
+size_t addr_embedded_v4(const uint8_t ip[16], uint8_t out[ADDR_EMBEDDED_MAX][16])
+{
+	static const uint8_t zero[12];
+	static const uint8_t siit[12] = { [8] = 0xff, [9] = 0xff };
+	static const uint8_t nat64[12] = { 0x00, 0x64, 0xff, 0x9b };
+	static const uint8_t sixtofour[2] = { 0x20, 0x02 };
+	static const uint8_t teredo[4] = { 0x20, 0x01, 0x00, 0x00 };
+
+	if (addr_is_v4mapped(ip) || !memcmp(ip, zero, 12) || !memcmp(ip, siit, 12) ||
+	    !memcmp(ip, nat64, 12)) {
+		/* mapped, compatible (:: and ::1 are IPv6's own, classified before), SIIT, NAT64 */
+		addr_mapped_from(ip + 12, false, out[0]);
+		return 1;
+	}
+	if (!memcmp(ip, sixtofour, 2)) {
+		addr_mapped_from(ip + 2, false, out[0]);
+		return 1;
+	}
+	if (!memcmp(ip, teredo, 4)) {
+		/* RFC 4380: the server at bits 32-63, the client's address inverted in the last 32 */
+		addr_mapped_from(ip + 4, false, out[0]);
+		addr_mapped_from(ip + 12, true, out[1]);
+		return 2;
+	}
+	return 0;
+}
+
+enum addr_class addr_classify(const uint8_t ip[16])
+{
+	uint8_t embedded[ADDR_EMBEDDED_MAX][16];
+	enum addr_class cls = addr_classify_literal(ip);
+	size_t n;
+
+	if (cls != ADDR_CLASS_ORDINARY || addr_is_v4mapped(ip))
+		return cls;
+	n = addr_embedded_v4(ip, embedded);
+	for (size_t i = 0; i < n && cls == ADDR_CLASS_ORDINARY; i++)
+		cls = addr_classify_literal(embedded[i]);
+	return cls;
+}
+
+void addr_client_key(const uint8_t ip[16], unsigned prefix6, uint8_t key[16])
+{
+	memcpy(key, ip, 16);
+	if (addr_is_v4mapped(ip) || prefix6 >= 128)
+		return;
+	for (unsigned bit = prefix6; bit < 128; bit++)
+		key[bit / 8] &= (uint8_t)~(0x80u >> (bit % 8));
+}
+
 bool addr_is_unspecified(const uint8_t ip[16])
 {
-	static const uint8_t any6[16];
-
-	if (addr_is_v4mapped(ip))
-		return !memcmp(ip + 12, any6, 4);
-	return !memcmp(ip, any6, 16);
+	return addr_classify_literal(ip) == ADDR_CLASS_UNSPECIFIED;
 }
 
 bool addr_is_loopback(const uint8_t ip[16])
 {
-	static const uint8_t loop6[16] = { [15] = 1 };
-
-	if (addr_is_v4mapped(ip))
-		return ip[12] == 127;
-	return !memcmp(ip, loop6, 16);
-}
-
-bool addr_is_multicast(const uint8_t ip[16])
-{
-	if (addr_is_v4mapped(ip))
-		return (ip[12] & 0xf0) == 224;
-	return ip[0] == 0xff;
-}
-
-bool addr_is_broadcast(const uint8_t ip[16])
-{
-	return addr_is_v4mapped(ip) && ip[12] == 255 && ip[13] == 255 && ip[14] == 255 &&
-	       ip[15] == 255;
+	return addr_classify_literal(ip) == ADDR_CLASS_LOOPBACK;
 }
 
 bool addr_is_link_local(const uint8_t ip[16])
 {
-	if (addr_is_v4mapped(ip))
-		return ip[12] == 169 && ip[13] == 254;
-	return ip[0] == 0xfe && (ip[1] & 0xc0) == 0x80;
+	return addr_classify_literal(ip) == ADDR_CLASS_LINK_LOCAL;
 }

@@ -94,6 +94,7 @@ bool clients_acquire(struct clients *clients, const uint8_t ip[16], enum clients
 		clients->free_head = clients->entries[idx].next;
 		memcpy(clients->entries[idx].ip, ip, 16);
 		memset(clients->entries[idx].count, 0, sizeof(clients->entries[idx].count));
+		clients->entries[idx].warned_ms = 0;
 		clients->entries[idx].next = -1;
 		*link = idx;
 	}
@@ -119,6 +120,29 @@ void clients_release(struct clients *clients, const uint8_t ip[16], enum clients
 		drop_if_unused(clients, link, idx);
 	}
 	pthread_mutex_unlock(&clients->lock);
+}
+
+static bool clients_due(uint64_t *last_ms, uint64_t now_ms, uint64_t interval_ms)
+{
+	if (*last_ms && now_ms - *last_ms < interval_ms)
+		return false;
+	*last_ms = now_ms ? now_ms : 1;
+	return true;
+}
+
+bool clients_warn_due(struct clients *clients, const uint8_t ip[16], uint64_t now_ms,
+		      uint64_t interval_ms)
+{
+	int32_t *link, idx;
+	bool due;
+
+	pthread_mutex_lock(&clients->lock);
+	idx = find(clients, ip, &link);
+	due = clients_due(idx != -1 ? &clients->entries[idx].warned_ms
+				    : &clients->tableless_warned_ms,
+			  now_ms, interval_ms);
+	pthread_mutex_unlock(&clients->lock);
+	return due;
 }
 
 uint32_t clients_count(struct clients *clients, const uint8_t ip[16], enum clients_counter which)

@@ -23,6 +23,7 @@ enum clients_counter {
 struct clients_entry {
 	uint8_t ip[16];
 	uint32_t count[CLIENTS_COUNTERS];
+	uint64_t warned_ms; /* when a refusal of this client was last logged */
 	int32_t next; /* hash chain or free list; -1 = end */
 };
 
@@ -32,6 +33,7 @@ struct clients {
 	int32_t *buckets;	       /* owned, bucket_count heads */
 	size_t capacity, bucket_count;
 	int32_t free_head;
+	uint64_t tableless_warned_ms; /* the same, for clients the full table could not hold */
 };
 
 /* capacity = most distinct clients tracked at once (>= max sessions). 0 or -ENOMEM. */
@@ -46,6 +48,10 @@ bool clients_acquire(struct clients *clients, const uint8_t ip[16], enum clients
 		     uint32_t limit);
 /* Undoes one clients_acquire that returned true. */
 void clients_release(struct clients *clients, const uint8_t ip[16], enum clients_counter which);
+/* Whether a refusal of ip should be logged now: true at most once per interval_ms per client
+ * (and once per interval for all clients the table had no room for); records it. */
+bool clients_warn_due(struct clients *clients, const uint8_t ip[16], uint64_t now_ms,
+		      uint64_t interval_ms);
 uint32_t clients_count(struct clients *clients, const uint8_t ip[16], enum clients_counter which);
 
 #endif

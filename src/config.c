@@ -503,29 +503,46 @@ static const struct config_key config_keys[] = {
 	  .offset = FIELD(max_sessions),
 	  .min = 1,
 	  .max = 1000000,
-	  .help = "sessions in the whole daemon (default 10000)" },
+	  .help = "sessions past their Convert message or SOCKS request, in the whole daemon "
+		  "(default 10000)" },
+	{ .name = "max-idle",
+	  .arg = "N",
+	  .set = config_set_u32,
+	  .offset = FIELD(max_idle),
+	  .min = 1,
+	  .max = 1000000,
+	  .help = "connections still waiting for their message, in the whole daemon: a budget of "
+		  "their own, never taken from max-sessions (default 2048)" },
+	{ .name = "client-prefix6",
+	  .arg = "N",
+	  .set = config_set_u32,
+	  .offset = FIELD(client_prefix6),
+	  .min = 32,
+	  .max = 128,
+	  .help = "IPv6 clients are counted per /N for the per-client limits (default 64: one "
+		  "household or phone); IPv4 clients per address" },
 	{ .name = "max-sessions-per-client",
 	  .arg = "N",
 	  .set = config_set_u32,
 	  .offset = FIELD(max_sessions_per_client),
 	  .min = 1,
 	  .max = 1000000,
-	  .help = "sessions per client address (default 512)" },
+	  .help = "sessions per client (IPv4 address or IPv6 /client-prefix6) (default 512)" },
 	{ .name = "max-pending-per-client",
 	  .arg = "N",
 	  .set = config_set_u32,
 	  .offset = FIELD(max_pending_per_client),
 	  .min = 1,
 	  .max = 1000000,
-	  .help = "server connects in flight per client address (default 64)" },
+	  .help = "server connects in flight per client (default 64)" },
 	{ .name = "max-idle-per-client",
 	  .arg = "N",
 	  .set = config_set_u32,
 	  .offset = FIELD(max_idle_per_client),
 	  .min = 1,
 	  .max = 1000000,
-	  .help = "connections per client address still waiting for their Convert message "
-		  "(default 32)" },
+	  .help = "connections per client still waiting for their Convert message or SOCKS "
+		  "request (default 32)" },
 	{ .name = "convert-wait",
 	  .arg = "DURATION",
 	  .set = config_set_ms,
@@ -876,6 +893,8 @@ void config_init(struct config *cfg)
 				.downstream_mptcp = true,
 				.cookie_secret.rotate_seconds = 3600,
 				.max_sessions = 10000,
+				.max_idle = 2048,
+				.client_prefix6 = 64,
 				.transparent_port = 5125,
 				.max_sessions_per_client = 512,
 				.max_pending_per_client = 64,
@@ -1262,6 +1281,8 @@ int config_finish(struct config *cfg, char err[CONFIG_ERR_LEN])
 		conv->max_pending_per_client = conv->max_sessions_per_client;
 	if (conv->max_idle_per_client > conv->max_sessions_per_client)
 		conv->max_idle_per_client = conv->max_sessions_per_client;
+	if (conv->max_idle_per_client > conv->max_idle)
+		conv->max_idle_per_client = conv->max_idle;
 	/* An all-zero key means "not configured": config_set_secret refuses a zero secret. */
 	if (sodium_is_zero(conv->cookie_secret.key, sizeof(conv->cookie_secret.key))) {
 		ret = cookie_secret_random(&conv->cookie_secret,

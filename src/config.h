@@ -53,7 +53,9 @@ struct config_converter {
 	bool downstream_mptcp; /* open the server leg with MPTCP to learn support; default true */
 	bool cookies;	       /* require the Cookie TLV; default false */
 	struct cookie_secret cookie_secret; /* random at load unless configured */
-	uint32_t max_sessions;		    /* whole daemon; default 10000 */
+	uint32_t max_sessions;		    /* asking for something, whole daemon; default 10000 */
+	uint32_t max_idle;		    /* waiting for their message, whole daemon; 2048 */
+	uint32_t client_prefix6;	    /* an IPv6 client is its /N for the limits; 64 */
 	uint32_t max_sessions_per_client;   /* default 512 */
 	uint32_t max_pending_per_client;    /* downstream connects in flight; default 64 */
 	uint32_t max_idle_per_client;	    /* connected, no Convert message yet; default 32 */

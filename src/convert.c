@@ -202,7 +202,6 @@ static const char *walk_kinds(const uint8_t *p, size_t n, size_t *used, size_t *
 struct parse_state {
 	enum conv_sender from;
 	unsigned int seen;
-	size_t connect_off; /* where the Connect address starts, for the post-parse check */
 	size_t ao_off;	    /* offset of the first TCP-AO option, 0 = none */
 	struct conv_message *msg;
 	struct conv_parse_error *err;
@@ -229,7 +228,6 @@ static int parse_connect(struct parse_state *st, const uint8_t *tlv, size_t len,
 			      base + CONV_CONNECT_MIN_LEN + fault);
 	cn->options = opts;
 	cn->options_len = used;
-	st->connect_off = base + 4;
 	if (ao)
 		st->ao_off = base + CONV_CONNECT_MIN_LEN + ao - 1;
 	st->msg->has_connect = true;
@@ -364,13 +362,8 @@ int conv_parse(const uint8_t *buf, size_t len, size_t max_len, enum conv_sender 
 		}
 		ret = parse_tlv(&st, type, tlv, words * 4u, base);
 	}
-	/* Policy checks last, so a malformed message is reported as malformed first. */
-	if (ret == 0 && msg->has_connect && conv_addr_is_forbidden(msg->connect.addr))
-		/* §3.2.4: multicast, broadcast and host loopback are "Malformed Message". We add
-		 * the unspecified address: connecting to it reaches the Converter itself. */
-		ret = reject(&scratch, CONV_ERR_MALFORMED_MESSAGE,
-			     "Connect to a multicast, broadcast, loopback or unspecified address",
-			     st.connect_off);
+	/* Which destinations are refused (§3.2.4: multicast, broadcast, loopback...) is the
+	 * destination policy's job (destination.h), the same for every entrance, not the codec's. */
 	if (ret == 0 && st.ao_off) {
 		/* §3.2.8: the value lists the unsupported option kinds, zero padded. */
 		scratch.value[0] = CONV_TCPOPT_AO;
@@ -519,7 +512,7 @@ int conv_put_connect(struct conv_writer *w, uint16_t port, const uint8_t addr[16
 		return w->err;
 	if (options_len > CONV_MAX_LEN)
 		return fail(w, -EMSGSIZE);
-	if (!addr || conv_addr_is_forbidden(addr) || (options_len && !options))
+	if (!addr || (options_len && !options))
 		return fail(w, -EINVAL);
 	/* Unpadded walk: the caller's list must be exactly options, the writer adds padding. */
 	if (walk_options(options, options_len, false, &used, &fault, &ao) || ao)
@@ -622,21 +615,6 @@ static bool is_v4_mapped(const uint8_t a[16])
 	static const uint8_t prefix[12] = { 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0xff, 0xff };
 
 	return memcmp(a, prefix, sizeof(prefix)) == 0;
-}
-
-bool conv_addr_is_forbidden(const uint8_t a[16])
-{
-	static const uint8_t any6[16], loop6[16] = { [15] = 1 };
-
-	if (is_v4_mapped(a)) {
-		const uint8_t *v4 = a + 12;
-		bool any = !(v4[0] | v4[1] | v4[2] | v4[3]);
-		bool bcast = (v4[0] & v4[1] & v4[2] & v4[3]) == 0xff;
-
-		/* 0.0.0.0, 127/8 loopback, 224/4 multicast, 255.255.255.255 (RFC 6890). */
-		return any || v4[0] == 127 || (v4[0] & 0xf0) == 224 || bcast;
-	}
-	return a[0] == 0xff || !memcmp(a, any6, 16) || !memcmp(a, loop6, 16);
 }
 
 void conv_connect_to_sockaddr(const struct conv_connect *cn, struct sockaddr_storage *ss,

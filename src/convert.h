@@ -158,8 +158,9 @@ void conv_writer_begin(struct conv_writer *w, uint8_t *buf, size_t cap);
  * content the decoder would reject (see each). Values are zero-padded to 32 bits.
  */
 int conv_put_info(struct conv_writer *w);
-/* -EINVAL for a forbidden address (conv_addr_is_forbidden), options that are not a list of
- * kind/length/value options (EOL, NOP, length < 2, overrun) or that ask for TCP-AO. */
+/* -EINVAL for options that are not a list of kind/length/value options (EOL, NOP,
+ * length < 2, overrun) or that ask for TCP-AO. Which addresses may be named is the
+ * destination policy's question (destination.h), not the codec's. */
 int conv_put_connect(struct conv_writer *w, uint16_t port, const uint8_t addr[16],
 		     const uint8_t *options, size_t options_len);
 int conv_put_ext_tcp_header(struct conv_writer *w, const uint8_t *hdr, size_t len);
@@ -181,10 +182,6 @@ int conv_write_message(uint8_t *buf, size_t cap, const struct conv_message *msg)
  */
 int conv_write_error_reply(uint8_t *buf, size_t cap, const struct conv_parse_error *err,
 			   const uint8_t *cookie, size_t cookie_len);
-
-/* True for addresses a Connect must not name: multicast, limited broadcast, loopback,
- * unspecified (IPv4-mapped or IPv6). */
-bool conv_addr_is_forbidden(const uint8_t addr[16]);
 
 /* Connect address and port to a socket address: AF_INET for an IPv4-mapped address, else
  * AF_INET6. Always succeeds. */

@@ -15,6 +15,7 @@
 #include "convert.h"
 #include "cookie.h"
 #include "ctl.h"
+#include "destination.h"
 #include "http.h"
 #include "log.h"
 #include "loop.h"
@@ -22,13 +23,13 @@
 #include "pipe.h"
 #include "relay.h"
 #include "intercept.h"
+#include "ownaddr.h"
 #include "sock.h"
 #include "socks.h"
 #include "status.h"
 #include "webui.h"
 
 #include <errno.h>
-#include <ifaddrs.h>
 #include <netinet/in.h>
 #include <netinet/tcp.h>
 #include <pthread.h>
@@ -46,7 +47,8 @@
 #define CV_REPLY_MAX	     160 /* header + Supported Ext + Extended TCP Header, or an Error */
 #define CV_KEY_RECHECK_MS    2	 /* no event marks the client's MPTCP key arriving */
 #define CV_ACCEPT_BACKOFF_MS 100
-#define CV_OVERFLOW_SESSIONS 256 /* beyond max-sessions: answered with Resource Exceeded */
+#define CV_OVERFLOW_SESSIONS 256 /* beyond the limits: answered with Resource Exceeded */
+#define CV_LIMIT_WARN_MS     10000 /* a binding limit is logged at most this often per client */
 #define CV_JOIN_PORTS	     1024 /* on-path: destination ports whose joins are taken */
 #define TCPOPT_KIND_MPTCP    30
 #define TCPOPT_KIND_TFO	     34
@@ -55,7 +57,6 @@
 struct cv_cfg {
 	atomic_int refs;
 	struct config config;
-	struct acl own_addresses; /* the converter's own addresses: never a destination */
 };
 
 /* How a session ended, for the close-reason counters. */
@@ -70,6 +71,13 @@ enum cv_end {
 	CV_END_INFO,	     /* an Info request answered */
 	CV_END_ABORTED,	     /* ended before the relay without a reply (client gone, timeout) */
 	CV_END_COUNT,
+};
+
+/* Metric labels of the destination policy's refusals (special classes are one label). */
+static const char *const cv_dest_verdict_names[DEST_VERDICT_COUNT] = {
+	[DEST_ALLOWED] = "allowed",	    [DEST_PORT_ZERO] = "port-zero",
+	[DEST_SPECIAL] = "special-address", [DEST_OWN_ADDRESS] = "own-address",
+	[DEST_DENIED] = "denied-destination",
 };
 
 static const char *const cv_end_names[CV_END_COUNT] = {
@@ -90,6 +98,7 @@ struct cv_stats {
 	atomic_ulong bytes_up;	   /* relayed client -> server, counted when a session ends */
 	atomic_ulong bytes_down;
 	atomic_ulong errors[98]; /* Error TLVs sent, by code (codes are < 98) */
+	atomic_ulong dest_refused[DEST_VERDICT_COUNT]; /* refusals by the destination policy */
 	atomic_ulong ends[CV_END_COUNT];
 	struct metrics_histogram setup; /* accept -> relay start (reply written), µs */
 };
@@ -99,7 +108,11 @@ struct cv_shared {
 	int argc; /* the role's command line, re-run on reload */
 	char **argv;
 	struct clients clients;
-	atomic_uint sessions;
+	struct ownaddr own; /* the host's addresses, never a destination; main thread refreshes */
+	atomic_uint sessions; /* every open session: the hard cap on memory and fds */
+	atomic_uint idle;     /* of which waiting for their message (max-idle) */
+	atomic_uint active;   /* of which past their message (max-sessions) */
+	atomic_ullong global_warned_ms; /* last warning about a global limit */
 	atomic_bool draining;
 	pthread_mutex_t cfg_lock;
 	struct cv_cfg *cfg; /* current; sessions hold references to older ones */
@@ -142,9 +155,11 @@ struct cv_session {
 	struct loop_timer timer;
 	uint64_t started_ms, wait_since_ms;
 	bool client_mptcp, server_mptcp, client_eof, has_dest;
-	bool counted_session, counted_idle, counted_pending;
+	bool counted_session, counted_idle, counted_pending, counted_active;
+	uint8_t client_key[16]; /* the client's address as the per-client limits count it */
 	bool info_requested, reply_is_error, reset_on_close;
-	int error_code; /* sent, or -1 */
+	int error_code;	     /* sent, or -1 */
+	const char *refusal; /* why error_code was sent (static), for the close line */
 	uint16_t reply_len;
 	uint8_t reply[CV_REPLY_MAX];
 };
@@ -178,44 +193,13 @@ static void cv_on_server_event(struct loop_io *io, uint32_t events);
 
 /* ---- configuration snapshots ---- */
 
-static int cv_collect_own_addresses(struct acl *acl)
-{
-	struct ifaddrs *ifa_list, *ifa;
-	int ret = 0;
-
-	if (getifaddrs(&ifa_list) == -1)
-		return -errno;
-	for (ifa = ifa_list; ifa && ret == 0; ifa = ifa->ifa_next) {
-		struct addr_port ap;
-		struct acl_prefix prefix;
-
-		if (!ifa->ifa_addr ||
-		    !addr_from_sockaddr(ifa->ifa_addr, sizeof(struct sockaddr_storage), &ap))
-			continue;
-		memcpy(prefix.ip, ap.ip, 16);
-		prefix.len = 128;
-		ret = acl_add(acl, &prefix);
-	}
-	freeifaddrs(ifa_list);
-	return ret;
-}
-
 /* Takes ownership of *config (moved in) on success. */
 static struct cv_cfg *cv_cfg_new(struct config *config)
 {
 	struct cv_cfg *cfg = calloc(1, sizeof(*cfg));
-	int ret;
 
 	if (!cfg)
 		return NULL;
-	ret = cv_collect_own_addresses(&cfg->own_addresses);
-	if (ret < 0) {
-		errno = -ret;
-		log_warn("cannot list the converter's own addresses");
-		acl_free(&cfg->own_addresses);
-		free(cfg);
-		return NULL;
-	}
 	cfg->config = *config;
 	memset(config, 0, sizeof(*config));
 	atomic_init(&cfg->refs, 1);
@@ -226,7 +210,6 @@ static void cv_cfg_put(struct cv_cfg *cfg)
 {
 	if (cfg && atomic_fetch_sub(&cfg->refs, 1) == 1) {
 		config_free(&cfg->config);
-		acl_free(&cfg->own_addresses);
 		free(cfg);
 	}
 }
@@ -297,12 +280,13 @@ static void cv_close(struct cv_session *s, const char *reason)
 	uint64_t down = cv_bytes_down(s);
 
 	log_info("session client=%s dest=%s state=%s up=%llu down=%llu duration_ms=%llu "
-		 "subflows=%d client_mptcp=%d server_mptcp=%d error=%d reason=\"%s\"",
+		 "subflows=%d client_mptcp=%d server_mptcp=%d error=%d reason=\"%s\"%s%s%s",
 		 addr_format(&s->client, true, client),
 		 s->has_dest ? addr_format(&s->dest, true, dest) : "-", state_name(s->state),
 		 (unsigned long long)s->relay.dir[RELAY_A].bytes, (unsigned long long)down,
 		 (unsigned long long)(w->loop.now_ms - s->started_ms), subflows < 0 ? 0 : subflows,
-		 s->client_mptcp, s->server_mptcp, s->error_code, reason);
+		 s->client_mptcp, s->server_mptcp, s->error_code, reason,
+		 s->refusal ? " refusal=\"" : "", s->refusal ? s->refusal : "", s->refusal ? "\"" : "");
 
 	atomic_fetch_add(&shared->stats.sessions, 1);
 	atomic_fetch_add(&shared->stats.ends[cv_end_of(s)], 1);
@@ -321,12 +305,16 @@ static void cv_close(struct cv_session *s, const char *reason)
 	if (s->error_code >= 0 && s->error_code < 98)
 		atomic_fetch_add(&shared->stats.errors[s->error_code], 1);
 
-	if (s->counted_idle)
-		clients_release(&shared->clients, s->client.ip, CLIENTS_IDLE);
+	if (s->counted_idle) {
+		clients_release(&shared->clients, s->client_key, CLIENTS_IDLE);
+		atomic_fetch_sub(&shared->idle, 1);
+	}
+	if (s->counted_active)
+		atomic_fetch_sub(&shared->active, 1);
 	if (s->counted_pending)
-		clients_release(&shared->clients, s->client.ip, CLIENTS_PENDING);
+		clients_release(&shared->clients, s->client_key, CLIENTS_PENDING);
 	if (s->counted_session)
-		clients_release(&shared->clients, s->client.ip, CLIENTS_SESSIONS);
+		clients_release(&shared->clients, s->client_key, CLIENTS_SESSIONS);
 	loop_timer_cancel(&w->loop, &s->timer);
 	if (s->reset_on_close && client_fd >= 0)
 		sock_set_reset_on_close(client_fd);
@@ -419,6 +407,7 @@ static void cv_fail(struct cv_session *s, const struct conv_parse_error *perr, c
 	s->reply_len = (uint16_t)len;
 	s->reply_is_error = true;
 	s->error_code = perr->code;
+	s->refusal = why;
 	s->reset_on_close = true;
 	if (s->relay.io[RELAY_B].fd >= 0) {
 		loop_remove(&s->worker->loop, &s->relay.io[RELAY_B]);
@@ -426,7 +415,7 @@ static void cv_fail(struct cv_session *s, const struct conv_parse_error *perr, c
 		s->relay.io[RELAY_B].fd = -1;
 	}
 	if (s->counted_pending) {
-		clients_release(&s->worker->shared->clients, s->client.ip, CLIENTS_PENDING);
+		clients_release(&s->worker->shared->clients, s->client_key, CLIENTS_PENDING);
 		s->counted_pending = false;
 	}
 	s->state = CV_WAIT_CLIENT;
@@ -676,7 +665,7 @@ static void cv_connected(struct cv_session *s)
 	int len;
 
 	if (s->counted_pending) {
-		clients_release(&s->worker->shared->clients, s->client.ip, CLIENTS_PENDING);
+		clients_release(&s->worker->shared->clients, s->client_key, CLIENTS_PENDING);
 		s->counted_pending = false;
 	}
 	s->server_mptcp = sock_is_mptcp(s->relay.io[RELAY_B].fd) == 1;
@@ -726,35 +715,80 @@ static void cv_on_server_event(struct loop_io *io, uint32_t events)
 		cv_connected(s);
 }
 
-static bool cv_destination_allowed(struct cv_session *s, const char **why)
+/*
+ * The destination policy (destination.h), one for every entrance, applied once the destination
+ * is final; a refusal is answered in the entrance's own terms. msg: the Convert message, echoed
+ * back when the answer is Malformed Message (RFC 8803 3.2.8); NULL for the other entrances.
+ * false when the session was refused.
+ */
+static bool cv_destination_allowed(struct cv_session *s, const struct conv_message *msg)
 {
-	const struct cv_cfg *cfg = s->cfg;
-	const struct config_converter *cc = &cfg->config.converter;
+	struct cv_shared *shared = s->worker->shared;
+	const struct dest_policy policy = {
+		.deny = &s->cfg->config.converter.deny_destinations,
+		.is_own = ownaddr_is_own,
+		.own_arg = &shared->own,
+	};
+	struct dest_judgement j = dest_judge(&policy, s->dest.ip, s->dest.port);
+	struct conv_parse_error perr = { .code = dest_convert_error(j) };
 
-	if (addr_is_link_local(s->dest.ip) || addr_is_unspecified(s->dest.ip)) {
-		*why = "link-local or unspecified destination";
-		return false;
+	if (j.verdict == DEST_ALLOWED)
+		return true;
+	atomic_fetch_add(&shared->stats.dest_refused[j.verdict], 1);
+	if (s->proto == CV_PROTO_SOCKS)
+		s->socks_refusal = dest_socks_reply(j);
+	if (msg && perr.code == CONV_ERR_MALFORMED_MESSAGE) {
+		perr.value_len = 1; /* value[0] = 0: the echo is shifted by one byte */
+		perr.echo = s->worker->scratch;
+		perr.echo_len = msg->length;
 	}
-	if (acl_contains(&cfg->own_addresses, s->dest.ip)) {
-		*why = "destination is the converter itself";
-		return false;
-	}
-	for (size_t i = 0; i < cc->listen_len; i++) {
-		if (cc->listen[i].port == s->dest.port &&
-		    (addr_is_unspecified(cc->listen[i].ip) ||
-		     !memcmp(cc->listen[i].ip, s->dest.ip, 16))) {
-			*why = "destination is the converter's service";
-			return false;
-		}
-	}
-	if (acl_contains(&cc->deny_destinations, s->dest.ip)) {
-		*why = "destination in a denied range";
-		return false;
-	}
-	return true;
+	cv_fail(s, &perr, dest_explain(j));
+	return false;
 }
 
-static void cv_connect_dest(struct cv_session *s);
+/* "192.0.2.1" or "2001:db8:1:2::/64": the client as the per-client limits count it. */
+static char *cv_client_key_text(const struct cv_session *s, char buf[ADDR_STRLEN + 4])
+{
+	const struct config_converter *cc = &s->cfg->config.converter;
+	struct addr_port ap = { .port = 0 };
+
+	memcpy(ap.ip, s->client_key, 16);
+	addr_format(&ap, false, buf);
+	if (!addr_is_v4mapped(ap.ip) && cc->client_prefix6 < 128)
+		snprintf(buf + strlen(buf), 5, "/%u", cc->client_prefix6);
+	return buf;
+}
+
+/*
+ * A limit refuses this connection with Resource Exceeded, and says so at warning level once per
+ * CV_LIMIT_WARN_MS per client (per-client limits) or per converter (global ones), so an operator
+ * sees which limit binds without a line per refused connection.
+ */
+static void cv_refuse_limit(struct cv_session *s, const char *limit, bool per_client)
+{
+	struct cv_shared *shared = s->worker->shared;
+	uint64_t now = s->worker->loop.now_ms;
+	char who[ADDR_STRLEN + 4];
+	bool warn;
+
+	if (per_client) {
+		warn = clients_warn_due(&shared->clients, s->client_key, now, CV_LIMIT_WARN_MS);
+	} else {
+		unsigned long long last = atomic_load(&shared->global_warned_ms);
+
+		warn = (last == 0 || now - last >= CV_LIMIT_WARN_MS) &&
+		       atomic_compare_exchange_strong(&shared->global_warned_ms, &last, now);
+	}
+	if (warn)
+		log_warnx("%s%s: %s reached, refusing with Resource Exceeded (said at most every "
+			  "%d s)",
+			  per_client ? "client " : "converter",
+			  per_client ? cv_client_key_text(s, who) : "", limit,
+			  CV_LIMIT_WARN_MS / 1000);
+	cv_fail_code(s, CONV_ERR_RESOURCE_EXCEEDED, limit);
+}
+
+static void cv_connect_dest(struct cv_session *s, const struct conv_message *msg);
 
 static void cv_handle_message(struct cv_session *s, const struct conv_message *msg)
 {
@@ -796,11 +830,12 @@ static void cv_handle_message(struct cv_session *s, const struct conv_message *m
 	memcpy(s->dest.ip, msg->connect.addr, 16);
 	s->dest.port = msg->connect.port;
 	s->has_dest = true;
-	cv_connect_dest(s);
+	cv_connect_dest(s, msg);
 }
 
-/* s->dest is known: the filters, then the non-blocking connect to it. */
-static void cv_connect_dest(struct cv_session *s)
+/* s->dest is known: the filters, then the non-blocking connect to it. msg: the Convert message
+ * that named it (for the Convert entrance's answers), else NULL. */
+static void cv_connect_dest(struct cv_session *s, const struct conv_message *msg)
 {
 	const struct config_converter *cc = &s->cfg->config.converter;
 	struct cv_shared *shared = s->worker->shared;
@@ -810,20 +845,13 @@ static void cv_connect_dest(struct cv_session *s)
 		.buffer_size = cc->socket_buffer,
 		.nodelay = true,
 	};
-	const char *why;
 	int fd;
 
-	if (s->dest.port == 0) {
-		cv_fail_code(s, CONV_ERR_MALFORMED_MESSAGE, "destination port 0");
+	if (!cv_destination_allowed(s, msg))
 		return;
-	}
-	if (!cv_destination_allowed(s, &why)) {
-		cv_fail_code(s, CONV_ERR_NOT_AUTHORIZED, why);
-		return;
-	}
-	if (!clients_acquire(&shared->clients, s->client.ip, CLIENTS_PENDING,
+	if (!clients_acquire(&shared->clients, s->client_key, CLIENTS_PENDING,
 			     cc->max_pending_per_client)) {
-		cv_fail_code(s, CONV_ERR_RESOURCE_EXCEEDED, "too many pending connects");
+		cv_refuse_limit(s, "max-pending-per-client", true);
 		return;
 	}
 	s->counted_pending = true;
@@ -843,22 +871,60 @@ static void cv_connect_dest(struct cv_session *s)
 	cv_arm(s, cc->connect_timeout_ms);
 }
 
-/* The client named its destination: it is no longer an idle connection. */
-static void cv_message_done(struct cv_session *s)
+/* The client's message (or SOCKS request) is in, well-formed or not: no longer idle. */
+static void cv_not_idle(struct cv_session *s)
 {
 	if (s->counted_idle) {
-		clients_release(&s->worker->shared->clients, s->client.ip, CLIENTS_IDLE);
+		clients_release(&s->worker->shared->clients, s->client_key, CLIENTS_IDLE);
+		atomic_fetch_sub(&s->worker->shared->idle, 1);
 		s->counted_idle = false;
 	}
 	loop_timer_cancel(&s->worker->loop, &s->timer);
 }
 
+/* A session that asked for something takes one of max-sessions; idle ones never do, so they
+ * cannot crowd out clients that relay. false when refused (the session is failed). */
+static bool cv_take_active(struct cv_session *s)
+{
+	struct cv_shared *shared = s->worker->shared;
+
+	if (atomic_fetch_add(&shared->active, 1) >= s->cfg->config.converter.max_sessions) {
+		atomic_fetch_sub(&shared->active, 1);
+		cv_refuse_limit(s, "max-sessions", false);
+		return false;
+	}
+	s->counted_active = true;
+	return true;
+}
+
+/* Still waiting for the message after a first read: from now on an idle connection, within
+ * the client's max-idle-per-client and the converter's max-idle. false when refused. */
+static bool cv_take_idle(struct cv_session *s)
+{
+	struct cv_shared *shared = s->worker->shared;
+	const struct config_converter *cc = &s->cfg->config.converter;
+
+	if (atomic_fetch_add(&shared->idle, 1) >= cc->max_idle) {
+		atomic_fetch_sub(&shared->idle, 1);
+		cv_refuse_limit(s, "max-idle", false);
+		return false;
+	}
+	if (!clients_acquire(&shared->clients, s->client_key, CLIENTS_IDLE,
+			     cc->max_idle_per_client)) {
+		atomic_fetch_sub(&shared->idle, 1);
+		cv_refuse_limit(s, "max-idle-per-client", true);
+		return false;
+	}
+	s->counted_idle = true;
+	return true;
+}
+
 /*
  * SOCKS 5: the greeting (answered at once: no authentication), then the CONNECT request.
  * Both are peeked and consumed exactly, so data the client pipelined after them stays queued
- * for the relay.
+ * for the relay. true while the session still waits for more of them.
  */
-static void cv_read_socks(struct cv_session *s)
+static bool cv_read_socks(struct cv_session *s)
 {
 	struct cv_worker *w = s->worker;
 	int fd = s->relay.io[RELAY_A].fd;
@@ -870,61 +936,62 @@ static void cv_read_socks(struct cv_session *s)
 
 	n = recv(fd, w->scratch, sizeof(w->scratch), MSG_PEEK | MSG_DONTWAIT);
 	if (n == -1 && (errno == EAGAIN || errno == EWOULDBLOCK || errno == EINTR))
-		return;
+		return true;
 	if (n <= 0) {
 		cv_close(s, "client closed before its SOCKS request");
-		return;
+		return false;
 	}
 	if (!s->socks_greeted) {
 		len = socks_parse_greeting(w->scratch, (size_t)n, &no_auth);
 		if (len == -EAGAIN && s->client_eof) {
 			cv_close(s, "client closed in the middle of its SOCKS greeting");
-			return;
+			return false;
 		}
 		if (len == -EAGAIN)
-			return;
+			return true;
 		if (len < 0 || recv(fd, w->scratch, (size_t)len, MSG_DONTWAIT) != len) {
 			s->reset_on_close = true;
 			cv_close(s, "not a SOCKS 5 greeting");
-			return;
+			return false;
 		}
 		if (!no_auth) {
 			cv_fail_code(s, CONV_ERR_NOT_AUTHORIZED,
 				     "SOCKS client offers no unauthenticated method");
-			return;
+			return false;
 		}
 		socks_put_method(method, SOCKS_METHOD_NONE);
 		if (send(fd, method, sizeof(method), MSG_NOSIGNAL | MSG_DONTWAIT) != 2) {
 			s->reset_on_close = true;
 			cv_close(s, "client gone before the SOCKS method choice");
-			return;
+			return false;
 		}
 		s->socks_greeted = true;
-		cv_read_socks(s); /* a pipelined request is here already */
-		return;
+		return cv_read_socks(s); /* a pipelined request is here already */
 	}
 	len = socks_parse_request(w->scratch, (size_t)n, &s->dest, &refuse);
 	if (len == -EAGAIN && s->client_eof) {
 		cv_close(s, "client closed in the middle of its SOCKS request");
-		return;
+		return false;
 	}
 	if (len == -EAGAIN)
-		return;
+		return true;
 	if (len < 0 || recv(fd, w->scratch, (size_t)len, MSG_DONTWAIT) != len) {
 		s->reset_on_close = true;
 		cv_close(s, "malformed SOCKS request");
-		return;
+		return false;
 	}
-	cv_message_done(s);
+	cv_not_idle(s);
 	s->has_dest = refuse == SOCKS_OK;
 	if (refuse != SOCKS_OK) {
 		struct conv_parse_error perr = { .code = CONV_ERR_UNSUPPORTED_MESSAGE };
 
 		s->socks_refusal = refuse;
 		cv_fail(s, &perr, socks_reply_name(refuse));
-		return;
+		return false;
 	}
-	cv_connect_dest(s);
+	if (cv_take_active(s))
+		cv_connect_dest(s, NULL);
+	return false;
 }
 
 /* On-path mode: makes sure the joins of connections to this port have a listener to reach. */
@@ -961,7 +1028,7 @@ static void cv_open_transparent(struct cv_session *s)
 	struct sockaddr_storage ss;
 	socklen_t len = sizeof(ss);
 
-	cv_message_done(s);
+	cv_not_idle(s);
 	if (getsockname(s->relay.io[RELAY_A].fd, (struct sockaddr *)&ss, &len) < 0 ||
 	    !addr_from_sockaddr((struct sockaddr *)&ss, len, &s->dest)) {
 		s->reset_on_close = true;
@@ -969,13 +1036,16 @@ static void cv_open_transparent(struct cv_session *s)
 		return;
 	}
 	s->has_dest = true;
+	if (!cv_take_active(s))
+		return;
 	if (s->client_mptcp)
 		cv_onpath_join_listener(s->worker->shared, s->dest.port);
-	cv_connect_dest(s);
+	cv_connect_dest(s, NULL);
 }
 
-/* Peeks at the Convert message so that bytes after it stay queued for the relay. */
-static void cv_read_message(struct cv_session *s)
+/* Peeks at the Convert message so that bytes after it stay queued for the relay. true while
+ * the session still waits for (the rest of) it. */
+static bool cv_read_message(struct cv_session *s)
 {
 	struct cv_worker *w = s->worker;
 	int fd = s->relay.io[RELAY_A].fd;
@@ -984,38 +1054,38 @@ static void cv_read_message(struct cv_session *s)
 	ssize_t n;
 	int len;
 
-	if (s->proto == CV_PROTO_SOCKS) {
-		cv_read_socks(s);
-		return;
-	}
+	if (s->proto == CV_PROTO_SOCKS)
+		return cv_read_socks(s);
 
 	n = recv(fd, w->scratch, sizeof(w->scratch), MSG_PEEK | MSG_DONTWAIT);
 	if (n == -1) {
 		if (errno == EAGAIN || errno == EWOULDBLOCK || errno == EINTR)
-			return;
+			return true;
 		cv_close(s, "client error before the Convert message");
-		return;
+		return false;
 	}
 	if (n == 0) {
 		cv_close(s, "client closed before sending a Convert message");
-		return;
+		return false;
 	}
 	len = conv_parse(w->scratch, (size_t)n, CONV_MAX_LEN, CONV_FROM_CLIENT,
 			 s->client_eof ? CONV_PARSE_EOF : 0, &msg, &perr);
 	if (len == -EAGAIN)
-		return;
-	cv_message_done(s);
+		return true;
+	cv_not_idle(s);
 	if (len < 0) {
 		cv_fail(s, &perr, perr.reason);
-		return;
+		return false;
 	}
 	/* Consume exactly the message; msg's views stay valid (same bytes land in scratch). */
 	if (recv(fd, w->scratch, (size_t)len, MSG_DONTWAIT) != len) {
 		s->reset_on_close = true;
 		cv_close(s, "client error consuming the Convert message");
-		return;
+		return false;
 	}
-	cv_handle_message(s, &msg);
+	if (cv_take_active(s))
+		cv_handle_message(s, &msg);
+	return false;
 }
 
 static void cv_on_client_event(struct loop_io *io, uint32_t events)
@@ -1084,6 +1154,13 @@ static void cv_on_timer(struct loop_timer *timer)
 	}
 }
 
+/* Every session open at once: those asking for something, those still idle, and a few more
+ * that get a Resource Exceeded answer rather than a bare reset. */
+static unsigned cv_session_cap(const struct config_converter *cc)
+{
+	return cc->max_sessions + cc->max_idle + CV_OVERFLOW_SESSIONS;
+}
+
 static void cv_open_session(struct cv_worker *w, int fd, const struct sockaddr_storage *ss,
 			    socklen_t ss_len, enum cv_proto proto)
 {
@@ -1094,7 +1171,7 @@ static void cv_open_session(struct cv_worker *w, int fd, const struct sockaddr_s
 	struct cv_session *s = NULL;
 
 	atomic_fetch_add(&shared->stats.accepted, 1);
-	if (open_now <= cc->max_sessions + CV_OVERFLOW_SESSIONS)
+	if (open_now <= cv_session_cap(cc))
 		s = calloc(1, sizeof(*s));
 	if (!s) {
 		/* Past the overflow allowance nothing is spent on the client: reset at once. */
@@ -1116,6 +1193,7 @@ static void cv_open_session(struct cv_worker *w, int fd, const struct sockaddr_s
 	s->relay.loop = &w->loop;
 	s->relay.io[RELAY_A].on_event = cv_on_client_event;
 	addr_from_sockaddr((const struct sockaddr *)ss, ss_len, &s->client);
+	addr_client_key(s->client.ip, cc->client_prefix6, s->client_key);
 	s->next = w->sessions;
 	if (w->sessions)
 		w->sessions->prev = s;
@@ -1138,30 +1216,21 @@ static void cv_open_session(struct cv_worker *w, int fd, const struct sockaddr_s
 		cv_fail_code(s, CONV_ERR_NOT_AUTHORIZED, "client not in the allow list");
 		return;
 	}
-	if (open_now > cc->max_sessions) {
-		cv_fail_code(s, CONV_ERR_RESOURCE_EXCEEDED, "max-sessions reached");
-		return;
-	}
-	s->counted_session = clients_acquire(&shared->clients, s->client.ip, CLIENTS_SESSIONS,
+	s->counted_session = clients_acquire(&shared->clients, s->client_key, CLIENTS_SESSIONS,
 					     cc->max_sessions_per_client);
 	if (!s->counted_session) {
-		cv_fail_code(s, CONV_ERR_RESOURCE_EXCEEDED, "max-sessions-per-client reached");
-		return;
-	}
-	s->counted_idle = clients_acquire(&shared->clients, s->client.ip, CLIENTS_IDLE,
-					  cc->max_idle_per_client);
-	if (!s->counted_idle) {
-		cv_fail_code(s, CONV_ERR_RESOURCE_EXCEEDED, "max-idle-per-client reached");
+		cv_refuse_limit(s, "max-sessions-per-client", true);
 		return;
 	}
 	s->state = CV_WAIT_MESSAGE;
-	cv_arm(s, cc->convert_wait_ms);
 	if (proto == CV_PROTO_TRANSPARENT) {
 		cv_open_transparent(s);
 		return;
 	}
-	if (s->state == CV_WAIT_MESSAGE)
-		cv_read_message(s); /* with TFO the message is usually here already */
+	/* With TFO the message is usually here already: such a client is never idle, so idle
+	 * connections, however many, cannot keep 0-RTT clients out. */
+	if (cv_read_message(s) && cv_take_idle(s))
+		cv_arm(s, cc->convert_wait_ms);
 }
 
 /* ---- workers ---- */
@@ -1593,6 +1662,7 @@ struct cv_control {
 	struct loop loop;
 	struct loop_io signals; /* signalfd: HUP reloads, TERM/INT stop the loop */
 	struct loop_io answers; /* eventfd: a worker finished its part of a query */
+	struct loop_io own_events; /* rtnetlink: the host's addresses changed */
 	struct ctl ctl;
 	struct ctl_provider provider;
 	struct http http;
@@ -1968,6 +2038,18 @@ static int cv_http_metrics(void *ctx, struct reply *r)
 		l[0] = (struct metrics_label){ "code", cv_error_slug(cv_error_codes[i], slug) };
 		metrics_sample(&w, l, 1, cv_load(&st->errors[cv_error_codes[i]]));
 	}
+	metrics_family(&w, "mpconv_destinations_refused_total", METRICS_COUNTER,
+		       "Destinations refused by the destination policy, by reason (every entrance).");
+	for (int i = DEST_PORT_ZERO; i < DEST_VERDICT_COUNT; i++) {
+		l[0] = (struct metrics_label){ "reason", cv_dest_verdict_names[i] };
+		metrics_sample(&w, l, 1, cv_load(&st->dest_refused[i]));
+	}
+	metrics_family(&w, "mpconv_sessions_idle", METRICS_GAUGE,
+		       "Connections waiting for their message now (limit: max-idle).");
+	metrics_sample(&w, NULL, 0, atomic_load(&c->shared->idle));
+	metrics_family(&w, "mpconv_own_addresses", METRICS_GAUGE,
+		       "Local, broadcast and anycast routes of this host, never a destination.");
+	metrics_sample(&w, NULL, 0, ownaddr_count(&c->shared->own));
 	metrics_family(&w, "mpconv_setup_seconds", METRICS_HISTOGRAM,
 		       "From accept to the reply written and the relay started.");
 	metrics_histogram(&w, NULL, 0, &st->setup);
@@ -2000,6 +2082,22 @@ static const struct http_route cv_routes[] = {
 	{ "/history.json", "application/json", cv_http_history },
 	{ "/", WEBUI_TYPE, webui_page },
 };
+
+/* The host's own addresses moved: the next destination check sees the new set. */
+static void cv_on_own_events(struct loop_io *io, uint32_t events)
+{
+	struct cv_control *c = container_of(io, struct cv_control, own_events);
+	int ret = ownaddr_on_readable(&c->shared->own);
+
+	(void)events;
+	if (ret < 0) {
+		errno = -ret;
+		log_warn("cannot refresh the host's own addresses (the previous set stays)");
+	} else if (ret > 0) {
+		log_info("own addresses refreshed: %zu local routes",
+			 ownaddr_count(&c->shared->own));
+	}
+}
 
 static void cv_on_signal(struct loop_io *io, uint32_t events)
 {
@@ -2038,6 +2136,11 @@ static int cv_control_start(struct cv_control *c, int sfd, const struct config_c
 	if (c->answers.fd == -1)
 		return -errno;
 	ret = loop_add(&c->loop, &c->answers, EPOLLIN);
+	if (ret < 0)
+		return ret;
+	c->own_events.fd = ownaddr_fd(&c->shared->own);
+	c->own_events.on_event = cv_on_own_events;
+	ret = loop_add(&c->loop, &c->own_events, EPOLLIN);
 	if (ret < 0)
 		return ret;
 	c->provider = (struct ctl_provider){
@@ -2154,6 +2257,7 @@ int converter_main(int argc, char **argv)
 	struct config config;
 	char err[CONFIG_ERR_LEN] = "";
 	unsigned nworkers = 0, started = 0;
+	bool own_started = false;
 	sigset_t signals;
 	int consumed = 0, sfd = -1, ret = 1;
 	char where[ADDR_STRLEN];
@@ -2193,14 +2297,22 @@ int converter_main(int argc, char **argv)
 	atomic_init(&shared.sessions, 0);
 	atomic_init(&shared.draining, false);
 	nworkers = cv_worker_count(&config.converter);
-	if (clients_init(&shared.clients, config.converter.max_sessions + CV_OVERFLOW_SESSIONS) <
-	    0) {
+	if (clients_init(&shared.clients, cv_session_cap(&config.converter)) < 0) {
 		log_warnx("out of memory for the client table");
 		goto cleanup;
 	}
 	shared.cfg = cv_cfg_new(&config);
 	if (!shared.cfg)
 		goto cleanup;
+	ret = ownaddr_start(&shared.own);
+	if (ret < 0) {
+		errno = -ret;
+		log_warn("cannot read the host's own addresses (rtnetlink)");
+		ret = 1;
+		goto cleanup;
+	}
+	own_started = true;
+	ret = 1;
 
 	/* Signals go to the main thread's signalfd only: block them before threads exist. */
 	sigemptyset(&signals);
@@ -2292,6 +2404,8 @@ cleanup:
 	if (sfd >= 0)
 		close(sfd);
 	cv_cfg_put(shared.cfg);
+	if (own_started)
+		ownaddr_stop(&shared.own);
 	clients_destroy(&shared.clients);
 	pthread_mutex_destroy(&shared.cfg_lock);
 	for (size_t i = 0; i < shared.join_len; i++)

@@ -56,7 +56,7 @@ static void check_success(const uint8_t *data, size_t size, enum conv_sender fro
 	CHECK(ret >= CONV_HDR_LEN && ret % 4 == 0 && (size_t)ret <= size);
 	CHECK((size_t)ret == msg->length && msg->version == CONV_VERSION);
 	if (msg->has_connect) {
-		CHECK(from == CONV_FROM_CLIENT && !conv_addr_is_forbidden(msg->connect.addr));
+		CHECK(from == CONV_FROM_CLIENT);
 		check_options(&msg->connect);
 		check_sockaddr(&msg->connect);
 	}

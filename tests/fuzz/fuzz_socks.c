@@ -4,19 +4,41 @@
  * (greeting, then request) and as a server answer, and the properties the converter and the
  * gateway rely on are checked: a parse never claims more bytes than it was given; a request
  * that parses with SOCKS_OK re-encodes (as the gateway's hello) to bytes that parse back to the
- * same destination; a refusal comes with a code the reply writer can send. The shortest
- * request is 8 bytes (a one-letter name).
+ * same destination; a refusal comes with a code the reply writer can send. A parsed
+ * destination then goes through the converter's destination policy (destination.h), as the
+ * SOCKS entrance does: what it lets through is an ordinary address and port, what it refuses
+ * gets SOCKS's "not allowed by ruleset". The shortest request is 8 bytes (a one-letter name).
  */
 #include <errno.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
+#include "destination.h"
 #include "socks.h"
 
 #include "fuzz_check.h"
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
+
+/* The SOCKS entrance's use of the destination policy: never lets a special address or port 0
+ * through, answers every refusal with a reply it can write. */
+static void check_policy(const struct addr_port *dest)
+{
+	static const struct dest_policy bare = { .deny = NULL };
+	struct dest_judgement j = dest_judge(&bare, dest->ip, dest->port);
+	enum socks_reply code = dest_socks_reply(j);
+	uint8_t reply[SOCKS_REPLY_MAX];
+
+	if (j.verdict == DEST_ALLOWED) {
+		CHECK(code == SOCKS_OK && dest->port != 0);
+		CHECK(addr_classify(dest->ip) == ADDR_CLASS_ORDINARY);
+	} else {
+		CHECK(code == SOCKS_NOT_ALLOWED);
+		CHECK(dest->port == 0 || addr_classify(dest->ip) != ADDR_CLASS_ORDINARY);
+		CHECK(socks_put_reply(reply, code, dest) <= SOCKS_REPLY_MAX);
+	}
+}
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 {
@@ -40,6 +62,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 			CHECK(socks_parse_request(hello + 3, n - 3, &again, &code2) == (int)n - 3);
 			CHECK(code2 == SOCKS_OK && !memcmp(&again, &dest, sizeof(dest)));
 			CHECK(socks_put_reply(reply, SOCKS_OK, &dest) <= SOCKS_REPLY_MAX);
+			check_policy(&dest);
 		} else if (r > 0) {
 			CHECK(code == SOCKS_COMMAND_UNSUPPORTED || code == SOCKS_ADDRESS_UNSUPPORTED);
 		}

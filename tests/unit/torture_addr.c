@@ -261,69 +261,128 @@ static void other_families_and_short_lengths_are_refused(void **state)
 	assert_false(addr_from_sockaddr((struct sockaddr *)&sin6, sizeof(struct sockaddr_in), &ap));
 }
 
-enum { U = 1, L = 2, M = 4, B = 8, LL = 16 };
+#define ORD ADDR_CLASS_ORDINARY
+#define UNS ADDR_CLASS_UNSPECIFIED
+#define NET ADDR_CLASS_THIS_NETWORK
+#define LO  ADDR_CLASS_LOOPBACK
+#define LL  ADDR_CLASS_LINK_LOCAL
+#define MC  ADDR_CLASS_MULTICAST
+#define BC  ADDR_CLASS_BROADCAST
+#define RES ADDR_CLASS_RESERVED
 
+/* The one table of special-purpose addresses, edges included, and every IPv6 form that embeds
+ * an IPv4 address judged by that address. */
 static void special_addresses_are_classified(void **state)
 {
 	static const struct {
 		const char *text;
-		int classes;
+		enum addr_class cls;
 	} vectors[] = {
-		{ "0.0.0.0", U },
-		{ "::", U },
-		{ "::ffff:0.0.0.0", U },
-		{ "0.0.0.1", 0 }, /* 0/8 is not "unspecified", only the all-zero address */
-		{ "::2", 0 },
-		{ "127.0.0.1", L },
-		{ "127.0.0.0", L },
-		{ "127.255.255.255", L },
-		{ "126.255.255.255", 0 },
-		{ "128.0.0.0", 0 },
-		{ "::1", L },
-		{ "::ffff:127.0.0.1", L },
-		{ "::127.0.0.1", 0 }, /* IPv4-compatible, not mapped */
-		{ "224.0.0.0", M },
-		{ "224.0.0.1", M },
-		{ "239.255.255.255", M },
-		{ "223.255.255.255", 0 },
-		{ "240.0.0.0", 0 },
-		{ "ff00::", M },
-		{ "ff02::1", M },
-		{ "ffff:ffff:ffff:ffff:ffff:ffff:ffff:ffff", M },
-		{ "feff::1", 0 },
-		{ "255.255.255.255", B },
-		{ "255.255.255.254", 0 },
-		{ "::ffff:ffff:ffff", B },
+		{ "0.0.0.0", UNS },
+		{ "::", UNS },
+		{ "::ffff:0.0.0.0", UNS },
+		{ "0.0.0.1", NET },
+		{ "0.255.255.255", NET },
+		{ "1.0.0.0", ORD },
+		{ "::2", NET }, /* IPv4-compatible 0.0.0.2 */
+		{ "127.0.0.1", LO },
+		{ "127.0.0.0", LO },
+		{ "127.1.2.3", LO },
+		{ "127.255.255.254", LO },
+		{ "127.255.255.255", LO },
+		{ "126.255.255.255", ORD },
+		{ "128.0.0.0", ORD },
+		{ "::1", LO },
+		{ "::ffff:127.0.0.1", LO },
+		{ "::ffff:127.0.0.2", LO },
+		{ "::127.0.0.1", LO },		/* IPv4-compatible */
+		{ "64:ff9b::7f00:1", LO },	/* NAT64 well-known prefix */
+		{ "64:ff9b::808:808", ORD },	/* NAT64 of 8.8.8.8: an ordinary destination */
+		{ "2002:7f00:1::", LO },	/* 6to4 */
+		{ "2002:7f00:1::1", LO },
+		{ "2002:c000:201::1", ORD },	/* 6to4 of 192.0.2.1 */
+		{ "::ffff:0:7f00:1", LO },	/* SIIT (IPv4-translated) */
+		{ "2001:0:7f00:1::1", LO },	/* Teredo server 127.0.0.1 */
+		{ "2001:0:c000:201::80ff:fffe", LO }, /* Teredo client ~7f00:0001 = 127.0.0.1 */
+		{ "2001:0:c000:201::3fff:fdfe", ORD }, /* Teredo client 192.0.2.1 */
+		{ "224.0.0.0", MC },
+		{ "224.0.0.1", MC },
+		{ "239.255.255.255", MC },
+		{ "64:ff9b::e000:1", MC },
+		{ "223.255.255.255", ORD },
+		{ "240.0.0.0", RES },
+		{ "255.255.255.254", RES },
+		{ "::f000:1", RES },
+		{ "ff00::", MC },
+		{ "ff02::1", MC },
+		{ "ffff:ffff:ffff:ffff:ffff:ffff:ffff:ffff", MC },
+		{ "feff::1", ORD },
+		{ "255.255.255.255", BC },
+		{ "::ffff:ffff:ffff", BC },
+		{ "2002:ffff:ffff::", BC },
 		{ "169.254.0.0", LL },
 		{ "169.254.255.255", LL },
-		{ "169.253.255.255", 0 },
-		{ "169.255.0.0", 0 },
+		{ "169.253.255.255", ORD },
+		{ "169.255.0.0", ORD },
+		{ "::ffff:0:a9fe:1", LL },
 		{ "fe80::", LL },
 		{ "fe80::1", LL },
 		{ "febf:ffff::1", LL },
-		{ "fec0::1", 0 },
-		{ "fe7f:ffff::1", 0 },
-		{ "192.0.2.1", 0 },
-		{ "8.8.8.8", 0 },
-		{ "10.0.0.1", 0 },
-		{ "2001:db8::1", 0 },
-		{ "2606:4700::1111", 0 },
+		{ "fec0::1", ORD },
+		{ "fe7f:ffff::1", ORD },
+		{ "192.0.2.1", ORD },
+		{ "8.8.8.8", ORD },
+		{ "10.0.0.1", ORD },
+		{ "2001:db8::1", ORD },
+		{ "2606:4700::1111", ORD },
 	};
 
 	for (size_t i = 0; i < ARRAY_SIZE(vectors); i++) {
 		uint8_t ip[16];
-		int got = 0;
+		enum addr_class got;
 
 		ip_of(vectors[i].text, ip);
-		got |= addr_is_unspecified(ip) ? U : 0;
-		got |= addr_is_loopback(ip) ? L : 0;
-		got |= addr_is_multicast(ip) ? M : 0;
-		got |= addr_is_broadcast(ip) ? B : 0;
-		got |= addr_is_link_local(ip) ? LL : 0;
-		if (got != vectors[i].classes)
-			fail_msg("%s: classes %#x, expected %#x", vectors[i].text, got,
-				 vectors[i].classes);
+		got = addr_classify(ip);
+		if (got != vectors[i].cls)
+			fail_msg("%s: class %s, expected %s", vectors[i].text, addr_class_name(got),
+				 addr_class_name(vectors[i].cls));
 	}
+}
+
+static void shorthands_agree_with_the_table(void **state)
+{
+	uint8_t ip[16];
+
+	ip_of("127.9.9.9", ip);
+	assert_true(addr_is_loopback(ip));
+	ip_of("0.0.0.0", ip);
+	assert_true(addr_is_unspecified(ip));
+	ip_of("0.0.0.1", ip);
+	assert_false(addr_is_unspecified(ip)); /* 0/8 is this-network, not unspecified */
+	ip_of("fe80::9", ip);
+	assert_true(addr_is_link_local(ip));
+	ip_of("2001:db8::1", ip);
+	assert_false(addr_is_loopback(ip) || addr_is_unspecified(ip) || addr_is_link_local(ip));
+}
+
+static void embedded_addresses_are_extracted(void **state)
+{
+	uint8_t ip[16], out[ADDR_EMBEDDED_MAX][16], want[16];
+
+	ip_of("2001:0:c000:201::3fff:fdfe", ip);
+	assert_int_equal(addr_embedded_v4(ip, out), 2);
+	ip_of("192.0.2.1", want);
+	assert_memory_equal(out[0], want, 16);
+	assert_memory_equal(out[1], want, 16);
+	ip_of("64:ff9b::a00:1", ip);
+	assert_int_equal(addr_embedded_v4(ip, out), 1);
+	ip_of("10.0.0.1", want);
+	assert_memory_equal(out[0], want, 16);
+	ip_of("2001:db8::1", ip);
+	assert_int_equal(addr_embedded_v4(ip, out), 0);
+	ip_of("10.0.0.1", ip);
+	assert_int_equal(addr_embedded_v4(ip, out), 1);
+	assert_memory_equal(out[0], ip, 16);
 }
 
 int main(void)
@@ -341,6 +400,8 @@ int main(void)
 		cmocka_unit_test(sockaddr_in6_holding_a_mapped_address_is_normalised),
 		cmocka_unit_test(other_families_and_short_lengths_are_refused),
 		cmocka_unit_test(special_addresses_are_classified),
+		cmocka_unit_test(shorthands_agree_with_the_table),
+		cmocka_unit_test(embedded_addresses_are_extracted),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);

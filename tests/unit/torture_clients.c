@@ -4,6 +4,7 @@
  * releases free entries for reuse, a full table refuses instead of overwriting, counters never
  * wrap below zero, and concurrent workers keep exact counts.
  */
+#include "addr.h"
 #include "clients.h"
 
 #include <stdarg.h>
@@ -190,6 +191,53 @@ static void invalid_capacity_is_refused(void **state)
 	clients_destroy(&c); /* safe on a failed init */
 }
 
+static void a_refusal_is_logged_once_per_interval_per_client(void **state)
+{
+	struct clients c;
+	uint8_t a[16], b[16], stranger[16];
+
+	ip_of(a, 0x0a000001);
+	ip_of(b, 0x0a000002);
+	ip_of(stranger, 0x0a000003);
+	assert_int_equal(clients_init(&c, 2), 0);
+	assert_true(clients_acquire(&c, a, CLIENTS_IDLE, 1));
+	assert_true(clients_acquire(&c, b, CLIENTS_IDLE, 1));
+	assert_true(clients_warn_due(&c, a, 1000, 10000));
+	assert_false(clients_warn_due(&c, a, 5000, 10000));
+	assert_true(clients_warn_due(&c, b, 5000, 10000)); /* another client: its own interval */
+	assert_true(clients_warn_due(&c, a, 11000, 10000));
+	/* The table is full: clients it cannot hold share one interval. */
+	assert_false(clients_acquire(&c, stranger, CLIENTS_IDLE, 1));
+	assert_true(clients_warn_due(&c, stranger, 11000, 10000));
+	assert_false(clients_warn_due(&c, stranger, 12000, 10000));
+	clients_destroy(&c);
+}
+
+/* An IPv6 client is its /64 by default: every address of a household shares its limits. */
+static void ipv6_clients_of_one_prefix_share_a_key(void **state)
+{
+	uint8_t x[16], y[16], kx[16], ky[16], v4[16], kv4[16];
+
+	assert_true(addr_parse_ip("2001:db8:1:2::aaaa", x));
+	assert_true(addr_parse_ip("2001:db8:1:2:ffff:1:2:3", y));
+	addr_client_key(x, 64, kx);
+	addr_client_key(y, 64, ky);
+	assert_memory_equal(kx, ky, 16);
+	addr_client_key(x, 128, kx);
+	addr_client_key(y, 128, ky);
+	assert_memory_not_equal(kx, ky, 16);
+	assert_true(addr_parse_ip("2001:db8:1:3::1", y)); /* next /64: another client */
+	addr_client_key(y, 64, ky);
+	addr_client_key(x, 64, kx);
+	assert_memory_not_equal(kx, ky, 16);
+	addr_client_key(x, 56, kx);
+	addr_client_key(y, 56, ky);
+	assert_memory_equal(kx, ky, 16);
+	assert_true(addr_parse_ip("192.0.2.9", v4)); /* IPv4: the address itself */
+	addr_client_key(v4, 64, kv4);
+	assert_memory_equal(v4, kv4, 16);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -201,6 +249,8 @@ int main(void)
 		cmocka_unit_test(colliding_clients_keep_separate_counts),
 		cmocka_unit_test(concurrent_workers_leave_every_count_at_zero),
 		cmocka_unit_test(invalid_capacity_is_refused),
+		cmocka_unit_test(a_refusal_is_logged_once_per_interval_per_client),
+		cmocka_unit_test(ipv6_clients_of_one_prefix_share_a_key),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);

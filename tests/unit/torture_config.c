@@ -132,6 +132,9 @@ static const struct {
 	{ "max-sessions-per-client", "100", U32, F(max_sessions_per_client), 100 },
 	{ "max-pending-per-client", "10", U32, F(max_pending_per_client), 10 },
 	{ "max-idle-per-client", "5", U32, F(max_idle_per_client), 5 },
+	{ "max-idle", "100", U32, F(max_idle), 100 },
+	{ "client-prefix6", "56", U32, F(client_prefix6), 56 },
+	{ "client-prefix6", "128", U32, F(client_prefix6), 128 },
 	{ "convert-wait", "60s", U32, F(convert_wait_ms), 60000 },
 	{ "convert-wait", "500ms", U32, F(convert_wait_ms), 500 },
 	{ "convert-wait", "2m", U32, F(convert_wait_ms), 120000 },
@@ -266,6 +269,9 @@ static const struct {
 	{ "max-pending-per-client", "0x10",
 	  "max-pending-per-client: not a number in 1..1000000: '0x10'" },
 	{ "max-idle-per-client", " 5", "max-idle-per-client: not a number in 1..1000000: ' 5'" },
+	{ "max-idle", "0", "max-idle: not a number in 1..1000000: '0'" },
+	{ "client-prefix6", "31", "client-prefix6: not a number in 32..128: '31'" },
+	{ "client-prefix6", "/64", "client-prefix6: not a number in 32..128: '/64'" },
 	{ "convert-wait", "60",
 	  "convert-wait: not a duration in 1ms..1h (a number with ms, s, m or h): '60'" },
 	{ "convert-wait", "0",
@@ -350,7 +356,7 @@ static void every_key_in_help_has_good_and_bad_vectors(void **state)
 		if (!in_good || !in_bad)
 			fail_msg("key '%s' lacks %s vectors", name, in_good ? "bad" : "good");
 	}
-	assert_int_equal(keys, 29);
+	assert_int_equal(keys, 31);
 	free(text);
 }
 
@@ -946,6 +952,7 @@ static void finish_caps_per_client_limits_at_the_enclosing_limit(void **state)
 		{ { { "max-sessions", "100" } }, 100, 64, 32 },
 		{ { { "max-sessions", "3" } }, 3, 3, 3 },
 		{ { { "max-sessions-per-client", "10" } }, 10, 10, 10 },
+		{ { { "max-idle", "10" } }, 512, 64, 10 },
 		{ { { "max-sessions-per-client", "64" }, { "max-idle-per-client", "65" } },
 		  64,
 		  64,
