@@ -1,6 +1,6 @@
 // SPDX-License-Identifier: GPL-2.0-or-later
 /*
- * libFuzzer target for the Convert codec (src/convert.c): parses the input from both senders,
+ * libFuzzer target for the Convert codec (src/proto/convert.c): parses the input from both senders,
  * with and without end of stream, and checks the properties the rest of mpconv relies on:
  * a parse that succeeds re-encodes to a message that parses back equal and of equal length;
  * a parse that fails yields an error reply that itself parses; -EAGAIN turns into Malformed

@@ -7,7 +7,7 @@
  * make it connect anywhere. Properties: the session always ends, never leaks, and whatever it
  * answers parses as a valid converter message.
  */
-#include "../../src/converter.c"
+#include "../../src/converter/converter.c"
 
 #define FZ_GUARD_MS 5000
 

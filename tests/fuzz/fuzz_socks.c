@@ -1,6 +1,6 @@
 // SPDX-License-Identifier: GPL-2.0-or-later
 /*
- * libFuzzer target for the SOCKS 5 codec (src/socks.c): the input is parsed as a client stream
+ * libFuzzer target for the SOCKS 5 codec (src/proto/socks.c): the input is parsed as a client stream
  * (greeting, then request) and as a server answer, and the properties the converter and the
  * gateway rely on are checked: a parse never claims more bytes than it was given; a request
  * that parses with SOCKS_OK re-encodes (as the gateway's hello) to bytes that parse back to the

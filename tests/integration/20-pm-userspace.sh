@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
 # SPDX-License-Identifier: GPL-2.0-or-later
-# src/pm.c against the kernel's userspace path manager: subflows made and removed over generic
+# src/kernel/pm.c against the kernel's userspace path manager: subflows made and removed over generic
 # netlink (tests/tools/pmtool), the event stream on both ends, the backup flag, a kernel error
 # with its extended-ack text, and the bytes still intact.
 #

@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
 # SPDX-License-Identifier: GPL-2.0-or-later
-# Transparent capture on the gateway (src/intercept.c), driven for real by tproxy_echo, which
+# Transparent capture on the gateway (src/kernel/intercept.c), driven for real by tproxy_echo, which
 # installs the nftables table + policy routing, answers each diverted connection with
 # "orig=<getsockname> peer=<getpeername>" and removes everything on SIGTERM:
 #

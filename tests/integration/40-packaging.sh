@@ -31,7 +31,7 @@ ROOT=0
 [ "$(id -u)" -eq 0 ] && ip netns list >/dev/null 2>&1 && command -v setpriv >/dev/null && ROOT=1
 
 # help_keys ROLE: every key the daemon knows for ROLE, from its --help (one key table in
-# src/config.c), "config" aside.
+# src/config/config.c), "config" aside.
 help_keys()
 {
 	"$MPCONVD" "$1" --help | sed -nE 's/^  --(\[no-\])?([a-z][a-z0-9-]*).*/\2/p' |

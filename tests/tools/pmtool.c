@@ -1,6 +1,6 @@
 // SPDX-License-Identifier: GPL-2.0-or-later
 /*
- * pmtool: drives src/pm.c (the mptcp_pm generic netlink client) for the integration tests.
+ * pmtool: drives src/kernel/pm.c (the mptcp_pm generic netlink client) for the integration tests.
  *   pmtool events [--count N] [--timeout S]       print MPTCP events, one key=value line each
  *   pmtool connect HOST PORT --subflow ADDR[@IF]... one MPTCP connection whose extra subflows
  *                                                  are made through pm.c (userspace PM)

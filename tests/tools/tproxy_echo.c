@@ -1,6 +1,6 @@
 // SPDX-License-Identifier: GPL-2.0-or-later
 /*
- * tproxy_echo: drives src/intercept.c for real in the test bed. It installs the interception
+ * tproxy_echo: drives src/kernel/intercept.c for real in the test bed. It installs the interception
  * (intercept_install), listens with IP_TRANSPARENT/IPV6_TRANSPARENT on [::]:PORT (MPTCP, plain
  * TCP when MPTCP is refused) and answers each diverted connection with one line
  *   orig=ADDR:PORT peer=ADDR:PORT

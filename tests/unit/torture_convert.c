@@ -1,6 +1,6 @@
 // SPDX-License-Identifier: GPL-2.0-or-later
 /*
- * Unit tests for the RFC 8803 Convert codec (src/convert.c): byte-exact vectors written out
+ * Unit tests for the RFC 8803 Convert codec (src/proto/convert.c): byte-exact vectors written out
  * by hand from the RFC's figures, one test per rejection (return value and the Error code to
  * answer), encode/decode round trips, need-more behaviour, the error-reply builder and the
  * sockaddr helpers. Pure: no sockets, no files, no mocks.

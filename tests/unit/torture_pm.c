@@ -1,6 +1,6 @@
 // SPDX-License-Identifier: GPL-2.0-or-later
 /*
- * pm: the netlink messages src/pm.c builds and parses, without a kernel. Includes pm.c to reach
+ * pm: the netlink messages src/kernel/pm.c builds and parses, without a kernel. Includes pm.c to reach
  * its static builders and parsers: event parsing (addresses, byte orders, ids, unknown and
  * malformed attributes), the address nest of a request (port in host order), extended acks.
  */
@@ -10,7 +10,7 @@
 #include <stdint.h>
 #include <cmocka.h>
 
-#include "../../src/pm.c"
+#include "../../src/kernel/pm.c"
 
 static alignas(struct nlmsghdr) char buf[PM_RECV_SIZE];
 
