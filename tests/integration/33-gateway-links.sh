@@ -40,8 +40,8 @@ check "table 5101 routes via link b" \
 check "userspace path manager selected" \
 	test "$(n "$NS_GW" sysctl -n net.mptcp.path_manager)" = userspace
 
-rx_bytes() { n "$NS_GW" cat "/sys/class/net/$1/statistics/rx_bytes"; }
-tx_bytes() { n "$NS_GW" cat "/sys/class/net/$1/statistics/tx_bytes"; }
+rx_bytes() { nq "$NS_GW" cat "/sys/class/net/$1/statistics/rx_bytes"; }
+tx_bytes() { nq "$NS_GW" cat "/sys/class/net/$1/statistics/tx_bytes"; }
 
 # 5-8: a download uses both links: 2 subflows on its connection, no fallback.
 nstat_reset "$NS_GW"
