@@ -82,9 +82,10 @@
 # (n, bed_start, link_*): a failing log reads top to bottom. Polling helpers use the quiet nq.
 #
 # Environment: MPCONV_BUILD (build dir, default build/gcc of this tree), VERBOSE=1 (also print
-# every topology step; outside TAP runs, print what n runs on stderr), BED_DAEMON_TIMEOUT (cap on any daemon, default 900 s),
-# BED_LINKEMU_ARGS (extra linkemu options, e.g. "--rt-prio 10"), BED_TAP=0 (not a TAP run: bail
-# prints "FAILED: ..." on stderr instead of a "not ok" line).
+# every topology step; outside TAP runs, print what n runs, on stderr), BED_DAEMON_TIMEOUT (cap
+# on any daemon, default 900 s), BED_LINKEMU_ARGS (extra linkemu options, e.g. "--rt-prio 10"),
+# BED_TAP=0 (not a TAP run: nothing printed unless VERBOSE=1, and bail prints "FAILED: ..." on
+# stderr instead of a "not ok" line).
 
 BED_TOP=$(cd "$(dirname "${BASH_SOURCE[0]}")/../.." && pwd)
 MPCONV_BUILD=${MPCONV_BUILD:-$BED_TOP/build/gcc}
