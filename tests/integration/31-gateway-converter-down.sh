@@ -8,12 +8,7 @@
 #
 #   lan ──── gw (two gateways, ports 5126 and 5127) ══ link A ══ cv ──── srv
 source "$(dirname "$0")/lib.sh"
-require_bed
-
-MPCONVD=${MPCONVD:-$MPCONV_BUILD/src/mpconvd}
-TESTSERVER=$BED_TOP/tests/tools/testserver.py
-[ -x "$MPCONVD" ] || skip_all "mpconvd not built in $MPCONV_BUILD"
-command -v nft >/dev/null || skip_all "nft not installed"
+require_gateway
 
 plan 18
 
@@ -27,9 +22,7 @@ echo_via_lan() {
 }
 
 # 1-2: no converter running; converter-down = closed (the default) resets the LAN client.
-bed_start "$NS_GW" gw-closed "$MPCONVD" gateway --converter "$CV_ADDR4" --lan "$LAN_IF_GW" \
-	--connect-timeout 1s
-wait_listen "$NS_GW" 5126 || bail "gateway"
+start_gateway --name gw-closed --connect-timeout 1s
 out=$(echo_via_lan 7000)
 check "converter down, converter-down=closed: the LAN client is reset ($out)" test "$out" = reset
 check "the gateway warned once and logged the session's reason" \
@@ -37,20 +30,15 @@ check "the gateway warned once and logged the session's reason" \
 bed_stop gw-closed
 
 # 3-4: converter-down = direct: the LAN client is served around the converter.
-bed_start "$NS_GW" gw-direct "$MPCONVD" gateway --converter "$CV_ADDR4" --lan "$LAN_IF_GW" \
-	--connect-timeout 1s --converter-down direct
-wait_listen "$NS_GW" 5126 || bail "gateway"
+start_gateway --name gw-direct --connect-timeout 1s --converter-down direct
 out=$(echo_via_lan 7000)
 check "converter down, converter-down=direct: served direct ($out)" test "$out" = "hi|END|"
 bed_stop gw-direct # its totals line is written at exit
 check "and counted as a fallback" grep -q 'fallbacks=1' "$BED_TMP/gw-direct.err"
 
 # 5-7: the converter refuses this destination (deny-destination): Error TLV -> LAN reset.
-bed_start "$NS_CV" converter "$MPCONVD" converter --listen "$CV_ADDR4:5124" --allow 10.10.0.0/16 \
-	--deny-destination 10.0.2.2/32
-wait_listen "$NS_CV" 5124 || bail "converter"
-bed_start "$NS_GW" gw "$MPCONVD" gateway --converter "$CV_ADDR4" --lan "$LAN_IF_GW"
-wait_listen "$NS_GW" 5126 || bail "gateway"
+start_converter --deny-destination 10.0.2.2/32
+start_gateway --name gw
 out=$(echo_via_lan 7009)
 check "converter refuses (Not Authorized): the LAN client is reset ($out)" test "$out" = reset
 check "the gateway logged the converter's error code 32" \
@@ -66,13 +54,10 @@ check "no interception table left behind" bash -c "! ip netns exec '$NS_GW' nft 
 # the second one serves, now and for the next connection without asking the first again.
 bed_stop converter
 n "$NS_CV" ip addr add 10.99.0.2/32 dev lo
-bed_start "$NS_CV" cv-small "$MPCONVD" converter --listen 10.99.0.2:5124 --allow 10.10.0.0/16 \
+start_converter --name cv-small --listen 10.99.0.2:5124 --allow 10.10.0.0/16 \
 	--max-sessions-per-client 1
-bed_start "$NS_CV" converter "$MPCONVD" converter --listen "$CV_ADDR4:5124" --allow 10.10.0.0/16
-wait_listen "$NS_CV" 5124 || bail "converters"
-bed_start "$NS_GW" gw2 "$MPCONVD" gateway --converter 10.99.0.2 --converter "$CV_ADDR4" \
-	--lan "$LAN_IF_GW" --mode plain
-wait_listen "$NS_GW" 5126 || bail "gateway"
+start_converter
+start_gateway --name gw2 --converter 10.99.0.2 --converter "$CV_ADDR4" --mode plain
 n "$NS_LAN" timeout 40 python3 -c '
 import socket, sys, time
 s = socket.create_connection((sys.argv[1], 7000), timeout=5); s.sendall(b"hold\n"); s.recv(10)
@@ -87,14 +72,12 @@ out=$(echo_via_lan 7000)
 check "the next connection is served too ($out)" test "$out" = "hi|END|"
 check "without asking the refusing converter again (one switch in all)" \
 	test "$(grep -c 'trying the next one' "$BED_TMP/gw2.err")" = 1
-pkill -f mpconv-holder
+ip netns pids "$NS_LAN" | xargs -r kill # the holder (this run's only process in lan)
 wait "$holder" 2>/dev/null
 bed_stop gw2
 
 # 14-15: the first converter is unreachable (nothing listens there): the second one serves.
-bed_start "$NS_GW" gw3 "$MPCONVD" gateway --converter 10.99.0.3 --converter "$CV_ADDR4" \
-	--lan "$LAN_IF_GW" --connect-timeout 2s
-wait_listen "$NS_GW" 5126 || bail "gateway"
+start_gateway --name gw3 --converter 10.99.0.3 --converter "$CV_ADDR4" --connect-timeout 2s
 n "$NS_CV" ip addr add 10.99.0.3/32 dev lo
 out=$(echo_via_lan 7000)
 check "first converter unreachable: the second one serves ($out)" test "$out" = "hi|END|"
@@ -113,8 +96,7 @@ table inet strip {
 	}
 }
 EOF_NFT
-bed_start "$NS_GW" gw4 "$MPCONVD" gateway --converter "$CV_ADDR4" --lan "$LAN_IF_GW" --mode plain
-wait_listen "$NS_GW" 5126 || bail "gateway"
+start_gateway --name gw4 --mode plain
 out=$(echo_via_lan 7000)
 check "MPTCP stripped on the path: still served, over plain TCP ($out)" test "$out" = "hi|END|"
 check "the gateway logged the fallback" grep -q 'fell back to plain TCP' "$BED_TMP/gw4.err"

@@ -11,11 +11,7 @@
 # The bed adds no per-source rules here (BED_SRC_ROUTES=0): every subflow that leaves by link B
 # does so because of the daemon's own table.
 source "$(dirname "$0")/lib.sh"
-require_bed
-
-MPCONVD=${MPCONVD:-$MPCONV_BUILD/src/mpconvd}
-[ -x "$MPCONVD" ] || skip_all "mpconvd not built in $MPCONV_BUILD"
-command -v nft >/dev/null || skip_all "nft not installed"
+require_gateway
 
 plan 29
 
@@ -26,15 +22,12 @@ mptcp_limits "$NS_CV" 8 8 || bail "limits"
 for port in 5201 5202 5203 5204; do
 	bed_start "$NS_SRV" "bulk$port" "$MPBULK" server -p "$port" --tcp
 done
-bed_start "$NS_CV" converter "$MPCONVD" converter --listen "$CV_ADDR4:5124" --allow 10.10.0.0/16
+start_converter
 for port in 5201 5202 5203 5204; do wait_listen "$NS_SRV" "$port" || bail "server $port"; done
-wait_listen "$NS_CV" 5124 || bail "converter"
-bed_start "$NS_GW" gateway "$MPCONVD" gateway --converter "$CV_ADDR4" --lan "$LAN_IF_GW" \
-	--link "a dev wanA via 10.10.1.2 role primary" --link "b dev wanB via 10.10.2.2" \
+start_gateway --link "a dev wanA via 10.10.1.2 role primary" --link "b dev wanB via 10.10.2.2" \
 	--probe-interval 500ms --probe-down 3 --probe-up 2 \
 	--rule "bond port 5202 backup b name backup-b" --rule "bond port 5203 links a name only-a" \
 	--rule "direct:b port 5204 name direct-b"
-wait_listen "$NS_GW" 5126 || { dump_state "$NS_GW"; bail "gateway"; }
 T=$BED_TMP
 
 # 1-4: routing and path manager set up by the daemon.
@@ -47,8 +40,8 @@ check "table 5101 routes via link b" \
 check "userspace path manager selected" \
 	test "$(n "$NS_GW" sysctl -n net.mptcp.path_manager)" = userspace
 
-rx_bytes() { n "$NS_GW" cat "/sys/class/net/$1/statistics/rx_bytes"; }
-tx_bytes() { n "$NS_GW" cat "/sys/class/net/$1/statistics/tx_bytes"; }
+rx_bytes() { nq "$NS_GW" cat "/sys/class/net/$1/statistics/rx_bytes"; }
+tx_bytes() { nq "$NS_GW" cat "/sys/class/net/$1/statistics/tx_bytes"; }
 
 # 5-8: a download uses both links: 2 subflows on its connection, no fallback.
 nstat_reset "$NS_GW"
@@ -142,9 +135,8 @@ check "direct:b: it left by link b ($onb bytes >= 2 MB)" test "$onb" -ge 2000000
 daemon=$(ip netns pids "$NS_GW" | xargs -r ps -o pid=,comm= -p | awk '$2 == "mpconvd" { print $1 }')
 kill -KILL $daemon
 wait_for 5 bash -c "! kill -0 $daemon 2>/dev/null"
-bed_start "$NS_GW" gateway2 "$MPCONVD" gateway --converter "$CV_ADDR4" --lan "$LAN_IF_GW" \
-	--link "a dev wanA via 10.10.1.2 role primary" --link "b dev wanB via 10.10.2.2"
-wait_listen "$NS_GW" 5126 || { dump_state "$NS_GW"; bail "gateway after a crash"; }
+start_gateway --name gateway2 --link "a dev wanA via 10.10.1.2 role primary" \
+	--link "b dev wanB via 10.10.2.2"
 check "after a crash: one source rule per link, not two" \
 	test "$(ip -n "$NS_GW" rule | grep -c 'lookup 510[01]')" -eq 2
 line=$(n "$NS_LAN" timeout 60 "$MPBULK" client "$SRV_ADDR4" 5201 --tcp --download --bytes 2M 2>&1)

@@ -13,13 +13,9 @@
 #   client's first bytes on a pre-established connection, so it needs no extra round trip.
 # Ratios and round trips, not seconds: the links set the pace, not the machine.
 source "$(dirname "$0")/lib.sh"
-require_bed
+require_gateway
 
-MPCONVD=${MPCONVD:-$MPCONV_BUILD/src/mpconvd}
-TESTSERVER=$BED_TOP/tests/tools/testserver.py
 FIRSTBYTE=$BED_TOP/tests/tools/firstbyte.py
-[ -x "$MPCONVD" ] || skip_all "mpconvd not built in $MPCONV_BUILD"
-command -v nft >/dev/null || skip_all "nft not installed"
 
 plan 10
 
@@ -30,13 +26,11 @@ mptcp_limits "$NS_CV" 8 8 || bail "limits"
 
 for port in 5201 5301 5302; do bed_start "$NS_SRV" "bulk$port" "$MPBULK" server -p "$port" --tcp; done
 bed_start "$NS_SRV" echo python3 "$TESTSERVER" --mode echo "$SRV_ADDR4:7000" "$SRV_ADDR4:7301"
-bed_start "$NS_CV" converter "$MPCONVD" converter --listen "$CV_ADDR4:5124" --allow 10.10.0.0/16
+start_converter
 for port in 5201 5301 5302 7000 7301; do wait_listen "$NS_SRV" "$port" || bail "server $port"; done
-wait_listen "$NS_CV" 5124 || bail "converter"
-bed_start "$NS_GW" gateway "$MPCONVD" gateway --converter "$CV_ADDR4" --lan "$LAN_IF_GW" \
-	--link "a dev wanA via 10.10.1.2 role primary" --link "b dev wanB via 10.10.2.2" \
-	--rule "direct:a port 5301 name single-a" --rule "direct:a port 7301 name first-byte-a" --rule "direct:b port 5302 name single-b"
-wait_listen "$NS_GW" 5126 || { dump_state "$NS_GW"; bail "gateway"; }
+start_gateway --link "a dev wanA via 10.10.1.2 role primary" --link "b dev wanB via 10.10.2.2" \
+	--rule "direct:a port 5301 name single-a" --rule "direct:a port 7301 name first-byte-a" \
+	--rule "direct:b port 5302 name single-b"
 T=$BED_TMP
 
 # mbps PORT DIRECTION BYTES: one LAN transfer's goodput (empty on failure).

@@ -5,24 +5,16 @@
 #
 #   lan ──── gw (mpconvd gateway --intercept-method redirect) ══ link A ══ cv ──── srv
 source "$(dirname "$0")/lib.sh"
-require_bed
-
-MPCONVD=${MPCONVD:-$MPCONV_BUILD/src/mpconvd}
-TESTSERVER=$BED_TOP/tests/tools/testserver.py
-[ -x "$MPCONVD" ] || skip_all "mpconvd not built in $MPCONV_BUILD"
-command -v nft >/dev/null || skip_all "nft not installed"
+require_gateway
 
 plan 8
 
 topo_hybrid A:rate=100mbit,delay=2 || bail "topology"
 bed_start "$NS_SRV" echo python3 "$TESTSERVER" --mode echo "$SRV_ADDR4:7000" "[$SRV_ADDR6]:7000"
 bed_start "$NS_SRV" native "$MPBULK" server -p 5301
-bed_start "$NS_CV" converter "$MPCONVD" converter --listen "$CV_ADDR4:5124" --allow 10.10.0.0/16
-wait_listen "$NS_SRV" 7000 && wait_listen "$NS_SRV" 5301 && wait_listen "$NS_CV" 5124 ||
-	bail "servers"
-bed_start "$NS_GW" gateway "$MPCONVD" gateway --converter "$CV_ADDR4" --lan "$LAN_IF_GW" \
-	--intercept-method redirect
-wait_listen "$NS_GW" 5126 || { dump_state "$NS_GW"; bail "gateway"; }
+start_converter
+wait_listen "$NS_SRV" 7000 && wait_listen "$NS_SRV" 5301 || bail "servers"
+start_gateway --intercept-method redirect
 
 check "a nat redirect chain, no TPROXY rule, no policy routing" bash -c "
 	ip netns exec '$NS_GW' nft list table inet mpconv | grep -q 'redirect to :5126' &&

@@ -6,21 +6,15 @@
 #
 #   lan ──── gw (mpconvd gateway --config FILE) ══ link A ══ cv ──── srv
 source "$(dirname "$0")/lib.sh"
-require_bed
-
-MPCONVD=${MPCONVD:-$MPCONV_BUILD/src/mpconvd}
-TESTSERVER=$BED_TOP/tests/tools/testserver.py
-[ -x "$MPCONVD" ] || skip_all "mpconvd not built in $MPCONV_BUILD"
-command -v nft >/dev/null || skip_all "nft not installed"
+require_gateway
 
 plan 9
 
 topo_hybrid A:rate=100mbit,delay=2 || bail "topology"
 bed_start "$NS_SRV" echo python3 "$TESTSERVER" --mode echo "$SRV_ADDR4:7000" "$SRV_ADDR4:7001"
 bed_start "$NS_SRV" bulk "$MPBULK" server -p 5201 --tcp
-bed_start "$NS_CV" converter "$MPCONVD" converter --listen "$CV_ADDR4:5124" --allow 10.10.0.0/16
-wait_listen "$NS_SRV" 7001 && wait_listen "$NS_SRV" 5201 && wait_listen "$NS_CV" 5124 ||
-	bail "servers"
+start_converter
+wait_listen "$NS_SRV" 7001 && wait_listen "$NS_SRV" 5201 || bail "servers"
 conf=$BED_TMP/gateway.conf
 write_conf()
 {
@@ -29,8 +23,7 @@ write_conf()
 	chmod 600 "$conf"
 }
 write_conf "rule = block port 7001 name no-7001"
-bed_start "$NS_GW" gateway "$MPCONVD" gateway --config "$conf"
-wait_listen "$NS_GW" 5126 || { dump_state "$NS_GW"; bail "gateway"; }
+start_gateway --config "$conf"
 gw_pid=$(ip netns pids "$NS_GW" | xargs -r ps -o pid=,comm= -p | awk '$2 == "mpconvd" { print $1 }')
 
 out=$(tcp_exchange "$NS_LAN" "$SRV_ADDR4" 7001 $'x\n')

@@ -52,14 +52,18 @@
 #   LINK_X_GW4 LINK_X_CV4 LINK_X_GW6 LINK_X_CV6 LINK_X_NET4 LINK_X_NET6
 #   LINK_X_TABLE LINK_X_INDEX LINK_X_RATE_UP LINK_X_RATE_DOWN LINK_X_DELAY_UP ...
 #   LINKEMU MPBULK                         the tools, from $MPCONV_BUILD/tests/tools
+#   MPCONVD TESTSERVER                     the daemon (env MPCONVD overrides), tools/testserver.py
 #
 # Functions (details above each one):
 #   TAP        plan N | ok DESC | not_ok DESC | check DESC CMD... | skip DESC WHY | diag TEXT...
 #              skip_all WHY | bail WHY | fcmp A OP B (float compare) | kv KEY LINE
 #   Bed        require_bed (skip_all unless root, ip netns, MPTCP, tools) | bed_check
-#              ns_name ROLE | ns_add NS | n NS CMD... | bed_start NS NAME CMD... | bed_stop NAME
-#              bed_pid NAME | bed_log NAME | wait_for SECS CMD... | wait_listen NS PORT [SECS]
-#              wait_file FILE [SECS] | at_cleanup CMD | bed_cleanup
+#              ns_name ROLE | ns_add NS | n NS CMD... (prints, then runs) | nq NS CMD... (quiet)
+#              bed_start NS NAME CMD... | bed_stop NAME | bed_pid NAME | bed_log NAME
+#              wait_for SECS CMD... | wait_listen NS [ADDR:]PORT [SECS] | wait_file FILE [SECS]
+#              at_cleanup CMD | bed_cleanup
+#   mpconvd    require_gateway (require_bed, mpconvd built, nft) | start_converter [ARGS...]
+#              start_gateway [ARGS...] | wait_upstreams N [SECS]
 #   Topology   topo_hybrid SPEC... | topo_single SPEC... | topo_pair SPEC... | topo_describe
 #              link_var X FIELD (= $LINK_X_FIELD, for a link name held in a variable)
 #   Links      link_down X | link_up X [--restore] | restore_routes X | link_cut X
@@ -74,15 +78,21 @@
 #              ping_loss_pct NS ADDR COUNT [INTERVAL]
 #              bulk_server NS PORT [ARGS] | bulk_client NS HOST PORT [ARGS] (prints the line)
 #
-# Environment: MPCONV_BUILD (build dir, default build/gcc of this tree), VERBOSE=1 (print every
-# namespace command as a diag line), BED_DAEMON_TIMEOUT (cap on any daemon, default 900 s),
-# BED_LINKEMU_ARGS (extra linkemu options, e.g. "--rt-prio 10"), BED_TAP=0 (not a TAP run: bail
-# prints "FAILED: ..." on stderr instead of a "not ok" line).
+# What a test runs prints itself, netns.sh-style, as "# [ns] command" diag lines on the TAP stream
+# (n, bed_start, link_*): a failing log reads top to bottom. Polling helpers use the quiet nq.
+#
+# Environment: MPCONV_BUILD (build dir, default build/gcc of this tree), VERBOSE=1 (also print
+# every topology step; outside TAP runs, print what n runs, on stderr), BED_DAEMON_TIMEOUT (cap
+# on any daemon, default 900 s), BED_LINKEMU_ARGS (extra linkemu options, e.g. "--rt-prio 10"),
+# BED_TAP=0 (not a TAP run: nothing printed unless VERBOSE=1, and bail prints "FAILED: ..." on
+# stderr instead of a "not ok" line).
 
 BED_TOP=$(cd "$(dirname "${BASH_SOURCE[0]}")/../.." && pwd)
 MPCONV_BUILD=${MPCONV_BUILD:-$BED_TOP/build/gcc}
 LINKEMU=$MPCONV_BUILD/tests/tools/linkemu
 MPBULK=$MPCONV_BUILD/tests/tools/mpbulk
+MPCONVD=${MPCONVD:-$MPCONV_BUILD/src/mpconvd}
+TESTSERVER=$BED_TOP/tests/tools/testserver.py
 VERBOSE=${VERBOSE:-0}
 BED_DAEMON_TIMEOUT=${BED_DAEMON_TIMEOUT:-900}
 BED_LINKEMU_ARGS=${BED_LINKEMU_ARGS:-}
@@ -95,6 +105,9 @@ declare -A BED_PID=()
 BED_HOOKS=()
 BED_MISSING=
 LINKS=
+# The TAP stream as it was when this file was sourced: what a test runs is printed there, so a
+# command whose output the test captures, $(n NS CMD 2>&1), does not capture the line naming it.
+exec {BED_OUT}>&1
 
 # ---------------------------------------------------------------------------------------------
 # TAP
@@ -278,12 +291,51 @@ ns_del()
 	ip netns del "$ns" 2>/dev/null
 }
 
-# n NS CMD...: runs CMD in namespace NS (printed as a diag line first when VERBOSE=1).
+# _bed_say TEXT: one "# TEXT" line on the TAP stream (outside TAP runs: on stderr, VERBOSE=1 only).
+_bed_say()
+{
+	if [ "$BED_TAP" = 1 ]; then
+		diag "$*" >&"$BED_OUT"
+	elif [ "$VERBOSE" = 1 ]; then
+		diag "$*" >&2
+	fi
+	return 0
+}
+
+# _bed_cmdline CMD...: CMD for a person to read: this tree's and the build's paths shortened to
+# their file name, arguments with spaces quoted, a multi-line script cut to its first line.
+_bed_cmdline()
+{
+	local a out=
+	for a in "$@"; do
+		case $a in
+		"$MPCONV_BUILD"/* | "$BED_TOP"/*) a=${a##*/} ;;
+		esac
+		if [[ $a == *$'\n'* ]]; then
+			a=${a#"${a%%[![:space:]]*}"}
+			a="${a%%$'\n'*} ..."
+		fi
+		[[ -z $a || $a == *[[:space:]\'\"\$\;\&\|\<\>\(\)]* ]] && a="'$a'"
+		out+=" $a"
+	done
+	printf '%s' "${out# }"
+}
+
+# n NS CMD...: prints "# [role] CMD" on the TAP stream, then runs CMD in namespace NS. For what a
+# test does; a helper that polls uses nq.
 n()
 {
 	local ns=$1
 	shift
-	[ "$VERBOSE" = 1 ] && diag "[${ns#"$BED_ID"-}] $*" >&2
+	_bed_say "[${ns#"$BED_ID"-}] $(_bed_cmdline "$@")"
+	ip netns exec "$ns" "$@"
+}
+
+# nq NS CMD...: n without the line (polling, probing, measuring inside helpers).
+nq()
+{
+	local ns=$1
+	shift
 	ip netns exec "$ns" "$@"
 }
 
@@ -297,9 +349,9 @@ bed_start()
 		diag "bed_start: daemon $name is already running"
 		return 1
 	fi
-	[ "$VERBOSE" = 1 ] && diag "[${ns#"$BED_ID"-}] (daemon $name) $*" >&2
+	_bed_say "[${ns#"$BED_ID"-}] (daemon $name) $(_bed_cmdline "$@")"
 	timeout --kill-after=5 "$BED_DAEMON_TIMEOUT" ip netns exec "$ns" "$@" \
-		>"$BED_TMP/$name.out" 2>"$BED_TMP/$name.err" </dev/null &
+		>"$BED_TMP/$name.out" 2>"$BED_TMP/$name.err" </dev/null {BED_OUT}>&- &
 	BED_PID[$name]=$!
 }
 
@@ -348,12 +400,18 @@ wait_for()
 	done
 }
 
+# _bed_listening NS [ADDR:]PORT: something listens on PORT (on ADDR, as ss prints it: 10.0.0.1,
+# [fd00::1], *) in NS.
 _bed_listening()
 {
-	[ -n "$(ip netns exec "$1" ss -ltnH "sport = :$2" 2>/dev/null)" ]
+	local port=${2##*:}
+	ip netns exec "$1" ss -ltnH "sport = :$port" 2>/dev/null |
+		awk -v want="$2" -v port="$port" '
+			want == port || $4 == want { found = 1 } END { exit !found }'
 }
 
-# wait_listen NS PORT [SECS]: waits until something listens on TCP PORT in NS (MPTCP too).
+# wait_listen NS [ADDR:]PORT [SECS]: waits until something listens on TCP PORT (on ADDR if
+# given, e.g. 10.99.0.1:5124) in NS (MPTCP too).
 wait_listen()
 {
 	wait_for "${3:-10}" _bed_listening "$1" "$2"
@@ -622,7 +680,7 @@ _forwarding()
 
 _topo_ping()
 {
-	n "$1" ping -q -c 1 -W 1 "$2"
+	nq "$1" ping -q -c 1 -W 1 "$2"
 }
 
 # _topo_build MODE SPEC...: MODE is hybrid, single or pair.
@@ -729,12 +787,14 @@ topo_describe()
 # deletes the IPv4 routes through it (main and per-source table) and does not restore them.
 link_down()
 {
+	_bed_say "link $1: down ([gw] ip link set $(link_var "$1" IF_GW) down)"
 	ip -n "$NS_GW" link set "$(link_var "$1" IF_GW)" down
 }
 
 # link_up X [--restore]: sets it up again; with --restore, also re-adds the bed's routes.
 link_up()
 {
+	_bed_say "link $1: up ([gw] ip link set $(link_var "$1" IF_GW) up)${2:+, routes restored by the bed}"
 	ip -n "$NS_GW" link set "$(link_var "$1" IF_GW)" up || return 1
 	[ "${2:-}" = --restore ] && restore_routes "$1"
 	return 0
@@ -744,11 +804,13 @@ link_up()
 # is dropped, both ways, interfaces and routes stay as they are.
 link_cut()
 {
+	_bed_say "link $1: cut (the emulator drops everything)"
 	kill -USR1 "$(link_var "$1" PID)"
 }
 
 link_restore()
 {
+	_bed_say "link $1: restored"
 	kill -USR2 "$(link_var "$1" PID)"
 }
 
@@ -819,9 +881,85 @@ bed_sysctl()
 	local ns=$1 kv
 	shift
 	for kv in "$@"; do
-		n "$ns" sysctl -n "${kv%%=*}" >/dev/null 2>&1 || continue
+		nq "$ns" sysctl -n "${kv%%=*}" >/dev/null 2>&1 || continue
 		n "$ns" sysctl -qw "$kv" || return 1
 	done
+}
+
+# ---------------------------------------------------------------------------------------------
+# mpconvd: the daemon under test, as most gateway tests start it
+
+# require_gateway: skip_all unless the bed runs here (require_bed), mpconvd is built and nft (the
+# gateway's interception) is installed.
+require_gateway()
+{
+	require_bed
+	[ -x "$MPCONVD" ] || skip_all "mpconvd not built in $MPCONV_BUILD"
+	command -v nft >/dev/null || skip_all "nft not installed"
+}
+
+# _bed_has OPT ARGS...: 0 when OPT is one of ARGS.
+_bed_has()
+{
+	local opt=$1 a
+	shift
+	for a in "$@"; do
+		[ "$a" = "$opt" ] && return 0
+	done
+	return 1
+}
+
+# start_converter [--name NAME] [ARGS...]: starts "mpconvd converter ARGS" in NS_CV as daemon NAME
+# (default converter), on --listen $CV_ADDR4:5124 --allow 10.10.0.0/16 (the gw links) unless ARGS
+# give their own --listen; waits until it listens on that address, else dumps cv and bails.
+start_converter()
+{
+	local name=converter listen=$CV_ADDR4:5124 a prev=
+	if [ "${1:-}" = --name ]; then
+		name=$2
+		shift 2
+	fi
+	if _bed_has --listen "$@"; then
+		for a in "$@"; do
+			[ "$prev" = --listen ] && listen=$a
+			prev=$a
+		done
+	else
+		set -- --listen "$listen" --allow 10.10.0.0/16 "$@"
+	fi
+	bed_start "$NS_CV" "$name" "$MPCONVD" converter "$@"
+	wait_listen "$NS_CV" "$listen" || { dump_state "$NS_CV"; bail "converter $name on $listen"; }
+}
+
+# start_gateway [--name NAME] [ARGS...]: starts "mpconvd gateway ARGS" in NS_GW as daemon NAME
+# (default gateway), with --converter $CV_ADDR4 and --lan $LAN_IF_GW unless ARGS give their own
+# (or a --config file); waits until it listens on :5126, else dumps gw and bails.
+start_gateway()
+{
+	local name=gateway
+	if [ "${1:-}" = --name ]; then
+		name=$2
+		shift 2
+	fi
+	if ! _bed_has --config "$@"; then
+		_bed_has --lan "$@" || set -- --lan "$LAN_IF_GW" "$@"
+		_bed_has --converter "$@" || set -- --converter "$CV_ADDR4" "$@"
+	fi
+	bed_start "$NS_GW" "$name" "$MPCONVD" gateway "$@"
+	wait_listen "$NS_GW" 5126 || { dump_state "$NS_GW"; bail "gateway $name"; }
+}
+
+_bed_upstreams()
+{
+	[ "$(nq "$NS_GW" ss -MnH state established '( dport = :5124 )' | wc -l)" -ge "$1" ]
+}
+
+# wait_upstreams N [SECS]: waits until the gateway holds N established MPTCP connections to the
+# converter (:5124), e.g. its pool filled (pool-min, default 2). Idle pooled connections have one
+# subflow each: the second joins once data flows (13-kernel-behaviours).
+wait_upstreams()
+{
+	wait_for "${2:-5}" _bed_upstreams "$1"
 }
 
 # ---------------------------------------------------------------------------------------------
@@ -997,7 +1135,8 @@ bulk_server()
 # read to EOF. Prints the reply with newlines as "|", or "reset" / "timeout".
 tcp_exchange()
 {
-	n "$1" timeout 15 python3 -c '
+	_bed_say "[${1#"$BED_ID"-}] tcp_exchange $2 $3 $(printf '%q' "$4")"
+	nq "$1" timeout 15 python3 -c '
 import socket, sys
 try:
     s = socket.create_connection((sys.argv[1], int(sys.argv[2])), timeout=8)
