@@ -4,7 +4,7 @@
 # every TAP-speaking test program and script, counts each TAP result line, and ends with one line:
 #   N passed, N failed, N skipped
 # A program that crashes, exits non-zero with no failing line, or breaks its plan counts as failed.
-# Logs: build/test-logs/<suite>/<test>.log. Select suites with SUITES="unit fuzz integration".
+# Logs: build/test-logs/<suite>/<test>.log. Select suites with SUITES="tree unit fuzz integration".
 set -uo pipefail
 
 top=$(cd "$(dirname "$0")/.." && pwd)
@@ -12,7 +12,7 @@ cd "$top"
 logs=build/test-logs
 rm -rf "$logs"
 mkdir -p "$logs"
-SUITES=${SUITES:-"unit fuzz integration"}
+SUITES=${SUITES:-"tree unit fuzz integration"}
 TEST_TIMEOUT=${TEST_TIMEOUT:-600}
 
 passed=0 failed=0 skipped=0
@@ -90,6 +90,10 @@ export CMOCKA_MESSAGE_OUTPUT=TAP
 
 for suite in $SUITES; do
 	case $suite in
+	tree)
+		echo "== tree (layers, no circles, file sizes, explicit module list)"
+		run_tap tree check-tree bash tests/tree/check-tree.sh
+		;;
 	unit)
 		echo "== unit (cmocka; gcc build, then ASan+UBSan build)"
 		for b in gcc asan; do
