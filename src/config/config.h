@@ -5,7 +5,7 @@
 #include "acl.h"
 #include "addr.h"
 #include "cookie.h"
-#include "links.h"
+#include "link_conf.h"
 #include "log.h"
 
 #include <stdbool.h>

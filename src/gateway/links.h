@@ -3,6 +3,7 @@
 #define MPCONV_LINKS_H
 
 #include "addr.h"
+#include "link_conf.h"
 #include "loop.h"
 #include "rtnl.h"
 
@@ -13,32 +14,9 @@
  * The gateway's access links (DSL, LTE, ...): declared in config, each with its own source-
  * routing table that the daemon creates and keeps true (the kernel deletes routes through a
  * link that goes down and never restores them), and a health state from the interface's
- * carrier plus active ICMP echo probes to the converter over that link.
- *
- * Link text, one per config line (`link = ...`), words in any order after the name:
- *   NAME dev IFNAME [addr A]... [via GW]... [role primary|secondary|backup]
- *   e.g. "dsl dev wan0 via 192.0.2.1 via fe80::1"  "lte dev wwan0 role backup"
- * Addresses not given are read from the interface (its first global one per family); without
- * `via` the link's default route points at the interface (point-to-point or on-link peer).
+ * carrier plus active ICMP echo probes to the converter over that link. The link line and
+ * its parser are config/link_conf.h.
  */
-#define LINKS_MAX     8 /* = POL_MAX_LINKS */
-#define LINK_NAME_LEN 32
-#define LINKS_ERR_LEN 256
-
-enum link_role { LINK_PRIMARY, LINK_SECONDARY, LINK_BACKUP };
-
-struct link_conf {
-	char name[LINK_NAME_LEN];
-	char dev[16];
-	enum link_role role;
-	bool has_addr4, has_addr6, has_via4, has_via6;
-	uint8_t addr4[16], addr6[16], via4[16], via6[16]; /* 16-byte form (addr.h) */
-};
-
-/* Parses one link line. 0, or -EINVAL with err quoting the bad word. Pure. */
-int link_conf_parse(const char *text, struct link_conf *out, char err[LINKS_ERR_LEN]);
-const char *link_role_name(enum link_role role);
-
 struct links_params {
 	uint32_t table_base;	 /* link i uses table and rule preference table_base + i */
 	uint32_t probe_interval_ms; /* 0 = no probes: carrier alone decides */
