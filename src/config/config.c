@@ -39,7 +39,7 @@ struct config_key {
 	uint64_t min, max;
 	bool list; /* repeatable, and a value may hold several comma-separated items */
 	enum config_section section; /* CONFIG_CONVERTER (0) unless said */
-	const char *choices;	     /* config_set_choice: "a|b|c", stored as the index (int) */
+	const char *choices;	     /* config_set_choice: "a|b|c", stored as the index in an enum */
 	const char *help;
 };
 
@@ -402,6 +402,12 @@ static bool config_set_metrics_listen(const struct config_key *key, void *base, 
 	ctl->metrics = true;
 	return true;
 }
+
+/* Every enum a choice key stores into is int-sized (config_set_choice writes an int). */
+_Static_assert(sizeof(enum config_gateway_mode) == sizeof(int) &&
+		       sizeof(enum config_upstream_protocol) == sizeof(int) &&
+		       sizeof(enum pol_action) == sizeof(int),
+	       "choice keys store an int");
 
 /* One of key->choices ("a|b|c"), stored as its index. */
 static bool config_set_choice(const struct config_key *key, void *base, const char *value,

@@ -6,6 +6,7 @@
 #include "addr.h"
 #include "cookie.h"
 #include "link_conf.h"
+#include "policy.h"
 #include "log.h"
 
 #include <stdbool.h>
@@ -74,7 +75,14 @@ struct config_converter {
 	struct config_control control;
 };
 
+/* Choices of the gateway's keys, in the order of their names in the key table (a choice key
+ * stores the index of the name it was given). */
 enum config_gateway_mode { CONFIG_MODE_POOL, CONFIG_MODE_TFO, CONFIG_MODE_PLAIN };
+enum config_path_manager { CONFIG_PM_USERSPACE, CONFIG_PM_KERNEL };
+enum config_converter_down { CONFIG_DOWN_CLOSED, CONFIG_DOWN_DIRECT };
+enum config_intercept_method { CONFIG_INTERCEPT_TPROXY, CONFIG_INTERCEPT_REDIRECT };
+enum config_upstream_protocol { CONFIG_UPSTREAM_CONVERT, CONFIG_UPSTREAM_SOCKS5,
+				CONFIG_UPSTREAM_NONE };
 
 #define CONFIG_MAX_CONVERTERS 4
 #define CONFIG_MAX_RULES      64
@@ -86,24 +94,24 @@ struct config_gateway {
 	size_t lan_len;
 	struct acl exclude;	     /* destinations never intercepted (converters are added) */
 	uint32_t port;		     /* TPROXY listener port; default 5126 */
-	int mode;		     /* enum config_gateway_mode; default pool */
+	enum config_gateway_mode mode; /* default pool */
 	uint32_t pool_min, pool_max; /* per worker; default 2 and 32 */
 	uint32_t pool_max_idle_ms;   /* recycle before the converter's convert-wait; default 30 s */
 	char *rules[CONFIG_MAX_RULES]; /* owned policy rule texts, parsed by the gateway */
 	size_t rules_len;
 	struct link_conf links[LINKS_MAX]; /* access links; none = routing decides everything */
 	size_t links_len;
-	int path_manager;	     /* 0 = userspace (per-connection subflows, default), 1 = kernel */
+	enum config_path_manager path_manager; /* userspace: subflows per connection (default) */
 	uint32_t link_table;	     /* link i: routing table and rule preference base + i; 5100 */
 	uint32_t probe_interval_ms;  /* ICMP echo per link; default 1 s; 0 = carrier only */
 	uint32_t probe_down, probe_up; /* lost / answered in a row to change state; 3 and 2 */
 	struct addr_port probe_target; /* default: the first converter */
 	bool has_probe_target;
-	int default_action; /* enum pol_action: bond (0) by default */
-	int converter_down; /* 0 = reset LAN connections (closed), 1 = go direct */
+	enum pol_action default_action; /* bond by default */
+	enum config_converter_down converter_down; /* closed: reset LAN connections; direct */
 	bool intercept;	    /* install the nftables rules; default true */
-	int intercept_method; /* 0 = tproxy (default), 1 = redirect (SO_ORIGINAL_DST) */
-	int upstream_protocol; /* 0 = RFC 8803 Convert (default), 1 = SOCKS 5, 2 = none (on-path) */
+	enum config_intercept_method intercept_method; /* tproxy (default), redirect */
+	enum config_upstream_protocol upstream_protocol; /* Convert (default), SOCKS 5, none */
 	unsigned workers;
 	uint32_t connect_timeout_ms; /* upstream connect; default 10 s */
 	uint32_t reply_timeout_ms;   /* converter's Convert reply; default 10 s */

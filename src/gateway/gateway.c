@@ -80,7 +80,7 @@ static bool gw_pick_local(struct gateway *gw, uint8_t allowed, int family, int *
 
 static bool gw_onpath(const struct gateway *gw)
 {
-	return gw->config.gateway.upstream_protocol == 2;
+	return gw->config.gateway.upstream_protocol == CONFIG_UPSTREAM_NONE;
 }
 
 int gw_family(const struct addr_port *ap)
@@ -293,9 +293,9 @@ static void gw_no_converter(struct gw_session *s, const char *why)
 	gw->stats.upstream_failures++;
 	if (!gw->converter_failing)
 		log_warnx("converter unusable: %s; LAN connections %s until it answers again", why,
-			  gw->config.gateway.converter_down == 1 ? "go direct" : "are reset");
+			  gw->config.gateway.converter_down == CONFIG_DOWN_DIRECT ? "go direct" : "are reset");
 	gw->converter_failing = true;
-	if (gw->config.gateway.converter_down == 1) {
+	if (gw->config.gateway.converter_down == CONFIG_DOWN_DIRECT) {
 		gw->stats.fallbacks++;
 		gw_set_upstream(s, -1);
 		gw_go_direct(s);
@@ -374,7 +374,7 @@ static void gw_read_reply(struct gw_session *s, bool eof)
 		gw_upstream_failed(s, "converter closed before replying", false);
 		return;
 	}
-	if (gw->config.gateway.upstream_protocol == 1) {
+	if (gw->config.gateway.upstream_protocol == CONFIG_UPSTREAM_SOCKS5) {
 		enum socks_reply code = SOCKS_OK;
 
 		len = socks_parse_server(gw->scratch, (size_t)n, &code);
@@ -662,11 +662,11 @@ static void gw_bond(struct gw_session *s)
 	int len;
 
 	s->bonded = true;
-	if (s->gw->config.gateway.upstream_protocol == 2) { /* on-path: straight to the server */
+	if (s->gw->config.gateway.upstream_protocol == CONFIG_UPSTREAM_NONE) { /* on-path: straight to the server */
 		gw_connect_onpath(s);
 		return;
 	}
-	if (s->gw->config.gateway.upstream_protocol == 1) { /* SOCKS 5, greeting + CONNECT */
+	if (s->gw->config.gateway.upstream_protocol == CONFIG_UPSTREAM_SOCKS5) { /* SOCKS 5, greeting + CONNECT */
 		s->request_len = (uint16_t)socks_put_client_hello(s->request, &s->dest);
 		gw_bond_attempt(s);
 		return;
@@ -739,7 +739,7 @@ static void gw_open_session(struct gateway *gw, int fd, const struct sockaddr_st
 	/* TPROXY: the accepted socket's local address is where the client was going; REDIRECT:
 	 * conntrack remembers it. */
 	bool dest_known =
-		(gw->config.gateway.intercept_method == 1
+		(gw->config.gateway.intercept_method == CONFIG_INTERCEPT_REDIRECT
 			 ? gw_original_dst(fd, &local, &local_len) == 0
 			 : getsockname(fd, (struct sockaddr *)&local, &local_len) == 0) &&
 		addr_from_sockaddr((struct sockaddr *)&local, local_len, &s->dest);
@@ -974,7 +974,7 @@ static int gw_start_intercept(struct gateway *gw)
 		return 0;
 	gw->intercept = (struct intercept_config){ .port = (uint16_t)gc->port,
 						   .ipv6 = true,
-						   .redirect = gc->intercept_method == 1 };
+						   .redirect = gc->intercept_method == CONFIG_INTERCEPT_REDIRECT };
 	for (size_t i = 0; i < gc->lan_len; i++)
 		gw->intercept.lan_ifaces[gw->intercept.lan_len++] = gc->lan[i];
 	for (size_t i = 0; i < gc->exclude.len && i < INTERCEPT_MAX_EXCLUDE; i++)
@@ -1058,7 +1058,7 @@ static int gw_start_links(struct gateway *gw)
 		return ret;
 	}
 	gw->links_on = true;
-	if (gc->path_manager != 0)
+	if (gc->path_manager != CONFIG_PM_USERSPACE)
 		return 0;
 	ret = gw_sysctl("/proc/sys/net/mptcp/path_manager", "userspace", gw->saved_path_manager,
 			sizeof(gw->saved_path_manager));
@@ -1173,7 +1173,7 @@ int gateway_main(int argc, char **argv)
 	{
 		struct addr_port any = { .port = (uint16_t)gw->config.gateway.port };
 		struct sock_listen_opts opts = {
-			.transparent = gw->config.gateway.intercept_method == 0, .backlog = 4096
+			.transparent = gw->config.gateway.intercept_method == CONFIG_INTERCEPT_TPROXY, .backlog = 4096
 		};
 
 		/* [::] with IPV6_V6ONLY off takes the TPROXY'd IPv4 connections too. */

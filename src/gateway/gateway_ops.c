@@ -197,7 +197,7 @@ static int gw_ctl_status(void *ctx, struct reply *r, const struct ctl_request *r
 		     gc->mode == CONFIG_MODE_POOL  ? "pool"
 		     : gc->mode == CONFIG_MODE_TFO ? "tfo"
 						   : "plain",
-		     gc->intercept_method ? "redirect" : "tproxy", gc->links_len, gw->policy.len);
+		     gc->intercept_method == CONFIG_INTERCEPT_REDIRECT ? "redirect" : "tproxy", gc->links_len, gw->policy.len);
 	for (size_t i = 0; i < gc->converters_len; i++)
 		reply_printf(r, "%-11s %s%s\n", i ? "" : "converters",
 			     addr_format(&gc->converters[i], true, where),
