@@ -86,6 +86,11 @@ void log_warn(const char *fmt, ...)
 	errno = saved;
 }
 
+void log_warnc(int err, const char *fmt, ...)
+{
+	LOG_BODY(LOG_LEVEL_WARN, err < 0 ? -err : err);
+}
+
 void log_warnx(const char *fmt, ...)
 {
 	LOG_BODY(LOG_LEVEL_WARN, 0);

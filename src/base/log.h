@@ -12,8 +12,13 @@ void log_init(const char *progname, enum log_level level, bool timestamps);
 void log_set_level(enum log_level level);
 bool log_enabled(enum log_level level);
 
-/* log_warn appends ": strerror(errno)"; log_warnx does not. */
+/*
+ * The one way to log a failure's cause: log_warn appends ": strerror(errno)" (right after a
+ * failed call), log_warnc the same for an error code a function returned (-errno or errno).
+ * Never format strerror by hand in a log line. log_warnx has no cause.
+ */
 void log_warn(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
+void log_warnc(int err, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
 void log_warnx(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
 void log_info(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
 void log_debug(const char *fmt, ...) __attribute__((format(printf, 1, 2)));

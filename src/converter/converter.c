@@ -1016,7 +1016,7 @@ static void cv_onpath_join_listener(struct cv_shared *shared, uint16_t port)
 			shared->join_fds[shared->join_len++] = fd;
 		} else {
 			/* a service of this host on that port: such connections stay single-path */
-			log_warnx("on-path: no join listener on port %u: %s", port, strerror(-fd));
+			log_warnc(fd, "on-path: no join listener on port %u", port);
 		}
 	}
 	pthread_mutex_unlock(&shared->join_lock);
@@ -1467,8 +1467,7 @@ static int cv_worker_listen(struct cv_worker *w, const struct config_converter *
 	int fd = sock_listen(where, &opts, &mptcp);
 
 	if (fd < 0) {
-		errno = -fd;
-		log_warn("listen on %s", addr_format(where, true, text));
+		log_warnc(fd, "listen on %s", addr_format(where, true, text));
 		return fd;
 	}
 	if (!mptcp && w->index == 0)
@@ -1534,8 +1533,7 @@ static void *cv_worker_thread(void *arg)
 	int ret = loop_run(&w->loop);
 
 	if (ret < 0) {
-		errno = -ret;
-		log_warn("worker %u: event loop failed", w->index);
+		log_warnc(ret, "worker %u: event loop failed", w->index);
 	}
 	return NULL;
 }
@@ -2091,8 +2089,7 @@ static void cv_on_own_events(struct loop_io *io, uint32_t events)
 
 	(void)events;
 	if (ret < 0) {
-		errno = -ret;
-		log_warn("cannot refresh the host's own addresses (the previous set stays)");
+		log_warnc(ret, "cannot refresh the host's own addresses (the previous set stays)");
 	} else if (ret > 0) {
 		log_info("own addresses refreshed: %zu local routes",
 			 ownaddr_count(&c->shared->own));
@@ -2306,8 +2303,7 @@ int converter_main(int argc, char **argv)
 		goto cleanup;
 	ret = ownaddr_start(&shared.own);
 	if (ret < 0) {
-		errno = -ret;
-		log_warn("cannot read the host's own addresses (rtnetlink)");
+		log_warnc(ret, "cannot read the host's own addresses (rtnetlink)");
 		ret = 1;
 		goto cleanup;
 	}
@@ -2343,8 +2339,7 @@ int converter_main(int argc, char **argv)
 
 		started = i + 1; /* initialised (maybe partly): destroyed at cleanup */
 		if (r < 0) {
-			errno = -r;
-			log_warn("worker %u: start-up failed", i);
+			log_warnc(r, "worker %u: start-up failed", i);
 			goto cleanup;
 		}
 	}
@@ -2352,8 +2347,7 @@ int converter_main(int argc, char **argv)
 		int r = pthread_create(&workers[i].thread, NULL, cv_worker_thread, &workers[i]);
 
 		if (r != 0) {
-			errno = r;
-			log_warn("worker %u: pthread_create", i);
+			log_warnc(r, "worker %u: pthread_create", i);
 			atomic_store(&shared.draining, true);
 			for (unsigned j = 0; j < i; j++)
 				eventfd_write(workers[j].wakeup.fd, 1);
@@ -2380,8 +2374,7 @@ int converter_main(int argc, char **argv)
 	if (ret == 0) {
 		ret = loop_run(&control.loop);
 		if (ret < 0) {
-			errno = -ret;
-			log_warn("main event loop");
+			log_warnc(ret, "main event loop");
 		}
 	}
 	ret = ret < 0 ? 1 : 0;

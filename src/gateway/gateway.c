@@ -1047,7 +1047,7 @@ static int gw_start_links(struct gateway *gw)
 	/* One bad minute must not disable MPTCP towards the converter for an hour. */
 	ret = gw_sysctl("/proc/sys/net/mptcp/blackhole_timeout", "0", NULL, 0);
 	if (ret < 0 && ret != -ENOENT)
-		log_warnx("cannot set net.mptcp.blackhole_timeout=0: %s", strerror(-ret));
+		log_warnc(ret, "cannot set net.mptcp.blackhole_timeout=0");
 	if (gc->links_len == 0)
 		return 0;
 	params.probe_target[f] = gc->probe_target;
@@ -1066,7 +1066,7 @@ static int gw_start_links(struct gateway *gw)
 	if (ret == 0 && !strcmp(gw->saved_path_manager, "userspace"))
 		strcpy(gw->saved_path_manager, "kernel");
 	if (ret < 0) {
-		log_warnx("cannot select the userspace MPTCP path manager: %s", strerror(-ret));
+		log_warnc(ret, "cannot select the userspace MPTCP path manager");
 		gw->saved_path_manager[0] = 0;
 		return ret;
 	}

@@ -136,15 +136,15 @@ static void links_sync_one(struct links *links, struct link_state *l)
 		links_rule_of(l, family, &rule);
 		ret = rtnl_rule_add(&links->rtnl, &rule);
 		if (ret && ret != -EEXIST)
-			log_warnx("link %s: cannot add its %s source rule (pref %u): %s",
-				  l->conf.name, f ? "IPv6" : "IPv4", rule.pref, strerror(-ret));
+			log_warnc(ret, "link %s: cannot add its %s source rule (pref %u)",
+				  l->conf.name, f ? "IPv6" : "IPv4", rule.pref);
 		if (!l->carrier || !l->ifindex)
 			continue;
 		links_route_of(l, family, &route);
 		ret = rtnl_route_replace(&links->rtnl, &route);
 		if (ret)
-			log_warnx("link %s: cannot set its %s default route in table %u: %s",
-				  l->conf.name, f ? "IPv6" : "IPv4", route.table, strerror(-ret));
+			log_warnc(ret, "link %s: cannot set its %s default route in table %u",
+				  l->conf.name, f ? "IPv6" : "IPv4", route.table);
 	}
 }
 
@@ -229,7 +229,7 @@ static void links_on_rtnl(struct loop_io *io, uint32_t events)
 	if (ret == -ENOBUFS) /* notifications lost: look at everything again */
 		links_schedule_sync(links);
 	else if (ret < 0)
-		log_warnx("links: reading rtnetlink notifications: %s", strerror(-ret));
+		log_warnc(ret, "links: reading rtnetlink notifications");
 }
 
 /* ------------------------------------------------------------------------------------------ */
@@ -353,8 +353,8 @@ static void links_probe_send(struct links *links, struct link_state *l, struct l
 	if (p->io.fd < 0) {
 		ret = links_probe_open(links, l, p);
 		if (ret < 0) {
-			log_warnx("link %s: cannot open its %s probe socket: %s", l->conf.name,
-				  p->family == AF_INET ? "ICMP" : "ICMPv6", strerror(-ret));
+			log_warnc(ret, "link %s: cannot open its %s probe socket", l->conf.name,
+				  p->family == AF_INET ? "ICMP" : "ICMPv6");
 			return;
 		}
 	}

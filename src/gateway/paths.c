@@ -137,7 +137,7 @@ static void paths_on_events(struct loop_io *io, uint32_t events)
 	if (ret == -ENOBUFS)
 		paths->stats.events_lost++; /* the retry timer fills what was missed */
 	else if (ret < 0)
-		log_warnx("paths: reading path-manager events: %s", strerror(-ret));
+		log_warnc(ret, "paths: reading path-manager events");
 }
 
 static void paths_on_retry(struct loop_timer *timer)
@@ -162,13 +162,12 @@ int paths_start(struct paths *paths, struct loop *loop, struct links *links)
 	loop_timer_init(&paths->retry_timer, paths_on_retry);
 	ret = pm_open(&paths->pm);
 	if (ret < 0) {
-		log_warnx("paths: the kernel's MPTCP path manager (genetlink mptcp_pm): %s",
-			  strerror(-ret));
+		log_warnc(ret, "paths: the kernel's MPTCP path manager (genetlink mptcp_pm)");
 		return ret;
 	}
 	fd = pm_subscribe(&paths->pm);
 	if (fd < 0) {
-		log_warnx("paths: path-manager events: %s", strerror(-fd));
+		log_warnc(fd, "paths: path-manager events");
 		pm_close(&paths->pm);
 		return fd;
 	}
