@@ -342,7 +342,7 @@ static void cv_arm(struct cv_session *s, uint64_t delay_ms)
 		cv_close(s, "out of memory arming a timer");
 }
 
-/* Writes the reply once the client can take it; see linux-mptcp.md 2a, bug 2. */
+/* Writes the reply once the client can take it; see docs/linux-mptcp.md 2a, bug 2. */
 static void cv_try_reply(struct cv_session *s);
 
 /* Ends the session with an Error TLV (RFC 8803 3.2.8): reply, shut down, reset after grace. */

@@ -13,7 +13,7 @@
  * A per-worker pool of pre-established upstream connections to one converter (the gateway's
  * default mode). A new LAN connection takes a connected MPTCP socket whose subflows are
  * already up and sends its Convert message as the first bytes: zero added round trips without
- * data in the SYN (which this kernel punishes, see linux-mptcp.md 2a and 4).
+ * data in the SYN (which this kernel punishes, see docs/linux-mptcp.md 2a and 4).
  *
  * The pool keeps `target` connections connecting or ready, between min and max, adapting the
  * target to the take rate; it drops connections the converter closed, recycles ready ones

@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
 # SPDX-License-Identifier: GPL-2.0-or-later
-# Kernel MPTCP behaviours that shape mpconv (../shared/spec/linux-mptcp.md), each reproduced so
+# Kernel MPTCP behaviours that shape mpconv (docs/linux-mptcp.md), each reproduced so
 # we notice when a kernel changes them. They are informational, and named so: a behaviour still
 # present prints "ok"; one that is gone prints "ok ... # SKIP" naming the work-around that could
 # go. What is asserted is that each probe ran and gave an answer to judge by: a probe that
