@@ -2,8 +2,164 @@
 #ifndef MPCONV_GATEWAY_H
 #define MPCONV_GATEWAY_H
 
+/*
+ * The gateway role: `gateway_main` for main.c, and the role's own types and calls shared by its
+ * files only (not an interface for other modules). Who calls whom, never back:
+ *   main.c     process: start-up, signals, accept, drain, links and interception, exit
+ *   reload.c   the configuration again (SIGHUP or mpconvctl reload)
+ *   ops.c      what the operator sees: mpconvctl answers, /metrics, the status page
+ *   probe.c    `mpconvctl probe`: the converter tested over each link
+ *   session.c  one LAN connection from accept to relay: policy, upstream, reply, close
+ *   upstream.c which converter to ask, and the RFC 8803 back-off (pure)
+ * main -> reload, ops, session; ops -> reload, probe, session; reload -> session.
+ */
+#include "config.h"
+#include "convert.h"
+#include "ctl.h"
+#include "http.h"
+#include "intercept.h"
+#include "list.h"
+#include "links.h"
+#include "loop.h"
+#include "metrics.h"
+#include "paths.h"
+#include "pipe.h"
+#include "policy.h"
+#include "pool.h"
+#include "relay.h"
+#include "session.h"
+#include "sock.h"
+#include "status.h"
+#include "upstream.h"
+
+#include <stdbool.h>
+#include <stdint.h>
+
+#define GW_REQUEST_MAX 64
+#define GW_EARLY_MAX   16384 /* LAN bytes sent along with the Convert message */
+
+enum gw_state {
+	GW_ACCEPTED,		/* policy not applied yet, or blocked */
+	GW_WAIT_EARLY,		/* a moment for the LAN client's first bytes (pool hit, or tfo) */
+	GW_UPSTREAM_CONNECTING, /* plain mode, or a pool miss: connecting to the converter */
+	GW_WAIT_REPLY,		/* Convert request sent; waiting for the converter's answer */
+	GW_DIRECT_CONNECTING,	/* policy said direct: connecting to the destination itself */
+	GW_RELAY,
+};
+
+struct gateway;
+struct gw_probe;
+
+struct gw_session {
+	struct session base; /* client side: the LAN host; server side: upstream (or direct) */
+	struct gateway *gw;
+	enum gw_state state;
+	struct pol_rule rule; /* a copy: a reload may replace the policy table */
+	struct paths_conn *path; /* subflow management of the upstream connection, or NULL */
+	unsigned converter;	 /* index of the converter in use */
+	uint8_t converters_tried;
+	bool bonded, from_pool;
+	bool fell_back; /* upstream is plain TCP (MPTCP refused or stripped): counted once */
+	bool tracked;	/* the upstream socket was looked at (paths, fallback): once per socket */
+	bool early_waited; /* tfo mode: the wait for the LAN client's first bytes is over */
+	int converter_error; /* Error TLV code received, or -1 */
+	uint8_t request[GW_REQUEST_MAX];
+	uint16_t request_len;
+	/* LAN bytes sent upstream with the request: still in the LAN socket (peeked), consumed
+	 * once the converter said yes, so another converter can be sent them again. */
+	uint32_t early_len;
+};
+
+struct gw_stats {
+	unsigned long sessions, bonded, direct, blocked, pool_hits, pool_misses, fallbacks,
+		converter_errors, upstream_failures, mptcp_fallbacks, converter_switches;
+	unsigned long bytes_up, bytes_down; /* ended sessions */
+	unsigned long ends[SESSION_END_COUNT];
+	unsigned long errors_received[256]; /* Convert Error codes (SOCKS replies: 1..8) */
+	/* by rule name, kept across reloads (counters never go down); "default" included */
+	struct gw_rule_hits {
+		char name[POL_NAME_LEN];
+		unsigned long hits;
+	} rule_hits[2 * CONFIG_MAX_RULES + 1];
+	size_t rule_hits_len;
+	struct metrics_histogram setup; /* accept -> relay started, µs */
+};
+
+struct gateway {
+	struct config config;
+	struct pol_table policy;
+	struct intercept_config intercept;
+	bool intercept_installed;
+	struct loop loop;
+	struct pipe_pool pipes;
+	struct pool pool;
+	bool pool_on;
+	unsigned pool_converter; /* the converter the pool connects to */
+	int pool_link;		 /* the link of pooled connections' initial subflow, -1 = any */
+	struct upstream upstream; /* the converters' back-off */
+	struct links links;
+	bool links_on;
+	struct paths paths;
+	bool paths_on;
+	char saved_path_manager[16]; /* restored at exit; empty = untouched */
+	/* operator access: control socket, metrics and status page */
+	struct ctl ctl;
+	struct ctl_provider provider;
+	struct http http;
+	struct http_handlers routes;
+	struct status_history *history; /* owned; link counters once a second */
+	struct loop_timer sample;
+	struct gw_probe *probes; /* `mpconvctl probe` requests in flight, owned */
+	uint64_t started_ms;
+	struct loop_io listener, signals;
+	struct loop_timer drain_timer, accept_retry;
+	struct list sessions; /* of struct gw_session, by base.node */
+	int argc; /* the role's command line, parsed again on reload */
+	char **argv;
+	bool draining;
+	bool converter_failing; /* logged once per outage, not once per connection */
+	struct gw_stats stats;
+	uint8_t scratch[CONV_MAX_LEN];
+	uint8_t early[GW_REQUEST_MAX + GW_EARLY_MAX]; /* request + early LAN bytes, one send */
+};
+
+/* On-path mode: bonded connections go to the server itself; a converter on the routing path
+ * terminates their MPTCP. */
+static inline bool gw_onpath(const struct gateway *gw)
+{
+	return gw->config.gateway.upstream_protocol == CONFIG_UPSTREAM_NONE;
+}
+
+/* main.c */
 /* `mpconvd gateway [options]`: the transparent hybrid-access gateway role. Returns the exit
  * code. */
 int gateway_main(int argc, char **argv);
+
+/* session.c */
+/* A LAN connection accepted: policy, then bonded, direct or blocked. Takes fd. */
+void gw_open_session(struct gateway *gw, int fd, const struct sockaddr_storage *peer,
+		     socklen_t peer_len);
+void gw_close_all(struct gateway *gw, const char *reason);
+const char *gw_state_name(enum gw_state state);
+struct sock_connect_opts gw_upstream_opts(const struct gateway *gw);
+int gw_family(const struct addr_port *ap);
+/* Points the pool at the converter in use and at the best link for initial subflows. */
+void gw_pool_sync(struct gateway *gw);
+
+/* reload.c */
+/* The rules of gc, naming the links of gc, into table (freed on error). 0 or -errno. */
+int gw_build_policy(const struct config_gateway *gc, struct pol_table *table,
+		    char err[POL_ERR_LEN]);
+int gw_reload(struct gateway *gw, char why[CONFIG_ERR_LEN]);
+
+/* ops.c: the control socket (unless none) and the metrics endpoint (if set); a busy
+ * default socket path is a warning, an explicit one or the metrics address fatal. 0 or
+ * -errno. Stop cancels probes in flight and closes both. */
+int gw_control_start(struct gateway *gw);
+void gw_control_stop(struct gateway *gw);
+
+/* probe.c: `mpconvctl probe` (a ctl_provider callback), and the end of those in flight. */
+int gw_ctl_probe(void *ctx, struct reply *r, const struct ctl_request *req);
+void gw_probe_cancel_all(struct gateway *gw);
 
 #endif

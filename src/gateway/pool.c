@@ -21,12 +21,7 @@ static void pool_on_event(struct loop_io *io, uint32_t events);
 
 static void pool_unlink(struct pool *pool, struct pool_conn *c)
 {
-	if (c->prev)
-		c->prev->next = c->next;
-	else
-		pool->conns = c->next;
-	if (c->next)
-		c->next->prev = c->prev;
+	list_remove(&pool->conns, &c->node);
 	if (c->ready)
 		pool->ready--;
 	else
@@ -79,10 +74,7 @@ static void pool_open_one(struct pool *pool)
 		pool_failed(pool, ENOMEM);
 		return;
 	}
-	c->next = pool->conns;
-	if (pool->conns)
-		pool->conns->prev = c;
-	pool->conns = c;
+	list_push(&pool->conns, &c->node);
 	pool->connecting++;
 	pool->stats.opened++;
 }
@@ -160,10 +152,12 @@ static void pool_on_tick(struct loop_timer *timer)
 {
 	struct pool *pool = container_of(timer, struct pool, tick);
 	uint64_t now = pool->loop->now_ms;
-	struct pool_conn *c, *next;
+	struct list_node *n, *next;
 
-	for (c = pool->conns; c; c = next) {
-		next = c->next;
+	for (n = pool->conns.first; n; n = next) {
+		struct pool_conn *c = list_entry(n, struct pool_conn, node);
+
+		next = n->next;
 		if (c->ready && now - c->since_ms >= pool->params.max_idle_ms) {
 			pool->stats.recycled++;
 			pool_drop(pool, c);
@@ -177,10 +171,15 @@ static void pool_on_tick(struct loop_timer *timer)
 	loop_timer_arm(pool->loop, &pool->tick, POOL_TICK_MS);
 }
 
+static bool pool_limits_valid(const struct pool_params *params)
+{
+	return params->min <= params->max && params->max > 0 && params->max_idle_ms > 0;
+}
+
 int pool_init(struct pool *pool, struct loop *loop, const struct pool_params *params)
 {
 	*pool = (struct pool){ .loop = loop, .params = *params, .target = params->min };
-	if (params->min > params->max || params->max == 0 || params->max_idle_ms == 0)
+	if (!pool_limits_valid(params))
 		return -EINVAL;
 	pool->rate_since_ms = loop->now_ms;
 	loop_timer_init(&pool->tick, pool_on_tick);
@@ -188,13 +187,30 @@ int pool_init(struct pool *pool, struct loop *loop, const struct pool_params *pa
 	return loop_timer_arm(loop, &pool->tick, POOL_TICK_MS);
 }
 
+int pool_set_limits(struct pool *pool, const struct pool_params *params)
+{
+	if (!pool_limits_valid(params))
+		return -EINVAL;
+	pool->params.min = params->min;
+	pool->params.max = params->max;
+	pool->params.max_idle_ms = params->max_idle_ms;
+	pool->params.connect_timeout_ms = params->connect_timeout_ms;
+	pool->params.connect.buffer_size = params->connect.buffer_size;
+	return 0;
+}
+
+static void pool_drop_all(struct pool *pool)
+{
+	while (pool->conns.first)
+		pool_drop(pool, list_entry(pool->conns.first, struct pool_conn, node));
+}
+
 void pool_destroy(struct pool *pool)
 {
 	if (!pool->loop)
 		return;
 	loop_timer_cancel(pool->loop, &pool->tick);
-	while (pool->conns)
-		pool_drop(pool, pool->conns);
+	pool_drop_all(pool);
 }
 
 void pool_retarget(struct pool *pool, const struct addr_port *converter,
@@ -202,8 +218,7 @@ void pool_retarget(struct pool *pool, const struct addr_port *converter,
 {
 	pool->params.converter = *converter;
 	pool->params.connect = *connect;
-	while (pool->conns)
-		pool_drop(pool, pool->conns);
+	pool_drop_all(pool);
 	pool->backoff_ms = 0;
 	pool->retry_at_ms = 0;
 	pool_refill(pool);
@@ -211,13 +226,16 @@ void pool_retarget(struct pool *pool, const struct addr_port *converter,
 
 int pool_take(struct pool *pool)
 {
-	struct pool_conn *c, *oldest = NULL;
+	struct pool_conn *oldest = NULL;
 	int fd;
 
 	pool->takes_in_window++;
-	for (c = pool->conns; c; c = c->next)
+	for (struct list_node *n = pool->conns.first; n; n = n->next) {
+		struct pool_conn *c = list_entry(n, struct pool_conn, node);
+
 		if (c->ready && (!oldest || c->since_ms <= oldest->since_ms))
 			oldest = c;
+	}
 	if (!oldest) {
 		pool->stats.misses++;
 		/* Demand outruns the pool: grow now rather than at the next tick. */

@@ -3,6 +3,7 @@
 #define MPCONV_POOL_H
 
 #include "addr.h"
+#include "list.h"
 #include "loop.h"
 #include "sock.h"
 
@@ -25,7 +26,7 @@ struct pool;
 struct pool_conn {
 	struct loop_io io;
 	struct pool *pool;
-	struct pool_conn *prev, *next;
+	struct list_node node; /* on pool->conns */
 	uint64_t since_ms; /* connect start, then ready time */
 	bool ready;
 };
@@ -48,7 +49,7 @@ struct pool_stats {
 struct pool {
 	struct loop *loop;
 	struct pool_params params;
-	struct pool_conn *conns; /* owned list: connecting and ready */
+	struct list conns; /* owned: connecting and ready, of struct pool_conn */
 	unsigned connecting, ready, target;
 	struct loop_timer tick;
 	uint64_t backoff_ms, retry_at_ms;
@@ -61,6 +62,10 @@ struct pool {
 
 /* Starts filling to params->min. 0 or -errno. */
 int pool_init(struct pool *pool, struct loop *loop, const struct pool_params *params);
+/* New bounds and timeouts (a reload), from params' min, max, max_idle_ms, connect_timeout_ms
+ * and connect.buffer_size; the target follows at the next tick. -EINVAL (nothing changed) for
+ * bounds pool_init would refuse. */
+int pool_set_limits(struct pool *pool, const struct pool_params *params);
 /* Closes every pooled connection. */
 void pool_destroy(struct pool *pool);
 /* From now on connects to converter with connect (another converter, or another access link

@@ -1,10 +1,10 @@
 // SPDX-License-Identifier: GPL-2.0-or-later
 /*
- * What the operator sees of a running gateway: `mpconvctl` status, sessions, links, probe and
- * reload over the control socket, Prometheus metrics and the status page over HTTP. Everything
+ * What the operator sees of a running gateway: `mpconvctl` status, sessions, links, probe
+ * (probe.c) and reload over the control socket, Prometheus metrics and the status page over HTTP. Everything
  * runs on the gateway's one loop, so each answer is a consistent snapshot taken at once.
  */
-#include "gateway_int.h"
+#include "gateway.h"
 
 #include "convert.h"
 #include "log.h"
@@ -42,18 +42,18 @@ static const char *gw_mode_name(const struct gw_session *s)
 
 static void gw_session_row(const struct gw_session *s, struct status_session *row)
 {
-	int up = s->relay.io[RELAY_B].fd, n;
+	int up = s->base.relay.io[RELAY_B].fd, n;
 
 	memset(row, 0, sizeof(*row));
-	row->client = s->client;
-	row->dest = s->dest;
+	row->client = s->base.client;
+	row->dest = s->base.dest;
 	row->has_dest = true;
 	row->state = gw_state_name(s->state);
 	row->mode = gw_mode_name(s);
 	snprintf(row->rule, sizeof(row->rule), "%.*s", (int)sizeof(row->rule) - 1, s->rule.name);
-	row->age_ms = s->gw->loop.now_ms - s->started_ms;
-	row->bytes_up = s->relay.dir[RELAY_A].bytes;
-	row->bytes_down = s->relay.dir[RELAY_B].bytes;
+	row->age_ms = s->gw->loop.now_ms - s->base.started_ms;
+	row->bytes_up = s->base.relay.dir[RELAY_A].bytes;
+	row->bytes_down = s->base.relay.dir[RELAY_B].bytes;
 	row->server_mptcp = s->bonded && !s->fell_back && up >= 0;
 	if (up < 0)
 		return;
@@ -71,13 +71,13 @@ static size_t gw_session_rows(struct gateway *gw, struct status_session **rows, 
 	size_t n = 0;
 
 	*rows = NULL;
-	if (gw->sessions_len == 0)
+	if (gw->sessions.len == 0)
 		return 0;
-	*rows = malloc(gw->sessions_len * sizeof(**rows));
+	*rows = malloc(gw->sessions.len * sizeof(**rows));
 	if (!*rows)
 		return 0;
-	for (struct gw_session *s = gw->sessions; s; s = s->next)
-		gw_session_row(s, &(*rows)[n++]);
+	for (struct list_node *node = gw->sessions.first; node; node = node->next)
+		gw_session_row(list_entry(node, struct gw_session, base.node), &(*rows)[n++]);
 	status_sort_sessions(*rows, n);
 	return n < max ? n : max;
 }
@@ -144,7 +144,7 @@ static void gw_totals_json(struct gateway *gw, struct reply *r)
 		     "\"pool_hits\":%lu,\"pool_misses\":%lu,\"converter_errors\":%lu,"
 		     "\"upstream_failures\":%lu,\"converter_down_fallbacks\":%lu,"
 		     "\"mptcp_fallbacks\":%lu,\"converter_switches\":%lu",
-		     gw->sessions_len, st->sessions, st->bonded, st->direct, st->blocked,
+		     gw->sessions.len, st->sessions, st->bonded, st->direct, st->blocked,
 		     st->bytes_up, st->bytes_down, gw->pool_on ? gw->pool.ready : 0, st->pool_hits,
 		     st->pool_misses, st->converter_errors, st->upstream_failures, st->fallbacks,
 		     st->mptcp_fallbacks, st->converter_switches);
@@ -169,8 +169,9 @@ static void gw_identity_json(struct gateway *gw, struct reply *r)
 		reply_puts(r, i ? ",{\"address\":" : "{\"address\":");
 		reply_json_string(r, addr_format(&gc->converters[i], true, where));
 		reply_printf(r, ",\"usable\":%s,\"failures\":%lu}",
-			     gw_converter_usable(gw, (unsigned)i) ? "true" : "false",
-			     gw->converters[i].failures);
+			     upstream_usable(&gw->upstream, (unsigned)i, gw->loop.now_ms) ? "true"
+											  : "false",
+			     gw->upstream.conv[i].failures);
 	}
 	reply_puts(r, "]");
 }
@@ -201,9 +202,11 @@ static int gw_ctl_status(void *ctx, struct reply *r, const struct ctl_request *r
 	for (size_t i = 0; i < gc->converters_len; i++)
 		reply_printf(r, "%-11s %s%s\n", i ? "" : "converters",
 			     addr_format(&gc->converters[i], true, where),
-			     gw_converter_usable(gw, (unsigned)i) ? "" : " (backing off)");
+			     upstream_usable(&gw->upstream, (unsigned)i, gw->loop.now_ms)
+				     ? ""
+				     : " (backing off)");
 	reply_printf(r, "%-11s %zu open, %lu in all: %lu bonded, %lu direct, %lu blocked\n",
-		     "sessions", gw->sessions_len, st->sessions, st->bonded, st->direct, st->blocked);
+		     "sessions", gw->sessions.len, st->sessions, st->bonded, st->direct, st->blocked);
 	reply_printf(r, "%-11s %s up, %s down (ended sessions)\n", "bytes",
 		     reply_fmt_bytes(st->bytes_up, u1), reply_fmt_bytes(st->bytes_down, u2));
 	reply_printf(r, "%-11s %u ready, %lu hits, %lu misses\n", "pool",
@@ -313,7 +316,7 @@ static int gw_http_metrics(void *ctx, struct reply *r)
 	metrics_family(&w, "mpconv_uptime_seconds", METRICS_GAUGE, "Seconds since start.");
 	metrics_sample(&w, NULL, 0, (gw->loop.now_ms - gw->started_ms) / 1000);
 	metrics_family(&w, "mpconv_sessions_open", METRICS_GAUGE, "Sessions open now.");
-	metrics_sample(&w, NULL, 0, gw->sessions_len);
+	metrics_sample(&w, NULL, 0, gw->sessions.len);
 	metrics_family(&w, "mpconv_sessions_total", METRICS_COUNTER,
 		       "LAN connections taken, by policy action.");
 	l[0] = (struct metrics_label){ "action", "bond" };
@@ -336,10 +339,10 @@ static int gw_http_metrics(void *ctx, struct reply *r)
 	metrics_sample(&w, l, 1, st->bytes_down);
 	metrics_family(&w, "mpconv_sessions_closed_total", METRICS_COUNTER,
 		       "Ended sessions by how they ended.");
-	for (int i = RELAY_END_NONE + 1; i < GW_END_COUNT; i++) {
-		l[0] = (struct metrics_label){ "reason", i == GW_END_NOT_RELAYED
-								 ? "not_relayed"
-								 : relay_end_name((enum relay_end)i) };
+	for (int i = 0; i < SESSION_END_COUNT; i++) {
+		if (i == SESSION_END_INFO)
+			continue; /* a converter's kind of end */
+		l[0] = (struct metrics_label){ "reason", session_end_name((enum session_end)i) };
 		metrics_sample(&w, l, 1, st->ends[i]);
 	}
 	metrics_family(&w, "mpconv_convert_errors_received_total", METRICS_COUNTER,
@@ -406,266 +409,6 @@ static int gw_http_metrics(void *ctx, struct reply *r)
 		       "From the LAN connection's accept to the relay started.");
 	metrics_histogram(&w, NULL, 0, &st->setup);
 	return 0;
-}
-
-/* `mpconvctl probe`: the converter tested over each link, now. An MPTCP connection from the
- * link's address carries a bare Convert header in its SYN (Fast Open, no cookie); the
- * converter answers it with an Error TLV without opening anything. The answer shows the link
- * reaches the converter (and in how long), and whether MPTCP options and SYN data get through.
- */
-#define GW_PROBE_TIMEOUT_MS 3000
-
-struct gw_probe;
-
-struct gw_probe_link {
-	struct loop_io io;
-	struct gw_probe *probe;
-	int link;     /* -1: no declared links, routing decides */
-	int err;      /* connect error (positive errno), 0 if none */
-	int rtt_ms;   /* connect time, -1 until connected */
-	int mptcp;    /* -1 unknown */
-	int syn_data; /* SYN payload acknowledged: 1, 0, or -1 unknown */
-	bool answered, done;
-};
-
-struct gw_probe {
-	struct gateway *gw;
-	struct gw_probe *next;
-	struct reply *reply;
-	bool json;
-	uint64_t started_ms;
-	struct loop_timer timer;
-	size_t len, pending;
-	struct gw_probe_link links[LINKS_MAX];
-};
-
-static void gw_probe_link_end(struct gw_probe_link *pl)
-{
-	struct gateway *gw = pl->probe->gw;
-
-	if (pl->io.fd >= 0) {
-		loop_remove(&gw->loop, &pl->io);
-		close(pl->io.fd);
-		pl->io.fd = -1;
-	}
-	if (!pl->done) {
-		pl->done = true;
-		pl->probe->pending--;
-	}
-}
-
-static const char *gw_probe_verdict(const struct gw_probe_link *pl)
-{
-	if (pl->err == ENETDOWN)
-		return "link down (no carrier)";
-	if (pl->err == EADDRNOTAVAIL)
-		return "no address of the converter's family on this link";
-	if (pl->rtt_ms < 0)
-		return pl->err ? "unreachable" : "no answer to the SYN";
-	if (pl->mptcp == 0)
-		return "MPTCP stripped on the path (plain TCP only)";
-	if (!pl->answered)
-		return "connected, but no answer from the converter";
-	if (pl->syn_data == 0)
-		return "ok, but SYN data not accepted (use mode pool, not tfo)";
-	return "ok";
-}
-
-static const char *gw_tristate(int v)
-{
-	return v < 0 ? "?" : v ? "yes" : "no";
-}
-
-static void gw_probe_free(struct gw_probe *p)
-{
-	struct gateway *gw = p->gw;
-	struct gw_probe **pp = &gw->probes;
-
-	for (size_t i = 0; i < p->len; i++)
-		gw_probe_link_end(&p->links[i]);
-	loop_timer_cancel(&gw->loop, &p->timer);
-	while (*pp && *pp != p)
-		pp = &(*pp)->next;
-	if (*pp)
-		*pp = p->next;
-	free(p);
-}
-
-static void gw_probe_finish(struct gw_probe *p)
-{
-	struct reply *r = p->reply;
-	char rtt[16];
-
-	for (size_t i = 0; i < p->len; i++)
-		gw_probe_link_end(&p->links[i]);
-	if (p->json)
-		reply_puts(r, "{\"links\":[");
-	else
-		reply_printf(r, "%-10s %-8s %-6s %-9s %-9s %s\n", "link", "rtt", "mptcp", "syn-data",
-			     "answered", "verdict");
-	for (size_t i = 0; i < p->len; i++) {
-		const struct gw_probe_link *pl = &p->links[i];
-		const char *name = pl->link >= 0 ? p->gw->links.link[pl->link].conf.name
-						 : "(routing)";
-
-		if (p->json) {
-			reply_puts(r, i ? ",{\"name\":" : "{\"name\":");
-			reply_json_string(r, name);
-			reply_printf(r, ",\"rtt_ms\":");
-			if (pl->rtt_ms < 0)
-				reply_puts(r, "null");
-			else
-				reply_printf(r, "%d", pl->rtt_ms);
-			reply_printf(r, ",\"mptcp\":%s,\"syn_data\":%s,\"answered\":%s,\"verdict\":",
-				     pl->mptcp < 0 ? "null" : pl->mptcp ? "true" : "false",
-				     pl->syn_data < 0 ? "null" : pl->syn_data ? "true" : "false",
-				     pl->answered ? "true" : "false");
-			reply_json_string(r, gw_probe_verdict(pl));
-			reply_puts(r, "}");
-			continue;
-		}
-		if (pl->rtt_ms < 0)
-			snprintf(rtt, sizeof(rtt), "-");
-		else
-			snprintf(rtt, sizeof(rtt), "%dms", pl->rtt_ms);
-		reply_printf(r, "%-10s %-8s %-6s %-9s %-9s %s\n", name, rtt, gw_tristate(pl->mptcp),
-			     gw_tristate(pl->syn_data), pl->answered ? "yes" : "no",
-			     gw_probe_verdict(pl));
-	}
-	if (p->json)
-		reply_puts(r, "]}\n");
-	p->reply = NULL;
-	gw_probe_free(p);
-	reply_done(r, 0);
-}
-
-static void gw_probe_on_event(struct loop_io *io, uint32_t events)
-{
-	struct gw_probe_link *pl = container_of(io, struct gw_probe_link, io);
-	struct gw_probe *p = pl->probe;
-	char buf[64];
-
-	if (pl->rtt_ms < 0) {
-		int err = sock_pending_error(io->fd);
-
-		if (err || (events & (EPOLLERR | EPOLLHUP))) {
-			pl->err = err > 0 ? err : ECONNREFUSED;
-			gw_probe_link_end(pl);
-		} else if (events & (EPOLLOUT | EPOLLIN)) {
-			struct tcp_info ti;
-			socklen_t len = sizeof(ti);
-
-			pl->rtt_ms = (int)(p->gw->loop.now_ms - p->started_ms);
-			pl->mptcp = sock_is_mptcp(io->fd);
-			if (getsockopt(io->fd, IPPROTO_TCP, TCP_INFO, &ti, &len) == 0 &&
-			    len >= offsetof(struct tcp_info, tcpi_rto))
-				pl->syn_data = (ti.tcpi_options & TCPI_OPT_SYN_DATA) != 0;
-		}
-	}
-	if (!pl->done && (events & (EPOLLIN | EPOLLRDHUP | EPOLLHUP)) &&
-	    recv(io->fd, buf, sizeof(buf), MSG_DONTWAIT) > 0) {
-		pl->answered = true;
-		gw_probe_link_end(pl);
-	}
-	if (p->pending == 0)
-		gw_probe_finish(p);
-}
-
-static void gw_probe_on_timeout(struct loop_timer *timer)
-{
-	gw_probe_finish(container_of(timer, struct gw_probe, timer));
-}
-
-static void gw_probe_cancel(struct reply *r)
-{
-	struct gw_probe *p = r->cancel_arg;
-
-	p->reply = NULL;
-	gw_probe_free(p);
-}
-
-static void gw_probe_cancel_all(struct gateway *gw)
-{
-	while (gw->probes) {
-		struct gw_probe *p = gw->probes;
-		struct reply *r = p->reply;
-
-		p->reply = NULL;
-		gw_probe_free(p);
-		if (r)
-			reply_done(r, -ECANCELED);
-	}
-}
-
-static int gw_ctl_probe(void *ctx, struct reply *r, const struct ctl_request *req)
-{
-	struct gateway *gw = ctx;
-	const struct config_gateway *gc = &gw->config.gateway;
-	int conv = gw_pick_converter(gw, 0);
-	const struct addr_port *dst = &gc->converters[conv < 0 ? 0 : conv];
-	uint8_t header[CONV_MAX_LEN];
-	struct conv_writer w;
-	struct gw_probe *p = calloc(1, sizeof(*p));
-	int header_len;
-
-	if (!p) {
-		reply_puts(r, "out of memory");
-		return -ENOMEM;
-	}
-	conv_writer_begin(&w, header, sizeof(header));
-	header_len = conv_writer_finish(&w);
-	p->gw = gw;
-	p->reply = r;
-	p->json = req->json;
-	p->started_ms = gw->loop.now_ms;
-	p->len = gw->links_on ? gw->links.len : 1;
-	loop_timer_init(&p->timer, gw_probe_on_timeout);
-	p->next = gw->probes;
-	gw->probes = p;
-	for (size_t i = 0; i < p->len; i++) {
-		struct gw_probe_link *pl = &p->links[i];
-		struct sock_connect_opts opts = gw_upstream_opts(gw);
-		int fd;
-
-		*pl = (struct gw_probe_link){ .probe = p,
-					      .link = gw->links_on ? (int)i : -1,
-					      .rtt_ms = -1,
-					      .mptcp = -1,
-					      .syn_data = -1 };
-		pl->io.fd = -1;
-		pl->io.on_event = gw_probe_on_event;
-		p->pending++;
-		if (gw->links_on && !gw->links.link[i].carrier) {
-			pl->err = ENETDOWN; /* nothing would leave: say so at once */
-			gw_probe_link_end(pl);
-			continue;
-		}
-		if (gw->links_on &&
-		    !links_local_addr(&gw->links, (int)i, gw_family(dst), &opts.local)) {
-			pl->err = EADDRNOTAVAIL;
-			gw_probe_link_end(pl);
-			continue;
-		}
-		opts.has_local = gw->links_on;
-		fd = sock_connect_tfo(dst, &opts, header, (size_t)(header_len > 0 ? header_len : 0));
-		if (fd < 0) {
-			pl->err = -fd;
-			gw_probe_link_end(pl);
-			continue;
-		}
-		pl->io.fd = fd;
-		if (loop_add(&gw->loop, &pl->io, EPOLLIN | EPOLLOUT | EPOLLRDHUP | EPOLLET) < 0) {
-			close(fd);
-			pl->io.fd = -1;
-			pl->err = ENOMEM;
-			gw_probe_link_end(pl);
-		}
-	}
-	/* even when every link failed at once, the answer leaves from the loop */
-	loop_timer_arm(&gw->loop, &p->timer, p->pending ? GW_PROBE_TIMEOUT_MS : 0);
-	r->cancel = gw_probe_cancel;
-	r->cancel_arg = p;
-	return REPLY_LATER;
 }
 
 static const struct http_route gw_routes[] = {

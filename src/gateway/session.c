@@ -1,0 +1,736 @@
+// SPDX-License-Identifier: GPL-2.0-or-later
+/*
+ * One LAN connection through the gateway, from accept to relay: the original destination, the
+ * policy decision, then bonded through a converter over MPTCP (RFC 8803 Convert message first,
+ * or SOCKS 5, or straight to the server with an on-path converter; the converter's answer
+ * checked before any byte reaches the LAN), sent direct, or blocked. Owns its sessions; ends
+ * each with gw_close(s, reason): one log line, the counters, then session_release.
+ * It never relays a byte before the converter said yes.
+ */
+#include "gateway.h"
+
+#include "log.h"
+#include "socks.h"
+
+#include <errno.h>
+#include <netinet/in.h>
+#include <netinet/tcp.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/socket.h>
+#include <unistd.h>
+
+static void gw_on_lan_event(struct loop_io *io, uint32_t events);
+static void gw_on_upstream_event(struct loop_io *io, uint32_t events);
+static void gw_bond_attempt(struct gw_session *s);
+static void gw_bond_connect(struct gw_session *s, unsigned conv, bool allow_pool);
+static void gw_close(struct gw_session *s, const char *reason, bool reset_lan);
+
+/* Path management of the session's upstream connection ends before its socket closes. */
+static void gw_untrack(struct gw_session *s)
+{
+	if (s->path)
+		paths_forget(&s->gw->paths, s->path);
+	s->path = NULL;
+}
+
+/* From now on (connected, request about to leave) the connection gets its subflows. */
+static void gw_track(struct gw_session *s)
+{
+	struct gateway *gw = s->gw;
+	int fd = s->base.relay.io[RELAY_B].fd;
+
+	if (s->tracked) /* the request left, then the reply came: once per upstream socket */
+		return;
+	s->tracked = true;
+	if (gw->paths_on) {
+		/* reads MPTCP_INFO, which a fallen-back socket refuses: no second question then */
+		s->path = paths_track(&gw->paths, fd, s->rule.links, s->rule.backup);
+		if (s->path)
+			return;
+	}
+	if (sock_is_mptcp(fd) == 0) {
+		s->fell_back = true;
+		gw->stats.mptcp_fallbacks++;
+		log_warnx("converter connection fell back to plain TCP (MPTCP stripped or refused "
+			  "on the path?): single path for this session");
+	}
+}
+
+/* The source address for a new connection of family that may use the links in allowed:
+ * the best live link's (primary first). false = no link is usable (or none declared). */
+static bool gw_pick_local(struct gateway *gw, uint8_t allowed, int family, int *link,
+			  struct addr_port *local)
+{
+	*link = -1;
+	if (!gw->links_on)
+		return false;
+	*link = links_pick_initial(&gw->links, allowed, family);
+	return *link >= 0 && links_local_addr(&gw->links, *link, family, local);
+}
+
+int gw_family(const struct addr_port *ap)
+{
+	return addr_is_v4mapped(ap->ip) ? AF_INET : AF_INET6;
+}
+
+struct sock_connect_opts gw_upstream_opts(const struct gateway *gw)
+{
+	return (struct sock_connect_opts){
+		.mptcp = true,
+		.nodelay = true,
+		.buffer_size = gw->config.gateway.socket_buffer,
+	};
+}
+
+void gw_pool_sync(struct gateway *gw)
+{
+	const struct config_gateway *gc = &gw->config.gateway;
+	struct sock_connect_opts opts = gw_upstream_opts(gw);
+	int conv = upstream_pick(&gw->upstream, 0, gw->loop.now_ms), link;
+
+	if (!gw->pool_on)
+		return;
+	if (conv < 0)
+		conv = (int)gw->pool_converter; /* all backing off: keep trying the current one */
+	opts.has_local = gw_pick_local(gw, 0, gw_family(&gc->converters[conv]), &link,
+				       &opts.local);
+	if ((unsigned)conv == gw->pool_converter && link == gw->pool_link)
+		return;
+	if ((unsigned)conv != gw->pool_converter)
+		log_info("pool: now connecting to converter %d", conv);
+	gw->pool_converter = (unsigned)conv;
+	gw->pool_link = link;
+	pool_retarget(&gw->pool, &gc->converters[conv], &opts);
+}
+
+/* Converter i failed a connection: its back-off starts (said once per back-off), and the pool
+ * moves on if it used that one. */
+static void gw_converter_failed(struct gateway *gw, unsigned i, bool refused)
+{
+	uint64_t backoff_ms;
+
+	if (!upstream_failed(&gw->upstream, i, refused, gw->loop.now_ms, &backoff_ms))
+		return;
+	if (gw->config.gateway.converters_len > 1 || refused)
+		log_warnx("converter %u %s: not used for %llu s", i,
+			  refused ? "refused for lack of resources or network" : "unreachable",
+			  (unsigned long long)(backoff_ms / 1000));
+	gw_pool_sync(gw);
+}
+
+/* Arms the session's timer; a timer that cannot be armed ends the session (nothing would
+ * wake it). false then: the caller returns at once. */
+static bool gw_arm(struct gw_session *s, uint64_t delay_ms)
+{
+	if (session_arm(&s->base, delay_ms))
+		return true;
+	gw_close(s, "out of memory arming a timer", true);
+	return false;
+}
+
+const char *gw_state_name(enum gw_state state)
+{
+	static const char *const names[] = { "accepted",	 "wait-early",
+					     "upstream-connecting", "wait-reply",
+					     "direct-connecting", "relay" };
+	return names[state];
+}
+
+/* Ends the session, the one way: one log line, the counters, then release and free. */
+static void gw_close(struct gw_session *s, const char *reason, bool reset_lan)
+{
+	struct gateway *gw = s->gw;
+	char client[ADDR_STRLEN], dest[ADDR_STRLEN];
+	int up = s->base.relay.io[RELAY_B].fd;
+	int subflows = s->bonded && up >= 0 && log_enabled(LOG_LEVEL_INFO) ? sock_subflows(up) : 0;
+
+	gw->stats.bytes_up += s->base.relay.dir[RELAY_A].bytes;
+	gw->stats.bytes_down += s->base.relay.dir[RELAY_B].bytes;
+	gw->stats.ends[s->state == GW_ACCEPTED && s->rule.action == POL_BLOCK
+			       ? SESSION_END_REFUSED
+			       : session_end_of(&s->base)]++;
+	log_info("session client=%s dest=%s rule=%s action=%s state=%s up=%llu down=%llu "
+		 "duration_ms=%llu subflows=%d pool=%d converter=%u converter_error=%d "
+		 "reason=\"%s\"",
+		 addr_format(&s->base.client, true, client), addr_format(&s->base.dest, true, dest),
+		 s->rule.name, s->bonded ? "bond" : "direct", gw_state_name(s->state),
+		 (unsigned long long)s->base.relay.dir[RELAY_A].bytes,
+		 (unsigned long long)s->base.relay.dir[RELAY_B].bytes,
+		 (unsigned long long)(gw->loop.now_ms - s->base.started_ms), subflows < 0 ? 0 : subflows,
+		 s->from_pool, s->converter, s->converter_error, reason);
+	gw_untrack(s);
+	session_release(&s->base, &gw->sessions, reset_lan);
+	free(s);
+	if (gw->draining && gw->sessions.len == 0)
+		loop_stop(&gw->loop);
+}
+
+static void gw_on_relay_end(struct relay *relay)
+{
+	struct gw_session *s = container_of(relay, struct gw_session, base.relay);
+
+	gw_close(s, session_end_name(session_end_of(&s->base)), false);
+}
+
+/* A rule's rate: both sockets pace what they send (TCP's own pacing, or fq): the LAN socket
+ * the download, the upstream one the upload; the other way follows by backpressure. */
+static void gw_apply_rate(struct gw_session *s)
+{
+	uint64_t bytes_per_s = s->rule.rate_bps / 8;
+	unsigned rate = bytes_per_s > UINT32_MAX - 1 ? UINT32_MAX - 1 : (unsigned)bytes_per_s;
+
+	if (!s->rule.rate_bps)
+		return;
+	for (int side = RELAY_A; side <= RELAY_B; side++) {
+		if (setsockopt(s->base.relay.io[side].fd, SOL_SOCKET, SO_MAX_PACING_RATE, &rate,
+			       sizeof(rate)) < 0 && side == RELAY_A)
+			log_warn("rule %s: rate on the LAN connection", s->rule.name);
+	}
+}
+
+static void gw_start_relay(struct gw_session *s)
+{
+	const struct config_gateway *gc = &s->gw->config.gateway;
+	struct relay_params params = {
+		.idle_timeout_ms =
+			s->rule.idle_timeout_ms ? s->rule.idle_timeout_ms : gc->idle_timeout_ms,
+		.use_splice = gc->splice,
+	};
+
+	loop_timer_cancel(&s->gw->loop, &s->base.timer);
+	s->base.relayed = true;
+	metrics_observe(&s->gw->stats.setup, (s->gw->loop.now_ms - s->base.started_ms) * 1000);
+	s->state = GW_RELAY;
+	s->base.relay.dir[RELAY_A].bytes = s->early_len; /* delivered along with the request */
+	gw_apply_rate(s);
+	if (relay_start(&s->base.relay, &s->gw->loop, &s->gw->pipes, &params, gw_on_relay_end) < 0)
+		gw_close(s, "relay could not start", true);
+}
+
+/* Replaces the upstream socket (-1 = none) and registers the new one. */
+static int gw_set_upstream(struct gw_session *s, int fd)
+{
+	struct loop_io *io = &s->base.relay.io[RELAY_B];
+
+	if (io->fd >= 0) {
+		loop_remove(&s->gw->loop, io);
+		close(io->fd);
+	}
+	io->fd = fd;
+	io->on_event = gw_on_upstream_event;
+	if (fd < 0)
+		return 0;
+	return loop_add(&s->gw->loop, io, RELAY_EPOLL_EVENTS);
+}
+
+static void gw_go_direct(struct gw_session *s)
+{
+	struct sock_connect_opts opts = { .mptcp = false, .nodelay = true };
+	int fd;
+
+	/* direct:LINK leaves by that link's address, so by its source-routing table. */
+	if (s->rule.direct_link >= 0 && s->gw->links_on)
+		opts.has_local = links_local_addr(&s->gw->links, s->rule.direct_link,
+						  gw_family(&s->base.dest), &opts.local);
+	fd = sock_connect(&s->base.dest, &opts);
+
+	s->bonded = false;
+	if (fd < 0 || gw_set_upstream(s, fd) < 0) {
+		if (fd >= 0)
+			gw_set_upstream(s, -1);
+		gw_close(s, "direct connect failed", true);
+		return;
+	}
+	s->state = GW_DIRECT_CONNECTING;
+	gw_arm(s, s->gw->config.gateway.connect_timeout_ms);
+}
+
+/* No converter can take this connection: what the operator chose happens. */
+static void gw_no_converter(struct gw_session *s, const char *why)
+{
+	struct gateway *gw = s->gw;
+
+	gw->stats.upstream_failures++;
+	if (!gw->converter_failing)
+		log_warnx("converter unusable: %s; LAN connections %s until it answers again", why,
+			  gw->config.gateway.converter_down == CONFIG_DOWN_DIRECT ? "go direct" : "are reset");
+	gw->converter_failing = true;
+	if (gw->config.gateway.converter_down == CONFIG_DOWN_DIRECT) {
+		gw->stats.fallbacks++;
+		gw_set_upstream(s, -1);
+		gw_go_direct(s);
+		return;
+	}
+	gw_close(s, why, true);
+}
+
+/* The converter failed this connection: a pooled connection gets one fresh retry (it may
+ * have gone stale), then the next converter is tried. refused: Error 64/65 from it. */
+static void gw_upstream_failed(struct gw_session *s, const char *why, bool refused)
+{
+	struct gateway *gw = s->gw;
+
+	gw_untrack(s);
+	gw_set_upstream(s, -1);
+	s->fell_back = s->tracked = false;
+	if (s->from_pool && !refused) {
+		s->from_pool = false;
+		gw_bond_connect(s, s->converter, false);
+		return;
+	}
+	s->from_pool = false;
+	gw_converter_failed(gw, s->converter, refused);
+	if (upstream_pick(&gw->upstream, s->converters_tried, gw->loop.now_ms) >= 0) {
+		gw->stats.converter_switches++;
+		log_info("converter %u: %s; trying the next one", s->converter, why);
+		gw_bond_attempt(s);
+		return;
+	}
+	gw_no_converter(s, why);
+}
+
+/* The Convert message and whatever the LAN client already sent, in one segment if they fit:
+ * a client that speaks first gets its answer one round trip sooner. */
+static void gw_send_request(struct gw_session *s)
+{
+	struct gateway *gw = s->gw;
+	ssize_t early, n;
+
+	loop_timer_cancel(&gw->loop, &s->base.timer);
+	memcpy(gw->early, s->request, s->request_len);
+	early = recv(s->base.relay.io[RELAY_A].fd, gw->early + s->request_len, GW_EARLY_MAX,
+		     MSG_PEEK | MSG_DONTWAIT);
+	if (early < 0)
+		early = 0;
+	n = send(s->base.relay.io[RELAY_B].fd, gw->early, s->request_len + (size_t)early,
+		 MSG_NOSIGNAL | MSG_DONTWAIT);
+	s->early_len = n > s->request_len ? (uint32_t)(n - s->request_len) : 0;
+	if (n < s->request_len) {
+		gw_upstream_failed(s,
+				   n < 0 ? "cannot send the Convert request"
+					 : "Convert request did not fit the socket",
+				   false);
+		return;
+	}
+	gw_track(s);
+	s->state = GW_WAIT_REPLY;
+	gw_arm(s, s->gw->config.gateway.reply_timeout_ms);
+}
+
+/* Peeks at the converter's reply; only a complete, successful one lets bytes flow. */
+static void gw_read_reply(struct gw_session *s, bool eof)
+{
+	struct gateway *gw = s->gw;
+	int fd = s->base.relay.io[RELAY_B].fd;
+	struct conv_message msg = { 0 };
+	struct conv_parse_error perr;
+	ssize_t n;
+	int len;
+
+	n = recv(fd, gw->scratch, sizeof(gw->scratch), MSG_PEEK | MSG_DONTWAIT);
+	if (n == -1 && (errno == EAGAIN || errno == EINTR))
+		return;
+	if (n <= 0) {
+		gw_upstream_failed(s, "converter closed before replying", false);
+		return;
+	}
+	if (gw->config.gateway.upstream_protocol == CONFIG_UPSTREAM_SOCKS5) {
+		enum socks_reply code = SOCKS_OK;
+
+		len = socks_parse_server(gw->scratch, (size_t)n, &code);
+		if (len == -EAGAIN && !eof)
+			return;
+		if (len < 0) {
+			gw_upstream_failed(s, "malformed SOCKS reply", false);
+			return;
+		}
+		if (code != SOCKS_OK) {
+			gw->stats.converter_errors++;
+			gw->stats.errors_received[code & 0xff]++;
+			s->converter_error = (int)code;
+			/* a general failure is the proxy's own trouble: try another one */
+			if (code == SOCKS_GENERAL_FAILURE) {
+				gw_upstream_failed(s, socks_reply_name(code), true);
+				return;
+			}
+			gw_close(s, socks_reply_name(code), true);
+			return;
+		}
+		msg.has_error = false;
+	} else {
+		len = conv_parse(gw->scratch, (size_t)n, CONV_MAX_LEN, CONV_FROM_CONVERTER,
+				 eof ? CONV_PARSE_EOF : 0, &msg, &perr);
+		if (len == -EAGAIN)
+			return;
+		if (len < 0) {
+			gw_upstream_failed(s, "malformed Convert reply", false);
+			return;
+		}
+	}
+	if (msg.has_error) {
+		/* The converter refused this destination: the LAN client sees a reset, like a
+		 * server refusing it; resource and network errors also count as a failure. */
+		gw->stats.converter_errors++;
+		gw->stats.errors_received[msg.error.code & 0xff]++;
+		s->converter_error = msg.error.code;
+		if (msg.error.code == CONV_ERR_RESOURCE_EXCEEDED ||
+		    msg.error.code == CONV_ERR_NETWORK_FAILURE) {
+			gw_upstream_failed(s, conv_error_name(msg.error.code), true);
+			return;
+		}
+		gw_close(s, conv_error_name(msg.error.code), true);
+		return;
+	}
+	if (recv(fd, gw->scratch, (size_t)len, MSG_DONTWAIT) != len) {
+		gw_close(s, "error consuming the Convert reply", true);
+		return;
+	}
+	if (s->early_len &&
+	    recv(s->base.relay.io[RELAY_A].fd, gw->early, s->early_len, MSG_DONTWAIT) !=
+		    (ssize_t)s->early_len) {
+		gw_close(s, "error consuming the LAN bytes sent early", true);
+		return;
+	}
+	if (gw->converter_failing)
+		log_info("converter answers again");
+	gw->converter_failing = false;
+	upstream_ok(&gw->upstream, s->converter);
+	gw_track(s); /* tfo mode: the first moment the connection is known to be up */
+	gw_start_relay(s);
+}
+
+static void gw_on_upstream_event(struct loop_io *io, uint32_t events)
+{
+	struct gw_session *s = container_of(io, struct gw_session, base.relay.io[RELAY_B]);
+	int err;
+
+	switch (s->state) {
+	case GW_ACCEPTED:
+	case GW_WAIT_EARLY:
+		break;
+	case GW_UPSTREAM_CONNECTING:
+	case GW_DIRECT_CONNECTING:
+		err = sock_pending_error(io->fd);
+		if (err || (events & (EPOLLERR | EPOLLHUP))) {
+			if (s->state == GW_DIRECT_CONNECTING || gw_onpath(s->gw))
+				gw_close(s, "destination refused or unreachable", true);
+			else
+				gw_upstream_failed(s, "cannot connect to the converter", false);
+			return;
+		}
+		if (!(events & EPOLLOUT))
+			return;
+		if (s->state == GW_DIRECT_CONNECTING) {
+			gw_start_relay(s);
+		} else if (gw_onpath(s->gw)) {
+			gw_track(s);
+			gw_start_relay(s);
+		} else {
+			gw_send_request(s);
+		}
+		break;
+	case GW_WAIT_REPLY:
+		gw_read_reply(s, events & (EPOLLRDHUP | EPOLLHUP | EPOLLERR));
+		break;
+	case GW_RELAY:
+		break;
+	}
+}
+
+/* The LAN client's first bytes came, or the wait ended: on a pooled connection the request
+ * leaves now; in tfo mode the connection opens now, with them in its SYN. */
+static void gw_early_ready(struct gw_session *s)
+{
+	loop_timer_cancel(&s->gw->loop, &s->base.timer);
+	if (s->base.relay.io[RELAY_B].fd >= 0)
+		gw_send_request(s);
+	else
+		gw_bond_connect(s, s->converter, false);
+}
+
+static void gw_on_lan_event(struct loop_io *io, uint32_t events)
+{
+	struct gw_session *s = container_of(io, struct gw_session, base.relay.io[RELAY_A]);
+
+	/* The LAN client's bytes wait in its socket until the relay starts; only its loss
+	 * matters now, and its first bytes when a pooled upstream waits for them. */
+	if (events & (EPOLLERR | EPOLLHUP)) {
+		gw_close(s, "LAN client gone before the relay", false);
+		return;
+	}
+	if (s->state == GW_WAIT_EARLY && (events & (EPOLLIN | EPOLLRDHUP)))
+		gw_early_ready(s);
+}
+
+static void gw_on_timer(struct loop_timer *timer)
+{
+	struct gw_session *s = container_of(timer, struct gw_session, base.timer);
+
+	switch (s->state) {
+	case GW_WAIT_EARLY:
+		gw_early_ready(s); /* the server speaks first, or the client is slow */
+		break;
+	case GW_UPSTREAM_CONNECTING:
+		if (gw_onpath(s->gw))
+			gw_close(s, "destination connect timed out", true);
+		else
+			gw_upstream_failed(s, "converter connect timed out", false);
+		break;
+	case GW_WAIT_REPLY:
+		gw_upstream_failed(s, "converter reply timed out", false);
+		break;
+	case GW_DIRECT_CONNECTING:
+		gw_close(s, "direct connect timed out", true);
+		break;
+	case GW_ACCEPTED:
+	case GW_RELAY:
+		break; /* no timer armed in these states */
+	}
+}
+
+/* A pooled upstream is ready at once, before the LAN client's first bytes (which arrive
+ * right after its handshake, if it speaks first): they are waited for, briefly. */
+static void gw_wait_early(struct gw_session *s)
+{
+	char probe;
+	uint32_t wait = s->gw->config.gateway.early_data_wait_ms;
+
+	if (wait == 0 || recv(s->base.relay.io[RELAY_A].fd, &probe, 1, MSG_PEEK | MSG_DONTWAIT) >= 0) {
+		gw_send_request(s);
+		return;
+	}
+	s->state = GW_WAIT_EARLY;
+	gw_arm(s, wait);
+}
+
+/* One try at converter conv: a pooled connection (if allowed and suitable), or a new one
+ * (tfo or plain) from the best link the rule allows. */
+static void gw_bond_connect(struct gw_session *s, unsigned conv, bool allow_pool)
+{
+	struct gateway *gw = s->gw;
+	const struct config_gateway *gc = &gw->config.gateway;
+	struct sock_connect_opts opts = gw_upstream_opts(gw);
+	int link, fd = -EAGAIN;
+
+	s->converter = conv;
+	s->converters_tried |= (uint8_t)(1u << conv);
+	/* The pool serves only connections it suits: same converter, link allowed. */
+	if (allow_pool && gw->pool_on && gw->pool_converter == conv &&
+	    (!s->rule.links || (gw->pool_link >= 0 && (s->rule.links & (1u << gw->pool_link))))) {
+		fd = pool_take(&gw->pool);
+		if (fd >= 0) {
+			gw->stats.pool_hits++;
+			s->from_pool = true;
+			if (gw_set_upstream(s, fd) < 0) {
+				gw_close(s, "epoll registration failed", true);
+				return;
+			}
+			gw_wait_early(s);
+			return;
+		}
+		gw->stats.pool_misses++;
+	}
+	opts.has_local = gw_pick_local(gw, s->rule.links, gw_family(&gc->converters[conv]), &link,
+				       &opts.local);
+	if (gw->links_on && !opts.has_local) {
+		gw_no_converter(s, "no usable access link");
+		return;
+	}
+	if (gc->mode == CONFIG_MODE_TFO) {
+		ssize_t early;
+		char probe;
+
+		/* The LAN client's first bytes ride in the SYN too: wait for them, briefly. */
+		if (!s->early_waited && gc->early_data_wait_ms &&
+		    recv(s->base.relay.io[RELAY_A].fd, &probe, 1, MSG_PEEK | MSG_DONTWAIT) < 0) {
+			s->early_waited = true;
+			s->state = GW_WAIT_EARLY;
+			gw_arm(s, gc->early_data_wait_ms);
+			return;
+		}
+		memcpy(gw->early, s->request, s->request_len);
+		early = recv(s->base.relay.io[RELAY_A].fd, gw->early + s->request_len, GW_EARLY_MAX,
+			     MSG_PEEK | MSG_DONTWAIT);
+		s->early_len = early > 0 ? (uint32_t)early : 0;
+		fd = sock_connect_tfo(&gc->converters[conv], &opts, gw->early,
+				      s->request_len + s->early_len);
+		if (fd >= 0 && gw_set_upstream(s, fd) == 0) {
+			s->state = GW_WAIT_REPLY;
+			gw_arm(s, gc->reply_timeout_ms);
+			return;
+		}
+	} else {
+		fd = sock_connect(&gc->converters[conv], &opts);
+		if (fd >= 0 && gw_set_upstream(s, fd) == 0) {
+			s->state = GW_UPSTREAM_CONNECTING;
+			gw_arm(s, gc->connect_timeout_ms);
+			return;
+		}
+	}
+	if (fd >= 0)
+		gw_set_upstream(s, -1);
+	gw_upstream_failed(s, "cannot open a connection to the converter", false);
+}
+
+/* The first converter not backing off and not yet tried by this connection. While every
+ * converter backs off after a refusal, nobody is asked (RFC 8803: wait before asking again);
+ * while one only backs off because it was unreachable, it is tried anyway. */
+static void gw_bond_attempt(struct gw_session *s)
+{
+	struct gateway *gw = s->gw;
+	int conv = upstream_pick_for(&gw->upstream, s->converters_tried, gw->loop.now_ms);
+
+	if (conv < 0) {
+		gw_no_converter(s, "every converter refused recently (backing off)");
+		return;
+	}
+	gw_bond_connect(s, (unsigned)conv, true);
+}
+
+/* On-path mode: an MPTCP connection to the destination itself; the converter on the routing
+ * path terminates it. No request, no reply: the relay starts once it is connected. */
+static void gw_connect_onpath(struct gw_session *s)
+{
+	struct gateway *gw = s->gw;
+	struct sock_connect_opts opts = gw_upstream_opts(gw);
+	int link, fd;
+
+	opts.has_local = gw_pick_local(gw, s->rule.links, gw_family(&s->base.dest), &link, &opts.local);
+	if (gw->links_on && !opts.has_local) {
+		gw_close(s, "no usable access link", true);
+		return;
+	}
+	fd = sock_connect(&s->base.dest, &opts);
+	if (fd < 0 || gw_set_upstream(s, fd) < 0) {
+		if (fd >= 0)
+			gw_set_upstream(s, -1);
+		gw_close(s, "cannot connect to the destination", true);
+		return;
+	}
+	s->state = GW_UPSTREAM_CONNECTING;
+	gw_arm(s, gw->config.gateway.connect_timeout_ms);
+}
+
+static void gw_bond(struct gw_session *s)
+{
+	struct conv_writer w;
+	int len;
+
+	s->bonded = true;
+	if (s->gw->config.gateway.upstream_protocol == CONFIG_UPSTREAM_NONE) { /* on-path: straight to the server */
+		gw_connect_onpath(s);
+		return;
+	}
+	if (s->gw->config.gateway.upstream_protocol == CONFIG_UPSTREAM_SOCKS5) { /* SOCKS 5, greeting + CONNECT */
+		s->request_len = (uint16_t)socks_put_client_hello(s->request, &s->base.dest);
+		gw_bond_attempt(s);
+		return;
+	}
+	conv_writer_begin(&w, s->request, sizeof(s->request));
+	conv_put_connect(&w, s->base.dest.port, s->base.dest.ip, NULL, 0);
+	len = conv_writer_finish(&w);
+	if (len < 0) {
+		gw_close(s, "destination cannot be named in a Convert message", true);
+		return;
+	}
+	s->request_len = (uint16_t)len;
+	gw_bond_attempt(s);
+}
+
+/* REDIRECT's original destination: IPv4 (SO_ORIGINAL_DST, also for v4-mapped peers of the
+ * dual-stack listener), then IPv6 (IP6T_SO_ORIGINAL_DST, the same number at SOL_IPV6). */
+static int gw_original_dst(int fd, struct sockaddr_storage *out, socklen_t *len)
+{
+	const int so_original_dst = 80;
+
+	*len = sizeof(struct sockaddr_in);
+	if (getsockopt(fd, SOL_IP, so_original_dst, out, len) == 0)
+		return 0;
+	*len = sizeof(struct sockaddr_in6);
+	if (getsockopt(fd, SOL_IPV6, so_original_dst, out, len) == 0)
+		return 0;
+	return -errno;
+}
+
+/* One more connection for the rule of that name (a short table: rules are few). */
+static void gw_count_rule(struct gateway *gw, const char *name)
+{
+	struct gw_stats *st = &gw->stats;
+	size_t i;
+
+	for (i = 0; i < st->rule_hits_len; i++)
+		if (!strcmp(st->rule_hits[i].name, name))
+			break;
+	if (i == st->rule_hits_len) {
+		if (i == sizeof(st->rule_hits) / sizeof(st->rule_hits[0]))
+			return; /* many reloads renaming rules: the oldest names keep their counts */
+		snprintf(st->rule_hits[i].name, sizeof(st->rule_hits[i].name), "%s", name);
+		st->rule_hits_len++;
+	}
+	st->rule_hits[i].hits++;
+}
+
+void gw_open_session(struct gateway *gw, int fd, const struct sockaddr_storage *peer,
+		     socklen_t peer_len)
+{
+	struct sockaddr_storage local;
+	bool dest_known;
+	socklen_t local_len = sizeof(local);
+	struct pol_flow flow = { 0 };
+	struct gw_session *s = calloc(1, sizeof(*s));
+
+	if (!s) {
+		sock_set_reset_on_close(fd);
+		close(fd);
+		return;
+	}
+	s->gw = gw;
+	s->converter_error = -1;
+	session_init(&s->base, &gw->sessions, &gw->loop, fd, gw_on_lan_event, gw_on_timer);
+	addr_from_sockaddr((const struct sockaddr *)peer, peer_len, &s->base.client);
+	/* TPROXY: the accepted socket's local address is where the client was going; REDIRECT:
+	 * conntrack remembers it. */
+	dest_known = (gw->config.gateway.intercept_method == CONFIG_INTERCEPT_REDIRECT
+			      ? gw_original_dst(fd, &local, &local_len) == 0
+			      : getsockname(fd, (struct sockaddr *)&local, &local_len) == 0) &&
+		     addr_from_sockaddr((struct sockaddr *)&local, local_len, &s->base.dest);
+	gw->stats.sessions++;
+
+	memcpy(flow.src, s->base.client.ip, 16);
+	memcpy(flow.dst, s->base.dest.ip, 16);
+	flow.dport = s->base.dest.port;
+	s->rule = *pol_match(&gw->policy, &flow);
+	gw_count_rule(gw, s->rule.name);
+	if (loop_add(&gw->loop, &s->base.relay.io[RELAY_A], RELAY_EPOLL_EVENTS) < 0) {
+		gw_close(s, "epoll registration failed", true);
+		return;
+	}
+	sock_set_nodelay(fd);
+	if (!dest_known) {
+		gw_close(s, "original destination unknown (not an intercepted connection?)", true);
+		return;
+	}
+	switch (s->rule.action) {
+	case POL_BLOCK:
+		gw->stats.blocked++;
+		gw_close(s, "blocked by policy", true);
+		break;
+	case POL_DIRECT:
+		gw->stats.direct++;
+		gw_go_direct(s);
+		break;
+	case POL_BOND:
+		gw->stats.bonded++;
+		gw_bond(s);
+		break;
+	}
+}
+
+void gw_close_all(struct gateway *gw, const char *reason)
+{
+	while (gw->sessions.first)
+		gw_close(list_entry(gw->sessions.first, struct gw_session, base.node), reason, true);
+}
+

@@ -1,0 +1,65 @@
+// SPDX-License-Identifier: GPL-2.0-or-later
+/*
+ * The gateway's choice of converter and the RFC 8803 back-off (upstream.h). Pure: no clock of
+ * its own, no sockets, no logging; the session code asks and reports, the unit tests drive it.
+ */
+#include "upstream.h"
+
+#include <string.h>
+
+void upstream_init(struct upstream *up, unsigned len)
+{
+	memset(up, 0, sizeof(*up));
+	up->len = len < UPSTREAM_MAX ? len : UPSTREAM_MAX;
+}
+
+bool upstream_usable(const struct upstream *up, unsigned i, uint64_t now_ms)
+{
+	return i < up->len && now_ms >= up->conv[i].retry_at_ms;
+}
+
+int upstream_pick(const struct upstream *up, uint8_t skip, uint64_t now_ms)
+{
+	for (unsigned i = 0; i < up->len; i++)
+		if (!(skip & (1u << i)) && upstream_usable(up, i, now_ms))
+			return (int)i;
+	return -1;
+}
+
+int upstream_pick_for(const struct upstream *up, uint8_t tried, uint64_t now_ms)
+{
+	int conv = upstream_pick(up, tried, now_ms);
+
+	for (unsigned i = 0; i < up->len && conv < 0; i++)
+		if (!(tried & (1u << i)) && !up->conv[i].refused)
+			conv = (int)i;
+	return conv;
+}
+
+bool upstream_failed(struct upstream *up, unsigned i, bool refused, uint64_t now_ms,
+		     uint64_t *backoff_ms)
+{
+	struct upstream_converter *c = &up->conv[i];
+	uint64_t base = refused ? UPSTREAM_BACKOFF_REFUSED_MS : UPSTREAM_BACKOFF_UNREACHABLE_MS;
+
+	c->failures++;
+	*backoff_ms = c->backoff_ms;
+	if (!upstream_usable(up, i, now_ms))
+		return false; /* already backing off (connections that were on their way) */
+	c->backoff_ms = c->backoff_ms ? c->backoff_ms * 2 : base;
+	if (c->backoff_ms < base)
+		c->backoff_ms = base;
+	if (c->backoff_ms > UPSTREAM_BACKOFF_MAX_MS)
+		c->backoff_ms = UPSTREAM_BACKOFF_MAX_MS;
+	c->retry_at_ms = now_ms + c->backoff_ms;
+	c->refused = refused;
+	*backoff_ms = c->backoff_ms;
+	return true;
+}
+
+void upstream_ok(struct upstream *up, unsigned i)
+{
+	up->conv[i].backoff_ms = 0;
+	up->conv[i].retry_at_ms = 0;
+	up->conv[i].refused = false;
+}
