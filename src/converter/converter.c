@@ -432,70 +432,26 @@ static void cv_fail_code(struct cv_session *s, enum conv_error_code code, const 
 
 /* ---- reply ---- */
 
-/*
- * The Extended TCP Header TLV should copy the server's SYN+ACK header. Linux does not hand
- * an application the SYN+ACK of an active open, so we describe what was negotiated in the same
- * form: a 20-byte TCP header (ports, SYN|ACK, data offset) followed by the options the server
- * agreed to, read back from TCP_INFO (MSS, SACK-permitted, timestamps, window scale) and
- * MP_CAPABLE when the downstream connection is MPTCP. Values the kernel keeps to itself
- * (sequence numbers, timestamps, MPTCP key) are zero.
- */
+/* What the server negotiated, read back from TCP_INFO (Linux never hands an application the
+ * SYN+ACK of an active open); the codec turns it into the Extended TCP Header's form. */
 static size_t cv_describe_server(int fd, const struct cv_session *s, uint8_t *out, size_t cap)
 {
 	struct tcp_info info;
 	socklen_t info_len = sizeof(info);
-	uint8_t opts[40];
-	size_t n = 0, total;
+	struct conv_server_desc desc = { .port = s->dest.port, .wscale = -1 };
 
 	memset(&info, 0, sizeof(info));
 	if (getsockopt(fd, IPPROTO_TCP, TCP_INFO, &info, &info_len) == -1)
 		return 0;
-	if (info.tcpi_snd_mss) {
-		uint32_t mss =
-			info.tcpi_snd_mss + ((info.tcpi_options & TCPI_OPT_TIMESTAMPS) ? 12 : 0);
-
-		opts[n++] = 2;
-		opts[n++] = 4;
-		opts[n++] = (uint8_t)(mss >> 8);
-		opts[n++] = (uint8_t)mss;
-	}
-	if (info.tcpi_options & TCPI_OPT_SACK) {
-		opts[n++] = 4;
-		opts[n++] = 2;
-	}
-	if (info.tcpi_options & TCPI_OPT_TIMESTAMPS) {
-		opts[n++] = 8;
-		opts[n++] = 10;
-		memset(opts + n, 0, 8);
-		n += 8;
-	}
-	if (info.tcpi_options & TCPI_OPT_WSCALE) {
-		opts[n++] = 3;
-		opts[n++] = 3;
-		opts[n++] = info.tcpi_snd_wscale;
-	}
-	if (s->server_mptcp) {
-		/* MP_CAPABLE as in a SYN+ACK, version 1, flag H (HMAC-SHA256), key not disclosed.
-		 */
-		opts[n++] = TCPOPT_KIND_MPTCP;
-		opts[n++] = 12;
-		opts[n++] = 0x01;
-		opts[n++] = 0x01;
-		memset(opts + n, 0, 8);
-		n += 8;
-	}
-	while (n % 4)
-		opts[n++] = 1; /* NOP: a TCP header's options end on a 32-bit boundary */
-	total = 20 + n;
-	if (total > cap)
-		return 0;
-	memset(out, 0, 20);
-	out[0] = (uint8_t)(s->dest.port >> 8);
-	out[1] = (uint8_t)s->dest.port;
-	out[12] = (uint8_t)((total / 4) << 4);
-	out[13] = 0x12; /* SYN|ACK */
-	memcpy(out + 20, opts, n);
-	return total;
+	desc.timestamps = info.tcpi_options & TCPI_OPT_TIMESTAMPS;
+	desc.sack = info.tcpi_options & TCPI_OPT_SACK;
+	/* the MSS option counts the bytes the timestamp option takes from each segment */
+	if (info.tcpi_snd_mss)
+		desc.mss = (uint16_t)(info.tcpi_snd_mss + (desc.timestamps ? 12 : 0));
+	if (info.tcpi_options & TCPI_OPT_WSCALE)
+		desc.wscale = info.tcpi_snd_wscale;
+	desc.mptcp = s->server_mptcp;
+	return conv_describe_server(&desc, out, cap);
 }
 
 static int cv_build_success_reply(struct cv_session *s)

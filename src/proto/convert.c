@@ -617,6 +617,55 @@ static bool is_v4_mapped(const uint8_t a[16])
 	return memcmp(a, prefix, sizeof(prefix)) == 0;
 }
 
+size_t conv_describe_server(const struct conv_server_desc *desc, uint8_t *out, size_t cap)
+{
+	uint8_t opts[40];
+	size_t n = 0, total;
+
+	if (desc->mss) {
+		opts[n++] = 2;
+		opts[n++] = 4;
+		opts[n++] = (uint8_t)(desc->mss >> 8);
+		opts[n++] = (uint8_t)desc->mss;
+	}
+	if (desc->sack) {
+		opts[n++] = 4;
+		opts[n++] = 2;
+	}
+	if (desc->timestamps) {
+		opts[n++] = 8;
+		opts[n++] = 10;
+		memset(opts + n, 0, 8);
+		n += 8;
+	}
+	if (desc->wscale >= 0) {
+		opts[n++] = 3;
+		opts[n++] = 3;
+		opts[n++] = (uint8_t)(desc->wscale > 14 ? 14 : desc->wscale);
+	}
+	if (desc->mptcp) {
+		/* MP_CAPABLE as in a SYN+ACK: version 1, flag H (HMAC-SHA256), key not disclosed */
+		opts[n++] = CONV_TCPOPT_MPTCP;
+		opts[n++] = 12;
+		opts[n++] = 0x01;
+		opts[n++] = 0x01;
+		memset(opts + n, 0, 8);
+		n += 8;
+	}
+	while (n % 4)
+		opts[n++] = 1; /* NOP: a TCP header's options end on a 32-bit boundary */
+	total = 20 + n;
+	if (total > cap)
+		return 0;
+	memset(out, 0, 20);
+	out[0] = (uint8_t)(desc->port >> 8);
+	out[1] = (uint8_t)desc->port;
+	out[12] = (uint8_t)((total / 4) << 4);
+	out[13] = 0x12; /* SYN|ACK */
+	memcpy(out + 20, opts, n);
+	return total;
+}
+
 void conv_connect_to_sockaddr(const struct conv_connect *cn, struct sockaddr_storage *ss,
 			      socklen_t *sslen)
 {

@@ -23,6 +23,7 @@
 #define CONV_MAX_LEN	     1020 /* Total Length is 8 bits of 32-bit words */
 #define CONV_CONNECT_MIN_LEN 20	  /* Connect TLV without options: 5 words */
 #define CONV_TCPOPT_AO	     29	  /* TCP-AO: never usable through a Converter (§3.2.8) */
+#define CONV_TCPOPT_MPTCP    30	  /* Multipath TCP (RFC 8684) */
 
 enum conv_tlv_type {
 	CONV_TLV_INFO = 1,
@@ -182,6 +183,25 @@ int conv_write_message(uint8_t *buf, size_t cap, const struct conv_message *msg)
  */
 int conv_write_error_reply(uint8_t *buf, size_t cap, const struct conv_parse_error *err,
 			   const uint8_t *cookie, size_t cookie_len);
+
+/*
+ * The Extended TCP Header TLV should copy the server's SYN+ACK header. Linux does not hand an
+ * application the SYN+ACK of an active open, so a converter describes what was negotiated in
+ * the same form: a 20-byte TCP header (source port, SYN|ACK, data offset) followed by the
+ * options the server agreed to: MSS, SACK-permitted, timestamps, window scale, and MP_CAPABLE
+ * (version 1, flag H) when the server leg is MPTCP. Values kept from the application
+ * (sequence numbers, timestamps, the MPTCP key) are zero.
+ */
+struct conv_server_desc {
+	uint16_t port;		    /* the server's port */
+	uint16_t mss;		    /* 0 = no MSS option */
+	bool sack, timestamps, mptcp;
+	int wscale;		    /* -1 = no window scale option, else 0..14 */
+};
+
+/* Writes the header into out; returns its length (a multiple of 4, at most 60), or 0 when cap
+ * is too small. */
+size_t conv_describe_server(const struct conv_server_desc *desc, uint8_t *out, size_t cap);
 
 /* Connect address and port to a socket address: AF_INET for an IPv4-mapped address, else
  * AF_INET6. Always succeeds. */

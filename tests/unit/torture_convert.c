@@ -1079,6 +1079,45 @@ static void socket_addresses_convert_to_connect_addresses(void **state)
 			 -EINVAL);
 }
 
+/* The Extended TCP Header describing a server: byte-exact, a parseable TCP header whose
+ * options are a list the Connect TLV's option walker accepts. */
+static void server_description_is_a_syn_ack_header_with_the_negotiated_options(void **state)
+{
+	static const uint8_t want[] = {
+		0x01, 0xbb, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, /* port 443, seq, ack zero */
+		0xa0, 0x12, 0, 0, 0, 0, 0, 0,		 /* 40 bytes, SYN|ACK */
+		0x02, 0x04, 0x05, 0xb4,			 /* MSS 1460 */
+		0x04, 0x02,				 /* SACK permitted */
+		0x08, 0x0a, 0, 0, 0, 0, 0, 0, 0, 0,	 /* timestamps, values withheld */
+		0x03, 0x03, 0x07,			 /* window scale 7 */
+		0x01,					 /* NOP to 32 bits */
+	};
+	const struct conv_server_desc desc = {
+		.port = 443, .mss = 1460, .sack = true, .timestamps = true, .wscale = 7
+	};
+	uint8_t out[64];
+
+	assert_int_equal(conv_describe_server(&desc, out, sizeof(out)), sizeof(want));
+	assert_memory_equal(out, want, sizeof(want));
+}
+
+static void server_description_carries_mp_capable_and_respects_the_buffer(void **state)
+{
+	const struct conv_server_desc desc = { .port = 80, .wscale = -1, .mptcp = true };
+	const struct conv_server_desc bare = { .port = 80, .wscale = -1 };
+	uint8_t out[64];
+
+	assert_int_equal(conv_describe_server(&desc, out, sizeof(out)), 32);
+	assert_int_equal(out[12] >> 4, 8);
+	assert_int_equal(out[20], CONV_TCPOPT_MPTCP);
+	assert_int_equal(out[21], 12);
+	assert_int_equal(out[22], 0x01); /* subtype 0, version 1 */
+	assert_int_equal(conv_describe_server(&desc, out, 31), 0);
+	assert_int_equal(conv_describe_server(&bare, out, sizeof(out)), 20);
+	assert_int_equal(out[12], 0x50);
+	assert_int_equal(out[13], 0x12);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -1137,6 +1176,8 @@ int main(void)
 		cmocka_unit_test(ipv4_and_ipv6_connect_round_trip_with_options),
 		cmocka_unit_test(encoder_refuses_eol_nop_and_broken_connect_options),
 		cmocka_unit_test(encoder_refuses_tcp_ao),
+		cmocka_unit_test(server_description_is_a_syn_ack_header_with_the_negotiated_options),
+		cmocka_unit_test(server_description_carries_mp_capable_and_respects_the_buffer),
 		cmocka_unit_test(encoder_refuses_listing_eol_nop_or_mss),
 		cmocka_unit_test(encoder_refuses_a_second_tlv_of_the_same_type),
 		cmocka_unit_test(encoder_refuses_to_pass_the_buffer_or_1020_bytes),
