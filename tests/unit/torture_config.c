@@ -1060,14 +1060,13 @@ static void config_file_behind_a_symlink_is_judged_by_its_real_directory(void **
 static void config_file_or_directory_owned_by_another_user_is_refused(void **state)
 {
 	const uid_t other = 65534; /* nobody */
-	char dir[PATH_MAX], expected[2 * PATH_MAX + 256], err[CONFIG_ERR_LEN] = "";
-	const char *path;
+	char dir[PATH_MAX], path[PATH_MAX], expected[2 * PATH_MAX + 256], err[CONFIG_ERR_LEN] = "";
 	struct config cfg;
 
 	if (geteuid() != 0)
 		skip();
 	snprintf(dir, sizeof(dir), "%s", make_dir("owned", 0755));
-	path = write_in(dir, "c.ini");
+	snprintf(path, sizeof(path), "%s", write_in(dir, "c.ini"));
 	assert_int_equal(chown(path, other, (gid_t)-1), 0);
 	config_init(&cfg);
 	assert_int_equal(config_load_file(&cfg, path, err), -EPERM);
