@@ -408,8 +408,8 @@ static bool config_set_metrics_listen(const struct config_key *key, void *base, 
 static bool config_set_metrics_host(const struct config_key *key, void *base, const char *value,
 				    char *err)
 {
-	struct config_metrics_listen *m = &((struct config_control *)config_field(base, key))
-						   ->metrics_listen;
+	struct config_metrics_listen *m =
+		&((struct config_control *)config_field(base, key))->metrics_listen;
 	size_t len = strlen(value);
 	char name[CONFIG_HOST_LEN];
 	uint8_t ip[16];
@@ -440,11 +440,13 @@ static bool config_set_metrics_host(const struct config_key *key, void *base, co
 		ok = ok && len > 0 && prev != '.';
 	}
 	if (!ok)
-		return config_fail(err, "%s: not a host name or IP address (no port, no wildcard): "
-				   "'%s'", key->name, value);
+		return config_fail(err,
+				   "%s: not a host name or IP address (no port, no wildcard): "
+				   "'%s'",
+				   key->name, value);
 	if (m->hosts_len == CONFIG_MAX_HOSTS)
-		return config_fail(err, "%s: more than %d names: '%s'", key->name,
-				   CONFIG_MAX_HOSTS, value);
+		return config_fail(err, "%s: more than %d names: '%s'", key->name, CONFIG_MAX_HOSTS,
+				   value);
 	memcpy(m->hosts[m->hosts_len++], name, len + 1);
 	return true;
 }
@@ -1247,10 +1249,11 @@ static int config_finish_allow(const struct config_converter *conv, char err[CON
 		bool all_v4 = p->len == 96 && !memcmp(p->ip, v4mapped, sizeof(v4mapped));
 
 		if (p->len == 0 || all_v4) {
-			config_fail(err,
-				    "allow: %s admits every %saddress on the Internet; set allow-any = "
-				    "yes (--allow-any) if the converter is really meant to be open",
-				    all_v4 ? "0.0.0.0/0" : "::/0", all_v4 ? "IPv4 " : "");
+			config_fail(
+				err,
+				"allow: %s admits every %saddress on the Internet; set allow-any = "
+				"yes (--allow-any) if the converter is really meant to be open",
+				all_v4 ? "0.0.0.0/0" : "::/0", all_v4 ? "IPv4 " : "");
 			return -EINVAL;
 		}
 	}

@@ -67,11 +67,12 @@ static int config_file_check_dir(const char *path, const char *dir, char *err)
 					"daemon's user (uid %u): that user could replace the file",
 					path, dir, (unsigned)st.st_uid, (unsigned)geteuid());
 	if (st.st_mode & (S_IWGRP | S_IWOTH))
-		return config_file_fail(err, -EPERM,
-					"%s: its directory %s is writable by group or others (mode "
-					"%04o): they could replace the file; move it to a directory "
-					"only root can write, such as /etc/mpconv",
-					path, dir, (unsigned)(st.st_mode & 07777));
+		return config_file_fail(
+			err, -EPERM,
+			"%s: its directory %s is writable by group or others (mode "
+			"%04o): they could replace the file; move it to a directory "
+			"only root can write, such as /etc/mpconv",
+			path, dir, (unsigned)(st.st_mode & 07777));
 	return 0;
 }
 
@@ -107,13 +108,15 @@ static int config_file_check_trust(const char *path, int fd, const struct stat *
 
 	if (st->st_mode & (S_IWGRP | S_IWOTH))
 		return config_file_fail(
-			err, -EPERM, "%s: writable by group or others (mode %04o); run chmod go-w on it",
-			path, (unsigned)(st->st_mode & 07777));
+			err, -EPERM,
+			"%s: writable by group or others (mode %04o); run chmod go-w on it", path,
+			(unsigned)(st->st_mode & 07777));
 	if (!config_file_owner_ok(st->st_uid))
-		return config_file_fail(err, -EPERM,
-					"%s: owned by uid %u, not root or the daemon's user (uid %u); "
-					"run chown root on it",
-					path, (unsigned)st->st_uid, (unsigned)geteuid());
+		return config_file_fail(
+			err, -EPERM,
+			"%s: owned by uid %u, not root or the daemon's user (uid %u); "
+			"run chown root on it",
+			path, (unsigned)st->st_uid, (unsigned)geteuid());
 	config_file_dirname(path, named);
 	ret = config_file_check_dir(path, named, err);
 	if (ret < 0)

@@ -260,8 +260,7 @@ bool http_host_allowed(const struct config_metrics_listen *listen, const char *h
 	return false;
 }
 
-bool http_origin_allowed(const struct config_metrics_listen *listen, const char *origin,
-			 size_t len)
+bool http_origin_allowed(const struct config_metrics_listen *listen, const char *origin, size_t len)
 {
 	static const char *const schemes[] = { "http://", "https://" };
 
@@ -346,7 +345,8 @@ static int http_on_request(struct serve *srv, struct serve_conn *c, const char *
 			      "metrics-host)");
 		ret = HTTP_MISDIRECTED;
 	}
-	if (ret >= 0 && req.origin && !http_origin_allowed(&h->listen, req.origin, req.origin_len)) {
+	if (ret >= 0 && req.origin &&
+	    !http_origin_allowed(&h->listen, req.origin, req.origin_len)) {
 		reply_puts(r, "Forbidden: requests from other web origins are not answered");
 		ret = HTTP_FORBIDDEN;
 	}
@@ -388,7 +388,8 @@ int http_serve(struct http *h, struct loop *loop, const struct config_metrics_li
 	if (ret < 0)
 		log_warnx("%s", err);
 	else
-		log_info("metrics and status page on http://%s/", addr_format(&listen->addr, true, where));
+		log_info("metrics and status page on http://%s/",
+			 addr_format(&listen->addr, true, where));
 	return ret;
 }
 

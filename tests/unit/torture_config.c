@@ -221,21 +221,26 @@ static const struct {
 	  "control-socket: not an absolute path shorter than 108 bytes: 'run/c.sock'" },
 	{ "metrics-listen", "70000", "metrics-listen: not a port in 1..65535: '70000'" },
 	{ "metrics-listen", "10.0.0.300", "metrics-listen: not [ADDR][:PORT]: '10.0.0.300'" },
-	{ "allow-any", "everyone", "allow-any: not a boolean (yes|no|true|false|on|off|1|0): 'everyone'" },
+	{ "allow-any", "everyone",
+	  "allow-any: not a boolean (yes|no|true|false|on|off|1|0): 'everyone'" },
 	{ "metrics-host", "metrics.example.net:9124",
 	  "metrics-host: not a host name or IP address (no port, no wildcard): 'metrics.example.net:9124'" },
 	{ "metrics-host", "*.example.net",
 	  "metrics-host: not a host name or IP address (no port, no wildcard): '*.example.net'" },
 	{ "metrics-host", "a..b",
 	  "metrics-host: not a host name or IP address (no port, no wildcard): 'a..b'" },
-	{ "metrics-host", ".", "metrics-host: not a host name or IP address (no port, no wildcard): '.'" },
-	{ "metrics-host", "", "metrics-host: not a host name or IP address (no port, no wildcard): ''" },
-	{ "metrics-host", "[::1", "metrics-host: not a host name or IP address (no port, no wildcard): '[::1'" },
+	{ "metrics-host", ".",
+	  "metrics-host: not a host name or IP address (no port, no wildcard): '.'" },
+	{ "metrics-host", "",
+	  "metrics-host: not a host name or IP address (no port, no wildcard): ''" },
+	{ "metrics-host", "[::1",
+	  "metrics-host: not a host name or IP address (no port, no wildcard): '[::1'" },
 	{ "metrics-host", "[127.0.0.1]",
 	  "metrics-host: not a host name or IP address (no port, no wildcard): '[127.0.0.1]'" },
 	{ "metrics-host", "[::1]:9124",
 	  "metrics-host: not a host name or IP address (no port, no wildcard): '[::1]:9124'" },
-	{ "metrics-host", "http://x", "metrics-host: not a host name or IP address (no port, no wildcard): 'http://x'" },
+	{ "metrics-host", "http://x",
+	  "metrics-host: not a host name or IP address (no port, no wildcard): 'http://x'" },
 	{ "listen", "10.0.0.300:5124", "listen: not an address:port: '10.0.0.300:5124'" },
 	{ "listen", "192.0.2.1:0", "listen: not an address:port: '192.0.2.1:0'" },
 	{ "listen", "192.0.2.1:65536", "listen: not an address:port: '192.0.2.1:65536'" },
@@ -849,14 +854,16 @@ static void an_allow_list_open_to_everyone_needs_allow_any(void **state)
 		const char *allow;
 		const char *err; /* without allow-any; NULL: accepted */
 	} vectors[] = {
-		{ "0.0.0.0/0", "allow: 0.0.0.0/0 admits every IPv4 address on the Internet; set "
-			       "allow-any = yes (--allow-any) if the converter is really meant to be "
-			       "open" },
+		{ "0.0.0.0/0",
+		  "allow: 0.0.0.0/0 admits every IPv4 address on the Internet; set "
+		  "allow-any = yes (--allow-any) if the converter is really meant to be "
+		  "open" },
 		{ "::/0", "allow: ::/0 admits every address on the Internet; set allow-any = yes "
 			  "(--allow-any) if the converter is really meant to be open" },
-		{ "::ffff:0:0/96", "allow: 0.0.0.0/0 admits every IPv4 address on the Internet; set "
-				   "allow-any = yes (--allow-any) if the converter is really meant to "
-				   "be open" },
+		{ "::ffff:0:0/96",
+		  "allow: 0.0.0.0/0 admits every IPv4 address on the Internet; set "
+		  "allow-any = yes (--allow-any) if the converter is really meant to "
+		  "be open" },
 		{ "10.0.0.0/8, 192.0.2.0/24, ::/0", "allow: ::/0 admits every address on the "
 						    "Internet; set allow-any = yes (--allow-any) "
 						    "if the converter is really meant to be open" },
@@ -1006,16 +1013,17 @@ static void config_file_in_a_directory_others_can_write_is_refused(void **state)
 		ret = config_load_file(&cfg, path, err);
 		if (vectors[i].accepted) {
 			if (ret)
-				fail_msg("directory mode %04o refused: %s", (unsigned)vectors[i].mode,
-					 err);
+				fail_msg("directory mode %04o refused: %s",
+					 (unsigned)vectors[i].mode, err);
 			assert_int_equal(cfg.converter.workers, 3);
 		} else {
 			assert_int_equal(ret, -EPERM);
-			snprintf(expected, sizeof(expected),
-				 "%s: its directory %s is writable by group or others (mode %04o): "
-				 "they could replace the file; move it to a directory only root can "
-				 "write, such as /etc/mpconv",
-				 path, dir, (unsigned)vectors[i].mode);
+			snprintf(
+				expected, sizeof(expected),
+				"%s: its directory %s is writable by group or others (mode %04o): "
+				"they could replace the file; move it to a directory only root can "
+				"write, such as /etc/mpconv",
+				path, dir, (unsigned)vectors[i].mode);
 			assert_string_equal(err, expected);
 			assert_int_equal(cfg.converter.workers, 0);
 			assert_null(cfg.path);

@@ -112,7 +112,8 @@ static void only_known_hosts_are_answered(void **state)
 		{ "127.0.0.1", "127.0.0.2:80", false, true },
 		{ "127.0.0.1", "[::1]", false, true },
 		{ "127.0.0.1", "[::1]:9124", false, true },
-		{ "127.0.0.1", "127.0.0.1:", false, true }, /* an empty port is allowed by RFC 3986 */
+		{ "127.0.0.1", "127.0.0.1:", false,
+		  true }, /* an empty port is allowed by RFC 3986 */
 		/* its own listen address */
 		{ "192.0.2.1", "192.0.2.1:9124", false, true },
 		{ "[2001:db8::1]", "[2001:db8::1]:9124", false, true },
@@ -147,8 +148,7 @@ static void only_known_hosts_are_answered(void **state)
 		struct config_metrics_listen l;
 
 		listen_on(&l, hosts[i].listen, hosts[i].extra ? extra : NULL);
-		if (http_host_allowed(&l, hosts[i].host, strlen(hosts[i].host)) !=
-		    hosts[i].allowed)
+		if (http_host_allowed(&l, hosts[i].host, strlen(hosts[i].host)) != hosts[i].allowed)
 			fail_msg("listening on %s%s, Host '%s' %s", hosts[i].listen,
 				 hosts[i].extra ? " with metrics-host" : "", hosts[i].host,
 				 hosts[i].allowed ? "refused" : "answered");
@@ -320,7 +320,8 @@ static void a_route_answers_with_length_and_type(void **state)
 {
 	char buf[1024];
 
-	exchange(*state, "GET /hello?x=1 HTTP/1.1\r\nHost: localhost:9124\r\n\r\n", buf, sizeof(buf));
+	exchange(*state, "GET /hello?x=1 HTTP/1.1\r\nHost: localhost:9124\r\n\r\n", buf,
+		 sizeof(buf));
 	assert_non_null(strstr(buf, "HTTP/1.1 200 OK\r\n"));
 	assert_non_null(strstr(buf, "Content-Type: text/plain; charset=utf-8\r\n"));
 	assert_non_null(strstr(buf, "Content-Length: 6\r\n"));
@@ -336,7 +337,8 @@ static void errors_get_their_status_codes(void **state)
 	exchange(*state, "DELETE /hello HTTP/1.1\r\nHost: localhost\r\n\r\n", buf, sizeof(buf));
 	assert_non_null(strstr(buf, "HTTP/1.1 405 Method Not Allowed\r\n"));
 	assert_non_null(strstr(buf, "Allow: GET\r\n"));
-	exchange(*state, "GET /hello HTTP/1.1\r\nHost: localhost\r\nbad header\r\n\r\n", buf, sizeof(buf));
+	exchange(*state, "GET /hello HTTP/1.1\r\nHost: localhost\r\nbad header\r\n\r\n", buf,
+		 sizeof(buf));
 	assert_non_null(strstr(buf, "HTTP/1.1 400 Bad Request\r\n"));
 	exchange(*state, "GET /broken HTTP/1.1\r\nHost: localhost\r\n\r\n", buf, sizeof(buf));
 	assert_non_null(strstr(buf, "HTTP/1.1 500 Internal Server Error\r\n"));
@@ -351,7 +353,8 @@ static void rebinding_and_cross_origin_requests_are_refused(void **state)
 		 sizeof(buf));
 	assert_non_null(strstr(buf, "HTTP/1.1 421 Misdirected Request\r\n"));
 	assert_null(strstr(buf, "hello"));
-	exchange(*state, "GET /hello HTTP/1.1\r\nHost: localhost\r\nOrigin: http://evil.example\r\n\r\n",
+	exchange(*state,
+		 "GET /hello HTTP/1.1\r\nHost: localhost\r\nOrigin: http://evil.example\r\n\r\n",
 		 buf, sizeof(buf));
 	assert_non_null(strstr(buf, "HTTP/1.1 403 Forbidden\r\n"));
 	assert_null(strstr(buf, "hello"));
@@ -363,8 +366,9 @@ static void rebinding_and_cross_origin_requests_are_refused(void **state)
 	exchange(*state, "GET /hello HTTP/1.1\r\nHost: Metrics.Example.Net:9124\r\n\r\n", buf,
 		 sizeof(buf));
 	assert_non_null(strstr(buf, "HTTP/1.1 200 OK\r\n"));
-	exchange(*state, "GET /hello HTTP/1.1\r\nHost: [::1]\r\nOrigin: http://127.0.0.1:9124\r\n\r\n",
-		 buf, sizeof(buf));
+	exchange(*state,
+		 "GET /hello HTTP/1.1\r\nHost: [::1]\r\nOrigin: http://127.0.0.1:9124\r\n\r\n", buf,
+		 sizeof(buf));
 	assert_non_null(strstr(buf, "HTTP/1.1 200 OK\r\n"));
 }
 

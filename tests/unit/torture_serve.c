@@ -35,8 +35,8 @@ struct fixture {
 };
 
 /* A request is one line; the answer is "ok\n". */
-static int on_request(struct serve *srv, struct serve_conn *c, const char *in, size_t len,
-		      bool eof, bool full)
+static int on_request(struct serve *srv, struct serve_conn *c, const char *in, size_t len, bool eof,
+		      bool full)
 {
 	struct fixture *f = srv->ctx;
 	struct reply *r = serve_conn_reply(c);
@@ -69,7 +69,8 @@ static struct fixture *start(unsigned max_conns, unsigned max_per_peer, uint64_t
 		.timeout_ms = 5000,
 	};
 	struct fixture *f = calloc(1, sizeof(*f));
-	struct sockaddr_in sin = { .sin_family = AF_INET, .sin_addr.s_addr = htonl(INADDR_LOOPBACK) };
+	struct sockaddr_in sin = { .sin_family = AF_INET,
+				   .sin_addr.s_addr = htonl(INADDR_LOOPBACK) };
 	socklen_t len = sizeof(sin);
 	int fd;
 
@@ -311,8 +312,8 @@ int main(void)
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test_teardown(a_silent_client_is_closed_at_the_head_deadline, teardown),
 		cmocka_unit_test_teardown(an_answer_on_its_way_keeps_the_whole_deadline, teardown),
-		cmocka_unit_test_teardown(one_peer_holds_at_most_its_cap_and_its_own_newcomer_gets_in,
-					  teardown),
+		cmocka_unit_test_teardown(
+			one_peer_holds_at_most_its_cap_and_its_own_newcomer_gets_in, teardown),
 		cmocka_unit_test_teardown(a_peer_at_its_cap_does_not_touch_other_peers, teardown),
 		cmocka_unit_test_teardown(
 			a_full_server_closes_the_longest_waiting_request_to_make_room, teardown),
