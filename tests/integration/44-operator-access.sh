@@ -36,6 +36,13 @@ refused()
 	cat "$T/$name.err" # check shows it
 	[ "$rc" -eq 2 ]
 }
+# refused_saying NAME CONFIG-FILE|- TEXT [FLAGS...]: refused, with TEXT in the message.
+refused_saying()
+{
+	local name=$1 conf=$2 text=$3
+	shift 3
+	refused "$name" "$conf" "$@" && grep -qF -- "$text" "$T/$name.err"
+}
 good_conf() { printf '[converter]\nlisten = 127.0.0.1:5124\nallow = 10.0.0.0/8\n'; }
 
 # 1-5: configuration files only root or the daemon's user can have written.
@@ -50,15 +57,17 @@ mkdir -m 0775 "$T/shared"
 good_conf >"$T/shared/cv.conf"
 chmod 600 "$T/shared/cv.conf"
 check "a config file in a group-writable directory is refused" \
-	eval 'refused group "$T/shared/cv.conf" && grep -qF "its directory $T/shared is writable by group or others (mode 0775)" "$T/group.err"'
+	refused_saying group "$T/shared/cv.conf" \
+	"its directory $T/shared is writable by group or others (mode 0775)"
 ln -s "$T/shared/cv.conf" "$T/link.conf"
 check "so is a symbolic link to it from a safe directory" \
-	eval 'refused link "$T/link.conf" && grep -qF "its directory $T/shared is writable" "$T/link.err"'
+	refused_saying link "$T/link.conf" "$T/link.conf: its directory $T/shared is writable"
 good_conf >"$T/nobody.conf"
 chmod 600 "$T/nobody.conf"
 chown 65534 "$T/nobody.conf"
 check "a config file owned by another user is refused" \
-	eval 'refused nobody "$T/nobody.conf" && grep -qF "$T/nobody.conf: owned by uid 65534, not root or the daemon'"'"'s user (uid 0)" "$T/nobody.err"'
+	refused_saying nobody "$T/nobody.conf" \
+	"$T/nobody.conf: owned by uid 65534, not root or the daemon's user (uid 0)"
 
 # 6-8: an allow list open to everyone needs allow-any.
 printf '[converter]\nlisten = 127.0.0.1:5124\nallow = 10.0.0.0/8, 0.0.0.0/0\n' >"$T/open.conf"
@@ -67,7 +76,7 @@ check "allow = 0.0.0.0/0 without allow-any: exit 2" refused open "$T/open.conf"
 check "and the message says what to add" \
 	grep -qF "allow: 0.0.0.0/0 admits every IPv4 address on the Internet; set allow-any = yes" "$T/open.err"
 check "--allow ::/0 on the command line too" \
-	eval 'refused open6 - --listen 127.0.0.1:5124 --allow ::/0 && grep -qF "allow: ::/0 admits every address" "$T/open6.err"'
+	refused_saying open6 - "allow: ::/0 admits every address" --listen 127.0.0.1:5124 --allow ::/0
 
 # 9: the daemon under test: open to all with allow-any (said twice, it runs), metrics with one
 # extra Host name.
