@@ -128,8 +128,8 @@ check "a scrape from 127.0.0.1 with 80 idle clients connected is answered (in ${
 	grep -q '^mpconv_sessions_total' "$T/scrape.txt"
 wait "$IDLE"
 diag "$(cat "$T/idle.out")"
-check "every idle client was closed within 3 s (2 s head deadline, or pushed out earlier)" \
-	eval 'grep -qE "^closed 80 of 80, last after ([0-2]\.[0-9]|3\.0) s" "$T/idle.out"'
+check "every idle client was closed within 4 s (2 s head deadline, or pushed out earlier)" \
+	grep -qE "^closed 80 of 80, last after [0-3]\.[0-9] s" "$T/idle.out"
 n "$NS" python3 "$HOLD" tcp 127.0.0.1:9124 72 6 --from "$SRC" --drip >"$T/drip.out" 2>&1 &
 DRIP=$!
 wait_for 5 grep -q connected "$T/drip.out"
@@ -149,6 +149,6 @@ check "mpconvctl status answers with 40 idle clients on the socket" \
 diag "$(head -n 3 "$T/status.txt")"
 wait "$CTLIDLE"
 diag "$(cat "$T/ctl-idle.out")"
-check "every idle control client was closed within 3 s (it was 30 s)" \
-	eval 'grep -qE "^closed 40 of 40, last after ([0-2]\.[0-9]|3\.0) s" "$T/ctl-idle.out"'
+check "every idle control client was closed within 4 s (2 s head deadline; it was 30 s)" \
+	grep -qE "^closed 40 of 40, last after [0-3]\.[0-9] s" "$T/ctl-idle.out"
 if bed_stop converter; then ok "converter exits 0 on SIGTERM"; else not_ok "converter exits 0 on SIGTERM"; fi
