@@ -40,11 +40,6 @@ struct reply *serve_conn_reply(struct serve_conn *c)
 	return &c->reply;
 }
 
-const struct serve_peer *serve_conn_peer(const struct serve_conn *c)
-{
-	return &c->peer;
-}
-
 void serve_peer_of(int fd, struct serve_peer *peer)
 {
 	struct sockaddr_storage ss;

@@ -76,8 +76,6 @@ void serve_stop(struct serve *srv);
 
 /* The reply of a connection, for the protocol's request callback. */
 struct reply *serve_conn_reply(struct serve_conn *c);
-/* The peer of a connection (as counted by the per-peer cap). */
-const struct serve_peer *serve_conn_peer(const struct serve_conn *c);
 /* The peer behind a connected socket. Never fails: peers it cannot name all count as one. */
 void serve_peer_of(int fd, struct serve_peer *peer);
 
