@@ -3,7 +3,7 @@
  * Daemon configuration: one key table drives the INI parser, the command line and --help, so an
  * option has exactly one name, one parser and one error message, which quotes the bad value.
  * Owns the struct config it fills (ACLs, path); keeps no global state, never logs (errors go to
- * the caller's buffer) and touches no file except the one config_load_file is asked to read.
+ * the caller's buffer) and touches no file: config_file.c reads the ones it is given.
  * Validation that spans keys lives in config_finish, so the order of keys never matters.
  */
 #include "config.h"
@@ -12,17 +12,13 @@
 #include <assert.h>
 #include <ctype.h>
 #include <errno.h>
-#include <fcntl.h>
 #include <sodium.h>
 #include <stdarg.h>
 #include <stdlib.h>
 #include <string.h>
 #include <strings.h>
-#include <sys/stat.h>
-#include <unistd.h>
 
 #define CONFIG_DEFAULT_PORT 5124
-#define CONFIG_MAX_FILE	    (1024 * 1024)
 #define CONFIG_MAX_LINE	    4096
 #define KIB		    1024ULL
 #define MIB		    (1024ULL * 1024)
@@ -384,7 +380,7 @@ static bool config_set_metrics_listen(const struct config_key *key, void *base, 
 		return true;
 	}
 	if (!strcasecmp(value, "yes") || !strcasecmp(value, "on")) {
-		addr_parse("127.0.0.1", CONFIG_METRICS_PORT, &ctl->metrics_listen);
+		addr_parse("127.0.0.1", CONFIG_METRICS_PORT, &ctl->metrics_listen.addr);
 		ctl->metrics = true;
 		return true;
 	}
@@ -392,14 +388,66 @@ static bool config_set_metrics_listen(const struct config_key *key, void *base, 
 		if (n == 0 || n > 65535)
 			return config_fail(err, "%s: not a port in 1..65535: '%s'", key->name,
 					   value);
-		addr_parse("127.0.0.1", (int)n, &ctl->metrics_listen);
+		addr_parse("127.0.0.1", (int)n, &ctl->metrics_listen.addr);
 		ctl->metrics = true;
 		return true;
 	}
-	if (!addr_parse(value, CONFIG_METRICS_PORT, &ctl->metrics_listen) ||
-	    ctl->metrics_listen.port == 0)
+	if (!addr_parse(value, CONFIG_METRICS_PORT, &ctl->metrics_listen.addr) ||
+	    ctl->metrics_listen.addr.port == 0)
 		return config_fail(err, "%s: not [ADDR][:PORT]: '%s'", key->name, value);
 	ctl->metrics = true;
+	return true;
+}
+
+/*
+ * A DNS name (letters, digits, '-', '_', dots between non-empty labels, one final dot allowed
+ * and dropped) or an IP address (IPv6 with or without brackets). No port: the endpoint answers
+ * on its own port whatever the Host header says about it. No wildcard: a name that matches
+ * anything would let DNS rebinding back in.
+ */
+static bool config_set_metrics_host(const struct config_key *key, void *base, const char *value,
+				    char *err)
+{
+	struct config_metrics_listen *m =
+		&((struct config_control *)config_field(base, key))->metrics_listen;
+	size_t len = strlen(value);
+	char name[CONFIG_HOST_LEN];
+	uint8_t ip[16];
+	bool ok = len > 0 && len < sizeof(name);
+
+	if (ok && value[len - 1] == '.' && !strchr(value, ':'))
+		len--;
+	if (ok && len > 0) {
+		memcpy(name, value, len);
+		name[len] = '\0';
+	}
+	if (ok && len > 2 && name[0] == '[' && name[len - 1] == ']') {
+		name[len - 1] = '\0';
+		ok = strchr(name, ':') && addr_parse_ip(name + 1, ip);
+		name[len - 1] = ']';
+	} else if (ok && strchr(value, ':')) {
+		ok = addr_parse_ip(name, ip);
+	} else if (ok) {
+		char prev = '.';
+
+		for (size_t i = 0; ok && i < len; i++) {
+			char ch = (char)tolower((unsigned char)name[i]);
+
+			ok = isalnum((unsigned char)ch) || ch == '-' || ch == '_' ||
+			     (ch == '.' && prev != '.');
+			name[i] = prev = ch;
+		}
+		ok = ok && len > 0 && prev != '.';
+	}
+	if (!ok)
+		return config_fail(err,
+				   "%s: not a host name or IP address (no port, no wildcard): "
+				   "'%s'",
+				   key->name, value);
+	if (m->hosts_len == CONFIG_MAX_HOSTS)
+		return config_fail(err, "%s: more than %d names: '%s'", key->name, CONFIG_MAX_HOSTS,
+				   value);
+	memcpy(m->hosts[m->hosts_len++], name, len + 1);
 	return true;
 }
 
@@ -463,6 +511,11 @@ static const struct config_key config_keys[] = {
 	  .offset = FIELD(allow_clients),
 	  .list = true,
 	  .help = "client prefix allowed to use the converter; repeatable (default: nobody)" },
+	{ .name = "allow-any",
+	  .set = config_set_bool,
+	  .offset = FIELD(allow_any),
+	  .help = "let an allow prefix of length 0 (0.0.0.0/0, ::/0) open the converter to every "
+		  "address; without it such a prefix is an error (default no)" },
 	{ .name = "deny-destination",
 	  .arg = "PREFIX",
 	  .set = config_set_acl,
@@ -624,6 +677,13 @@ static const struct config_key config_keys[] = {
 	  .offset = FIELD(control),
 	  .help = "serve /metrics and the status page over HTTP; a port alone means loopback "
 		  "(default off; port 9124)" },
+	{ .name = "metrics-host",
+	  .arg = "NAME",
+	  .set = config_set_metrics_host,
+	  .offset = FIELD(control),
+	  .list = true,
+	  .help = "a Host name or address the metrics endpoint answers to, besides localhost, "
+		  "loopback addresses and its own; repeatable (default none)" },
 #define GW(f) offsetof(struct config_gateway, f)
 	{ .section = CONFIG_GATEWAY,
 	  .name = "converter",
@@ -861,6 +921,14 @@ static const struct config_key config_keys[] = {
 	  .offset = GW(control),
 	  .help = "serve /metrics and the status page over HTTP; a port alone means loopback "
 		  "(default off; port 9124)" },
+	{ .section = CONFIG_GATEWAY,
+	  .name = "metrics-host",
+	  .arg = "NAME",
+	  .set = config_set_metrics_host,
+	  .offset = GW(control),
+	  .list = true,
+	  .help = "a Host name or address the metrics endpoint answers to, besides localhost, "
+		  "loopback addresses and its own; repeatable (default none)" },
 };
 
 static const struct config_key *config_find_key(const char *name, enum config_section section)
@@ -1091,78 +1159,23 @@ int config_parse_ini(struct config *cfg, const char *text, size_t len, const cha
 
 int config_load_file(struct config *cfg, const char *path, char err[CONFIG_ERR_LEN])
 {
-	struct stat st;
-	char *text = NULL, *copy = NULL;
-	size_t len = 0;
-	int fd, ret;
+	char *text = NULL, *copy;
+	size_t len;
+	int ret = config_file_read(path, &text, &len, err);
 
-	/* O_NONBLOCK: opening a FIFO must fail the regular-file check below, not hang. */
-	fd = open(path, O_RDONLY | O_CLOEXEC | O_NOCTTY | O_NONBLOCK);
-	if (fd == -1) {
-		ret = -errno;
-		config_fail(err, "%s: %s", path, strerror(-ret));
-		goto out;
-	}
-	/* fstat on the open fd, so the checks apply to the very file that is read. */
-	if (fstat(fd, &st) == -1) {
-		ret = -errno;
-		config_fail(err, "%s: %s", path, strerror(-ret));
-		goto out;
-	}
-	if (!S_ISREG(st.st_mode)) {
-		ret = -EINVAL;
-		config_fail(err, "%s: not a regular file", path);
-		goto out;
-	}
-	/* The file may hold the cookie secret and decides who may use the converter. */
-	if (st.st_mode & (S_IWGRP | S_IWOTH)) {
-		ret = -EPERM;
-		config_fail(err,
-			    "%s: writable by group or others (mode %04o); run chmod go-w on it",
-			    path, (unsigned)(st.st_mode & 07777));
-		goto out;
-	}
-	if (st.st_size > CONFIG_MAX_FILE) {
-		ret = -EFBIG;
-		config_fail(err, "%s: larger than %d bytes", path, CONFIG_MAX_FILE);
-		goto out;
-	}
-	text = malloc((size_t)st.st_size + 1);
-	if (!text) {
-		ret = -ENOMEM;
-		config_fail(err, "%s: out of memory", path);
-		goto out;
-	}
-	while (len < (size_t)st.st_size) {
-		ssize_t n = read(fd, text + len, (size_t)st.st_size - len);
-
-		if (n == -1 && errno == EINTR)
-			continue;
-		if (n == -1) {
-			ret = -errno;
-			config_fail(err, "%s: %s", path, strerror(-ret));
-			goto out;
-		}
-		if (n == 0)
-			break;
-		len += (size_t)n;
-	}
-	ret = config_parse_ini(cfg, text, len, path, err);
+	if (ret == 0)
+		ret = config_parse_ini(cfg, text, len, path, err);
+	free(text);
 	if (ret)
-		goto out;
+		return ret;
 	copy = strdup(path);
 	if (!copy) {
-		ret = -ENOMEM;
 		config_fail(err, "%s: out of memory", path);
-		goto out;
+		return -ENOMEM;
 	}
 	free(cfg->path);
 	cfg->path = copy;
-out:
-	free(text);
-	if (fd != -1)
-		close(fd);
-	return ret;
+	return 0;
 }
 
 int config_parse_args(struct config *cfg, int argc, char **argv, int *consumed,
@@ -1266,6 +1279,33 @@ static int config_finish_gateway(struct config_gateway *gw, char err[CONFIG_ERR_
 	return 0;
 }
 
+/*
+ * An allow prefix of length 0 opens the converter to the whole Internet: an open proxy that
+ * anyone can bounce through. That is occasionally meant (a lab, a converter behind its own
+ * firewall) but far more often a placeholder left in, so it takes allow-any = yes as well.
+ */
+static int config_finish_allow(const struct config_converter *conv, char err[CONFIG_ERR_LEN])
+{
+	static const uint8_t v4mapped[12] = { [10] = 0xff, [11] = 0xff };
+
+	if (conv->allow_any)
+		return 0;
+	for (size_t i = 0; i < conv->allow_clients.len; i++) {
+		const struct acl_prefix *p = &conv->allow_clients.prefixes[i];
+		bool all_v4 = p->len == 96 && !memcmp(p->ip, v4mapped, sizeof(v4mapped));
+
+		if (p->len == 0 || all_v4) {
+			config_fail(
+				err,
+				"allow: %s admits every %saddress on the Internet; set allow-any = "
+				"yes (--allow-any) if the converter is really meant to be open",
+				all_v4 ? "0.0.0.0/0" : "::/0", all_v4 ? "IPv4 " : "");
+			return -EINVAL;
+		}
+	}
+	return 0;
+}
+
 int config_finish(struct config *cfg, char err[CONFIG_ERR_LEN])
 {
 	struct config_converter *conv = &cfg->converter;
@@ -1274,6 +1314,9 @@ int config_finish(struct config *cfg, char err[CONFIG_ERR_LEN])
 	if (cfg->role == CONFIG_GATEWAY)
 		return config_finish_gateway(&cfg->gateway, err);
 
+	ret = config_finish_allow(conv, err);
+	if (ret < 0)
+		return ret;
 	if (conv->listen_len == 0) {
 		/* [::] without IPV6_V6ONLY accepts IPv4 clients too. */
 		conv->listen[0] = (struct addr_port){ .port = CONFIG_DEFAULT_PORT };

@@ -25,12 +25,27 @@
 #define CONFIG_PATH_LEN	    108 /* a unix socket path, NUL included */
 #define CONFIG_METRICS_PORT 9124
 
+#define CONFIG_MAX_HOSTS 8
+#define CONFIG_HOST_LEN	 254 /* a DNS name (253 characters) and its NUL */
+
+/*
+ * The metrics endpoint: where it listens, and the Host names it answers to besides the loopback
+ * ones and its own address (http.c refuses any other, against DNS rebinding). No padding, so a
+ * reload can memcmp two of them.
+ */
+struct config_metrics_listen {
+	struct addr_port addr; /* loopback when given without an address */
+	uint16_t hosts_len;
+	char hosts[CONFIG_MAX_HOSTS][CONFIG_HOST_LEN]; /* metrics-host: lower case, no final dot;
+							  an IPv6 address in brackets or not */
+};
+
 /* Operator access, the same for both roles: control socket and metrics endpoint. */
 struct config_control {
-	char socket[CONFIG_PATH_LEN];	 /* "" = none; default /run/mpconv/<role>.sock */
-	bool socket_set;		 /* given explicitly: failing to bind it is fatal */
-	bool metrics;			 /* metrics-listen given (off by default) */
-	struct addr_port metrics_listen; /* loopback when given without an address */
+	char socket[CONFIG_PATH_LEN]; /* "" = none; default /run/mpconv/<role>.sock */
+	bool socket_set;	      /* given explicitly: failing to bind it is fatal */
+	bool metrics;		      /* metrics-listen given (off by default) */
+	struct config_metrics_listen metrics_listen;
 };
 
 #define CONFIG_MAX_LAN	  8
@@ -47,6 +62,7 @@ struct config_converter {
 	size_t transparent_lan_len;
 	uint32_t transparent_port; /* the TPROXY listener's port; default 5125 */
 	struct acl allow_clients;     /* default deny: empty = nobody */
+	bool allow_any; /* a prefix of length 0 in allow_clients is meant; default false */
 	struct acl deny_destinations; /* on top of the built-in forbidden classes */
 	unsigned workers;	      /* 0 = one per online CPU */
 	bool tfo;		      /* TFO on the listener (SYN data accepted); default true */
@@ -149,8 +165,16 @@ int config_set(struct config *cfg, const char *key, const char *value, char err[
 /* Parses INI text; errors are prefixed "<origin>:<line>: ". 0 or -EINVAL. */
 int config_parse_ini(struct config *cfg, const char *text, size_t len, const char *origin,
 		     char err[CONFIG_ERR_LEN]);
-/* Reads and parses a file; refuses a file writable by group or others. 0 or -errno. */
+/* Reads (config_file_read) and parses a file; cfg->path names it. 0 or -errno. */
 int config_load_file(struct config *cfg, const char *path, char err[CONFIG_ERR_LEN]);
+/*
+ * A configuration file's text (config_file.c), NUL-terminated, owned by the caller. Refuses a
+ * file that someone other than root or the daemon's user could have written: writable by group
+ * or others, owned by another user, or in a directory (the one named, and the file's real one
+ * behind symbolic links) that is writable by group or others or owned by another user. 0 or
+ * -errno (-EPERM for those) with err saying why.
+ */
+int config_file_read(const char *path, char **text, size_t *len, char err[CONFIG_ERR_LEN]);
 /*
  * Parses "--key value" / "--key=value" / "--flag" (booleans) arguments; "--config PATH" loads a
  * file at that point. Stops at the first non-option; *consumed = arguments used. 0 or -EINVAL.

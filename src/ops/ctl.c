@@ -17,8 +17,16 @@
 #include <sys/un.h>
 #include <unistd.h>
 
-#define CTL_MAX_CONNS  32
-#define CTL_TIMEOUT_MS 30000 /* a probe over a slow link may take seconds */
+/*
+ * Clients are local (root and the daemon's group: the socket's mode) and mpconvctl writes its
+ * line at once, so a client gets CTL_HEAD_TIMEOUT_MS to send it and each uid (SO_PEERCRED)
+ * CTL_MAX_PER_UID connections: a stuck script of one user cannot lock root's mpconvctl out, and
+ * at a cap the connection that has waited longest for its line makes room (serve.c).
+ */
+#define CTL_MAX_CONNS	    32
+#define CTL_MAX_PER_UID	    8
+#define CTL_HEAD_TIMEOUT_MS 2000
+#define CTL_TIMEOUT_MS	    30000 /* a probe over a slow link may take seconds */
 
 int ctl_parse_request(const char *in, size_t len, bool final, struct ctl_request *req)
 {
@@ -248,6 +256,8 @@ int ctl_start(struct ctl *ctl, struct loop *loop, const char *path,
 	const struct serve_opts opts = {
 		.max_request = CTL_REQUEST_MAX + 2,
 		.max_conns = CTL_MAX_CONNS,
+		.max_per_peer = CTL_MAX_PER_UID,
+		.head_timeout_ms = CTL_HEAD_TIMEOUT_MS,
 		.timeout_ms = CTL_TIMEOUT_MS,
 	};
 	struct sockaddr_un sun = { .sun_family = AF_UNIX };

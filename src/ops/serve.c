@@ -3,9 +3,13 @@
  * One request per connection, on a struct loop: the socket half of the control socket and the
  * HTTP endpoint. Owns the listener, the connections and their buffers; knows no protocol (the
  * serve_ops do). A client that is slow, silent or gone never holds the loop: every socket call
- * is non-blocking, requests are bounded, each connection has one deadline.
+ * is non-blocking, requests are bounded, each connection has a deadline for its request and one
+ * for the whole exchange. Nor does it hold the others out: connections are capped per peer, and
+ * at a cap the one waiting longest for its request is closed to make room for the newcomer.
  */
 #include "serve.h"
+
+#include "addr.h"
 
 #include <errno.h>
 #include <stdlib.h>
@@ -20,6 +24,8 @@ struct serve_conn {
 	struct serve *srv;
 	struct serve_conn *prev, *next;
 	struct loop_timer timer;
+	struct serve_peer peer;
+	uint64_t accepted_ms; /* loop time; the whole-exchange deadline counts from it */
 	enum serve_state state;
 	bool in_request; /* inside ops->request: a synchronous reply is written after it returns */
 	bool abandoned;	 /* closed while an answer was pending: freed when it arrives */
@@ -32,6 +38,46 @@ struct serve_conn {
 struct reply *serve_conn_reply(struct serve_conn *c)
 {
 	return &c->reply;
+}
+
+void serve_peer_of(int fd, struct serve_peer *peer)
+{
+	struct sockaddr_storage ss;
+	socklen_t len = sizeof(ss);
+	struct addr_port ap;
+	struct ucred cred;
+	socklen_t cred_len = sizeof(cred);
+
+	memset(peer, 0, sizeof(*peer));
+	if (getpeername(fd, (struct sockaddr *)&ss, &len) == -1)
+		return;
+	if (ss.ss_family == AF_UNIX) {
+		/* Local clients: the socket's mode already limits them to root and the daemon's
+		 * group; one uid among them cannot crowd out the others (root's mpconvctl). */
+		if (getsockopt(fd, SOL_SOCKET, SO_PEERCRED, &cred, &cred_len) == -1)
+			return;
+		peer->kind = SERVE_PEER_UID;
+		memcpy(peer->id, &cred.uid, sizeof(cred.uid));
+		return;
+	}
+	if (!addr_from_sockaddr((const struct sockaddr *)&ss, len, &ap))
+		return;
+	peer->kind = SERVE_PEER_IP;
+	/* IPv4 (mapped): the whole address. IPv6: its /64, all one host can choose from. */
+	memcpy(peer->id, ap.ip, addr_is_v4mapped(ap.ip) ? 16 : 8);
+}
+
+static uint64_t serve_head_timeout(const struct serve *srv)
+{
+	const struct serve_opts *o = &srv->opts;
+
+	return o->head_timeout_ms && o->head_timeout_ms < o->timeout_ms ? o->head_timeout_ms
+									: o->timeout_ms;
+}
+
+static bool serve_same_peer(const struct serve_conn *c, const struct serve_peer *peer)
+{
+	return !memcmp(&c->peer, peer, sizeof(*peer));
 }
 
 static void serve_free(struct serve_conn *c)
@@ -149,6 +195,14 @@ static void serve_read(struct serve_conn *c)
 			serve_close(c); /* the protocol should have answered; never spin */
 		return;
 	}
+	/* The request is in: from now on only the whole exchange's deadline counts. Re-arming an
+	 * armed timer cannot fail (it takes back its own heap slot). */
+	if (serve_head_timeout(srv) < srv->opts.timeout_ms) {
+		uint64_t end = c->accepted_ms + srv->opts.timeout_ms;
+
+		loop_timer_arm(srv->loop, &c->timer,
+			       end > srv->loop->now_ms ? end - srv->loop->now_ms : 0);
+	}
 	if (c->state == SERVE_WRITING)
 		serve_write(c);
 }
@@ -183,11 +237,59 @@ static void serve_on_timeout(struct loop_timer *timer)
 	serve_close(container_of(timer, struct serve_conn, timer));
 }
 
+/*
+ * The connection that has waited longest for its request, among peer's (NULL: anyone's). Those
+ * with a request in are never chosen: their answer is on its way. The list is newest first.
+ */
+static struct serve_conn *serve_oldest_reading(struct serve *srv, const struct serve_peer *peer)
+{
+	struct serve_conn *oldest = NULL;
+
+	for (struct serve_conn *c = srv->conns; c; c = c->next)
+		if (c->state == SERVE_READING && (!peer || serve_same_peer(c, peer)))
+			oldest = c;
+	return oldest;
+}
+
+/*
+ * Room for a newcomer from peer: under both caps, or after closing the connection that has
+ * waited longest for its request (the peer's own at the per-peer cap, anyone's at the global
+ * one; one peer alone never reaches the global cap, so it can only push out its own). false:
+ * every slot holds a request being answered, the newcomer is turned away.
+ */
+static bool serve_make_room(struct serve *srv, const struct serve_peer *peer)
+{
+	struct serve_conn *victim;
+	unsigned n = 0;
+
+	if (srv->opts.max_per_peer) {
+		for (struct serve_conn *c = srv->conns; c; c = c->next)
+			n += serve_same_peer(c, peer);
+		if (n >= srv->opts.max_per_peer) {
+			victim = serve_oldest_reading(srv, peer);
+			if (!victim)
+				return false;
+			serve_close(victim);
+			srv->evicted++;
+		}
+	}
+	if (srv->conns_len >= srv->opts.max_conns) {
+		victim = serve_oldest_reading(srv, NULL);
+		if (!victim)
+			return false;
+		serve_close(victim);
+		srv->evicted++;
+	}
+	return true;
+}
+
 static void serve_accept(struct serve *srv, int fd)
 {
 	struct serve_conn *c = NULL;
+	struct serve_peer peer;
 
-	if (srv->conns_len < srv->opts.max_conns) {
+	serve_peer_of(fd, &peer);
+	if (serve_make_room(srv, &peer)) {
 		c = calloc(1, sizeof(*c));
 		if (c)
 			c->in = malloc(srv->opts.max_request + 1);
@@ -202,11 +304,13 @@ static void serve_accept(struct serve *srv, int fd)
 	c->srv = srv;
 	c->io.fd = fd;
 	c->io.on_event = serve_on_conn;
+	c->peer = peer;
+	c->accepted_ms = srv->loop->now_ms;
 	reply_init(&c->reply);
 	c->reply.on_done = serve_on_done;
 	loop_timer_init(&c->timer, serve_on_timeout);
 	if (loop_add(srv->loop, &c->io, EPOLLIN | EPOLLOUT | EPOLLRDHUP | EPOLLET) < 0 ||
-	    loop_timer_arm(srv->loop, &c->timer, srv->opts.timeout_ms) < 0) {
+	    loop_timer_arm(srv->loop, &c->timer, serve_head_timeout(srv)) < 0) {
 		srv->refused++;
 		loop_remove(srv->loop, &c->io);
 		close(fd);

@@ -12,8 +12,11 @@
  * A one-request-per-connection stream server on a struct loop, shared by the control socket
  * (ctl) and the HTTP endpoint (http): accept, read a bounded request, let the protocol answer
  * (now or later), write the reply, close. Many clients, none can block the loop: everything is
- * non-blocking, a request is bounded in size, each connection in time, and their number is
- * capped (the excess is closed at once).
+ * non-blocking, a request is bounded in size and time (a short deadline for the request itself,
+ * a longer one for the whole exchange), and connections are capped at once and per peer. When a
+ * cap is reached, the connection that has waited longest for its request makes room (a slow or
+ * silent client is the only kind a newcomer can push out); when none is waiting for its request,
+ * the newcomer is closed at once.
  */
 struct serve;
 struct serve_conn;
@@ -32,10 +35,23 @@ struct serve_ops {
 };
 
 struct serve_opts {
-	size_t max_request;  /* bytes */
-	unsigned max_conns;  /* connections at once */
-	uint64_t timeout_ms; /* whole exchange, from accept to the last byte written */
+	size_t max_request;	  /* bytes */
+	unsigned max_conns;	  /* connections at once */
+	unsigned max_per_peer;	  /* connections at once from one peer (serve_peer); 0 = no cap */
+	uint64_t head_timeout_ms; /* from accept to the whole request; 0 = timeout_ms */
+	uint64_t timeout_ms;	  /* whole exchange, from accept to the last byte written */
 };
+
+/*
+ * Who a connection comes from, for the per-peer cap: an IPv4 address, an IPv6 /64 (what one
+ * host or one subscriber gets; a single host can pick any address in it), or for a unix socket
+ * the client's uid (SO_PEERCRED). All bytes are set, so peers compare with memcmp.
+ */
+struct serve_peer {
+	uint8_t kind; /* SERVE_PEER_* */
+	uint8_t id[16];
+};
+enum { SERVE_PEER_UNKNOWN, SERVE_PEER_IP, SERVE_PEER_UID };
 
 struct serve {
 	struct loop *loop;	 /* not owned */
@@ -45,7 +61,8 @@ struct serve {
 	struct serve_opts opts;
 	struct serve_conn *conns; /* owned */
 	unsigned conns_len;
-	unsigned long served, refused; /* totals: replies written, connections turned away */
+	/* totals: replies written, connections turned away, connections pushed out by others */
+	unsigned long served, refused, evicted;
 };
 
 /*
@@ -59,5 +76,7 @@ void serve_stop(struct serve *srv);
 
 /* The reply of a connection, for the protocol's request callback. */
 struct reply *serve_conn_reply(struct serve_conn *c);
+/* The peer behind a connected socket. Never fails: peers it cannot name all count as one. */
+void serve_peer_of(int fd, struct serve_peer *peer);
 
 #endif

@@ -104,6 +104,10 @@ static const struct {
 	/* list keys and the secret are checked in detail by their own tests */
 	{ "listen", "192.0.2.1:5124", NONE, 0, 0 },
 	{ "allow", "10.0.0.0/8", NONE, 0, 0 },
+	{ "allow-any", "yes", BOOL, F(allow_any), 1 },
+	{ "allow-any", "no", BOOL, F(allow_any), 0 },
+	{ "metrics-host", "metrics.example.net", NONE, 0, 0 },
+	{ "metrics-host", "192.0.2.7, [2001:db8::7], 2001:db8::8, host_1.lan.", NONE, 0, 0 },
 	{ "deny-destination", "2001:db8::/32", NONE, 0, 0 },
 	{ "cookie-secret", "000102030405060708090a0b0c0d0e0f101112131415161718191a1b1c1d1e1f", NONE,
 	  0, 0 },
@@ -220,6 +224,26 @@ static const struct {
 	  "control-socket: not an absolute path shorter than 108 bytes: 'run/c.sock'" },
 	{ "metrics-listen", "70000", "metrics-listen: not a port in 1..65535: '70000'" },
 	{ "metrics-listen", "10.0.0.300", "metrics-listen: not [ADDR][:PORT]: '10.0.0.300'" },
+	{ "allow-any", "everyone",
+	  "allow-any: not a boolean (yes|no|true|false|on|off|1|0): 'everyone'" },
+	{ "metrics-host", "metrics.example.net:9124",
+	  "metrics-host: not a host name or IP address (no port, no wildcard): 'metrics.example.net:9124'" },
+	{ "metrics-host", "*.example.net",
+	  "metrics-host: not a host name or IP address (no port, no wildcard): '*.example.net'" },
+	{ "metrics-host", "a..b",
+	  "metrics-host: not a host name or IP address (no port, no wildcard): 'a..b'" },
+	{ "metrics-host", ".",
+	  "metrics-host: not a host name or IP address (no port, no wildcard): '.'" },
+	{ "metrics-host", "",
+	  "metrics-host: not a host name or IP address (no port, no wildcard): ''" },
+	{ "metrics-host", "[::1",
+	  "metrics-host: not a host name or IP address (no port, no wildcard): '[::1'" },
+	{ "metrics-host", "[127.0.0.1]",
+	  "metrics-host: not a host name or IP address (no port, no wildcard): '[127.0.0.1]'" },
+	{ "metrics-host", "[::1]:9124",
+	  "metrics-host: not a host name or IP address (no port, no wildcard): '[::1]:9124'" },
+	{ "metrics-host", "http://x",
+	  "metrics-host: not a host name or IP address (no port, no wildcard): 'http://x'" },
 	{ "listen", "10.0.0.300:5124", "listen: not an address:port: '10.0.0.300:5124'" },
 	{ "listen", "192.0.2.1:0", "listen: not an address:port: '192.0.2.1:0'" },
 	{ "listen", "192.0.2.1:65536", "listen: not an address:port: '192.0.2.1:65536'" },
@@ -356,7 +380,7 @@ static void every_key_in_help_has_good_and_bad_vectors(void **state)
 		if (!in_good || !in_bad)
 			fail_msg("key '%s' lacks %s vectors", name, in_good ? "bad" : "good");
 	}
-	assert_int_equal(keys, 31);
+	assert_int_equal(keys, 33);
 	free(text);
 }
 
@@ -795,6 +819,116 @@ static void flags_after_config_override_the_file(void **state)
 	}
 }
 
+/* ---- metrics-host ---- */
+
+static void metrics_host_keeps_names_in_lower_case_without_the_final_dot(void **state)
+{
+	struct config cfg;
+	const struct config_metrics_listen *m = &cfg.converter.control.metrics_listen;
+	char err[CONFIG_ERR_LEN] = "";
+
+	config_init(&cfg);
+	set_ok(&cfg, "metrics-host", "Metrics.Example.NET., [2001:DB8::7]");
+	set_ok(&cfg, "metrics-host", "192.0.2.7");
+	set_ok(&cfg, "metrics-listen", "192.0.2.1:9200"); /* the address does not touch the names */
+	assert_int_equal(m->hosts_len, 3);
+	assert_string_equal(m->hosts[0], "metrics.example.net");
+	assert_string_equal(m->hosts[1], "[2001:DB8::7]");
+	assert_string_equal(m->hosts[2], "192.0.2.7");
+	assert_int_equal(m->addr.port, 9200);
+	for (int i = 3; i < CONFIG_MAX_HOSTS; i++)
+		set_ok(&cfg, "metrics-host", "example.org");
+	assert_int_equal(config_set(&cfg, "metrics-host", "one.too.many", err), -EINVAL);
+	assert_string_equal(err, "metrics-host: more than 8 names: 'one.too.many'");
+	config_free(&cfg);
+
+	/* The gateway has its own. */
+	config_init(&cfg);
+	cfg.role = CONFIG_GATEWAY;
+	set_ok(&cfg, "metrics-host", "gw.lan");
+	assert_int_equal(cfg.gateway.control.metrics_listen.hosts_len, 1);
+	assert_string_equal(cfg.gateway.control.metrics_listen.hosts[0], "gw.lan");
+	assert_int_equal(m->hosts_len, 0);
+	config_free(&cfg);
+}
+
+/* ---- allow-any: an open converter is said twice ---- */
+
+static void an_allow_list_open_to_everyone_needs_allow_any(void **state)
+{
+	static const struct {
+		const char *allow;
+		const char *err; /* without allow-any; NULL: accepted */
+	} vectors[] = {
+		{ "0.0.0.0/0",
+		  "allow: 0.0.0.0/0 admits every IPv4 address on the Internet; set "
+		  "allow-any = yes (--allow-any) if the converter is really meant to be "
+		  "open" },
+		{ "::/0", "allow: ::/0 admits every address on the Internet; set allow-any = yes "
+			  "(--allow-any) if the converter is really meant to be open" },
+		{ "::ffff:0:0/96",
+		  "allow: 0.0.0.0/0 admits every IPv4 address on the Internet; set "
+		  "allow-any = yes (--allow-any) if the converter is really meant to "
+		  "be open" },
+		{ "10.0.0.0/8, 192.0.2.0/24, ::/0", "allow: ::/0 admits every address on the "
+						    "Internet; set allow-any = yes (--allow-any) "
+						    "if the converter is really meant to be open" },
+		{ "0.0.0.0/1", NULL },
+		{ "128.0.0.0/1, 2000::/3", NULL },
+		{ "10.0.0.0/8", NULL },
+	};
+
+	for (size_t i = 0; i < ARRAY_SIZE(vectors); i++) {
+		struct config cfg;
+		char err[CONFIG_ERR_LEN] = "";
+		int ret;
+
+		config_init(&cfg);
+		set_ok(&cfg, "allow", vectors[i].allow);
+		ret = config_finish(&cfg, err);
+		if (!vectors[i].err && ret)
+			fail_msg("allow = %s refused: %s", vectors[i].allow, err);
+		if (vectors[i].err) {
+			assert_int_equal(ret, -EINVAL);
+			assert_string_equal(err, vectors[i].err);
+		}
+		config_free(&cfg);
+
+		/* Said twice, it stands, in either order. */
+		config_init(&cfg);
+		set_ok(&cfg, "allow-any", "yes");
+		set_ok(&cfg, "allow", vectors[i].allow);
+		if (config_finish(&cfg, err))
+			fail_msg("allow = %s with allow-any refused: %s", vectors[i].allow, err);
+		config_free(&cfg);
+	}
+}
+
+static void allow_any_in_a_file_or_as_a_flag(void **state)
+{
+	const char *open_file = write_file("open.ini", "[converter]\nallow = ::/0\n", 0600);
+	const char *with_flag[] = { "--config", open_file, "--allow-any", NULL };
+	const char *without[] = { "--config", open_file, NULL };
+	struct config cfg;
+	char err[CONFIG_ERR_LEN] = "";
+	int consumed;
+
+	config_init(&cfg);
+	assert_int_equal(args(&cfg, with_flag, &consumed, err), 0);
+	assert_int_equal(config_finish(&cfg, err), 0);
+	config_free(&cfg);
+	config_init(&cfg);
+	assert_int_equal(args(&cfg, without, &consumed, err), 0);
+	assert_int_equal(config_finish(&cfg, err), -EINVAL);
+	assert_non_null(strstr(err, "allow: ::/0 admits every address"));
+	config_free(&cfg);
+	config_init(&cfg);
+	write_file("open.ini", "[converter]\nallow = ::/0\nallow-any = yes\n", 0600);
+	assert_int_equal(args(&cfg, without, &consumed, err), 0);
+	assert_int_equal(config_finish(&cfg, err), 0);
+	config_free(&cfg);
+}
+
 /* ---- files ---- */
 
 static void config_file_writable_by_others_is_refused(void **state)
@@ -833,6 +967,158 @@ static void config_file_writable_by_others_is_refused(void **state)
 		}
 		config_free(&cfg);
 	}
+}
+
+/* Makes tmpdir/name a fresh directory with exactly mode; returns its path. */
+static const char *make_dir(const char *name, mode_t mode)
+{
+	static char dir[PATH_MAX];
+
+	snprintf(dir, sizeof(dir), "%s/%s", tmpdir, name);
+	rmdir(dir);
+	assert_int_equal(mkdir(dir, 0700), 0);
+	assert_int_equal(chmod(dir, mode), 0);
+	return dir;
+}
+
+/* Writes a valid config into dir/c.ini, mode 0600; returns its path. */
+static const char *write_in(const char *dir, const char *name)
+{
+	static char path[PATH_MAX];
+	int fd;
+
+	snprintf(path, sizeof(path), "%s/%s", dir, name);
+	unlink(path);
+	fd = open(path, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0600);
+	assert_int_not_equal(fd, -1);
+	assert_int_equal(write(fd, "[converter]\nworkers = 3\n", 24), 24);
+	close(fd);
+	return path;
+}
+
+static void config_file_in_a_directory_others_can_write_is_refused(void **state)
+{
+	static const struct {
+		mode_t mode;
+		bool accepted;
+	} vectors[] = {
+		{ 0777, false }, { 01777, false }, /* sticky, as /tmp: still refused */
+		{ 0775, false }, { 0757, false },  { 0730, false }, { 01770, false },
+		{ 0755, true },	 { 0750, true },   { 0700, true },  { 0711, true },
+	};
+
+	for (size_t i = 0; i < ARRAY_SIZE(vectors); i++) {
+		char dir[PATH_MAX], expected[2 * PATH_MAX + 256], err[CONFIG_ERR_LEN] = "";
+		const char *path;
+		struct config cfg;
+		int ret;
+
+		snprintf(dir, sizeof(dir), "%s", make_dir("d", vectors[i].mode));
+		path = write_in(dir, "c.ini");
+		config_init(&cfg);
+		ret = config_load_file(&cfg, path, err);
+		if (vectors[i].accepted) {
+			if (ret)
+				fail_msg("directory mode %04o refused: %s",
+					 (unsigned)vectors[i].mode, err);
+			assert_int_equal(cfg.converter.workers, 3);
+		} else {
+			assert_int_equal(ret, -EPERM);
+			snprintf(
+				expected, sizeof(expected),
+				"%s: its directory %s is writable by group or others (mode %04o): "
+				"they could replace the file; move it to a directory only root can "
+				"write, such as /etc/mpconv",
+				path, dir, (unsigned)vectors[i].mode);
+			assert_string_equal(err, expected);
+			assert_int_equal(cfg.converter.workers, 0);
+			assert_null(cfg.path);
+		}
+		config_free(&cfg);
+		unlink(path);
+		rmdir(dir);
+	}
+}
+
+/* A link from a safe directory to a file in an unsafe one: the file's real directory counts. */
+static void config_file_behind_a_symlink_is_judged_by_its_real_directory(void **state)
+{
+	char dir[PATH_MAX], target[PATH_MAX], link[PATH_MAX], err[CONFIG_ERR_LEN] = "";
+	struct config cfg;
+
+	snprintf(dir, sizeof(dir), "%s", make_dir("open", 01777));
+	snprintf(target, sizeof(target), "%s", write_in(dir, "real.ini"));
+	snprintf(link, sizeof(link), "%s/link.ini", tmpdir);
+	unlink(link);
+	assert_int_equal(symlink(target, link), 0);
+	config_init(&cfg);
+	assert_int_equal(config_load_file(&cfg, link, err), -EPERM);
+	assert_non_null(strstr(err, link));
+	assert_non_null(strstr(err, "its directory"));
+	assert_non_null(strstr(err, "/open is writable by group or others (mode 1777)"));
+	config_free(&cfg);
+
+	/* The same link to a file in a safe directory is fine. */
+	assert_int_equal(chmod(dir, 0755), 0);
+	config_init(&cfg);
+	if (config_load_file(&cfg, link, err))
+		fail_msg("%s", err);
+	assert_int_equal(cfg.converter.workers, 3);
+	config_free(&cfg);
+	unlink(link);
+	unlink(target);
+	rmdir(dir);
+}
+
+/* Changing a file's owner takes root; as anyone else this test is skipped. */
+static void config_file_or_directory_owned_by_another_user_is_refused(void **state)
+{
+	const uid_t other = 65534; /* nobody */
+	char dir[PATH_MAX], path[PATH_MAX], expected[2 * PATH_MAX + 256], err[CONFIG_ERR_LEN] = "";
+	struct config cfg;
+
+	if (geteuid() != 0)
+		skip();
+	snprintf(dir, sizeof(dir), "%s", make_dir("owned", 0755));
+	snprintf(path, sizeof(path), "%s", write_in(dir, "c.ini"));
+	assert_int_equal(chown(path, other, (gid_t)-1), 0);
+	config_init(&cfg);
+	assert_int_equal(config_load_file(&cfg, path, err), -EPERM);
+	snprintf(expected, sizeof(expected),
+		 "%s: owned by uid 65534, not root or the daemon's user (uid 0); run chown root on "
+		 "it",
+		 path);
+	assert_string_equal(err, expected);
+	assert_null(cfg.path);
+	config_free(&cfg);
+
+	/* The file is root's again, but another user owns the directory. */
+	assert_int_equal(chown(path, 0, (gid_t)-1), 0);
+	assert_int_equal(chown(dir, other, (gid_t)-1), 0);
+	config_init(&cfg);
+	assert_int_equal(config_load_file(&cfg, path, err), -EPERM);
+	snprintf(expected, sizeof(expected),
+		 "%s: its directory %s is owned by uid 65534, not root or the daemon's user (uid "
+		 "0): that user could replace the file",
+		 path, dir);
+	assert_string_equal(err, expected);
+	config_free(&cfg);
+
+	/* The daemon's own user (as its unit runs it) may own both. */
+	assert_int_equal(chown(path, other, (gid_t)-1), 0);
+	assert_int_equal(chmod(tmpdir, 0711), 0); /* so that it reaches the file */
+	config_init(&cfg);
+	assert_int_equal(seteuid(other), 0);
+	if (config_load_file(&cfg, path, err)) {
+		assert_int_equal(seteuid(0), 0);
+		fail_msg("uid %u refused its own file: %s", (unsigned)other, err);
+	}
+	assert_int_equal(seteuid(0), 0);
+	assert_int_equal(chmod(tmpdir, 0700), 0);
+	assert_int_equal(cfg.converter.workers, 3);
+	config_free(&cfg);
+	unlink(path);
+	rmdir(dir);
 }
 
 static void config_file_must_be_a_regular_file(void **state)
@@ -1119,6 +1405,9 @@ int main(void)
 		cmocka_unit_test(secret_error_never_shows_the_secret),
 		cmocka_unit_test(configured_secret_is_decoded_and_kept_by_finish),
 		cmocka_unit_test(refused_secret_leaves_the_old_one),
+		cmocka_unit_test(metrics_host_keeps_names_in_lower_case_without_the_final_dot),
+		cmocka_unit_test(an_allow_list_open_to_everyone_needs_allow_any),
+		cmocka_unit_test(allow_any_in_a_file_or_as_a_flag),
 		cmocka_unit_test(listen_appends_and_takes_comma_lists),
 		cmocka_unit_test(listen_refuses_more_than_its_table),
 		cmocka_unit_test(allow_and_deny_lists_append),
@@ -1134,6 +1423,9 @@ int main(void)
 		cmocka_unit_test(args_errors_quote_the_option_or_value),
 		cmocka_unit_test(flags_after_config_override_the_file),
 		cmocka_unit_test(config_file_writable_by_others_is_refused),
+		cmocka_unit_test(config_file_in_a_directory_others_can_write_is_refused),
+		cmocka_unit_test(config_file_behind_a_symlink_is_judged_by_its_real_directory),
+		cmocka_unit_test(config_file_or_directory_owned_by_another_user_is_refused),
 		cmocka_unit_test(config_file_must_be_a_regular_file),
 		cmocka_unit_test(config_file_errors_carry_its_path_and_line),
 		cmocka_unit_test(missing_config_file_reports_errno),

@@ -232,6 +232,42 @@ static void answers_are_framed_ok_or_err(void **state)
 	assert_non_null(strstr(buf, "ERR malformed request"));
 }
 
+static enum { OPEN, CLOSED } state_of(int fd)
+{
+	char c;
+	ssize_t n = recv(fd, &c, 1, MSG_DONTWAIT);
+
+	return n == -1 && (errno == EAGAIN || errno == EWOULDBLOCK) ? OPEN : CLOSED;
+}
+
+/* Issue 10: a stuck script holding connections locked mpconvctl out until their deadline. */
+static void silent_clients_of_one_uid_never_lock_mpconvctl_out(void **state)
+{
+	struct fixture *f = *state;
+	int silent[20], fd, open_now = 0;
+	char buf[64];
+
+	for (int i = 0; i < 20; i++) {
+		silent[i] = client(f->path, NULL);
+		run(f, 2);
+	}
+	fd = client(f->path, "status\n");
+	run(f, 10);
+	answer(fd, buf, sizeof(buf));
+	assert_string_equal(buf, "OK\nrole test\n");
+	for (int i = 0; i < 20; i++)
+		open_now += state_of(silent[i]) == OPEN;
+	assert_int_equal(open_now, 7); /* 8 per uid, the answered one included */
+	assert_int_equal(f->ctl.srv.evicted, 13);
+	assert_int_equal(f->ctl.srv.refused, 0);
+	/* And the survivors are closed two seconds after they connected, not thirty. */
+	run(f, 2100);
+	for (int i = 0; i < 20; i++) {
+		assert_int_equal(state_of(silent[i]), CLOSED);
+		close(silent[i]);
+	}
+}
+
 static void help_lists_only_what_the_role_offers(void **state)
 {
 	struct fixture *f = *state;
@@ -326,6 +362,8 @@ int main(void)
 		cmocka_unit_test(malformed_lines_are_refused),
 		cmocka_unit_test_setup_teardown(the_socket_is_group_only, setup, teardown),
 		cmocka_unit_test_setup_teardown(answers_are_framed_ok_or_err, setup, teardown),
+		cmocka_unit_test_setup_teardown(silent_clients_of_one_uid_never_lock_mpconvctl_out,
+						setup, teardown),
 		cmocka_unit_test_setup_teardown(help_lists_only_what_the_role_offers, setup,
 						teardown),
 		cmocka_unit_test_setup_teardown(an_asynchronous_answer_arrives_later, setup,
