@@ -22,6 +22,7 @@
 #include "links.h"
 #include "loop.h"
 #include "metrics.h"
+#include "operator.h"
 #include "paths.h"
 #include "pipe.h"
 #include "policy.h"
@@ -102,15 +103,8 @@ struct gateway {
 	struct paths paths;
 	bool paths_on;
 	char saved_path_manager[16]; /* restored at exit; empty = untouched */
-	/* operator access: control socket, metrics and status page */
-	struct ctl ctl;
-	struct ctl_provider provider;
-	struct http http;
-	struct http_handlers routes;
-	struct status_history *history; /* owned; link counters once a second */
-	struct loop_timer sample;
+	struct op_access ops; /* control socket, metrics and status page */
 	struct gw_probe *probes; /* `mpconvctl probe` requests in flight, owned */
-	uint64_t started_ms;
 	struct loop_io listener, signals;
 	struct loop_timer drain_timer, accept_retry;
 	struct list sessions; /* of struct gw_session, by base.node */

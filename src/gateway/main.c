@@ -366,7 +366,6 @@ int gateway_main(int argc, char **argv)
 	}
 	if (gw_start_intercept(gw) < 0)
 		goto out_loop;
-	gw->started_ms = gw->loop.now_ms;
 	if (gw_control_start(gw) < 0)
 		goto out_loop;
 	log_info("gateway: converter %s, mode %s, intercepting on %zu LAN interface(s), port %u",

@@ -23,14 +23,6 @@
 
 #define GW_TOP_SESSIONS 20
 
-static uint64_t gw_wall_ms(void)
-{
-	struct timespec now;
-
-	clock_gettime(CLOCK_REALTIME, &now);
-	return (uint64_t)now.tv_sec * 1000 + (uint64_t)now.tv_nsec / 1000000;
-}
-
 static const char *gw_mode_name(const struct gw_session *s)
 {
 	if (!s->bonded)
@@ -159,7 +151,7 @@ static void gw_identity_json(struct gateway *gw, struct reply *r)
 		     "\"role\":\"gateway\",\"version\":\"%s\",\"pid\":%ld,\"uptime_s\":%llu,"
 		     "\"workers\":1,\"mode\":\"%s\",\"config\":",
 		     MPCONV_VERSION, (long)getpid(),
-		     (unsigned long long)((gw->loop.now_ms - gw->started_ms) / 1000),
+		     (unsigned long long)(op_uptime_ms(&gw->ops) / 1000),
 		     gc->mode == CONFIG_MODE_POOL ? "pool"
 		     : gc->mode == CONFIG_MODE_TFO ? "tfo"
 						   : "plain");
@@ -192,7 +184,7 @@ static int gw_ctl_status(void *ctx, struct reply *r, const struct ctl_request *r
 		return 0;
 	}
 	reply_printf(r, "%-11s gateway %s (pid %ld)\n", "role", MPCONV_VERSION, (long)getpid());
-	reply_printf(r, "%-11s %s\n", "uptime", reply_fmt_age(gw->loop.now_ms - gw->started_ms, u1));
+	reply_printf(r, "%-11s %s\n", "uptime", reply_fmt_age(op_uptime_ms(&gw->ops), u1));
 	reply_printf(r, "%-11s %s\n", "config", gw->config.path ? gw->config.path : "(flags)");
 	reply_printf(r, "%-11s %s, capture %s, %zu link(s), %zu rule(s)\n", "mode",
 		     gc->mode == CONFIG_MODE_POOL  ? "pool"
@@ -273,7 +265,7 @@ static int gw_http_status(void *ctx, struct reply *r)
 
 	reply_puts(r, "{");
 	gw_identity_json(gw, r);
-	reply_printf(r, ",\"time_ms\":%llu,", (unsigned long long)gw_wall_ms());
+	reply_printf(r, ",\"time_ms\":%llu,", (unsigned long long)op_wall_ms());
 	gw_totals_json(gw, r);
 	reply_puts(r, ",\"links\":");
 	status_links_json(r, links, nl);
@@ -286,7 +278,7 @@ static int gw_http_status(void *ctx, struct reply *r)
 
 static int gw_http_history(void *ctx, struct reply *r)
 {
-	status_history_json(r, ((struct gateway *)ctx)->history);
+	op_history_json(&((struct gateway *)ctx)->ops, r);
 	return 0;
 }
 
@@ -310,13 +302,7 @@ static int gw_http_metrics(void *ctx, struct reply *r)
 
 	free(rows);
 	metrics_writer_init(&w, r, "gateway");
-	metrics_family(&w, "mpconv_build_info", METRICS_GAUGE, "Version of the running mpconvd.");
-	l[0] = (struct metrics_label){ "version", MPCONV_VERSION };
-	metrics_sample(&w, l, 1, 1);
-	metrics_family(&w, "mpconv_uptime_seconds", METRICS_GAUGE, "Seconds since start.");
-	metrics_sample(&w, NULL, 0, (gw->loop.now_ms - gw->started_ms) / 1000);
-	metrics_family(&w, "mpconv_sessions_open", METRICS_GAUGE, "Sessions open now.");
-	metrics_sample(&w, NULL, 0, gw->sessions.len);
+	op_metrics_common(&w, &gw->ops, gw->sessions.len);
 	metrics_family(&w, "mpconv_sessions_total", METRICS_COUNTER,
 		       "LAN connections taken, by policy action.");
 	l[0] = (struct metrics_label){ "action", "bond" };
@@ -418,24 +404,16 @@ static const struct http_route gw_routes[] = {
 	{ "/", WEBUI_TYPE, webui_page },
 };
 
-static void gw_on_sample(struct loop_timer *timer)
+static int gw_read_links(void *ctx, struct status_link *rows, size_t max)
 {
-	struct gateway *gw = container_of(timer, struct gateway, sample);
-	struct status_link links[LINKS_MAX * 2];
-	size_t n = gw_link_rows(gw, links, sizeof(links) / sizeof(links[0]));
-
-	status_history_add(gw->history, gw_wall_ms(), links, n);
-	loop_timer_arm(&gw->loop, &gw->sample, gw->history->interval_ms);
+	return (int)gw_link_rows(ctx, rows, max);
 }
 
 /* The control socket (unless none) and the metrics endpoint (if set). A busy default socket
  * path is a warning; an explicit one, or the metrics address, is fatal. 0 or -errno. */
 int gw_control_start(struct gateway *gw)
 {
-	const struct config_control *cfg = &gw->config.gateway.control;
-	int ret;
-
-	gw->provider = (struct ctl_provider){
+	const struct ctl_provider provider = {
 		.role = "gateway",
 		.ctx = gw,
 		.status = gw_ctl_status,
@@ -444,27 +422,13 @@ int gw_control_start(struct gateway *gw)
 		.probe = gw_ctl_probe,
 		.reload = gw_ctl_reload,
 	};
-	ret = ctl_serve(&gw->ctl, &gw->loop, cfg->socket, cfg->socket_set, &gw->provider);
-	if (ret < 0 || !cfg->metrics)
-		return ret;
-	gw->history = malloc(sizeof(*gw->history));
-	if (!gw->history)
-		return -ENOMEM;
-	status_history_init(gw->history, 1000);
-	loop_timer_init(&gw->sample, gw_on_sample);
-	gw_on_sample(&gw->sample);
-	return http_serve(&gw->http, &gw->loop, &cfg->metrics_listen, &gw->routes, gw_routes,
-			  sizeof(gw_routes) / sizeof(gw_routes[0]), gw);
+
+	return op_start(&gw->ops, &gw->loop, &gw->config.gateway.control, &provider, gw_routes,
+			sizeof(gw_routes) / sizeof(gw_routes[0]), gw_read_links, gw);
 }
 
 void gw_control_stop(struct gateway *gw)
 {
 	gw_probe_cancel_all(gw);
-	ctl_stop(&gw->ctl);
-	http_stop(&gw->http);
-	if (gw->history)
-		loop_timer_cancel(&gw->loop, &gw->sample);
-	free(gw->history);
-	gw->history = NULL;
+	op_stop(&gw->ops);
 }
-
