@@ -22,8 +22,13 @@
 
 #define CONFIG_MAX_LINE 4096
 
-static void *config_section_base(struct config *cfg, enum config_section section)
+/* Where a key of that section stores its value: the role's struct, or its common part. */
+static void *config_key_base(struct config *cfg, const struct config_key *key,
+			     enum config_section section)
 {
+	if (key->common)
+		return section == CONFIG_GATEWAY ? (void *)&cfg->gateway.common
+						 : (void *)&cfg->converter.common;
 	return section == CONFIG_GATEWAY ? (void *)&cfg->gateway : (void *)&cfg->converter;
 }
 
@@ -38,6 +43,16 @@ static char *config_trim(char *s)
 		*--end = '\0';
 	return s;
 }
+
+/* The defaults of the keys both roles have; only the control socket's path differs. */
+#define CONFIG_COMMON_DEFAULTS(socket_path)                                                     \
+	{                                                                                          \
+		.connect_timeout_ms = 10000, .idle_timeout_ms = 600000,                            \
+		.drain_timeout_ms = 30000,                                                         \
+		.socket_buffer = 0, /* autotuning: bonds 0.95 of the links, 4m 0.88 */            \
+		.pipe_size = 1 * MIB, .splice = true, .log_level = LOG_LEVEL_INFO,                 \
+		.control.socket = socket_path,                                                     \
+	}
 
 void config_init(struct config *cfg)
 {
@@ -56,16 +71,9 @@ void config_init(struct config *cfg)
 				.max_pending_per_client = 64,
 				.max_idle_per_client = 32,
 				.convert_wait_ms = 60000,
-				.connect_timeout_ms = 10000,
-				.idle_timeout_ms = 600000,
 				.error_grace_ms = 2000,
-				.drain_timeout_ms = 30000,
 				.syn_retries = 3,
-				.socket_buffer = 0, /* autotuning: bonds 0.95 of the links, 4m 0.88 */
-				.pipe_size = 1 * MIB,
-				.splice = true,
-				.log_level = LOG_LEVEL_INFO,
-				.control.socket = "/run/mpconv/converter.sock",
+				.common = CONFIG_COMMON_DEFAULTS("/run/mpconv/converter.sock"),
 			},
 		.gateway =
 			{
@@ -79,16 +87,9 @@ void config_init(struct config *cfg)
 				.probe_down = 3,
 				.probe_up = 2,
 				.intercept = true,
-				.connect_timeout_ms = 10000,
 				.reply_timeout_ms = 10000,
 				.early_data_wait_ms = 2,
-				.idle_timeout_ms = 600000,
-				.drain_timeout_ms = 30000,
-				.socket_buffer = 0, /* autotuning: bonds 0.95 of the links, 4m 0.88 */
-				.pipe_size = 1 * MIB,
-				.splice = true,
-				.log_level = LOG_LEVEL_INFO,
-				.control.socket = "/run/mpconv/gateway.sock",
+				.common = CONFIG_COMMON_DEFAULTS("/run/mpconv/gateway.sock"),
 			},
 	};
 }
@@ -106,15 +107,15 @@ void config_free(struct config *cfg)
 	cfg->path = NULL;
 }
 
-static int config_set_key(struct config *cfg, const struct config_key *key, const char *value,
-			  char *err)
+static int config_set_key(struct config *cfg, const struct config_key *key,
+			  enum config_section section, const char *value, char *err)
 {
+	void *base = config_key_base(cfg, key, section);
 	char *items, *item, *next;
 	int ret = 0;
 
 	if (!key->list)
-		return key->set(key, config_section_base(cfg, key->section), value, err) ? 0
-											 : -EINVAL;
+		return key->set(key, base, value, err) ? 0 : -EINVAL;
 	/* "allow = 10.0.0.0/8, 192.168.0.0/16" is the same as two allow lines. */
 	items = strdup(value);
 	if (!items) {
@@ -125,8 +126,7 @@ static int config_set_key(struct config *cfg, const struct config_key *key, cons
 		next = strchr(item, ',');
 		if (next)
 			*next++ = '\0';
-		if (!key->set(key, config_section_base(cfg, key->section), config_trim(item),
-			      err)) {
+		if (!key->set(key, base, config_trim(item), err)) {
 			ret = -EINVAL;
 			break;
 		}
@@ -144,7 +144,7 @@ static int config_set_in(struct config *cfg, enum config_section section, const 
 		config_fail(err, "unknown key '%s'", key);
 		return -EINVAL;
 	}
-	return config_set_key(cfg, k, value, err);
+	return config_set_key(cfg, k, section, value, err);
 }
 
 int config_set(struct config *cfg, const char *key, const char *value, char err[CONFIG_ERR_LEN])
@@ -299,7 +299,7 @@ int config_parse_args(struct config *cfg, int argc, char **argv, int *consumed,
 		if (!key && !eq && !strncmp(buf, "no-", 3)) {
 			key = config_find_key(buf + 3, cfg->role);
 			if (key && key->set == config_set_bool) {
-				ret = config_set_key(cfg, key, "no", err);
+				ret = config_set_key(cfg, key, cfg->role, "no", err);
 				if (ret)
 					break;
 				continue;
@@ -322,7 +322,7 @@ int config_parse_args(struct config *cfg, int argc, char **argv, int *consumed,
 			ret = -EINVAL;
 			break;
 		}
-		ret = key ? config_set_key(cfg, key, value, err)
+		ret = key ? config_set_key(cfg, key, cfg->role, value, err)
 			  : config_load_file(cfg, value, err);
 		if (ret)
 			break;
@@ -441,7 +441,7 @@ void config_print_role_help(FILE *out, enum config_section role)
 		const struct config_key *key = &config_keys[i];
 		char spelled[64];
 
-		if (key->section != role)
+		if (!key->common && key->section != role)
 			continue;
 		if (key->arg)
 			snprintf(spelled, sizeof(spelled), "%s %s", key->name, key->arg);

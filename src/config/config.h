@@ -48,6 +48,22 @@ struct config_control {
 	struct config_metrics_listen metrics_listen;
 };
 
+/*
+ * The keys both roles have: one entry each in the key table, parsed once, into the role's own
+ * copy (each role keeps its own defaults, e.g. its control socket path).
+ */
+struct config_common {
+	unsigned workers;	     /* converter: 0 = one per online CPU */
+	uint32_t connect_timeout_ms; /* the connection a role opens (server, converter); 10 s */
+	uint32_t idle_timeout_ms;    /* relayed session without traffic; 600 s; 0 = none */
+	uint32_t drain_timeout_ms;   /* SIGTERM: wait this long for sessions to end; 30 s */
+	uint32_t socket_buffer;	     /* SO_RCVBUF/SO_SNDBUF on MPTCP sockets; 0 = autotuning */
+	uint32_t pipe_size;	     /* splice pipe size, bytes; 1 MiB */
+	bool splice;		     /* false forces the copy relay; default true */
+	enum log_level log_level;    /* default info */
+	struct config_control control;
+};
+
 #define CONFIG_MAX_LAN	  8
 #define CONFIG_IFNAME_LEN 16
 
@@ -64,7 +80,6 @@ struct config_converter {
 	struct acl allow_clients;     /* default deny: empty = nobody */
 	bool allow_any; /* a prefix of length 0 in allow_clients is meant; default false */
 	struct acl deny_destinations; /* on top of the built-in forbidden classes */
-	unsigned workers;	      /* 0 = one per online CPU */
 	bool tfo;		      /* TFO on the listener (SYN data accepted); default true */
 	bool reply_extended_header;   /* reply carries the Extended TCP Header TLV; default true */
 	bool downstream_mptcp; /* open the server leg with MPTCP to learn support; default true */
@@ -77,18 +92,10 @@ struct config_converter {
 	uint32_t max_pending_per_client;    /* downstream connects in flight; default 64 */
 	uint32_t max_idle_per_client;	    /* connected, no Convert message yet; default 32 */
 	uint32_t convert_wait_ms; /* how long an idle connection may wait for its message; 60000 */
-	uint32_t connect_timeout_ms; /* downstream connect; default 10000 */
-	uint32_t idle_timeout_ms;    /* relayed session without traffic; default 600000; 0 = none */
 	uint32_t error_grace_ms;     /* after an Error TLV, wait this long for the client's close
 					before resetting; default 2000 */
-	uint32_t drain_timeout_ms; /* SIGTERM: wait this long for sessions to end; default 30000 */
 	int syn_retries;	   /* TCP_SYNCNT on the downstream socket; default 3 */
-	uint32_t socket_buffer;	   /* SO_RCVBUF/SO_SNDBUF on MPTCP sockets, bytes; default 0 =
-				      kernel autotuning */
-	uint32_t pipe_size;	   /* splice pipe size, bytes; default 1 MiB */
-	bool splice;		   /* default true; false forces the copy relay */
-	enum log_level log_level;  /* default info */
-	struct config_control control;
+	struct config_common common;
 };
 
 /* Choices of the gateway's keys, in the order of their names in the key table (a choice key
@@ -128,17 +135,9 @@ struct config_gateway {
 	bool intercept;	    /* install the nftables rules; default true */
 	enum config_intercept_method intercept_method; /* tproxy (default), redirect */
 	enum config_upstream_protocol upstream_protocol; /* Convert (default), SOCKS 5, none */
-	unsigned workers;
-	uint32_t connect_timeout_ms; /* upstream connect; default 10 s */
 	uint32_t reply_timeout_ms;   /* converter's Convert reply; default 10 s */
 	uint32_t early_data_wait_ms; /* pool mode: wait for the LAN client's first bytes; 2 ms */
-	uint32_t idle_timeout_ms;    /* default 600 s */
-	uint32_t drain_timeout_ms;   /* default 30 s */
-	uint32_t socket_buffer;	     /* MPTCP sockets; default 0 = autotuning */
-	uint32_t pipe_size;	     /* default 1 MiB */
-	bool splice;		     /* default true */
-	enum log_level log_level;    /* default info */
-	struct config_control control;
+	struct config_common common;
 };
 
 /* Which role's keys the command line sets; an INI file sets keys by its section headers. */

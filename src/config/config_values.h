@@ -29,6 +29,7 @@ struct config_key {
 	uint64_t min, max;
 	bool list; /* repeatable, and a value may hold several comma-separated items */
 	enum config_section section; /* CONFIG_CONVERTER (0) unless said */
+	bool common; /* a key of both roles: offset into struct config_common, any section */
 	const char *choices; /* config_set_choice: "a|b|c", stored as the index in an enum */
 	const char *help;
 };

@@ -502,8 +502,8 @@ static void cv_start_relay(struct cv_session *s)
 {
 	const struct config_converter *cc = &s->cfg->config.converter;
 	struct relay_params params = {
-		.idle_timeout_ms = cc->idle_timeout_ms,
-		.use_splice = cc->splice,
+		.idle_timeout_ms = cc->common.idle_timeout_ms,
+		.use_splice = cc->common.splice,
 	};
 	int ret;
 
@@ -798,7 +798,7 @@ static void cv_connect_dest(struct cv_session *s, const struct conv_message *msg
 	struct sock_connect_opts opts = {
 		.mptcp = cc->downstream_mptcp,
 		.syn_retries = cc->syn_retries,
-		.buffer_size = cc->socket_buffer,
+		.buffer_size = cc->common.socket_buffer,
 		.nodelay = true,
 	};
 	int fd;
@@ -824,7 +824,7 @@ static void cv_connect_dest(struct cv_session *s, const struct conv_message *msg
 		return;
 	}
 	s->state = CV_CONNECTING;
-	cv_arm(s, cc->connect_timeout_ms);
+	cv_arm(s, cc->common.connect_timeout_ms);
 }
 
 /* The client's message (or SOCKS request) is in, well-formed or not: no longer idle. */
@@ -1166,7 +1166,7 @@ static void cv_open_session(struct cv_worker *w, int fd, const struct sockaddr_s
 	/* Without it this kernel adds ~40 ms per request (Nagle vs delayed ACK), 4. */
 	sock_set_nodelay(fd);
 	if (s->client_mptcp)
-		sock_set_buffers(fd, cc->socket_buffer);
+		sock_set_buffers(fd, cc->common.socket_buffer);
 
 	if (!acl_contains(&cc->allow_clients, s->client.ip)) {
 		cv_fail_code(s, CONV_ERR_NOT_AUTHORIZED, "client not in the allow list");
@@ -1272,7 +1272,7 @@ static void cv_start_drain(struct cv_worker *w)
 	if (w->sessions_len == 0)
 		loop_stop(&w->loop);
 	else
-		loop_timer_arm(&w->loop, &w->drain_timer, cfg->config.converter.drain_timeout_ms);
+		loop_timer_arm(&w->loop, &w->drain_timer, cfg->config.converter.common.drain_timeout_ms);
 	cv_cfg_put(cfg);
 }
 
@@ -1414,7 +1414,7 @@ static int cv_worker_listen(struct cv_worker *w, const struct config_converter *
 		.reuseport = true,
 		.tfo_queue = cc->tfo && proto == CV_PROTO_CONVERT ? 4096 : 0,
 		.backlog = 4096,
-		.buffer_size = cc->socket_buffer,
+		.buffer_size = cc->common.socket_buffer,
 		.transparent = proto == CV_PROTO_TRANSPARENT,
 	};
 	struct cv_listener *l = &w->listeners[w->listeners_len];
@@ -1452,7 +1452,7 @@ static int cv_worker_init(struct cv_worker *w, unsigned index, struct cv_shared 
 	ret = loop_init(&w->loop);
 	if (ret < 0)
 		return ret;
-	ret = pipe_pool_init(&w->pipes, cc->pipe_size, 64);
+	ret = pipe_pool_init(&w->pipes, cc->common.pipe_size, 64);
 	if (ret < 0)
 		return ret;
 	w->wakeup.fd = eventfd(0, EFD_NONBLOCK | EFD_CLOEXEC);
@@ -1558,11 +1558,11 @@ static int cv_reload(struct cv_shared *shared, char why[CONFIG_ERR_LEN])
 	    memcmp(config.converter.listen, old->config.converter.listen,
 		   sizeof(config.converter.listen[0]) * config.converter.listen_len))
 		log_warnx("reload: listen addresses changed; they take effect at restart");
-	if (strcmp(config.converter.control.socket, old->config.converter.control.socket) ||
-	    config.converter.control.metrics != old->config.converter.control.metrics ||
-	    memcmp(&config.converter.control.metrics_listen,
-		   &old->config.converter.control.metrics_listen,
-		   sizeof(config.converter.control.metrics_listen)))
+	if (strcmp(config.converter.common.control.socket, old->config.converter.common.control.socket) ||
+	    config.converter.common.control.metrics != old->config.converter.common.control.metrics ||
+	    memcmp(&config.converter.common.control.metrics_listen,
+		   &old->config.converter.common.control.metrics_listen,
+		   sizeof(config.converter.common.control.metrics_listen)))
 		log_warnx("reload: control-socket or metrics-listen changed; they take effect at "
 			  "restart");
 	fresh = cv_cfg_new(&config);
@@ -1572,7 +1572,7 @@ static int cv_reload(struct cv_shared *shared, char why[CONFIG_ERR_LEN])
 		cv_cfg_put(old);
 		return -ENOMEM;
 	}
-	log_set_level(fresh->config.converter.log_level);
+	log_set_level(fresh->config.converter.common.log_level);
 	pthread_mutex_lock(&shared->cfg_lock);
 	shared->cfg = fresh;
 	pthread_mutex_unlock(&shared->cfg_lock);
@@ -2186,8 +2186,8 @@ static unsigned cv_worker_count(const struct config_converter *cc)
 {
 	long cpus;
 
-	if (cc->workers)
-		return cc->workers;
+	if (cc->common.workers)
+		return cc->common.workers;
 	cpus = sysconf(_SC_NPROCESSORS_ONLN);
 	return cpus > 0 ? (unsigned)cpus : 1;
 }
@@ -2237,7 +2237,7 @@ int converter_main(int argc, char **argv)
 		config_free(&config);
 		return 2;
 	}
-	log_set_level(config.converter.log_level);
+	log_set_level(config.converter.common.log_level);
 	if (config.converter.allow_clients.len == 0)
 		log_warnx("no client is allowed (allow list empty): every request will be refused");
 	cv_check_kernel(&config.converter);
@@ -2326,7 +2326,7 @@ int converter_main(int argc, char **argv)
 
 	control.workers = workers;
 	control.nworkers = nworkers;
-	ret = cv_control_start(&control, sfd, &shared.cfg->config.converter.control);
+	ret = cv_control_start(&control, sfd, &shared.cfg->config.converter.common.control);
 	if (ret == 0) {
 		ret = loop_run(&control.loop);
 		if (ret < 0) {

@@ -112,7 +112,7 @@ static void gw_on_signal(struct loop_io *io, uint32_t events)
 			loop_stop(&gw->loop);
 		else
 			loop_timer_arm(&gw->loop, &gw->drain_timer,
-				       gw->config.gateway.drain_timeout_ms);
+				       gw->config.gateway.common.drain_timeout_ms);
 	}
 }
 
@@ -288,7 +288,7 @@ int gateway_main(int argc, char **argv)
 		ret = 2;
 		goto out_config;
 	}
-	log_set_level(gw->config.gateway.log_level);
+	log_set_level(gw->config.gateway.common.log_level);
 	{
 		char perr[POL_ERR_LEN];
 
@@ -300,7 +300,7 @@ int gateway_main(int argc, char **argv)
 	}
 	gw->argc = argc;
 	gw->argv = argv;
-	if (gw->config.gateway.workers > 1)
+	if (gw->config.gateway.common.workers > 1)
 		log_warnx("workers: the gateway runs one event loop for now");
 
 	sigemptyset(&signals);
@@ -311,7 +311,7 @@ int gateway_main(int argc, char **argv)
 	signal(SIGPIPE, SIG_IGN);
 
 	if (loop_init(&gw->loop) < 0 ||
-	    pipe_pool_init(&gw->pipes, gw->config.gateway.pipe_size, 64) < 0) {
+	    pipe_pool_init(&gw->pipes, gw->config.gateway.common.pipe_size, 64) < 0) {
 		log_warnx("cannot set up the event loop");
 		goto out_loop;
 	}
@@ -352,7 +352,7 @@ int gateway_main(int argc, char **argv)
 			.min = gw->config.gateway.pool_min,
 			.max = gw->config.gateway.pool_max,
 			.max_idle_ms = gw->config.gateway.pool_max_idle_ms,
-			.connect_timeout_ms = gw->config.gateway.connect_timeout_ms,
+			.connect_timeout_ms = gw->config.gateway.common.connect_timeout_ms,
 		};
 
 		if (pool_init(&gw->pool, &gw->loop, &params) < 0) {

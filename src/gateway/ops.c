@@ -423,7 +423,7 @@ int gw_control_start(struct gateway *gw)
 		.reload = gw_ctl_reload,
 	};
 
-	return op_start(&gw->ops, &gw->loop, &gw->config.gateway.control, &provider, gw_routes,
+	return op_start(&gw->ops, &gw->loop, &gw->config.gateway.common.control, &provider, gw_routes,
 			sizeof(gw_routes) / sizeof(gw_routes[0]), gw_read_links, gw);
 }
 

@@ -106,7 +106,7 @@ int gw_reload(struct gateway *gw, char why[CONFIG_ERR_LEN])
 	pol_free(&gw->policy);
 	gw->policy = policy;
 	now = &gw->config.gateway;
-	log_set_level(now->log_level);
+	log_set_level(now->common.log_level);
 	/* a new list of converters: no back-off carried over */
 	upstream_init(&gw->upstream, (unsigned)now->converters_len);
 	if (gw->pool_on) {
@@ -115,7 +115,7 @@ int gw_reload(struct gateway *gw, char why[CONFIG_ERR_LEN])
 			.min = now->pool_min,
 			.max = now->pool_max,
 			.max_idle_ms = now->pool_max_idle_ms,
-			.connect_timeout_ms = now->connect_timeout_ms,
+			.connect_timeout_ms = now->common.connect_timeout_ms,
 		};
 
 		/* config_finish validated the bounds: the pool takes them */

@@ -80,7 +80,7 @@ struct sock_connect_opts gw_upstream_opts(const struct gateway *gw)
 	return (struct sock_connect_opts){
 		.mptcp = true,
 		.nodelay = true,
-		.buffer_size = gw->config.gateway.socket_buffer,
+		.buffer_size = gw->config.gateway.common.socket_buffer,
 	};
 }
 
@@ -195,8 +195,8 @@ static void gw_start_relay(struct gw_session *s)
 	const struct config_gateway *gc = &s->gw->config.gateway;
 	struct relay_params params = {
 		.idle_timeout_ms =
-			s->rule.idle_timeout_ms ? s->rule.idle_timeout_ms : gc->idle_timeout_ms,
-		.use_splice = gc->splice,
+			s->rule.idle_timeout_ms ? s->rule.idle_timeout_ms : gc->common.idle_timeout_ms,
+		.use_splice = gc->common.splice,
 	};
 
 	loop_timer_cancel(&s->gw->loop, &s->base.timer);
@@ -244,7 +244,7 @@ static void gw_go_direct(struct gw_session *s)
 		return;
 	}
 	s->state = GW_DIRECT_CONNECTING;
-	gw_arm(s, s->gw->config.gateway.connect_timeout_ms);
+	gw_arm(s, s->gw->config.gateway.common.connect_timeout_ms);
 }
 
 /* No converter can take this connection: what the operator chose happens. */
@@ -565,7 +565,7 @@ static void gw_bond_connect(struct gw_session *s, unsigned conv, bool allow_pool
 		fd = sock_connect(&gc->converters[conv], &opts);
 		if (fd >= 0 && gw_set_upstream(s, fd) == 0) {
 			s->state = GW_UPSTREAM_CONNECTING;
-			gw_arm(s, gc->connect_timeout_ms);
+			gw_arm(s, gc->common.connect_timeout_ms);
 			return;
 		}
 	}
@@ -610,7 +610,7 @@ static void gw_connect_onpath(struct gw_session *s)
 		return;
 	}
 	s->state = GW_UPSTREAM_CONNECTING;
-	gw_arm(s, gw->config.gateway.connect_timeout_ms);
+	gw_arm(s, gw->config.gateway.common.connect_timeout_ms);
 }
 
 static void gw_bond(struct gw_session *s)

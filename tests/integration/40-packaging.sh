@@ -48,7 +48,7 @@ example_keys()
 man_keys()
 {
 	awk -v h=".SH \"$2\"" '$0 == h { on = 1; next } /^\.SH/ { on = 0 } on' "$1" |
-		sed -nE 's/^\.B[IR]? "([a-z\\-]+) = .*/\1/p' | sed 's/\\-/-/g' | sort -u
+		sed -nE 's/^\.B[IR]? "([a-z0-9\\-]+) = .*/\1/p' | sed 's/\\-/-/g' | sort -u
 }
 
 # covers WHAT ROLE CMD...: fails naming each key of ROLE that CMD (example_keys or man_keys)

@@ -111,9 +111,9 @@ static const struct {
 	{ "deny-destination", "2001:db8::/32", NONE, 0, 0 },
 	{ "cookie-secret", "000102030405060708090a0b0c0d0e0f101112131415161718191a1b1c1d1e1f", NONE,
 	  0, 0 },
-	{ "workers", "0", U32, F(workers), 0 },
-	{ "workers", "8", U32, F(workers), 8 },
-	{ "workers", "256", U32, F(workers), 256 },
+	{ "workers", "0", U32, F(common.workers), 0 },
+	{ "workers", "8", U32, F(common.workers), 8 },
+	{ "workers", "256", U32, F(common.workers), 256 },
 	{ "tfo", "no", BOOL, F(tfo), 0 },
 	{ "tfo", "off", BOOL, F(tfo), 0 },
 	{ "tfo", "false", BOOL, F(tfo), 0 },
@@ -126,7 +126,7 @@ static const struct {
 	{ "cookies", "Yes", BOOL, F(cookies), 1 },
 	{ "reply-extended-header", "no", BOOL, F(reply_extended_header), 0 },
 	{ "downstream-mptcp", "off", BOOL, F(downstream_mptcp), 0 },
-	{ "splice", "false", BOOL, F(splice), 0 },
+	{ "splice", "false", BOOL, F(common.splice), 0 },
 	{ "cookie-rotate", "1s", U32, F(cookie_secret.rotate_seconds), 1 },
 	{ "cookie-rotate", "90m", U32, F(cookie_secret.rotate_seconds), 5400 },
 	{ "cookie-rotate", "24h", U32, F(cookie_secret.rotate_seconds), 86400 },
@@ -144,17 +144,17 @@ static const struct {
 	{ "convert-wait", "2m", U32, F(convert_wait_ms), 120000 },
 	{ "convert-wait", "1h", U32, F(convert_wait_ms), 3600000 },
 	{ "convert-wait", "1ms", U32, F(convert_wait_ms), 1 },
-	{ "connect-timeout", "10m", U32, F(connect_timeout_ms), 600000 },
-	{ "connect-timeout", "250ms", U32, F(connect_timeout_ms), 250 },
-	{ "idle-timeout", "0", U32, F(idle_timeout_ms), 0 },
-	{ "idle-timeout", "168h", U32, F(idle_timeout_ms), 604800000 },
+	{ "connect-timeout", "10m", U32, F(common.connect_timeout_ms), 600000 },
+	{ "connect-timeout", "250ms", U32, F(common.connect_timeout_ms), 250 },
+	{ "idle-timeout", "0", U32, F(common.idle_timeout_ms), 0 },
+	{ "idle-timeout", "168h", U32, F(common.idle_timeout_ms), 604800000 },
 	{ "error-grace", "0", U32, F(error_grace_ms), 0 },
 	{ "error-grace", "1m", U32, F(error_grace_ms), 60000 },
-	{ "drain-timeout", "30s", U32, F(drain_timeout_ms), 30000 },
-	{ "drain-timeout", "0ms", U32, F(drain_timeout_ms), 0 },
+	{ "drain-timeout", "30s", U32, F(common.drain_timeout_ms), 30000 },
+	{ "drain-timeout", "0ms", U32, F(common.drain_timeout_ms), 0 },
 	{ "syn-retries", "1", INT, F(syn_retries), 1 },
 	{ "syn-retries", "10", INT, F(syn_retries), 10 },
-	{ "socket-buffer", "0", U32, F(socket_buffer), 0 },
+	{ "socket-buffer", "0", U32, F(common.socket_buffer), 0 },
 	{ "control-socket", "/run/test/c.sock", NONE, 0, 0 },
 	{ "socks-listen", "192.0.2.1", NONE, 0, 0 },
 	{ "socks-listen", "[::]:1081", NONE, 0, 0 },
@@ -163,18 +163,18 @@ static const struct {
 	{ "control-socket", "none", NONE, 0, 0 },
 	{ "metrics-listen", "9200", NONE, 0, 0 },
 	{ "metrics-listen", "[::1]:9200", NONE, 0, 0 },
-	{ "socket-buffer", "65536", U32, F(socket_buffer), 65536 },
-	{ "socket-buffer", "512k", U32, F(socket_buffer), 524288 },
-	{ "socket-buffer", "4m", U32, F(socket_buffer), 4 * MIB },
-	{ "socket-buffer", "512M", U32, F(socket_buffer), 512 * MIB },
-	{ "pipe-size", "4k", U32, F(pipe_size), 4096 },
-	{ "pipe-size", "4K", U32, F(pipe_size), 4096 },
-	{ "pipe-size", "64m", U32, F(pipe_size), 64 * MIB },
-	{ "log-level", "error", LEVEL, F(log_level), LOG_LEVEL_ERR },
-	{ "log-level", "warning", LEVEL, F(log_level), LOG_LEVEL_WARN },
-	{ "log-level", "info", LEVEL, F(log_level), LOG_LEVEL_INFO },
-	{ "log-level", "debug", LEVEL, F(log_level), LOG_LEVEL_DEBUG },
-	{ "log-level", "DEBUG", LEVEL, F(log_level), LOG_LEVEL_DEBUG },
+	{ "socket-buffer", "65536", U32, F(common.socket_buffer), 65536 },
+	{ "socket-buffer", "512k", U32, F(common.socket_buffer), 524288 },
+	{ "socket-buffer", "4m", U32, F(common.socket_buffer), 4 * MIB },
+	{ "socket-buffer", "512M", U32, F(common.socket_buffer), 512 * MIB },
+	{ "pipe-size", "4k", U32, F(common.pipe_size), 4096 },
+	{ "pipe-size", "4K", U32, F(common.pipe_size), 4096 },
+	{ "pipe-size", "64m", U32, F(common.pipe_size), 64 * MIB },
+	{ "log-level", "error", LEVEL, F(common.log_level), LOG_LEVEL_ERR },
+	{ "log-level", "warning", LEVEL, F(common.log_level), LOG_LEVEL_WARN },
+	{ "log-level", "info", LEVEL, F(common.log_level), LOG_LEVEL_INFO },
+	{ "log-level", "debug", LEVEL, F(common.log_level), LOG_LEVEL_DEBUG },
+	{ "log-level", "DEBUG", LEVEL, F(common.log_level), LOG_LEVEL_DEBUG },
 };
 
 static void every_key_accepts_its_documented_values(void **state)
@@ -508,7 +508,7 @@ static void later_scalar_value_wins(void **state)
 	config_init(&cfg);
 	set_ok(&cfg, "workers", "4");
 	set_ok(&cfg, "workers", "2");
-	assert_int_equal(cfg.converter.workers, 2);
+	assert_int_equal(cfg.converter.common.workers, 2);
 	config_free(&cfg);
 }
 
@@ -541,11 +541,11 @@ static void ini_with_comments_blank_lines_and_spacing_parses(void **state)
 	assert_int_equal(cfg.converter.listen_len, 2);
 	assert_int_equal(cfg.converter.allow_clients.len, 3);
 	assert_int_equal(cfg.converter.deny_destinations.len, 1);
-	assert_int_equal(cfg.converter.workers, 4);
+	assert_int_equal(cfg.converter.common.workers, 4);
 	assert_false(cfg.converter.tfo);
 	assert_int_equal(cfg.converter.convert_wait_ms, 30000);
-	assert_int_equal(cfg.converter.socket_buffer, 8 * MIB);
-	assert_int_equal(cfg.converter.log_level, LOG_LEVEL_DEBUG);
+	assert_int_equal(cfg.converter.common.socket_buffer, 8 * MIB);
+	assert_int_equal(cfg.converter.common.log_level, LOG_LEVEL_DEBUG);
 	assert_true(cfg.converter.cookies);
 	config_free(&cfg);
 }
@@ -670,14 +670,14 @@ static void args_take_every_spelling(void **state)
 	if (args(&cfg, argv, &consumed, err))
 		fail_msg("%s", err);
 	assert_int_equal(consumed, 9);
-	assert_int_equal(cfg.converter.workers, 4);
+	assert_int_equal(cfg.converter.common.workers, 4);
 	assert_int_equal(cfg.converter.listen_len, 1);
 	assert_int_equal(cfg.converter.listen[0].port, 80);
 	assert_false(cfg.converter.tfo);
 	assert_true(cfg.converter.cookies);
-	assert_false(cfg.converter.splice);
+	assert_false(cfg.converter.common.splice);
 	assert_int_equal(cfg.converter.convert_wait_ms, 5000);
-	assert_int_equal(cfg.converter.log_level, LOG_LEVEL_DEBUG);
+	assert_int_equal(cfg.converter.common.log_level, LOG_LEVEL_DEBUG);
 	config_free(&cfg);
 }
 
@@ -790,7 +790,7 @@ static void flags_after_config_override_the_file(void **state)
 		if (args(&cfg, argv, &consumed, err))
 			fail_msg("%s", err);
 		assert_int_equal(consumed, 4);
-		assert_int_equal(cfg.converter.workers, 4); /* the file came later */
+		assert_int_equal(cfg.converter.common.workers, 4); /* the file came later */
 		assert_false(cfg.converter.tfo);
 		assert_string_equal(cfg.path, saved);
 		config_free(&cfg);
@@ -802,7 +802,7 @@ static void flags_after_config_override_the_file(void **state)
 		config_init(&cfg);
 		if (args(&cfg, argv, &consumed, err))
 			fail_msg("%s", err);
-		assert_int_equal(cfg.converter.workers, 2);
+		assert_int_equal(cfg.converter.common.workers, 2);
 		assert_true(cfg.converter.tfo);
 		assert_int_equal(cfg.converter.listen_len, 2); /* lists append */
 		config_free(&cfg);
@@ -814,7 +814,7 @@ static void flags_after_config_override_the_file(void **state)
 		snprintf(arg, sizeof(arg), "--config=%s", saved);
 		config_init(&cfg);
 		assert_int_equal(args(&cfg, argv, &consumed, err), 0);
-		assert_int_equal(cfg.converter.workers, 4);
+		assert_int_equal(cfg.converter.common.workers, 4);
 		config_free(&cfg);
 	}
 }
@@ -824,7 +824,7 @@ static void flags_after_config_override_the_file(void **state)
 static void metrics_host_keeps_names_in_lower_case_without_the_final_dot(void **state)
 {
 	struct config cfg;
-	const struct config_metrics_listen *m = &cfg.converter.control.metrics_listen;
+	const struct config_metrics_listen *m = &cfg.converter.common.control.metrics_listen;
 	char err[CONFIG_ERR_LEN] = "";
 
 	config_init(&cfg);
@@ -846,8 +846,8 @@ static void metrics_host_keeps_names_in_lower_case_without_the_final_dot(void **
 	config_init(&cfg);
 	cfg.role = CONFIG_GATEWAY;
 	set_ok(&cfg, "metrics-host", "gw.lan");
-	assert_int_equal(cfg.gateway.control.metrics_listen.hosts_len, 1);
-	assert_string_equal(cfg.gateway.control.metrics_listen.hosts[0], "gw.lan");
+	assert_int_equal(cfg.gateway.common.control.metrics_listen.hosts_len, 1);
+	assert_string_equal(cfg.gateway.common.control.metrics_listen.hosts[0], "gw.lan");
 	assert_int_equal(m->hosts_len, 0);
 	config_free(&cfg);
 }
@@ -953,7 +953,7 @@ static void config_file_writable_by_others_is_refused(void **state)
 		if (vectors[i].accepted) {
 			if (ret)
 				fail_msg("mode %04o refused: %s", (unsigned)vectors[i].mode, err);
-			assert_int_equal(cfg.converter.workers, 3);
+			assert_int_equal(cfg.converter.common.workers, 3);
 			assert_string_equal(cfg.path, path);
 		} else {
 			assert_int_equal(ret, -EPERM);
@@ -962,7 +962,7 @@ static void config_file_writable_by_others_is_refused(void **state)
 				"%s: writable by group or others (mode %04o); run chmod go-w on it",
 				path, (unsigned)vectors[i].mode);
 			assert_string_equal(err, expected);
-			assert_int_equal(cfg.converter.workers, 0);
+			assert_int_equal(cfg.converter.common.workers, 0);
 			assert_null(cfg.path);
 		}
 		config_free(&cfg);
@@ -1021,7 +1021,7 @@ static void config_file_in_a_directory_others_can_write_is_refused(void **state)
 			if (ret)
 				fail_msg("directory mode %04o refused: %s",
 					 (unsigned)vectors[i].mode, err);
-			assert_int_equal(cfg.converter.workers, 3);
+			assert_int_equal(cfg.converter.common.workers, 3);
 		} else {
 			assert_int_equal(ret, -EPERM);
 			snprintf(
@@ -1031,7 +1031,7 @@ static void config_file_in_a_directory_others_can_write_is_refused(void **state)
 				"write, such as /etc/mpconv",
 				path, dir, (unsigned)vectors[i].mode);
 			assert_string_equal(err, expected);
-			assert_int_equal(cfg.converter.workers, 0);
+			assert_int_equal(cfg.converter.common.workers, 0);
 			assert_null(cfg.path);
 		}
 		config_free(&cfg);
@@ -1063,7 +1063,7 @@ static void config_file_behind_a_symlink_is_judged_by_its_real_directory(void **
 	config_init(&cfg);
 	if (config_load_file(&cfg, link, err))
 		fail_msg("%s", err);
-	assert_int_equal(cfg.converter.workers, 3);
+	assert_int_equal(cfg.converter.common.workers, 3);
 	config_free(&cfg);
 	unlink(link);
 	unlink(target);
@@ -1115,7 +1115,7 @@ static void config_file_or_directory_owned_by_another_user_is_refused(void **sta
 	}
 	assert_int_equal(seteuid(0), 0);
 	assert_int_equal(chmod(tmpdir, 0700), 0);
-	assert_int_equal(cfg.converter.workers, 3);
+	assert_int_equal(cfg.converter.common.workers, 3);
 	config_free(&cfg);
 	unlink(path);
 	rmdir(dir);
@@ -1183,7 +1183,7 @@ static void defaults_after_finish_are_the_documented_ones(void **state)
 	assert_string_equal(addr_format(&c->listen[0], true, buf), "[::]:5124");
 	assert_int_equal(c->allow_clients.len, 0);
 	assert_int_equal(c->deny_destinations.len, 0);
-	assert_int_equal(c->workers, 0);
+	assert_int_equal(c->common.workers, 0);
 	assert_true(c->tfo);
 	assert_true(c->reply_extended_header);
 	assert_true(c->downstream_mptcp);
@@ -1195,15 +1195,15 @@ static void defaults_after_finish_are_the_documented_ones(void **state)
 	assert_int_equal(c->max_pending_per_client, 64);
 	assert_int_equal(c->max_idle_per_client, 32);
 	assert_int_equal(c->convert_wait_ms, 60000);
-	assert_int_equal(c->connect_timeout_ms, 10000);
-	assert_int_equal(c->idle_timeout_ms, 600000);
+	assert_int_equal(c->common.connect_timeout_ms, 10000);
+	assert_int_equal(c->common.idle_timeout_ms, 600000);
 	assert_int_equal(c->error_grace_ms, 2000);
-	assert_int_equal(c->drain_timeout_ms, 30000);
+	assert_int_equal(c->common.drain_timeout_ms, 30000);
 	assert_int_equal(c->syn_retries, 3);
-	assert_int_equal(c->socket_buffer, 0);
-	assert_int_equal(c->pipe_size, 1 * MIB);
-	assert_true(c->splice);
-	assert_int_equal(c->log_level, LOG_LEVEL_INFO);
+	assert_int_equal(c->common.socket_buffer, 0);
+	assert_int_equal(c->common.pipe_size, 1 * MIB);
+	assert_true(c->common.splice);
+	assert_int_equal(c->common.log_level, LOG_LEVEL_INFO);
 	config_free(&cfg);
 }
 
@@ -1334,7 +1334,7 @@ static void gateway_keys_parse_in_their_section_and_flags_follow_the_role(void *
 	assert_int_equal(cfg.gateway.converter_down, 1);
 	assert_int_equal(cfg.gateway.pool_max_idle_ms, 20000);
 	assert_int_equal(cfg.gateway.pool_min, 3);
-	assert_false(cfg.gateway.splice);
+	assert_false(cfg.gateway.common.splice);
 	assert_int_equal(cfg.gateway.links_len, 2);
 	assert_string_equal(cfg.gateway.links[1].name, "lte");
 	assert_int_equal(cfg.gateway.links[1].role, LINK_BACKUP);
