@@ -116,6 +116,24 @@ static bool config_set_transparent_lan(const struct config_key *key, void *base,
 	return true;
 }
 
+static bool config_set_native_port(const struct config_key *key, void *base, const char *value,
+				   char *err)
+{
+	struct config_converter *conv = base;
+	char *end;
+	unsigned long port;
+
+	errno = 0;
+	port = strtoul(value, &end, 10);
+	if (errno || end == value || *end || port == 0 || port > 65535 || *value == '-')
+		return config_fail(err, "%s: not a port: '%s'", key->name, value);
+	if (conv->transparent_native_ports_len == CONFIG_MAX_NATIVE_PORTS)
+		return config_fail(err, "%s: more than %d ports: '%s'", key->name,
+				   CONFIG_MAX_NATIVE_PORTS, value);
+	conv->transparent_native_ports[conv->transparent_native_ports_len++] = (uint16_t)port;
+	return true;
+}
+
 static bool config_set_acl(const struct config_key *key, void *base, const char *value, char *err)
 {
 	struct acl_prefix prefix;
@@ -451,6 +469,19 @@ static const struct config_key config_keys[] = {
 	  .min = 1,
 	  .max = 65535,
 	  .help = "local port of the on-path mode's TPROXY listener (default 5125)" },
+	{ .name = "transparent-native",
+	  .arg = "PREFIX",
+	  .set = config_set_acl,
+	  .offset = FIELD(transparent_native),
+	  .list = true,
+	  .help = "on-path mode: MPTCP to these servers is routed on untouched (native end-to-end "
+		  "MPTCP), not terminated; repeatable (default none)" },
+	{ .name = "transparent-native-port",
+	  .arg = "PORT",
+	  .set = config_set_native_port,
+	  .list = true,
+	  .help = "on-path mode: MPTCP to this destination port is routed on untouched; "
+		  "repeatable, up to 16 (default none)" },
 	{ .name = "allow",
 	  .arg = "PREFIX",
 	  .set = config_set_acl,
@@ -922,6 +953,7 @@ void config_free(struct config *cfg)
 {
 	acl_free(&cfg->converter.allow_clients);
 	acl_free(&cfg->converter.deny_destinations);
+	acl_free(&cfg->converter.transparent_native);
 	sodium_memzero(&cfg->converter.cookie_secret, sizeof(cfg->converter.cookie_secret));
 	acl_free(&cfg->gateway.exclude);
 	for (size_t i = 0; i < cfg->gateway.rules_len; i++)

@@ -34,6 +34,7 @@ struct config_control {
 
 #define CONFIG_MAX_LAN	  8
 #define CONFIG_IFNAME_LEN 16
+#define CONFIG_MAX_NATIVE_PORTS 16
 
 struct config_converter {
 	struct addr_port listen[CONFIG_MAX_LISTEN];
@@ -45,6 +46,11 @@ struct config_converter {
 	char transparent_lan[CONFIG_MAX_LAN][CONFIG_IFNAME_LEN];
 	size_t transparent_lan_len;
 	uint32_t transparent_port; /* the TPROXY listener's port; default 5125 */
+	/* On-path: MPTCP to these destinations / ports is routed on untouched (native end to end
+	 * MPTCP with servers that speak it); none by default. */
+	struct acl transparent_native;
+	uint16_t transparent_native_ports[CONFIG_MAX_NATIVE_PORTS];
+	size_t transparent_native_ports_len;
 	struct acl allow_clients;     /* default deny: empty = nobody */
 	struct acl deny_destinations; /* on top of the built-in forbidden classes */
 	unsigned workers;	      /* 0 = one per online CPU */
