@@ -19,7 +19,7 @@ MPCONVD=${MPCONVD:-$MPCONV_BUILD/src/mpconvd}
 [ -x "$MPCONVD" ] || skip_all "mpconvd not built in $MPCONV_BUILD"
 command -v nft >/dev/null || skip_all "nft not installed"
 
-plan 26
+plan 28
 
 BED_SRC_ROUTES=0
 topo_hybrid A:rate=20mbit,delay=5 B:rate=30mbit,delay=10 || bail "topology"
@@ -125,7 +125,28 @@ check "fresh port: the join reached its listener (MPJoinSynRx $(nstat_delta "$NS
 check "fresh port: no join dropped (MismatchPortSynRx $(nstat_delta "$NS_CV" MPTcpExtMismatchPortSynRx), ListenDrops $(nstat_delta "$NS_CV" TcpExtListenDrops))" \
 	bash -c "[ $(nstat_delta "$NS_CV" MPTcpExtMismatchPortSynRx) -eq 0 ] && [ $(nstat_delta "$NS_CV" TcpExtListenDrops) -eq 0 ]"
 
-# 7-10: the same port again, one after the other, then four at once.
+# 7-8: the mechanism behind it, made deterministic: a port's join listener exists as soon as
+# its first MP_CAPABLE SYN crossed, before the connection is even established (here the
+# client's third ACK is held back on gw, so the converter cannot accept it yet).
+n "$NS_GW" nft -f - <<'EOF2' || bail "hold table"
+table inet hold {
+	chain out {
+		type filter hook output priority 0; policy accept;
+		tcp dport 5299 tcp flags & ack != 0 drop
+	}
+}
+EOF2
+n "$NS_GW" timeout 4 "$MPBULK" client "$SRV_ADDR4" 5299 --download --bytes 1K >/dev/null 2>&1 &
+held=$!
+check "join listener of a fresh port open while its first connection is still SYN_RECV" \
+	wait_for 3 bash -c "ip netns exec '$NS_CV' ss -tnH state syn-recv 'sport = :5299' | grep -q . &&
+			    ip netns exec '$NS_CV' ss -ltnH 'sport = :5299' | grep -q '127.0.0.1:5299'"
+check "and that connection was not accepted yet" bash -c "! grep -q ':5299 ' '$T/onpath.err'"
+n "$NS_GW" nft delete table inet hold
+kill "$held" 2>/dev/null
+wait "$held" 2>/dev/null
+
+# 9-12: the same port again, one after the other, then four at once.
 ok_seq=0 bonded_seq=0
 for i in 1 2 3 4; do
 	conns=$(downloads "seq$i" 1 "$SRV_ADDR4" 5201)
@@ -138,12 +159,12 @@ conns=$(downloads conc 4 "$SRV_ADDR4" 5201)
 check "same port, 4 concurrent downloads, byte-exact" all_ok conc 4
 check "same port, concurrent: each over both links ($(echo $conns))" all_bonded 4 <<<"$conns"
 
-# 11-12: many ports at once, each fresh.
+# 13-14: many ports at once, each fresh.
 conns=$(downloads ports 2 "$SRV_ADDR4" 5202 5203 5204 5205)
 check "4 fresh ports x 2 concurrent downloads, byte-exact" all_ok ports 8
 check "many ports: each over both links ($(echo $conns))" all_bonded 8 <<<"$conns"
 
-# 13-15: plain TCP from a host the gateway does not serve (gw itself) is routed untouched, to a
+# 15-17: plain TCP from a host the gateway does not serve (gw itself) is routed untouched, to a
 # port in use (while a terminated download holds its join listener) and to an unused one.
 n "$NS_LAN" timeout 60 "$MPBULK" client "$SRV_ADDR4" 5201 --tcp --download --bytes 6M \
 	>"$T/hold.1" 2>&1 &
@@ -161,7 +182,7 @@ check "the converter terminated only the LAN download, not the non-customer's" \
 	bash -c "all_ok() { [ \"\$(cat '$T/hold'.* | grep -c verified=1)\" -eq 1 ]; }; all_ok &&
 		 [ \"\$(grep -c 'dest=10.0.2.2:5201 ' '$T/onpath.err')\" -eq $((before + 1)) ]"
 
-# 16-17: the server never saw an MPTCP option on the converted ports; no join went astray.
+# 18-19: the server never saw an MPTCP option on the converted ports; no join went astray.
 check "the server saw plain TCP only on the converted ports ($(seen converted_mptcp) MPTCP packets)" \
 	test "$(seen converted_mptcp)" -eq 0
 check "no join SYN dropped in all (MPJoinSynRx $(nstat_delta "$NS_CV" MPTcpExtMPJoinSynRx), MismatchPortSynRx $(nstat_delta "$NS_CV" MPTcpExtMismatchPortSynRx), ListenDrops $(nstat_delta "$NS_CV" TcpExtListenDrops))" \
@@ -169,14 +190,14 @@ check "no join SYN dropped in all (MPJoinSynRx $(nstat_delta "$NS_CV" MPTcpExtMP
 		 [ $(nstat_delta "$NS_CV" MPTcpExtMismatchPortSynRx) -eq 0 ] &&
 		 [ $(nstat_delta "$NS_CV" TcpExtListenDrops) -eq 0 ]"
 
-# 18-19: native MPTCP (transparent-native-port 7002): end to end, joins included.
+# 20-21: native MPTCP (transparent-native-port 7002): end to end, joins included.
 out=$(bulk_client "$NS_LAN" "$SRV_ADDR4" 7002 --tcp --download --bytes 3M)
 check "native port: download byte-exact ($out)" grep -q 'verified=1' <<<"$out"
 check "native port: the server got MPTCP and the join itself ($(seen native_join) joins; $(grep -o 'mptcp=[01] subflows=[0-9]*' "$T/mpbulk-7002.out" | tail -1)), cv no session" \
 	bash -c "[ $(seen native_join) -ge 1 ] && grep -q 'mptcp=1' '$T/mpbulk-7002.out' &&
 		 ! grep -q 'dest=10.0.2.2:7002' '$T/onpath.err'"
 
-# 20: link B cut in the middle of a transfer, then restored.
+# 22: link B cut in the middle of a transfer, then restored.
 n "$NS_LAN" timeout 60 "$MPBULK" client "$SRV_ADDR4" 5203 --tcp --download --bytes 10M \
 	>"$T/cut.1" 2>&1 &
 client=$!
@@ -188,11 +209,11 @@ wait "$client"
 check "link B cut mid-transfer: the download completes byte-exact ($(grep -o 'seconds=[0-9.]*' "$T/cut.1"))" \
 	all_ok cut 1
 
-# 21: join listeners do not outlive their port's sessions (5 s grace).
+# 23: join listeners do not outlive their port's sessions (5 s grace).
 check "join listeners closed once their ports' sessions ended" \
 	wait_for 12 bash -c "! ip netns exec '$NS_CV' ss -ltnH | grep -Eq '(127.0.0.1|\[::1\]):(520[1-5])'"
 
-# 22-24: IPv6, same port twice, from an MPTCP host on the links (the gateway opens its
+# 24-26: IPv6, same port twice, from an MPTCP host on the links (the gateway opens its
 # upstream connections from its links' IPv4 addresses only): the kernel PM joins link B.
 bed_stop gw
 bed_sysctl "$NS_GW" net.mptcp.path_manager=kernel net.mptcp.pm_type=0
@@ -209,7 +230,7 @@ check "IPv6: terminated, each over both links ($(echo $conns))" \
 check "IPv6: the server saw plain TCP ($(seen converted_mptcp) MPTCP packets)" \
 	test "$(seen converted_mptcp)" -eq 0
 
-# 25-26
+# 27-28
 if bed_stop onpath; then ok "on-path converter exits 0 on SIGTERM"; else not_ok "on-path converter exits 0 on SIGTERM"; fi
 check "its table is gone" bash -c "! ip netns exec '$NS_CV' nft list table inet mpconv 2>/dev/null"
 if [ "$TAP_FAILED" != 0 ]; then
