@@ -2123,6 +2123,21 @@ static int cv_onpath_start(const struct config_converter *cc, struct intercept_c
 	return 0;
 }
 
+/* Shutdown, before the drain: new MPTCP connections are routed on to their servers from now
+ * on, while the terminated ones keep reaching their sockets until they end (drain-timeout);
+ * removing the table at once would send their packets on to servers that know nothing of them.
+ */
+static void cv_onpath_drain(struct intercept_config *ic)
+{
+	char err[256] = "";
+
+	if (ic->lan_len == 0)
+		return;
+	ic->draining = true;
+	if (intercept_install(ic, err, sizeof(err)) < 0)
+		log_warnx("on-path mode: cannot stop diverting new connections: %s", err);
+}
+
 static void cv_onpath_stop(struct intercept_config *ic, struct onpath_watch *watch)
 {
 	char err[256] = "";
@@ -2290,13 +2305,14 @@ int converter_main(int argc, char **argv)
 	}
 	ret = ret < 0 ? 1 : 0;
 stop_workers:
-	cv_onpath_stop(&onpath, &watch);
+	cv_onpath_drain(&onpath);
 	cv_control_stop(&control);
 	atomic_store(&shared.draining, true);
 	for (unsigned i = 0; i < nworkers; i++)
 		eventfd_write(workers[i].wakeup.fd, 1);
 	for (unsigned i = 0; i < nworkers; i++)
 		pthread_join(workers[i].thread, NULL);
+	cv_onpath_stop(&onpath, &watch);
 	cv_log_stats(&shared.stats);
 	log_info("converter stopped");
 

@@ -240,7 +240,8 @@ int intercept_render(const struct intercept_config *cfg, char *buf, size_t len)
 					  .mark = mark,
 					  .log_group = cfg->log_group,
 					  .ipv6 = cfg->ipv6,
-					  .native_ports_len = cfg->native_ports_len };
+					  .native_ports_len = cfg->native_ports_len,
+					  .draining = cfg->draining };
 
 		memcpy(r.native_ports, cfg->native_ports, sizeof(r.native_ports));
 		ret = b.full ? -ENOSPC : onpath_render(&r, b.p + b.used, b.len - b.used);

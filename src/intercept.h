@@ -47,6 +47,7 @@ struct intercept_config {
 	uint16_t log_group;
 	uint16_t native_ports[INTERCEPT_MAX_NATIVE_PORTS];
 	size_t native_ports_len;
+	bool draining; /* on-path shutdown: no new connection diverted, the live ones still are */
 };
 
 /* The ruleset text install() would load, for logs, tests and `--dry-run`. Returns len or

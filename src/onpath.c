@@ -73,16 +73,17 @@ int onpath_render(const struct onpath_rules *r, char *buf, size_t len)
 	/* SYNs first, each kind decided here and never by a socket lookup: a lookup also finds
 	 * listeners, and a listener of a port would swallow every later SYN to that port. */
 	onpath_put(&b, "\t\t" ONPATH_SYN " tcp option mptcp missing accept\n");
-	if (r->log_group)
+	if (r->log_group && !r->draining)
 		onpath_put(&b,
 			   "\t\t" ONPATH_SYN " tcp option mptcp subtype 0 log group %u snaplen %u"
 			   " queue-threshold 1\n",
 			   r->log_group, ONPATH_SNAPLEN);
-	onpath_put(&b,
-		   "\t\t" ONPATH_SYN " tcp option mptcp subtype 0 meta nfproto ipv4"
-		   " tproxy ip to 127.0.0.1:%u meta mark set 0x%08x accept\n",
-		   r->port, r->mark);
-	if (r->ipv6)
+	if (!r->draining)
+		onpath_put(&b,
+			   "\t\t" ONPATH_SYN " tcp option mptcp subtype 0 meta nfproto ipv4"
+			   " tproxy ip to 127.0.0.1:%u meta mark set 0x%08x accept\n",
+			   r->port, r->mark);
+	if (r->ipv6 && !r->draining)
 		onpath_put(&b,
 			   "\t\t" ONPATH_SYN " tcp option mptcp subtype 0 meta nfproto ipv6"
 			   " tproxy ip6 to [::1]:%u meta mark set 0x%08x accept\n",

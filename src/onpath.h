@@ -33,6 +33,9 @@ struct onpath_rules {
 	bool ipv6;
 	uint16_t native_ports[ONPATH_MAX_NATIVE_PORTS]; /* MPTCP to these routed on untouched */
 	size_t native_ports_len;
+	/* Shutting down: new MPTCP connections are routed on, the terminated ones (and their
+	 * joins) still reach the converter until they have drained. */
+	bool draining;
 };
 
 /* The on-path chain's rules after the common skips (interfaces, own and excluded addresses).

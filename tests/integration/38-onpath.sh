@@ -19,7 +19,7 @@ MPCONVD=${MPCONVD:-$MPCONV_BUILD/src/mpconvd}
 [ -x "$MPCONVD" ] || skip_all "mpconvd not built in $MPCONV_BUILD"
 command -v nft >/dev/null || skip_all "nft not installed"
 
-plan 29
+plan 30
 
 BED_SRC_ROUTES=0
 topo_hybrid A:rate=20mbit,delay=5 B:rate=30mbit,delay=10 || bail "topology"
@@ -239,8 +239,15 @@ check "IPv6: terminated, each over both links ($(echo $conns))" \
 check "IPv6: the server saw plain TCP ($(seen converted_mptcp) MPTCP packets)" \
 	test "$(seen converted_mptcp)" -eq 0
 
-# 28-29
+# 28-30: SIGTERM in the middle of a transfer: new connections stop being diverted, the live
+# one keeps reaching the converter and drains, then the converter exits and its table goes.
+n "$NS_GW" timeout 60 "$MPBULK" client "$SRV_ADDR4" 5202 --download --bytes 8M >"$T/drain.1" 2>&1 &
+client=$!
+wait_for 5 bash -c "ip netns exec '$NS_CV' ss -tnH state established 'sport = :5202' | grep -q ." ||
+	diag "the drain download did not start"
 if bed_stop onpath; then ok "on-path converter exits 0 on SIGTERM"; else not_ok "on-path converter exits 0 on SIGTERM"; fi
+wait "$client"
+check "the transfer cut by SIGTERM drained byte-exact" all_ok drain 1
 check "its table is gone" bash -c "! ip netns exec '$NS_CV' nft list table inet mpconv 2>/dev/null"
 if [ "$TAP_FAILED" != 0 ]; then
 	grep -E 'on-path|warn' "$T/onpath.err" | head -20 | while read -r l; do diag "$l"; done

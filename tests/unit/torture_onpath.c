@@ -75,6 +75,21 @@ static void native_ports_come_first_and_ipv6_can_be_off(void **state)
 	assert_null(strstr(text, "log group"));
 }
 
+static void draining_routes_new_connections_on_and_keeps_the_live_ones(void **state)
+{
+	struct onpath_rules r = rules();
+	char text[4096];
+
+	(void)state;
+	r.draining = true;
+	assert_true(onpath_render(&r, text, sizeof(text)) > 0);
+	assert_null(strstr(text, "subtype 0"));
+	assert_null(strstr(text, "log group"));
+	find(text, "tcp option mptcp subtype 1 meta nfproto ipv4 tproxy ip to 127.0.0.1 ");
+	find(text, "\t\ttcp flags syn / fin,syn,rst,ack accept\n");
+	find(text, "socket transparent 1 meta mark set 0x00006d70 accept");
+}
+
 static void every_short_buffer_gives_enospc(void **state)
 {
 	struct onpath_rules r = rules();
@@ -237,6 +252,7 @@ int main(void)
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test(syns_are_classified_before_any_socket_lookup),
 		cmocka_unit_test(native_ports_come_first_and_ipv6_can_be_off),
+		cmocka_unit_test(draining_routes_new_connections_on_and_keeps_the_live_ones),
 		cmocka_unit_test(every_short_buffer_gives_enospc),
 		cmocka_unit_test(syn_destinations_are_parsed_for_both_families),
 		cmocka_unit_test_setup_teardown(a_notice_opens_the_port_once_per_family,
