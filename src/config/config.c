@@ -98,6 +98,7 @@ void config_free(struct config *cfg)
 {
 	acl_free(&cfg->converter.allow_clients);
 	acl_free(&cfg->converter.deny_destinations);
+	acl_free(&cfg->converter.transparent_native);
 	sodium_memzero(&cfg->converter.cookie_secret, sizeof(cfg->converter.cookie_secret));
 	acl_free(&cfg->gateway.exclude);
 	for (size_t i = 0; i < cfg->gateway.rules_len; i++)

@@ -66,6 +66,7 @@ struct config_common {
 
 #define CONFIG_MAX_LAN	  8
 #define CONFIG_IFNAME_LEN 16
+#define CONFIG_MAX_NATIVE_PORTS 16
 
 struct config_converter {
 	struct addr_port listen[CONFIG_MAX_LISTEN];
@@ -77,6 +78,11 @@ struct config_converter {
 	char transparent_lan[CONFIG_MAX_LAN][CONFIG_IFNAME_LEN];
 	size_t transparent_lan_len;
 	uint32_t transparent_port; /* the TPROXY listener's port; default 5125 */
+	/* On-path: MPTCP to these destinations / ports is routed on untouched (native end to end
+	 * MPTCP with servers that speak it); none by default. */
+	struct acl transparent_native;
+	uint16_t transparent_native_ports[CONFIG_MAX_NATIVE_PORTS];
+	size_t transparent_native_ports_len;
 	struct acl allow_clients;     /* default deny: empty = nobody */
 	bool allow_any; /* a prefix of length 0 in allow_clients is meant; default false */
 	struct acl deny_destinations; /* on top of the built-in forbidden classes */

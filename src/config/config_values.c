@@ -90,6 +90,24 @@ bool config_set_transparent_lan(const struct config_key *key, void *base,
 	return true;
 }
 
+bool config_set_native_port(const struct config_key *key, void *base, const char *value,
+			    char *err)
+{
+	struct config_converter *conv = base;
+	char *end;
+	unsigned long port;
+
+	errno = 0;
+	port = strtoul(value, &end, 10);
+	if (errno || end == value || *end || port == 0 || port > 65535 || *value == '-')
+		return config_fail(err, "%s: not a port: '%s'", key->name, value);
+	if (conv->transparent_native_ports_len == CONFIG_MAX_NATIVE_PORTS)
+		return config_fail(err, "%s: more than %d ports: '%s'", key->name,
+				   CONFIG_MAX_NATIVE_PORTS, value);
+	conv->transparent_native_ports[conv->transparent_native_ports_len++] = (uint16_t)port;
+	return true;
+}
+
 bool config_set_acl(const struct config_key *key, void *base, const char *value, char *err)
 {
 	struct acl_prefix prefix;

@@ -44,6 +44,8 @@ bool config_set_socks_listen(const struct config_key *key, void *base, const cha
 			     char *err);
 bool config_set_transparent_lan(const struct config_key *key, void *base, const char *value,
 				char *err);
+bool config_set_native_port(const struct config_key *key, void *base, const char *value,
+			    char *err);
 bool config_set_acl(const struct config_key *key, void *base, const char *value, char *err);
 bool config_set_u32(const struct config_key *key, void *base, const char *value, char *err);
 bool config_set_int(const struct config_key *key, void *base, const char *value, char *err);

@@ -23,6 +23,7 @@
 #include "pipe.h"
 #include "relay.h"
 #include "intercept.h"
+#include "onpath.h"
 #include "ownaddr.h"
 #include "sock.h"
 #include "socks.h"
@@ -49,7 +50,6 @@
 #define CV_ACCEPT_BACKOFF_MS 100
 #define CV_OVERFLOW_SESSIONS 256 /* beyond the limits: answered with Resource Exceeded */
 #define CV_LIMIT_WARN_MS     10000 /* a binding limit is logged at most this often per client */
-#define CV_JOIN_PORTS	     1024 /* on-path: destination ports whose joins are taken */
 #define TCPOPT_KIND_MPTCP    30
 #define TCPOPT_KIND_TFO	     34
 
@@ -116,12 +116,8 @@ struct cv_shared {
 	atomic_bool draining;
 	pthread_mutex_t cfg_lock;
 	struct cv_cfg *cfg; /* current; sessions hold references to older ones */
-	/* On-path mode: a transparent MPTCP listener per destination port in use, where that
-	 * port's MP_JOINs are diverted (never accepted from: joins attach to their connection). */
-	pthread_mutex_t join_lock;
-	size_t join_len;
-	uint16_t join_ports[CV_JOIN_PORTS];
-	int join_fds[CV_JOIN_PORTS];
+	/* On-path mode: the join listener of each destination port with sessions (src/onpath.h) */
+	struct onpath_joins joins;
 };
 
 enum cv_state {
@@ -155,6 +151,7 @@ struct cv_session {
 	struct loop_timer timer;
 	uint64_t started_ms, wait_since_ms;
 	bool client_mptcp, server_mptcp, client_eof, has_dest;
+	bool join_held; /* on-path: holds its port's join listener (shared->joins) */
 	bool counted_session, counted_idle, counted_pending, counted_active;
 	uint8_t client_key[16]; /* the client's address as the per-client limits count it */
 	bool info_requested, reply_is_error, reset_on_close;
@@ -176,7 +173,7 @@ struct cv_worker {
 	struct cv_shared *shared;
 	struct loop loop;
 	struct pipe_pool pipes;
-	struct cv_listener listeners[2 * CONFIG_MAX_LISTEN + 1];
+	struct cv_listener listeners[2 * CONFIG_MAX_LISTEN + 2];
 	size_t listeners_len;
 	struct loop_timer accept_retry, drain_timer;
 	struct loop_io wakeup; /* eventfd: the main thread asks for drain or a snapshot */
@@ -305,6 +302,8 @@ static void cv_close(struct cv_session *s, const char *reason)
 	if (s->error_code >= 0 && s->error_code < 98)
 		atomic_fetch_add(&shared->stats.errors[s->error_code], 1);
 
+	if (s->join_held)
+		onpath_joins_release(&shared->joins, s->dest.port, w->loop.now_ms);
 	if (s->counted_idle) {
 		clients_release(&shared->clients, s->client_key, CLIENTS_IDLE);
 		atomic_fetch_sub(&shared->idle, 1);
@@ -950,34 +949,6 @@ static bool cv_read_socks(struct cv_session *s)
 	return false;
 }
 
-/* On-path mode: makes sure the joins of connections to this port have a listener to reach. */
-static void cv_onpath_join_listener(struct cv_shared *shared, uint16_t port)
-{
-	struct sock_listen_opts opts = { .mptcp = true, .transparent = true, .backlog = 16 };
-	struct addr_port any = { .port = port };
-	bool mptcp;
-	int fd;
-
-	pthread_mutex_lock(&shared->join_lock);
-	for (size_t i = 0; i < shared->join_len; i++) {
-		if (shared->join_ports[i] == port) {
-			pthread_mutex_unlock(&shared->join_lock);
-			return;
-		}
-	}
-	if (shared->join_len < CV_JOIN_PORTS) {
-		fd = sock_listen(&any, &opts, &mptcp);
-		if (fd >= 0) {
-			shared->join_ports[shared->join_len] = port;
-			shared->join_fds[shared->join_len++] = fd;
-		} else {
-			/* a service of this host on that port: such connections stay single-path */
-			log_warnc(fd, "on-path: no join listener on port %u", port);
-		}
-	}
-	pthread_mutex_unlock(&shared->join_lock);
-}
-
 /* On-path mode: the TPROXY'd connection's own address is where the client was going. */
 static void cv_open_transparent(struct cv_session *s)
 {
@@ -994,8 +965,16 @@ static void cv_open_transparent(struct cv_session *s)
 	s->has_dest = true;
 	if (!cv_take_active(s))
 		return;
-	if (s->client_mptcp)
-		cv_onpath_join_listener(s->worker->shared, s->dest.port);
+	if (s->client_mptcp) {
+		/* usually open since the SYN (nflog notice); this keeps it while the session lives */
+		int ret = onpath_joins_hold(&s->worker->shared->joins, s->dest.port,
+					    !addr_is_v4mapped(s->dest.ip), s->worker->loop.now_ms);
+
+		s->join_held = true;
+		if (ret < 0)
+			log_warnc(ret, "on-path: no join listener on port %u (single path)",
+				  s->dest.port);
+	}
 	cv_connect_dest(s, NULL);
 }
 
@@ -1474,11 +1453,17 @@ static int cv_worker_init(struct cv_worker *w, unsigned index, struct cv_shared 
 			return ret;
 	}
 	if (cc->transparent_lan_len) {
-		struct addr_port any = { .port = (uint16_t)cc->transparent_port };
+		/* On loopback: TPROXY finds them there, and a socket lookup by a packet's own
+		 * address (nft `socket`) never does, so they cannot swallow routed traffic. */
+		struct addr_port lo4 = { .ip = { [10] = 0xff, [11] = 0xff, 127, 0, 0, 1 },
+					 .port = (uint16_t)cc->transparent_port };
+		struct addr_port lo6 = { .ip = { [15] = 1 }, .port = (uint16_t)cc->transparent_port };
 
-		ret = cv_worker_listen(w, cc, &any, CV_PROTO_TRANSPARENT);
+		ret = cv_worker_listen(w, cc, &lo4, CV_PROTO_TRANSPARENT);
 		if (ret < 0)
 			return ret;
+		if (cv_worker_listen(w, cc, &lo6, CV_PROTO_TRANSPARENT) < 0 && index == 0)
+			log_warnx("on-path mode: no IPv6 listener: MPTCP over IPv6 is routed on");
 	}
 	return 0;
 }
@@ -2146,39 +2131,80 @@ static void cv_control_destroy(struct cv_control *c)
 }
 
 /*
- * On-path mode: our nftables table diverts MPTCP SYNs (MP_CAPABLE and MP_JOIN) forwarded
- * through the transparent-lan interfaces to the workers' transparent listeners; plain TCP is
- * routed on untouched. Removed at exit. 0, or -errno (logged).
+ * On-path mode: our nftables table diverts MPTCP SYNs (MP_CAPABLE, and MP_JOIN to a port with
+ * sessions) forwarded through the transparent-lan interfaces to the transparent and join
+ * listeners; plain TCP and native MPTCP are routed on untouched (src/onpath.h has the whole
+ * classification). The nflog watch opens a port's join listener at its first MP_CAPABLE SYN.
+ * Removed at exit. 0, or -errno (logged).
  */
-static int cv_onpath_start(const struct config_converter *cc, struct intercept_config *ic)
+static int cv_onpath_start(const struct config_converter *cc, struct intercept_config *ic,
+			   struct onpath_watch *watch, struct loop *loop, struct onpath_joins *joins)
 {
 	char err[256] = "";
 	int ret;
 
 	if (cc->transparent_lan_len == 0)
 		return 0;
+	if (cc->transparent_native.len > INTERCEPT_MAX_EXCLUDE) {
+		log_warnx("on-path mode: more than %d transparent-native prefixes",
+			  INTERCEPT_MAX_EXCLUDE);
+		return -EINVAL;
+	}
 	*ic = (struct intercept_config){ .port = (uint16_t)cc->transparent_port,
 					 .ipv6 = true,
 					 .mptcp_only = true };
 	for (size_t i = 0; i < cc->transparent_lan_len; i++)
 		ic->lan_ifaces[ic->lan_len++] = cc->transparent_lan[i];
+	for (size_t i = 0; i < cc->transparent_native.len; i++)
+		ic->exclude[ic->exclude_len++] = cc->transparent_native.prefixes[i];
+	for (size_t i = 0; i < cc->transparent_native_ports_len; i++)
+		ic->native_ports[ic->native_ports_len++] = cc->transparent_native_ports[i];
+	/* the watch before the table: no SYN is diverted before its notices are read */
+	ret = onpath_watch_start(watch, loop, joins, ONPATH_LOG_GROUP);
+	if (ret == 0)
+		ic->log_group = ONPATH_LOG_GROUP;
+	else
+		log_warnx("on-path mode: no nflog notices (%s): join listeners open at accept, "
+			  "a first join may need its SYN retransmitted",
+			  strerror(-ret));
 	ret = intercept_install(ic, err, sizeof(err));
 	if (ret < 0) {
 		log_warnx("on-path mode: cannot install the capture: %s", err);
 		ic->lan_len = 0;
 		return ret;
 	}
-	log_info("on-path mode: terminating MPTCP forwarded through %zu interface(s), port %u",
-		 ic->lan_len, ic->port);
+	log_info("on-path mode: terminating MPTCP forwarded through %zu interface(s), port %u, "
+		 "%zu native prefix(es), %zu native port(s)",
+		 ic->lan_len, ic->port, ic->exclude_len, ic->native_ports_len);
 	return 0;
 }
 
-static void cv_onpath_stop(struct intercept_config *ic)
+/* Shutdown, before the drain: new MPTCP connections are routed on to their servers from now
+ * on, while the terminated ones keep reaching their sockets until they end (drain-timeout);
+ * removing the table at once would send their packets on to servers that know nothing of them.
+ */
+static void cv_onpath_drain(struct intercept_config *ic)
+{
+	char err[256] = "";
+
+	if (ic->lan_len == 0)
+		return;
+	ic->draining = true;
+	if (intercept_install(ic, err, sizeof(err)) < 0)
+		log_warnx("on-path mode: cannot stop diverting new connections: %s", err);
+}
+
+static void cv_onpath_stop(struct intercept_config *ic, struct onpath_watch *watch)
 {
 	char err[256] = "";
 
 	if (ic->lan_len && intercept_remove(ic, err, sizeof(err)) < 0)
 		log_warnx("on-path mode: cannot remove the capture: %s", err);
+	if (ic->lan_len)
+		log_info("on-path mode: %lu SYN notices, %lu join listeners opened, %lu closed",
+			 watch->notices, watch->joins ? watch->joins->opened : 0,
+			 watch->joins ? watch->joins->closed : 0);
+	onpath_watch_stop(watch);
 	ic->lan_len = 0;
 }
 
@@ -2206,6 +2232,7 @@ int converter_main(int argc, char **argv)
 	struct cv_shared shared = { .cfg = NULL };
 	struct cv_control control = { .loop.epoll_fd = -1, .answers.fd = -1, .signals.fd = -1 };
 	struct intercept_config onpath = { .lan_len = 0 };
+	struct onpath_watch watch = { .loop = NULL };
 	struct cv_worker *workers = NULL;
 	struct config config;
 	char err[CONFIG_ERR_LEN] = "";
@@ -2244,7 +2271,10 @@ int converter_main(int argc, char **argv)
 	cv_raise_fd_limit();
 
 	pthread_mutex_init(&shared.cfg_lock, NULL);
-	pthread_mutex_init(&shared.join_lock, NULL);
+	if (onpath_joins_init(&shared.joins) < 0) {
+		log_warnx("on-path join table");
+		goto cleanup;
+	}
 	metrics_histogram_init(&shared.stats.setup, setup_bounds,
 			       sizeof(setup_bounds) / sizeof(setup_bounds[0]), 1e6);
 	atomic_init(&shared.sessions, 0);
@@ -2319,7 +2349,8 @@ int converter_main(int argc, char **argv)
 	for (size_t i = 0; i < shared.cfg->config.converter.socks_listen_len; i++)
 		log_info("SOCKS 5 on %s",
 			 addr_format(&shared.cfg->config.converter.socks_listen[i], true, where));
-	if (cv_onpath_start(&shared.cfg->config.converter, &onpath) < 0) {
+	if (cv_onpath_start(&shared.cfg->config.converter, &onpath, &watch, &control.loop,
+			    &shared.joins) < 0) {
 		ret = 1;
 		goto stop_workers;
 	}
@@ -2335,13 +2366,14 @@ int converter_main(int argc, char **argv)
 	}
 	ret = ret < 0 ? 1 : 0;
 stop_workers:
-	cv_onpath_stop(&onpath);
+	cv_onpath_drain(&onpath);
 	cv_control_stop(&control);
 	atomic_store(&shared.draining, true);
 	for (unsigned i = 0; i < nworkers; i++)
 		eventfd_write(workers[i].wakeup.fd, 1);
 	for (unsigned i = 0; i < nworkers; i++)
 		pthread_join(workers[i].thread, NULL);
+	cv_onpath_stop(&onpath, &watch);
 	cv_log_stats(&shared.stats);
 	log_info("converter stopped");
 
@@ -2357,9 +2389,7 @@ cleanup:
 		ownaddr_stop(&shared.own);
 	clients_destroy(&shared.clients);
 	pthread_mutex_destroy(&shared.cfg_lock);
-	for (size_t i = 0; i < shared.join_len; i++)
-		close(shared.join_fds[i]);
-	pthread_mutex_destroy(&shared.join_lock);
+	onpath_joins_destroy(&shared.joins);
 	config_free(&config);
 	return ret;
 }

@@ -374,6 +374,12 @@ int gateway_main(int argc, char **argv)
 		 : gw->config.gateway.mode == CONFIG_MODE_TFO ? "tfo"
 							      : "plain",
 		 gw->config.gateway.lan_len, gw->config.gateway.port);
+	if (gw->config.gateway.mode == CONFIG_MODE_TFO && gw->config.gateway.links_len > 1)
+		log_warnx("mode tfo with %zu links: on this kernel data in the SYN plus a second "
+			  "subflow can collapse bonded throughput (watch "
+			  "mpconv_kernel_mptcp_no_dss_in_window_total); mode pool gives the same "
+			  "round trip without it",
+			  gw->config.gateway.links_len);
 
 	if (loop_run(&gw->loop) < 0)
 		log_warn("event loop");

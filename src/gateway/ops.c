@@ -289,6 +289,28 @@ static void gw_counter(struct metrics_writer *w, const char *name, const char *h
 	metrics_sample(w, NULL, 0, value);
 }
 
+/* The kernel's own symptoms, read from this namespace at each scrape (absent ones skipped).
+ * NoDSSInWindow grows by thousands when data in the SYN plus a second subflow collapses
+ * goodput on this kernel (mode = tfo with several links; linux-mptcp.md 4). */
+static void gw_kernel_counters(struct metrics_writer *w)
+{
+	static const struct {
+		const char *mib, *name, *help;
+	} mibs[] = {
+		{ "MPTcpExtNoDSSInWindow", "mpconv_kernel_mptcp_no_dss_in_window_total",
+		  "The namespace's MPTcpExtNoDSSInWindow: data outside the receive window's DSS "
+		  "mapping; grows by thousands when TFO plus bonding collapse throughput." },
+		{ "MPTcpExtMPTCPRetrans", "mpconv_kernel_mptcp_retransmits_total",
+		  "The namespace's MPTcpExtMPTCPRetrans: MPTCP-level retransmissions." },
+	};
+	uint64_t v;
+
+	for (size_t i = 0; i < sizeof(mibs) / sizeof(mibs[0]); i++) {
+		if (metrics_netstat_read(mibs[i].mib, &v) == 0)
+			gw_counter(w, mibs[i].name, mibs[i].help, (unsigned long)v);
+	}
+}
+
 static int gw_http_metrics(void *ctx, struct reply *r)
 {
 	struct gateway *gw = ctx;
@@ -391,6 +413,7 @@ static int gw_http_metrics(void *ctx, struct reply *r)
 	gw_counter(&w, "mpconv_link_routes_restored_total",
 		   "Times the kernel deleted a link's routes and the gateway re-added them.",
 		   gw->links.routes_restored);
+	gw_kernel_counters(&w);
 	metrics_family(&w, "mpconv_setup_seconds", METRICS_HISTOGRAM,
 		       "From the LAN connection's accept to the relay started.");
 	metrics_histogram(&w, NULL, 0, &st->setup);

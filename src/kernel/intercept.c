@@ -9,6 +9,7 @@
  */
 #include "intercept.h"
 
+#include "onpath.h"
 #include "rtnl.h"
 
 #include <arpa/inet.h>
@@ -103,7 +104,8 @@ static int intercept_validate(const struct intercept_config *cfg)
 	uint32_t table = intercept_table(cfg);
 
 	if (cfg->lan_len == 0 || cfg->lan_len > INTERCEPT_MAX_LAN ||
-	    cfg->exclude_len > INTERCEPT_MAX_EXCLUDE || cfg->port == 0)
+	    cfg->exclude_len > INTERCEPT_MAX_EXCLUDE || cfg->port == 0 ||
+	    cfg->native_ports_len > INTERCEPT_MAX_NATIVE_PORTS)
 		return -EINVAL;
 	/* default (253), main (254) and local (255) belong to the system */
 	if (table >= RT_TABLE_DEFAULT && table <= RT_TABLE_LOCAL)
@@ -233,26 +235,21 @@ int intercept_render(const struct intercept_config *cfg, char *buf, size_t len)
 			      "\t}\n}\n",
 			      INTERCEPT_CT_NATIVE, INTERCEPT_CT_NATIVE, cfg->port);
 	} else if (cfg->mptcp_only) {
-		/* the on-path converter: MPTCP is what it terminates, plain TCP is routed on */
-		/* MP_JOINs go to a listener on their own port (the kernel refuses a join that
-		 * reaches a listener on another port than its connection's): the daemon keeps
-		 * one per destination port in use (port-less tproxy keeps the original port). */
-		intercept_put(&b,
-			      "\t\tsocket transparent 1 meta mark set 0x%08x accept\n"
-			      "\t\t" INTERCEPT_SYN " tcp option mptcp missing accept\n"
-			      "\t\t" INTERCEPT_SYN " tcp option mptcp subtype 1"
-			      " meta nfproto ipv4 tproxy ip to 127.0.0.1 meta mark set 0x%08x accept\n",
-			      mark, mark);
-		if (cfg->ipv6)
-			intercept_put(&b,
-				      "\t\t" INTERCEPT_SYN " tcp option mptcp subtype 1"
-				      " meta nfproto ipv6 tproxy ip6 to [::1] meta mark set 0x%08x "
-				      "accept\n",
-				      mark);
-		intercept_put(&b,
-			      "\t\t" INTERCEPT_SYN
-			      " meta nfproto ipv4 tproxy ip to :%u meta mark set 0x%08x accept\n",
-			      cfg->port, mark);
+		/* the on-path converter: MPTCP is what it terminates, the rest is routed on */
+		struct onpath_rules r = { .port = cfg->port,
+					  .mark = mark,
+					  .log_group = cfg->log_group,
+					  .ipv6 = cfg->ipv6,
+					  .native_ports_len = cfg->native_ports_len,
+					  .draining = cfg->draining };
+
+		memcpy(r.native_ports, cfg->native_ports, sizeof(r.native_ports));
+		ret = b.full ? -ENOSPC : onpath_render(&r, b.p + b.used, b.len - b.used);
+		if (ret < 0)
+			return ret;
+		b.used += (size_t)ret;
+		intercept_put(&b, "\t}\n}\n");
+		return b.full ? -ENOSPC : (int)b.used;
 	} else {
 		intercept_put(&b,
 			      "\t\tct mark & 0x%08x == 0x%08x accept\n"

@@ -24,6 +24,7 @@
  */
 #define INTERCEPT_MAX_LAN     8
 #define INTERCEPT_MAX_EXCLUDE 16
+#define INTERCEPT_MAX_NATIVE_PORTS 16 /* = ONPATH_MAX_NATIVE_PORTS */
 
 struct intercept_config {
 	const char *lan_ifaces[INTERCEPT_MAX_LAN];
@@ -38,8 +39,15 @@ struct intercept_config {
 	 * SO_ORIGINAL_DST; needs conntrack NAT, no policy routing and no IP_TRANSPARENT. */
 	bool redirect;
 	/* The on-path converter's capture, the other way round: only connections whose SYN
-	 * carries MPTCP (MP_CAPABLE or MP_JOIN) are diverted; plain TCP is forwarded. TPROXY. */
+	 * carries MPTCP (MP_CAPABLE, or MP_JOIN to a port with sessions) are diverted; plain TCP
+	 * is forwarded. TPROXY; the rules are onpath_render's (src/onpath.h). */
 	bool mptcp_only;
+	/* on-path only: nflog group told of each MP_CAPABLE SYN (0 = none), and the ports whose
+	 * MPTCP is routed on untouched (native end to end; `exclude` does it by destination) */
+	uint16_t log_group;
+	uint16_t native_ports[INTERCEPT_MAX_NATIVE_PORTS];
+	size_t native_ports_len;
+	bool draining; /* on-path shutdown: no new connection diverted, the live ones still are */
 };
 
 /* The ruleset text install() would load, for logs, tests and `--dry-run`. Returns len or

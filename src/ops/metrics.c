@@ -7,6 +7,10 @@
 #include "metrics.h"
 
 #include <assert.h>
+#include <errno.h>
+#include <fcntl.h>
+#include <stdlib.h>
+#include <unistd.h>
 #include <math.h>
 #include <stdio.h>
 #include <string.h>
@@ -146,4 +150,76 @@ void metrics_histogram(struct metrics_writer *w, const struct metrics_label *lab
 	reply_puts(w->out, "\n");
 	metrics_head(w, "_count", labels, n, NULL, NULL);
 	reply_printf(w->out, "%lu\n", cumulative);
+}
+
+/* ------------------------------------------------------------------------------------------ */
+/* kernel counters: a few MIBs are worth a gauge (the kernel's own symptoms of a known problem) */
+
+int metrics_netstat_parse(const char *text, const char *name, uint64_t *value)
+{
+	const char *names = text;
+
+	while (names && *names) {
+		const char *colon = strchr(names, ':'), *eol = strchr(names, '\n'), *values;
+		size_t plen, idx = 0;
+		const char *p;
+
+		if (!colon || !eol || colon > eol)
+			return -ENOENT;
+		values = eol + 1;
+		plen = (size_t)(colon - names);
+		if (strncmp(values, names, plen + 1)) /* not a names/values pair: skip a line */
+			goto next;
+		if (strncmp(name, names, plen)) /* another group (TcpExt, IpExt...) */
+			goto pair;
+		for (p = colon + 1; p < eol; idx++) {
+			size_t len;
+
+			while (*p == ' ')
+				p++;
+			len = strcspn(p, " \n");
+			if (len == strlen(name + plen) && !strncmp(p, name + plen, len)) {
+				const char *v = values + plen + 1;
+
+				for (size_t i = 0; i <= idx; i++) {
+					char *end;
+					unsigned long long n = strtoull(v, &end, 10);
+
+					if (end == v)
+						return -ENOENT;
+					if (i == idx) {
+						*value = n;
+						return 0;
+					}
+					v = end;
+				}
+			}
+			p += len;
+		}
+		return -ENOENT;
+pair:
+		eol = strchr(values, '\n');
+next:
+		names = eol ? eol + 1 : NULL;
+	}
+	return -ENOENT;
+}
+
+int metrics_netstat_read(const char *name, uint64_t *value)
+{
+	char buf[16384];
+	ssize_t n, used = 0;
+	int fd = open("/proc/net/netstat", O_RDONLY | O_CLOEXEC), ret;
+
+	if (fd == -1)
+		return -errno;
+	while (used < (ssize_t)sizeof(buf) - 1 &&
+	       (n = read(fd, buf + used, sizeof(buf) - 1 - (size_t)used)) > 0)
+		used += n;
+	ret = used > 0 ? 0 : -EIO;
+	close(fd);
+	if (ret)
+		return ret;
+	buf[used] = '\0';
+	return metrics_netstat_parse(buf, name, value);
 }

@@ -46,6 +46,13 @@ void metrics_sample(struct metrics_writer *w, const struct metrics_label *labels
 void metrics_sample_double(struct metrics_writer *w, const struct metrics_label *labels, size_t n,
 			   double value);
 
+/* One kernel counter of this network namespace from netstat text ("MPTcpExt: names" then
+ * "MPTcpExt: values" lines, as /proc/net/netstat); name is "MPTcpExtNoDSSInWindow". 0, or
+ * -ENOENT when this kernel has no such counter. Pure. */
+int metrics_netstat_parse(const char *text, const char *name, uint64_t *value);
+/* The same read from /proc/net/netstat now: 0 or -errno. */
+int metrics_netstat_read(const char *name, uint64_t *value);
+
 #define METRICS_MAX_BUCKETS 16
 
 /*

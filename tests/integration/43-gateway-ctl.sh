@@ -16,7 +16,7 @@ PROMPARSE=$BED_TOP/tests/tools/promparse.py
 [ -x "$MPCONVD" ] && [ -x "$CTL" ] || skip_all "mpconvd/mpconvctl not built in $MPCONV_BUILD"
 command -v nft >/dev/null && command -v curl >/dev/null || skip_all "nft or curl missing"
 
-plan 16
+plan 18
 
 BED_SRC_ROUTES=0
 topo_hybrid A:rate=20mbit,delay=5 B:rate=30mbit,delay=10 || bail "topology"
@@ -89,5 +89,14 @@ check "after: policy decisions by rule, pool hit, set-up latency observed, bytes
 	grep -q '^mpconv_pool_hits_total{role=\"gateway\"} 1$' '$T/scrape3.txt' &&
 	grep -q '^mpconv_setup_seconds_count{role=\"gateway\"} 1$' '$T/scrape3.txt' &&
 	grep -q '^mpconv_bytes_total{role=\"gateway\",direction=\"down\"} 60000000$' '$T/scrape3.txt'"
+nodss=$(nstat_ns "$NS_GW" MPTcpExtNoDSSInWindow | awk '{ print $2 }')
+check "the kernel's NoDSSInWindow is on /metrics (the tfo-with-bonding symptom; now $nodss)" \
+	awk -v now="$nodss" '/^mpconv_kernel_mptcp_no_dss_in_window_total\{role="gateway"\} / { found = 1; ok = $2 <= now } END { exit !(found && ok) }' "$T/scrape3.txt"
 if bed_stop gateway; then ok "gateway exits 0 on SIGTERM"; else not_ok "gateway exits 0 on SIGTERM"; fi
 check "its control socket is gone" test ! -e "$SOCK"
+bed_start "$NS_GW" gw-tfo "$MPCONVD" gateway --converter "$CV_ADDR4" --lan "$LAN_IF_GW" \
+	--link "a dev wanA via 10.10.1.2 role primary" --link "b dev wanB via 10.10.2.2" \
+	--mode tfo --control-socket none
+check "mode tfo with two links: a warning at start" \
+	wait_for 5 grep -q 'warning: mode tfo with 2 links' "$T/gw-tfo.err"
+bed_stop gw-tfo

@@ -120,24 +120,34 @@ static void redirect_ruleset_uses_nat_and_keeps_the_exclusions(void **state)
 	lacks(text, "socket transparent");
 }
 
-/* The on-path converter: MPTCP SYNs diverted (joins to their own port), plain TCP passes. */
+/* The on-path converter: every SYN classified before any socket lookup; exclusions (native
+ * destinations) first; the rules themselves are torture_onpath's. */
 static void mptcp_only_ruleset_diverts_mptcp_and_passes_tcp(void **state)
 {
 	struct intercept_config cfg = config(true);
 	char text[8192];
-	const char *missing, *join, *capable;
+	const char *exclude, *missing, *capable, *sockets;
 
 	cfg.mptcp_only = true;
+	cfg.log_group = 7;
+	cfg.native_ports[cfg.native_ports_len++] = 443;
 	assert_true(intercept_render(&cfg, text, sizeof(text)) > 0);
+	exclude = strstr(text, "ip daddr @exclude4 accept");
 	missing = strstr(text, "tcp option mptcp missing accept");
-	join = strstr(text, "tcp option mptcp subtype 1 meta nfproto ipv4 tproxy ip to 127.0.0.1");
-	capable = strstr(text, "meta nfproto ipv4 tproxy ip to :3129");
+	capable = strstr(text, "subtype 0 meta nfproto ipv4 tproxy ip to 127.0.0.1:3129");
+	sockets = strstr(text, "socket transparent 1");
+	assert_non_null(exclude);
 	assert_non_null(missing);
-	assert_non_null(join);
 	assert_non_null(capable);
-	assert_true(missing < join && join < capable);
+	assert_non_null(sockets);
+	assert_true(exclude < missing && missing < capable && capable < sockets);
+	contains(text, "tcp dport { 443 } accept");
+	contains(text, "log group 7 ");
 	contains(text, "tcp option mptcp subtype 1 meta nfproto ipv6 tproxy ip6 to [::1]");
 	lacks(text, "ct mark set ct mark");
+	assert_true(text[strlen(text) - 2] == '}');
+	cfg.native_ports_len = INTERCEPT_MAX_NATIVE_PORTS + 1;
+	assert_int_equal(intercept_render(&cfg, text, sizeof(text)), -EINVAL);
 }
 
 static void ipv4_only_config_renders_no_ipv6_rule(void **state)

@@ -6,6 +6,8 @@
  */
 #include "metrics.h"
 
+#include <errno.h>
+
 #include <stdarg.h>
 #include <stddef.h>
 #include <setjmp.h>
@@ -131,6 +133,32 @@ static void concurrent_observers_lose_nothing(void **state)
 	assert_int_equal(atomic_load(&shared_hist.buckets[2]), 4 * 2 * (100000 / 7));
 }
 
+static void netstat_counters_are_found_by_name(void **state)
+{
+	static const char text[] = "TcpExt: SyncookiesSent ListenDrops\n"
+				   "TcpExt: 0 7\n"
+				   "IpExt: InNoRoutes\n"
+				   "IpExt: 3\n"
+				   "MPTcpExt: MPCapableSYNRX NoDSSInWindow MPTCPRetrans\n"
+				   "MPTcpExt: 12 4567 89\n";
+	uint64_t v = 0;
+
+	(void)state;
+	assert_int_equal(metrics_netstat_parse(text, "MPTcpExtNoDSSInWindow", &v), 0);
+	assert_int_equal(v, 4567);
+	assert_int_equal(metrics_netstat_parse(text, "MPTcpExtMPTCPRetrans", &v), 0);
+	assert_int_equal(v, 89);
+	assert_int_equal(metrics_netstat_parse(text, "TcpExtListenDrops", &v), 0);
+	assert_int_equal(v, 7);
+	assert_int_equal(metrics_netstat_parse(text, "MPTcpExtNoDSS", &v), -ENOENT);
+	assert_int_equal(metrics_netstat_parse(text, "MPTcpExtAbsent", &v), -ENOENT);
+	assert_int_equal(metrics_netstat_parse(text, "TcpExtInNoRoutes", &v), -ENOENT);
+	assert_int_equal(metrics_netstat_parse("MPTcpExt: A B\nMPTcpExt: 1\n", "MPTcpExtB", &v),
+			 -ENOENT);
+	assert_int_equal(metrics_netstat_parse("", "MPTcpExtB", &v), -ENOENT);
+	assert_int_equal(metrics_netstat_parse("MPTcpExt: B", "MPTcpExtB", &v), -ENOENT);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -140,6 +168,7 @@ int main(void)
 		cmocka_unit_test(special_values_are_spelled_as_prometheus_does),
 		cmocka_unit_test(names_are_checked),
 		cmocka_unit_test(concurrent_observers_lose_nothing),
+		cmocka_unit_test(netstat_counters_are_found_by_name),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);
