@@ -52,9 +52,11 @@ void config_init(struct config *cfg)
 				.max_idle = 2048,
 				.client_prefix6 = 64,
 				.transparent_port = 5125,
-				.max_sessions_per_client = 512,
-				.max_pending_per_client = 64,
-				.max_idle_per_client = 32,
+				/* a busy household behind one gateway: hundreds of
+				 * connections, bursts of 100+ at once, the pool's idle ones */
+				.max_sessions_per_client = 4096,
+				.max_pending_per_client = 1024,
+				.max_idle_per_client = 256,
 				.convert_wait_ms = 60000,
 				.connect_timeout_ms = 10000,
 				.idle_timeout_ms = 600000,
@@ -75,11 +77,14 @@ void config_init(struct config *cfg)
 				.pool_max = 32,
 				.pool_max_idle_ms = 30000,
 				.link_table = 5100,
-				.probe_interval_ms = 1000,
+				.probe_interval_ms = 500, /* a dead link noticed in ~1.5 s */
 				.probe_down = 3,
 				.probe_up = 2,
+				.converter_down = CONFIG_DOWN_DIRECT, /* the household stays online */
+				.max_sessions_per_host = 512,
 				.intercept = true,
-				.connect_timeout_ms = 10000,
+				.establish_timeout_ms = 1000, /* one initial RTO */
+				.connect_timeout_ms = 3000,
 				.reply_timeout_ms = 10000,
 				.early_data_wait_ms = 2,
 				.idle_timeout_ms = 600000,
@@ -342,7 +347,9 @@ static int config_finish_gateway(struct config_gateway *gw, char err[CONFIG_ERR_
 		config_fail(err, "lan: at least one LAN interface is required to intercept");
 		return -EINVAL;
 	}
-	if (!gw->has_probe_target) /* the converter itself, as reachable from each link */
+	/* Shown as the first converter; unless set, the links are probed towards every
+	 * converter in turn (links_targets), so one dead converter kills no link. */
+	if (!gw->has_probe_target)
 		gw->probe_target = gw->converters[0];
 	if (gw->pool_min > gw->pool_max) {
 		config_fail(err, "pool-min (%u) is larger than pool-max (%u)", gw->pool_min,

@@ -173,7 +173,8 @@ static void gw_identity_json(struct gateway *gw, struct reply *r)
 											  : "false",
 			     gw->upstream.conv[i].failures);
 	}
-	reply_puts(r, "]");
+	reply_printf(r, "],\"active_converter\":%u",
+		     upstream_active(&gw->upstream, gw->loop.now_ms));
 }
 
 static int gw_ctl_status(void *ctx, struct reply *r, const struct ctl_request *req)
@@ -200,8 +201,9 @@ static int gw_ctl_status(void *ctx, struct reply *r, const struct ctl_request *r
 						   : "plain",
 		     gc->intercept_method == CONFIG_INTERCEPT_REDIRECT ? "redirect" : "tproxy", gc->links_len, gw->policy.len);
 	for (size_t i = 0; i < gc->converters_len; i++)
-		reply_printf(r, "%-11s %s%s\n", i ? "" : "converters",
+		reply_printf(r, "%-11s %s%s%s\n", i ? "" : "converters",
 			     addr_format(&gc->converters[i], true, where),
+			     upstream_active(&gw->upstream, gw->loop.now_ms) == i ? " (active)" : "",
 			     upstream_usable(&gw->upstream, (unsigned)i, gw->loop.now_ms)
 				     ? ""
 				     : " (backing off)");
@@ -213,6 +215,9 @@ static int gw_ctl_status(void *ctx, struct reply *r, const struct ctl_request *r
 		     gw->pool_on ? gw->pool.ready : 0, st->pool_hits, st->pool_misses);
 	reply_printf(r, "%-11s %lu converter errors, %lu upstream failures, %lu MPTCP fallbacks\n",
 		     "problems", st->converter_errors, st->upstream_failures, st->mptcp_fallbacks);
+	reply_printf(r, "%-11s %lu refusals retried, %lu moved to another link, %lu over "
+			"max-sessions-per-host\n",
+		     "retries", st->refusal_retries, st->establish_retries, st->host_limited);
 	return 0;
 }
 

@@ -36,19 +36,25 @@ int upstream_pick_for(const struct upstream *up, uint8_t tried, uint64_t now_ms)
 	return conv;
 }
 
+unsigned upstream_active(const struct upstream *up, uint64_t now_ms)
+{
+	int conv = upstream_pick(up, 0, now_ms);
+
+	return conv < 0 ? 0 : (unsigned)conv;
+}
+
 bool upstream_failed(struct upstream *up, unsigned i, bool refused, uint64_t now_ms,
 		     uint64_t *backoff_ms)
 {
 	struct upstream_converter *c = &up->conv[i];
-	uint64_t base = refused ? UPSTREAM_BACKOFF_REFUSED_MS : UPSTREAM_BACKOFF_UNREACHABLE_MS;
 
 	c->failures++;
-	*backoff_ms = c->backoff_ms;
-	if (!upstream_usable(up, i, now_ms))
-		return false; /* already backing off (connections that were on their way) */
-	c->backoff_ms = c->backoff_ms ? c->backoff_ms * 2 : base;
-	if (c->backoff_ms < base)
-		c->backoff_ms = base;
+	c->fails_in_row++;
+	*backoff_ms = upstream_usable(up, i, now_ms) ? 0 : c->backoff_ms;
+	/* already backing off (connections that were on their way), or one bad connection */
+	if (!upstream_usable(up, i, now_ms) || c->fails_in_row < UPSTREAM_FAILS_IN_ROW)
+		return false;
+	c->backoff_ms = c->backoff_ms ? c->backoff_ms * 2 : UPSTREAM_BACKOFF_FIRST_MS;
 	if (c->backoff_ms > UPSTREAM_BACKOFF_MAX_MS)
 		c->backoff_ms = UPSTREAM_BACKOFF_MAX_MS;
 	c->retry_at_ms = now_ms + c->backoff_ms;
@@ -57,9 +63,14 @@ bool upstream_failed(struct upstream *up, unsigned i, bool refused, uint64_t now
 	return true;
 }
 
-void upstream_ok(struct upstream *up, unsigned i)
+bool upstream_ok(struct upstream *up, unsigned i)
 {
-	up->conv[i].backoff_ms = 0;
-	up->conv[i].retry_at_ms = 0;
-	up->conv[i].refused = false;
+	struct upstream_converter *c = &up->conv[i];
+	bool was = c->backoff_ms != 0;
+
+	c->backoff_ms = 0;
+	c->retry_at_ms = 0;
+	c->fails_in_row = 0;
+	c->refused = false;
+	return was;
 }
