@@ -84,7 +84,7 @@ void config_init(struct config *cfg)
 				.max_sessions_per_host = 512,
 				.intercept = true,
 				.establish_timeout_ms = 1000, /* one initial RTO */
-				.connect_timeout_ms = 3000,
+				.connect_timeout_ms = 2000, /* two links, 1 s each */
 				.reply_timeout_ms = 10000,
 				.early_data_wait_ms = 2,
 				.idle_timeout_ms = 600000,

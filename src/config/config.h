@@ -131,7 +131,7 @@ struct config_gateway {
 	enum config_upstream_protocol upstream_protocol; /* Convert (default), SOCKS 5, none */
 	unsigned workers;
 	uint32_t establish_timeout_ms; /* converter silent this long: another link; 1 s */
-	uint32_t connect_timeout_ms;   /* reaching a converter, all links tried; default 3 s */
+	uint32_t connect_timeout_ms;   /* reaching a converter, all links tried; default 2 s */
 	uint32_t reply_timeout_ms;     /* a destination's answer (via converter or direct); 10 s */
 	uint32_t early_data_wait_ms; /* pool mode: wait for the LAN client's first bytes; 2 ms */
 	uint32_t idle_timeout_ms;    /* default 600 s */

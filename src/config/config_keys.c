@@ -393,7 +393,7 @@ const struct config_key config_keys[] = {
 	  .min = 1,
 	  .max = 10 * MIN,
 	  .help = "reach a converter, every live link tried, before it counts as failed "
-		  "(default 3s)" },
+		  "(default 2s)" },
 	{ .section = CONFIG_GATEWAY,
 	  .name = "establish-timeout",
 	  .arg = "DURATION",

@@ -1296,7 +1296,7 @@ static void a_household_fits_the_default_limits(void **state)
 	assert_true(cfg.gateway.max_sessions_per_host < cfg.converter.max_sessions_per_client);
 	assert_int_equal(cfg.gateway.converter_down, CONFIG_DOWN_DIRECT);
 	assert_int_equal(cfg.gateway.establish_timeout_ms, 1000);
-	assert_int_equal(cfg.gateway.connect_timeout_ms, 3000);
+	assert_int_equal(cfg.gateway.connect_timeout_ms, 2000);
 	assert_int_equal(cfg.gateway.reply_timeout_ms, 10000);
 	assert_true(cfg.gateway.probe_interval_ms * cfg.gateway.probe_down <= 1500);
 	assert_false(cfg.gateway.has_probe_target); /* every converter, in turn */

@@ -86,6 +86,31 @@ static void failures_in_a_row_back_off_1_s_doubling_to_30_s(void **state)
 	}
 }
 
+static void after_a_back_off_one_connection_tries_it_the_others_go_on(void **state)
+{
+	struct upstream up;
+	uint64_t backoff;
+
+	upstream_init(&up, 2);
+	fail_n(&up, 0, false, 0, UPSTREAM_FAILS_IN_ROW, &backoff);
+	assert_int_equal(upstream_pick_for(&up, 0, 10), 1);
+	/* the back-off is over: the first connection tries converter 0 ... */
+	assert_int_equal(upstream_pick_for(&up, 0, backoff), 0);
+	/* ... the next ones keep using converter 1 while that trial runs */
+	assert_int_equal(upstream_pick_for(&up, 0, backoff + 10), 1);
+	assert_int_equal(upstream_active(&up, backoff + 10), 1);
+	/* the trial failed: a longer back-off at once, no new count of failures in a row */
+	assert_true(upstream_failed(&up, 0, false, backoff + 900, &backoff));
+	assert_int_equal(backoff, 2 * UPSTREAM_BACKOFF_FIRST_MS);
+	/* a trial that never reports ends by itself */
+	assert_int_equal(upstream_pick_for(&up, 0, 1000 + 900 + 2000), 0);
+	assert_int_equal(upstream_pick_for(&up, 0, 1000 + 900 + 2000 + UPSTREAM_TRIAL_MS), 0);
+	/* the trial answered: back to normal */
+	assert_true(upstream_ok(&up, 0));
+	assert_int_equal(upstream_pick_for(&up, 0, 10000), 0);
+	assert_int_equal(upstream_pick_for(&up, 0, 10001), 0);
+}
+
 static void never_longer_than_rfc_8803_asks(void **state)
 {
 	struct upstream up;
@@ -148,6 +173,7 @@ int main(void)
 		cmocka_unit_test(one_refused_connection_backs_nothing_off),
 		cmocka_unit_test(a_success_between_refusals_resets_the_count),
 		cmocka_unit_test(failures_in_a_row_back_off_1_s_doubling_to_30_s),
+		cmocka_unit_test(after_a_back_off_one_connection_tries_it_the_others_go_on),
 		cmocka_unit_test(never_longer_than_rfc_8803_asks),
 		cmocka_unit_test(failures_while_backing_off_do_not_extend_it),
 		cmocka_unit_test(an_unreachable_converter_is_tried_anyway_a_refusing_one_is_not),
