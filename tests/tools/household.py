@@ -12,8 +12,8 @@ hold: COUNT keep-alive connections opened, left idle SECONDS, then each must sti
 paced: COUNT sequential-ish connections, one every INTERVAL s, each in its own task; reports
   the slowest.
 Every connection has --timeout seconds (default 5) in all. Last line:
-  "ok=N failed=M reset=R timeout=T max_ms=X" (failed counts resets, timeouts and wrong
-  answers); exit 0 when failed=0.
+  "ok=N failed=M reset=R timeout=T max_ms=X slow=S" (failed counts resets, timeouts and
+  wrong answers; slow: connections over --slow-ms, default 1500); exit 0 when failed=0.
 """
 import argparse
 import asyncio
@@ -76,8 +76,9 @@ async def run(args):
     counts = {k: sum(1 for r in results if r[0] == k) for k in ("ok", "failed", "reset", "timeout")}
     failed = len(results) - counts["ok"]
     worst = max((r[1] for r in results), default=0)
+    slow = sum(1 for r in results if r[1] > args.slow_ms)
     print(f"ok={counts['ok']} failed={failed} reset={counts['reset']} "
-          f"timeout={counts['timeout']} max_ms={worst:.0f}")
+          f"timeout={counts['timeout']} max_ms={worst:.0f} slow={slow}")
     return failed
 
 
@@ -94,6 +95,7 @@ def main():
     ap.add_argument("--seconds", type=float, default=20)
     ap.add_argument("--interval", type=float, default=0.5)
     ap.add_argument("--timeout", type=float, default=5)
+    ap.add_argument("--slow-ms", type=float, default=1500)
     args = ap.parse_args()
     sys.exit(1 if asyncio.run(run(args)) else 0)
 
