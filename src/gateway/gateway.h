@@ -12,7 +12,8 @@
  *   session.c  one LAN connection from accept to relay: policy, upstream, reply, close
  *   upstream.c which converter to ask, and the RFC 8803 back-off (pure)
  *   hosts.c    connections per LAN host, against the fair per-host cap (pure)
- * main -> reload, ops, session; ops -> reload, probe, session; reload -> session.
+ * main -> reload, ops, session; ops -> reload, probe, session; reload -> session;
+ * probe -> session (an answered probe ends a converter's back-off).
  */
 #include "config.h"
 #include "convert.h"

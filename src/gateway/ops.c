@@ -143,11 +143,13 @@ static void gw_totals_json(struct gateway *gw, struct reply *r)
 		     "\"blocked\":%lu,\"bytes_up\":%lu,\"bytes_down\":%lu,\"pool_ready\":%u,"
 		     "\"pool_hits\":%lu,\"pool_misses\":%lu,\"converter_errors\":%lu,"
 		     "\"upstream_failures\":%lu,\"converter_down_fallbacks\":%lu,"
-		     "\"mptcp_fallbacks\":%lu,\"converter_switches\":%lu",
+		     "\"mptcp_fallbacks\":%lu,\"converter_switches\":%lu,"
+		     "\"refusal_retries\":%lu,\"establish_retries\":%lu,\"host_limited\":%lu",
 		     gw->sessions.len, st->sessions, st->bonded, st->direct, st->blocked,
 		     st->bytes_up, st->bytes_down, gw->pool_on ? gw->pool.ready : 0, st->pool_hits,
 		     st->pool_misses, st->converter_errors, st->upstream_failures, st->fallbacks,
-		     st->mptcp_fallbacks, st->converter_switches);
+		     st->mptcp_fallbacks, st->converter_switches, st->refusal_retries,
+		     st->establish_retries, st->host_limited);
 }
 
 static void gw_identity_json(struct gateway *gw, struct reply *r)
@@ -373,6 +375,15 @@ static int gw_http_metrics(void *ctx, struct reply *r)
 		   "Bonded connections no converter could take.", st->upstream_failures);
 	gw_counter(&w, "mpconv_converter_switches_total",
 		   "Connections moved on to the next converter.", st->converter_switches);
+	gw_counter(&w, "mpconv_refusal_retries_total",
+		   "Connections a converter refused (Error 64/65), tried once more.",
+		   st->refusal_retries);
+	gw_counter(&w, "mpconv_establish_retries_total",
+		   "Connections opened again from another link (no answer within establish-timeout).",
+		   st->establish_retries);
+	gw_counter(&w, "mpconv_host_limited_total",
+		   "Connections reset because their LAN host had max-sessions-per-host.",
+		   st->host_limited);
 	metrics_family(&w, "mpconv_link_up", METRICS_GAUGE, "1 when the access link is usable.");
 	for (size_t i = 0; i < nl; i++) {
 		l[0] = (struct metrics_label){ "link", links[i].name };
