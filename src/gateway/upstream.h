@@ -15,8 +15,8 @@
  * to wait after Resource Exceeded or Network Failure (Error 64/65). When a back-off ends, one
  * connection tries the converter (for at most UPSTREAM_TRIAL_MS) while the others keep going
  * elsewhere: a dead converter costs one slow connection per back-off, not a stalled household.
- * A success (a connection or a probe) ends the back-off and the count. Pure: the caller passes the clock and does the
- * connecting and the logging.
+ * A success (a connection or a probe) ends the back-off and the count. Pure: the caller passes the
+ * clock and does the connecting and the logging.
  */
 #define UPSTREAM_MAX		  4 /* = CONFIG_MAX_CONVERTERS */
 #define UPSTREAM_FAILS_IN_ROW	  3
@@ -27,7 +27,7 @@
 struct upstream_converter {
 	uint64_t retry_at_ms, backoff_ms;
 	uint64_t trial_until_ms; /* one connection is trying it after a back-off; 0 = none */
-	unsigned fails_in_row; /* failures since the last success */
+	unsigned fails_in_row;	 /* failures since the last success */
 	bool refused; /* the back-off follows refusals (Error 64/65), not connect failures */
 	unsigned long failures;
 };
