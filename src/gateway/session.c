@@ -145,17 +145,6 @@ static uint8_t gw_links_left(const struct gw_session *s)
 	return left ? left : all;
 }
 
-/* Arms the establishment timer: establish-timeout, or what is left of connect-timeout. */
-static bool gw_arm(struct gw_session *s, uint64_t delay_ms);
-static bool gw_arm_establish(struct gw_session *s)
-{
-	const struct config_gateway *gc = &s->gw->config.gateway;
-	uint64_t spent = s->gw->loop.now_ms - s->attempt_ms;
-	uint64_t left = gc->connect_timeout_ms > spent ? gc->connect_timeout_ms - spent : 1;
-
-	return gw_arm(s, left < gc->establish_timeout_ms ? left : gc->establish_timeout_ms);
-}
-
 /* Arms the session's timer; a timer that cannot be armed ends the session (nothing would
  * wake it). false then: the caller returns at once. */
 static bool gw_arm(struct gw_session *s, uint64_t delay_ms)
@@ -164,6 +153,16 @@ static bool gw_arm(struct gw_session *s, uint64_t delay_ms)
 		return true;
 	gw_close(s, "out of memory arming a timer", true);
 	return false;
+}
+
+/* Arms the establishment timer: establish-timeout, or what is left of connect-timeout. */
+static bool gw_arm_establish(struct gw_session *s)
+{
+	const struct config_gateway *gc = &s->gw->config.gateway;
+	uint64_t spent = s->gw->loop.now_ms - s->attempt_ms;
+	uint64_t left = gc->connect_timeout_ms > spent ? gc->connect_timeout_ms - spent : 1;
+
+	return gw_arm(s, left < gc->establish_timeout_ms ? left : gc->establish_timeout_ms);
 }
 
 const char *gw_state_name(enum gw_state state)
