@@ -44,10 +44,11 @@ static char *config_trim(char *s)
 	return s;
 }
 
-/* The defaults of the keys both roles have; only the control socket's path differs. */
-#define CONFIG_COMMON_DEFAULTS(socket_path)                                                     \
+/* The defaults of the keys both roles have; the control socket's path and the connect timeout
+ * differ (the gateway's covers reaching a converter over two links, 1 s each). */
+#define CONFIG_COMMON_DEFAULTS(socket_path, connect_ms)                                         \
 	{                                                                                          \
-		.connect_timeout_ms = 10000, .idle_timeout_ms = 600000,                            \
+		.connect_timeout_ms = connect_ms, .idle_timeout_ms = 600000,                       \
 		.drain_timeout_ms = 30000,                                                         \
 		.socket_buffer = 0, /* autotuning: bonds 0.95 of the links, 4m 0.88 */            \
 		.pipe_size = 1 * MIB, .splice = true, .log_level = LOG_LEVEL_INFO,                 \
@@ -67,13 +68,15 @@ void config_init(struct config *cfg)
 				.max_idle = 2048,
 				.client_prefix6 = 64,
 				.transparent_port = 5125,
-				.max_sessions_per_client = 512,
-				.max_pending_per_client = 64,
-				.max_idle_per_client = 32,
+				/* a busy household behind one gateway: hundreds of
+				 * connections, bursts of 100+ at once, the pool's idle ones */
+				.max_sessions_per_client = 4096,
+				.max_pending_per_client = 1024,
+				.max_idle_per_client = 256,
 				.convert_wait_ms = 60000,
 				.error_grace_ms = 2000,
 				.syn_retries = 3,
-				.common = CONFIG_COMMON_DEFAULTS("/run/mpconv/converter.sock"),
+				.common = CONFIG_COMMON_DEFAULTS("/run/mpconv/converter.sock", 10000),
 			},
 		.gateway =
 			{
@@ -83,13 +86,16 @@ void config_init(struct config *cfg)
 				.pool_max = 32,
 				.pool_max_idle_ms = 30000,
 				.link_table = 5100,
-				.probe_interval_ms = 1000,
+				.probe_interval_ms = 500, /* a dead link noticed in ~1.5 s */
 				.probe_down = 3,
 				.probe_up = 2,
+				.converter_down = CONFIG_DOWN_DIRECT, /* the household stays online */
+				.max_sessions_per_host = 512,
 				.intercept = true,
+				.establish_timeout_ms = 1000, /* one initial RTO */
 				.reply_timeout_ms = 10000,
 				.early_data_wait_ms = 2,
-				.common = CONFIG_COMMON_DEFAULTS("/run/mpconv/gateway.sock"),
+				.common = CONFIG_COMMON_DEFAULTS("/run/mpconv/gateway.sock", 2000),
 			},
 	};
 }
@@ -343,7 +349,9 @@ static int config_finish_gateway(struct config_gateway *gw, char err[CONFIG_ERR_
 		config_fail(err, "lan: at least one LAN interface is required to intercept");
 		return -EINVAL;
 	}
-	if (!gw->has_probe_target) /* the converter itself, as reachable from each link */
+	/* Shown as the first converter; unless set, the links are probed towards every
+	 * converter in turn (links_targets), so one dead converter kills no link. */
+	if (!gw->has_probe_target)
 		gw->probe_target = gw->converters[0];
 	if (gw->pool_min > gw->pool_max) {
 		config_fail(err, "pool-min (%u) is larger than pool-max (%u)", gw->pool_min,

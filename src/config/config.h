@@ -134,14 +134,16 @@ struct config_gateway {
 	uint32_t link_table;	     /* link i: routing table and rule preference base + i; 5100 */
 	uint32_t probe_interval_ms;  /* ICMP echo per link; default 1 s; 0 = carrier only */
 	uint32_t probe_down, probe_up; /* lost / answered in a row to change state; 3 and 2 */
-	struct addr_port probe_target; /* default: the first converter */
+	struct addr_port probe_target; /* default: every converter, in turn */
 	bool has_probe_target;
 	enum pol_action default_action; /* bond by default */
-	enum config_converter_down converter_down; /* closed: reset LAN connections; direct */
+	enum config_converter_down converter_down; /* direct (default); closed: reset them */
+	uint32_t max_sessions_per_host; /* per LAN address (IPv6: /64); default 512; 0 = none */
 	bool intercept;	    /* install the nftables rules; default true */
 	enum config_intercept_method intercept_method; /* tproxy (default), redirect */
 	enum config_upstream_protocol upstream_protocol; /* Convert (default), SOCKS 5, none */
-	uint32_t reply_timeout_ms;   /* converter's Convert reply; default 10 s */
+	uint32_t establish_timeout_ms; /* converter silent this long: another link; 1 s */
+	uint32_t reply_timeout_ms;     /* a destination's answer (via converter or direct); 10 s */
 	uint32_t early_data_wait_ms; /* pool mode: wait for the LAN client's first bytes; 2 ms */
 	struct config_common common;
 };

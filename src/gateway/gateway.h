@@ -11,11 +11,14 @@
  *   probe.c    `mpconvctl probe`: the converter tested over each link
  *   session.c  one LAN connection from accept to relay: policy, upstream, reply, close
  *   upstream.c which converter to ask, and the RFC 8803 back-off (pure)
- * main -> reload, ops, session; ops -> reload, probe, session; reload -> session.
+ *   hosts.c    connections per LAN host, against the fair per-host cap (pure)
+ * main -> reload, ops, session; ops -> reload, probe, session; reload -> session;
+ * probe -> session (an answered probe ends a converter's back-off).
  */
 #include "config.h"
 #include "convert.h"
 #include "ctl.h"
+#include "hosts.h"
 #include "http.h"
 #include "intercept.h"
 #include "list.h"
@@ -46,6 +49,7 @@ enum gw_state {
 	GW_WAIT_REPLY,		/* Convert request sent; waiting for the converter's answer */
 	GW_DIRECT_CONNECTING,	/* policy said direct: connecting to the destination itself */
 	GW_RELAY,
+	GW_REFUSED_WAIT, /* the converter refused it once: a moment, then one fresh try */
 };
 
 struct gateway;
@@ -59,6 +63,12 @@ struct gw_session {
 	struct paths_conn *path; /* subflow management of the upstream connection, or NULL */
 	unsigned converter;	 /* index of the converter in use */
 	uint8_t converters_tried;
+	uint8_t links_tried; /* links this connection's attempts left by, to this converter */
+	int link;	     /* the attempt's initial subflow link, -1 = unknown or routing's */
+	uint64_t attempt_ms; /* this converter's first attempt for this connection */
+	bool refused_once;   /* a converter refused it (Error 64/65): one retry only */
+	bool request_acked;  /* the converter has the request: now the destination's time */
+	bool host_counted;   /* counted in gw->hosts */
 	bool bonded, from_pool;
 	bool fell_back; /* upstream is plain TCP (MPTCP refused or stripped): counted once */
 	bool tracked;	/* the upstream socket was looked at (paths, fallback): once per socket */
@@ -73,7 +83,8 @@ struct gw_session {
 
 struct gw_stats {
 	unsigned long sessions, bonded, direct, blocked, pool_hits, pool_misses, fallbacks,
-		converter_errors, upstream_failures, mptcp_fallbacks, converter_switches;
+		converter_errors, upstream_failures, mptcp_fallbacks, converter_switches,
+		establish_retries, refusal_retries, host_limited;
 	unsigned long bytes_up, bytes_down; /* ended sessions */
 	unsigned long ends[SESSION_END_COUNT];
 	unsigned long errors_received[256]; /* Convert Error codes (SOCKS replies: 1..8) */
@@ -112,6 +123,8 @@ struct gateway {
 	char **argv;
 	bool draining;
 	bool converter_failing; /* logged once per outage, not once per connection */
+	uint64_t refused_warned_ms; /* "a connection was refused twice": once per interval */
+	struct hosts hosts; /* connections per LAN host, for max-sessions-per-host */
 	struct gw_stats stats;
 	uint8_t scratch[CONV_MAX_LEN];
 	uint8_t early[GW_REQUEST_MAX + GW_EARLY_MAX]; /* request + early LAN bytes, one send */
@@ -139,6 +152,8 @@ struct sock_connect_opts gw_upstream_opts(const struct gateway *gw);
 int gw_family(const struct addr_port *ap);
 /* Points the pool at the converter in use and at the best link for initial subflows. */
 void gw_pool_sync(struct gateway *gw);
+/* Converter i answered (a connection or a probe): its back-off, if any, ends now. */
+void gw_converter_ok(struct gateway *gw, unsigned i);
 
 /* reload.c */
 /* The rules of gc, naming the links of gc, into table (freed on error). 0 or -errno. */

@@ -344,7 +344,8 @@ static int links_probe_open(struct links *links, struct link_state *l, struct li
 
 static void links_probe_send(struct links *links, struct link_state *l, struct link_probe *p)
 {
-	const struct addr_port *target = &links->params.probe_target[links_family_index(p->family)];
+	int f = links_family_index(p->family);
+	const struct addr_port *target = &links->params.probe_target[f][l->target[f]];
 	uint8_t packet[16] = { p->family == AF_INET ? ICMP_ECHO : ICMP6_ECHO_REQUEST, 0 };
 	struct sockaddr_storage ss;
 	socklen_t len = addr_to_sockaddr(target, &ss);
@@ -397,11 +398,13 @@ static void links_on_probe_timer(struct loop_timer *timer)
 		for (int f = 0; f < 2; f++) {
 			struct link_probe *p = &l->probe[f];
 
-			if (!links->params.has_probe_target[f] ||
-			    !(f ? l->has_addr6 : l->has_addr4))
+			if (!links->params.probe_targets[f] || !(f ? l->has_addr6 : l->has_addr4))
 				continue;
 			any = true;
-			outstanding |= p->sent_ms != 0;
+			if (p->sent_ms) { /* unanswered: that target may be the dead one, not us */
+				outstanding = true;
+				l->target[f] = (l->target[f] + 1) % links->params.probe_targets[f];
+			}
 			p->sent_ms = 0;
 		}
 		/* A round counts as lost when no family was answered since the last one. */
@@ -413,7 +416,7 @@ static void links_on_probe_timer(struct loop_timer *timer)
 			}
 		}
 		for (int f = 0; any && f < 2; f++) {
-			if (links->params.has_probe_target[f] && (f ? l->has_addr6 : l->has_addr4))
+			if (links->params.probe_targets[f] && (f ? l->has_addr6 : l->has_addr4))
 				links_probe_send(links, l, &l->probe[f]);
 		}
 	}
@@ -492,24 +495,35 @@ int links_start(struct links *links, struct loop *loop, const struct link_conf *
 	return 0;
 }
 
-void links_set_probes(struct links *links, uint32_t interval_ms, unsigned down, unsigned up,
-		      const struct addr_port *target)
+void links_params_targets(struct links_params *params, const struct addr_port *targets,
+			  unsigned len)
 {
-	int f = addr_is_v4mapped(target->ip) ? 0 : 1;
+	params->probe_targets[0] = params->probe_targets[1] = 0;
+	for (unsigned i = 0; i < len; i++) {
+		int f = addr_is_v4mapped(targets[i].ip) ? 0 : 1;
+
+		if (params->probe_targets[f] < LINKS_PROBE_TARGETS)
+			params->probe_target[f][params->probe_targets[f]++] = targets[i];
+	}
+}
+
+void links_set_probes(struct links *links, uint32_t interval_ms, unsigned down, unsigned up,
+		      const struct addr_port *targets, unsigned len)
+{
 	bool was_on = links->params.probe_interval_ms != 0;
 
 	links->params.probe_interval_ms = interval_ms;
 	links->params.probe_down = down;
 	links->params.probe_up = up;
-	memset(links->params.has_probe_target, 0, sizeof(links->params.has_probe_target));
-	links->params.probe_target[f] = *target;
-	links->params.has_probe_target[f] = true;
+	links_params_targets(&links->params, targets, len);
 	loop_timer_cancel(links->loop, &links->probe_timer);
 	for (unsigned i = 0; i < links->len; i++) {
 		struct link_state *l = &links->link[i];
 
-		for (int p = 0; p < 2; p++)
+		for (int p = 0; p < 2; p++) {
 			l->probe[p].sent_ms = 0; /* a reply to an old probe counts no more */
+			l->target[p] = 0;
+		}
 		if (!interval_ms && !l->alive) {
 			l->alive = true;
 			links_set_usable(l);

@@ -14,16 +14,20 @@
  * The gateway's access links (DSL, LTE, ...): declared in config, each with its own source-
  * routing table that the daemon creates and keeps true (the kernel deletes routes through a
  * link that goes down and never restores them), and a health state from the interface's
- * carrier plus active ICMP echo probes to the converter over that link. The link line and
- * its parser are config/link_conf.h.
+ * carrier plus active ICMP echo probes over that link. Link health is the link's own: a round
+ * lost towards one target moves that link's probes on to the next target (every converter, in
+ * turn), so one dead converter does not make every link dead; converter health is the
+ * gateway's business (upstream.h). The link line and its parser are config/link_conf.h.
  */
+#define LINKS_PROBE_TARGETS 4 /* = CONFIG_MAX_CONVERTERS */
 struct links_params {
 	uint32_t table_base;	 /* link i uses table and rule preference table_base + i */
 	uint32_t probe_interval_ms; /* 0 = no probes: carrier alone decides */
 	unsigned probe_down;	 /* consecutive lost probes that make a link dead */
 	unsigned probe_up;	 /* consecutive answered probes that make it alive again */
-	struct addr_port probe_target[2]; /* [0] IPv4, [1] IPv6 (the converter); port unused */
-	bool has_probe_target[2];
+	/* [0] IPv4, [1] IPv6: the converters, tried in turn per link; port unused */
+	struct addr_port probe_target[2][LINKS_PROBE_TARGETS];
+	unsigned probe_targets[2];
 	/* Called when a link becomes usable or stops being usable. */
 	void (*on_change)(int link, bool usable, void *arg);
 	void *arg;
@@ -51,6 +55,7 @@ struct link_state {
 	uint32_t rtt_ms; /* last probe round trip */
 	unsigned long probes_sent, probes_answered;
 	struct link_probe probe[2]; /* IPv4, IPv6 */
+	unsigned target[2];	    /* the probe target in use, per family */
 };
 
 struct links {
@@ -72,9 +77,12 @@ struct links {
  */
 int links_start(struct links *links, struct loop *loop, const struct link_conf *confs,
 		unsigned len, const struct links_params *params, char err[LINKS_ERR_LEN]);
+/* Sorts len probe targets (at most LINKS_PROBE_TARGETS per family) into params by family. */
+void links_params_targets(struct links_params *params, const struct addr_port *targets,
+			  unsigned len);
 /* New probe settings (a reload): interval 0 stops probing and counts every link alive. */
 void links_set_probes(struct links *links, uint32_t interval_ms, unsigned down, unsigned up,
-		      const struct addr_port *target);
+		      const struct addr_port *targets, unsigned len);
 /* Removes our rules and routes, closes everything. */
 void links_stop(struct links *links);
 

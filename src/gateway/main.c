@@ -194,7 +194,7 @@ static int gw_start_links(struct gateway *gw)
 		.arg = gw,
 	};
 	char err[LINKS_ERR_LEN];
-	int ret, f = addr_is_v4mapped(gc->probe_target.ip) ? 0 : 1;
+	int ret;
 
 	/* One bad minute must not disable MPTCP towards the converter for an hour. */
 	ret = gw_sysctl("/proc/sys/net/mptcp/blackhole_timeout", "0", NULL, 0);
@@ -202,8 +202,11 @@ static int gw_start_links(struct gateway *gw)
 		log_warnc(ret, "cannot set net.mptcp.blackhole_timeout=0");
 	if (gc->links_len == 0)
 		return 0;
-	params.probe_target[f] = gc->probe_target;
-	params.has_probe_target[f] = true;
+	/* link health towards every converter in turn, unless the operator named a target */
+	if (gc->has_probe_target)
+		links_params_targets(&params, &gc->probe_target, 1);
+	else
+		links_params_targets(&params, gc->converters, (unsigned)gc->converters_len);
 	ret = links_start(&gw->links, &gw->loop, gc->links, (unsigned)gc->links_len, &params, err);
 	if (ret < 0) {
 		log_warnx("%s", err);

@@ -135,11 +135,13 @@ static void gw_totals_json(struct gateway *gw, struct reply *r)
 		     "\"blocked\":%lu,\"bytes_up\":%lu,\"bytes_down\":%lu,\"pool_ready\":%u,"
 		     "\"pool_hits\":%lu,\"pool_misses\":%lu,\"converter_errors\":%lu,"
 		     "\"upstream_failures\":%lu,\"converter_down_fallbacks\":%lu,"
-		     "\"mptcp_fallbacks\":%lu,\"converter_switches\":%lu",
+		     "\"mptcp_fallbacks\":%lu,\"converter_switches\":%lu,"
+		     "\"refusal_retries\":%lu,\"establish_retries\":%lu,\"host_limited\":%lu",
 		     gw->sessions.len, st->sessions, st->bonded, st->direct, st->blocked,
 		     st->bytes_up, st->bytes_down, gw->pool_on ? gw->pool.ready : 0, st->pool_hits,
 		     st->pool_misses, st->converter_errors, st->upstream_failures, st->fallbacks,
-		     st->mptcp_fallbacks, st->converter_switches);
+		     st->mptcp_fallbacks, st->converter_switches, st->refusal_retries,
+		     st->establish_retries, st->host_limited);
 }
 
 static void gw_identity_json(struct gateway *gw, struct reply *r)
@@ -165,7 +167,8 @@ static void gw_identity_json(struct gateway *gw, struct reply *r)
 											  : "false",
 			     gw->upstream.conv[i].failures);
 	}
-	reply_puts(r, "]");
+	reply_printf(r, "],\"active_converter\":%u",
+		     upstream_active(&gw->upstream, gw->loop.now_ms));
 }
 
 static int gw_ctl_status(void *ctx, struct reply *r, const struct ctl_request *req)
@@ -192,8 +195,9 @@ static int gw_ctl_status(void *ctx, struct reply *r, const struct ctl_request *r
 						   : "plain",
 		     gc->intercept_method == CONFIG_INTERCEPT_REDIRECT ? "redirect" : "tproxy", gc->links_len, gw->policy.len);
 	for (size_t i = 0; i < gc->converters_len; i++)
-		reply_printf(r, "%-11s %s%s\n", i ? "" : "converters",
+		reply_printf(r, "%-11s %s%s%s\n", i ? "" : "converters",
 			     addr_format(&gc->converters[i], true, where),
+			     upstream_active(&gw->upstream, gw->loop.now_ms) == i ? " (active)" : "",
 			     upstream_usable(&gw->upstream, (unsigned)i, gw->loop.now_ms)
 				     ? ""
 				     : " (backing off)");
@@ -205,6 +209,9 @@ static int gw_ctl_status(void *ctx, struct reply *r, const struct ctl_request *r
 		     gw->pool_on ? gw->pool.ready : 0, st->pool_hits, st->pool_misses);
 	reply_printf(r, "%-11s %lu converter errors, %lu upstream failures, %lu MPTCP fallbacks\n",
 		     "problems", st->converter_errors, st->upstream_failures, st->mptcp_fallbacks);
+	reply_printf(r, "%-11s %lu refusals retried, %lu moved to another link, %lu over "
+			"max-sessions-per-host\n",
+		     "retries", st->refusal_retries, st->establish_retries, st->host_limited);
 	return 0;
 }
 
@@ -376,6 +383,15 @@ static int gw_http_metrics(void *ctx, struct reply *r)
 		   "Bonded connections no converter could take.", st->upstream_failures);
 	gw_counter(&w, "mpconv_converter_switches_total",
 		   "Connections moved on to the next converter.", st->converter_switches);
+	gw_counter(&w, "mpconv_refusal_retries_total",
+		   "Connections a converter refused (Error 64/65), tried once more.",
+		   st->refusal_retries);
+	gw_counter(&w, "mpconv_establish_retries_total",
+		   "Connections opened again from another link (no answer within establish-timeout).",
+		   st->establish_retries);
+	gw_counter(&w, "mpconv_host_limited_total",
+		   "Connections reset because their LAN host had max-sessions-per-host.",
+		   st->host_limited);
 	metrics_family(&w, "mpconv_link_up", METRICS_GAUGE, "1 when the access link is usable.");
 	for (size_t i = 0; i < nl; i++) {
 		l[0] = (struct metrics_label){ "link", links[i].name };

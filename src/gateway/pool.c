@@ -3,9 +3,13 @@
  * The gateway's pool of pre-established upstream connections to a converter.
  * Owns the pooled sockets until pool_take() hands one over; never writes a byte on them (the
  * Convert message is the taker's) and never blocks: connects are non-blocking, one timer
- * drives refill, recycling, back-off and the adaptive target.
+ * drives refill, recycling, back-off and the adaptive target. A connection the converter
+ * closes soon after accepting it was refused (a per-client idle limit, most often): that backs
+ * the refill off like a failed connect, said once per back-off, never refilled in a loop.
  */
 #include "pool.h"
+
+#include "log.h"
 
 #include <errno.h>
 #include <stdlib.h>
@@ -16,6 +20,7 @@
 #define POOL_BACKOFF_MIN_MS 100
 #define POOL_BACKOFF_MAX_MS 5000
 #define POOL_RATE_WINDOW_MS 1000
+#define POOL_HEALTHY_MS	    1000 /* a ready connection alive this long was not refused */
 
 static void pool_on_event(struct loop_io *io, uint32_t events);
 
@@ -102,8 +107,19 @@ static void pool_on_event(struct loop_io *io, uint32_t events)
 		/* A ready connection has nothing to say: any event means the converter closed it
 		 * (convert-wait, restart) or the path broke. */
 		if (events & (EPOLLRDHUP | EPOLLHUP | EPOLLERR | EPOLLIN)) {
+			bool refused = pool->loop->now_ms - c->since_ms < POOL_HEALTHY_MS;
+
 			pool->stats.dropped++;
 			pool_drop(pool, c);
+			if (refused) {
+				pool->stats.refused++;
+				if (!pool->backoff_ms)
+					log_warnx("pool: the converter closed a pooled connection at "
+						  "once (refused: its max-idle-per-client?); refilling "
+						  "backs off (said once per back-off)");
+				pool_failed(pool, ECONNREFUSED);
+				return;
+			}
 			pool_refill(pool);
 		}
 		return;
@@ -122,8 +138,7 @@ static void pool_on_event(struct loop_io *io, uint32_t events)
 	pool->ready++;
 	c->ready = true;
 	c->since_ms = pool->loop->now_ms;
-	pool->backoff_ms = 0;
-	pool->last_error = 0;
+	pool->last_error = 0; /* the back-off ends once a connection proves healthy (tick, take) */
 	if (pool->params.on_connected)
 		pool->params.on_connected(pool, io->fd, pool->params.arg);
 }
@@ -158,6 +173,8 @@ static void pool_on_tick(struct loop_timer *timer)
 		struct pool_conn *c = list_entry(n, struct pool_conn, node);
 
 		next = n->next;
+		if (c->ready && now - c->since_ms >= POOL_HEALTHY_MS)
+			pool->backoff_ms = 0;
 		if (c->ready && now - c->since_ms >= pool->params.max_idle_ms) {
 			pool->stats.recycled++;
 			pool_drop(pool, c);
@@ -249,6 +266,7 @@ int pool_take(struct pool *pool)
 	oldest->io.fd = -1; /* handed out: pool_drop must not close it */
 	pool_drop(pool, oldest);
 	pool->stats.hits++;
+	pool->backoff_ms = 0;
 	pool_refill(pool);
 	return fd;
 }

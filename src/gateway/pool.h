@@ -44,6 +44,7 @@ struct pool_params {
 
 struct pool_stats {
 	unsigned long hits, misses, opened, failed, recycled, dropped;
+	unsigned long refused; /* closed by the converter right after connecting */
 };
 
 struct pool {

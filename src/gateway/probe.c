@@ -42,6 +42,7 @@ struct gw_probe {
 	struct reply *reply;
 	bool json;
 	uint64_t started_ms;
+	unsigned converter; /* the one probed: an answer ends its back-off */
 	struct loop_timer timer;
 	size_t len, pending;
 	struct gw_probe_link links[LINKS_MAX];
@@ -173,6 +174,8 @@ static void gw_probe_on_event(struct loop_io *io, uint32_t events)
 	if (!pl->done && (events & (EPOLLIN | EPOLLRDHUP | EPOLLHUP)) &&
 	    recv(io->fd, buf, sizeof(buf), MSG_DONTWAIT) > 0) {
 		pl->answered = true;
+		if (p->converter < p->gw->upstream.len)
+			gw_converter_ok(p->gw, p->converter);
 		gw_probe_link_end(pl);
 	}
 	if (p->pending == 0)
@@ -226,6 +229,7 @@ int gw_ctl_probe(void *ctx, struct reply *r, const struct ctl_request *req)
 	p->reply = r;
 	p->json = req->json;
 	p->started_ms = gw->loop.now_ms;
+	p->converter = conv < 0 ? 0 : (unsigned)conv;
 	p->len = gw->links_on ? gw->links.len : 1;
 	loop_timer_init(&p->timer, gw_probe_on_timeout);
 	p->next = gw->probes;

@@ -125,7 +125,8 @@ int gw_reload(struct gateway *gw, char why[CONFIG_ERR_LEN])
 	}
 	if (gw->links_on)
 		links_set_probes(&gw->links, now->probe_interval_ms, now->probe_down, now->probe_up,
-				 &now->probe_target);
+				 now->has_probe_target ? &now->probe_target : now->converters,
+				 now->has_probe_target ? 1 : (unsigned)now->converters_len);
 	log_info("reload: configuration applied to new connections (%zu rules, %zu converters)",
 		 gw->policy.len, now->converters_len);
 	return 0;

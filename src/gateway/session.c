@@ -5,7 +5,9 @@
  * or SOCKS 5, or straight to the server with an on-path converter; the converter's answer
  * checked before any byte reaches the LAN), sent direct, or blocked. Owns its sessions; ends
  * each with gw_close(s, reason): one log line, the counters, then session_release.
- * It never relays a byte before the converter said yes.
+ * It never relays a byte before the converter said yes. A refusal or a silent converter is first
+ * this connection's trouble: retried (another link, a fresh connection, the next converter)
+ * before the converter counts as failed (upstream.c) and converter-down decides.
  */
 #include "gateway.h"
 
@@ -26,6 +28,9 @@ static void gw_on_upstream_event(struct loop_io *io, uint32_t events);
 static void gw_bond_attempt(struct gw_session *s);
 static void gw_bond_connect(struct gw_session *s, unsigned conv, bool allow_pool);
 static void gw_close(struct gw_session *s, const char *reason, bool reset_lan);
+
+#define GW_REFUSED_RETRY_MS 100	 /* a refused connection's one retry waits this long */
+#define GW_WARN_INTERVAL_MS 10000 /* per-connection trouble: one line per interval */
 
 /* Path management of the session's upstream connection ends before its socket closes. */
 static void gw_untrack(struct gw_session *s)
@@ -105,19 +110,39 @@ void gw_pool_sync(struct gateway *gw)
 	pool_retarget(&gw->pool, &gc->converters[conv], &opts);
 }
 
-/* Converter i failed a connection: its back-off starts (said once per back-off), and the pool
- * moves on if it used that one. */
-static void gw_converter_failed(struct gateway *gw, unsigned i, bool refused)
+/* Converter i failed a connection: after several in a row its back-off starts (said once per
+ * back-off), and the pool moves on if it used that one. */
+static void gw_converter_failed(struct gateway *gw, unsigned i, bool refused, const char *why)
 {
 	uint64_t backoff_ms;
 
 	if (!upstream_failed(&gw->upstream, i, refused, gw->loop.now_ms, &backoff_ms))
 		return;
-	if (gw->config.gateway.converters_len > 1 || refused)
-		log_warnx("converter %u %s: not used for %llu s", i,
-			  refused ? "refused for lack of resources or network" : "unreachable",
-			  (unsigned long long)(backoff_ms / 1000));
+	log_warnx("converter %u: %u failures in a row (last: %s): not asked for %llu ms", i,
+		  gw->upstream.conv[i].fails_in_row, why, (unsigned long long)backoff_ms);
 	gw_pool_sync(gw);
+}
+
+/* Converter i answered (a connection, or `mpconvctl probe`): a back-off ends at once. */
+void gw_converter_ok(struct gateway *gw, unsigned i)
+{
+	if (gw->converter_failing)
+		log_info("converter answers again");
+	gw->converter_failing = false;
+	if (!upstream_ok(&gw->upstream, i))
+		return;
+	log_info("converter %u answers again: its back-off is over", i);
+	gw_pool_sync(gw);
+}
+
+/* The links this connection may still try for its initial subflow: those its rule allows,
+ * minus those it tried already (all of them again once every one was tried). */
+static uint8_t gw_links_left(const struct gw_session *s)
+{
+	uint8_t all = s->rule.links ? s->rule.links : (uint8_t)((1u << s->gw->links.len) - 1);
+	uint8_t left = all & (uint8_t)~s->links_tried;
+
+	return left ? left : all;
 }
 
 /* Arms the session's timer; a timer that cannot be armed ends the session (nothing would
@@ -130,11 +155,22 @@ static bool gw_arm(struct gw_session *s, uint64_t delay_ms)
 	return false;
 }
 
+/* Arms the establishment timer: establish-timeout, or what is left of connect-timeout. */
+static bool gw_arm_establish(struct gw_session *s)
+{
+	const struct config_gateway *gc = &s->gw->config.gateway;
+	uint64_t spent = s->gw->loop.now_ms - s->attempt_ms;
+	uint64_t left = gc->common.connect_timeout_ms > spent ? gc->common.connect_timeout_ms - spent : 1;
+
+	return gw_arm(s, left < gc->establish_timeout_ms ? left : gc->establish_timeout_ms);
+}
+
 const char *gw_state_name(enum gw_state state)
 {
-	static const char *const names[] = { "accepted",	 "wait-early",
+	static const char *const names[] = { "accepted",	  "wait-early",
 					     "upstream-connecting", "wait-reply",
-					     "direct-connecting", "relay" };
+					     "direct-connecting",   "relay",
+					     "refused-wait" };
 	return names[state];
 }
 
@@ -161,6 +197,8 @@ static void gw_close(struct gw_session *s, const char *reason, bool reset_lan)
 		 (unsigned long long)(gw->loop.now_ms - s->base.started_ms), subflows < 0 ? 0 : subflows,
 		 s->from_pool, s->converter, s->converter_error, reason);
 	gw_untrack(s);
+	if (s->host_counted)
+		hosts_put(&gw->hosts, s->base.client.ip);
 	session_release(&s->base, &gw->sessions, reset_lan);
 	free(s);
 	if (gw->draining && gw->sessions.len == 0)
@@ -244,19 +282,31 @@ static void gw_go_direct(struct gw_session *s)
 		return;
 	}
 	s->state = GW_DIRECT_CONNECTING;
-	gw_arm(s, s->gw->config.gateway.common.connect_timeout_ms);
+	gw_arm(s, s->gw->config.gateway.reply_timeout_ms); /* the destination's time */
 }
 
-/* No converter can take this connection: what the operator chose happens. */
+/* No converter can take this connection: what the operator chose happens. Said once per
+ * outage when no converter is usable; once per interval when only this connection failed. */
 static void gw_no_converter(struct gw_session *s, const char *why)
 {
 	struct gateway *gw = s->gw;
+	bool direct = gw->config.gateway.converter_down == CONFIG_DOWN_DIRECT;
 
 	gw->stats.upstream_failures++;
-	if (!gw->converter_failing)
-		log_warnx("converter unusable: %s; LAN connections %s until it answers again", why,
-			  gw->config.gateway.converter_down == CONFIG_DOWN_DIRECT ? "go direct" : "are reset");
-	gw->converter_failing = true;
+	if (upstream_pick(&gw->upstream, 0, gw->loop.now_ms) >= 0) {
+		if (!gw->refused_warned_ms ||
+		    gw->loop.now_ms - gw->refused_warned_ms >= GW_WARN_INTERVAL_MS) {
+			gw->refused_warned_ms = gw->loop.now_ms ? gw->loop.now_ms : 1;
+			log_warnx("a connection no converter took after retries (%s) %s (converter-down; "
+				  "said at most every %d s)",
+				  why, direct ? "goes direct" : "is reset", GW_WARN_INTERVAL_MS / 1000);
+		}
+	} else {
+		if (!gw->converter_failing)
+			log_warnx("converter unusable: %s; LAN connections %s until it answers again",
+				  why, direct ? "go direct" : "are reset");
+		gw->converter_failing = true;
+	}
 	if (gw->config.gateway.converter_down == CONFIG_DOWN_DIRECT) {
 		gw->stats.fallbacks++;
 		gw_set_upstream(s, -1);
@@ -266,22 +316,39 @@ static void gw_no_converter(struct gw_session *s, const char *why)
 	gw_close(s, why, true);
 }
 
-/* The converter failed this connection: a pooled connection gets one fresh retry (it may
- * have gone stale), then the next converter is tried. refused: Error 64/65 from it. */
+/* The upstream connection of this attempt is given up (closed, forgotten). */
+static void gw_drop_upstream(struct gw_session *s)
+{
+	gw_untrack(s);
+	gw_set_upstream(s, -1);
+	s->fell_back = s->tracked = s->request_acked = false;
+}
+
+/*
+ * The converter failed this connection: a pooled connection gets one fresh retry (it may have
+ * gone stale); a refused one (Error 64/65: a limit, most often per client) one more try on a
+ * fresh connection after a moment; then the next converter is tried, then converter-down.
+ */
 static void gw_upstream_failed(struct gw_session *s, const char *why, bool refused)
 {
 	struct gateway *gw = s->gw;
 
-	gw_untrack(s);
-	gw_set_upstream(s, -1);
-	s->fell_back = s->tracked = false;
+	gw_drop_upstream(s);
 	if (s->from_pool && !refused) {
 		s->from_pool = false;
 		gw_bond_connect(s, s->converter, false);
 		return;
 	}
 	s->from_pool = false;
-	gw_converter_failed(gw, s->converter, refused);
+	gw_converter_failed(gw, s->converter, refused, why);
+	if (refused && !s->refused_once) {
+		s->refused_once = true;
+		gw->stats.refusal_retries++;
+		s->converters_tried &= (uint8_t)~(1u << s->converter); /* it may be asked again */
+		s->state = GW_REFUSED_WAIT;
+		gw_arm(s, GW_REFUSED_RETRY_MS);
+		return;
+	}
 	if (upstream_pick(&gw->upstream, s->converters_tried, gw->loop.now_ms) >= 0) {
 		gw->stats.converter_switches++;
 		log_info("converter %u: %s; trying the next one", s->converter, why);
@@ -289,6 +356,40 @@ static void gw_upstream_failed(struct gw_session *s, const char *why, bool refus
 		return;
 	}
 	gw_no_converter(s, why);
+}
+
+/*
+ * Robust establishment: this attempt showed no life within establish-timeout (no handshake, or
+ * the request not acknowledged). While another live link is left, a fresh connection leaves by
+ * it; otherwise the attempt gets the rest of connect-timeout, then the converter has failed it.
+ */
+static void gw_establish_late(struct gw_session *s, const char *why)
+{
+	struct gateway *gw = s->gw;
+	const struct config_gateway *gc = &gw->config.gateway;
+	uint64_t spent = gw->loop.now_ms - s->attempt_ms;
+	uint8_t left;
+
+	if (gw->links_on && s->link >= 0) {
+		s->links_tried |= (uint8_t)(1u << s->link);
+		left = (s->rule.links ? s->rule.links : (uint8_t)((1u << gw->links.len) - 1)) &
+		       (uint8_t)~s->links_tried;
+		if (left && spent < gc->common.connect_timeout_ms &&
+		    links_pick_initial(&gw->links, left, gw_family(&gc->converters[s->converter])) >= 0) {
+			gw->stats.establish_retries++;
+			log_debug("converter %u: %s after %llu ms on link %d; trying another link",
+				  s->converter, why, (unsigned long long)spent, s->link);
+			gw_drop_upstream(s);
+			s->from_pool = false;
+			gw_bond_connect(s, s->converter, false);
+			return;
+		}
+	}
+	if (spent < gc->common.connect_timeout_ms) {
+		gw_arm(s, gc->common.connect_timeout_ms - spent);
+		return;
+	}
+	gw_upstream_failed(s, why, false);
 }
 
 /* The Convert message and whatever the LAN client already sent, in one segment if they fit:
@@ -316,7 +417,8 @@ static void gw_send_request(struct gw_session *s)
 	}
 	gw_track(s);
 	s->state = GW_WAIT_REPLY;
-	gw_arm(s, s->gw->config.gateway.reply_timeout_ms);
+	s->request_acked = false;
+	gw_arm_establish(s);
 }
 
 /* Peeks at the converter's reply; only a complete, successful one lets bytes flow. */
@@ -393,10 +495,7 @@ static void gw_read_reply(struct gw_session *s, bool eof)
 		gw_close(s, "error consuming the LAN bytes sent early", true);
 		return;
 	}
-	if (gw->converter_failing)
-		log_info("converter answers again");
-	gw->converter_failing = false;
-	upstream_ok(&gw->upstream, s->converter);
+	gw_converter_ok(gw, s->converter);
 	gw_track(s); /* tfo mode: the first moment the connection is known to be up */
 	gw_start_relay(s);
 }
@@ -435,6 +534,7 @@ static void gw_on_upstream_event(struct loop_io *io, uint32_t events)
 		gw_read_reply(s, events & (EPOLLRDHUP | EPOLLHUP | EPOLLERR));
 		break;
 	case GW_RELAY:
+	case GW_REFUSED_WAIT:
 		break;
 	}
 }
@@ -476,10 +576,22 @@ static void gw_on_timer(struct loop_timer *timer)
 		if (gw_onpath(s->gw))
 			gw_close(s, "destination connect timed out", true);
 		else
-			gw_upstream_failed(s, "converter connect timed out", false);
+			gw_establish_late(s, "converter connect timed out");
 		break;
 	case GW_WAIT_REPLY:
-		gw_upstream_failed(s, "converter reply timed out", false);
+		/* Acknowledged (nothing left unsent): the converter has it and waits for the
+		 * destination; the destination gets reply-timeout. An error reading it: the same. */
+		if (!s->request_acked && sock_unsent(s->base.relay.io[RELAY_B].fd) > 0) {
+			gw_establish_late(s, "converter reply timed out (request not acknowledged)");
+		} else if (!s->request_acked) {
+			s->request_acked = true;
+			gw_arm(s, s->gw->config.gateway.reply_timeout_ms);
+		} else {
+			gw_upstream_failed(s, "converter reply timed out", false);
+		}
+		break;
+	case GW_REFUSED_WAIT:
+		gw_bond_attempt(s);
 		break;
 	case GW_DIRECT_CONNECTING:
 		gw_close(s, "direct connect timed out", true);
@@ -523,6 +635,7 @@ static void gw_bond_connect(struct gw_session *s, unsigned conv, bool allow_pool
 		if (fd >= 0) {
 			gw->stats.pool_hits++;
 			s->from_pool = true;
+			s->link = gw->pool_link;
 			if (gw_set_upstream(s, fd) < 0) {
 				gw_close(s, "epoll registration failed", true);
 				return;
@@ -532,8 +645,9 @@ static void gw_bond_connect(struct gw_session *s, unsigned conv, bool allow_pool
 		}
 		gw->stats.pool_misses++;
 	}
-	opts.has_local = gw_pick_local(gw, s->rule.links, gw_family(&gc->converters[conv]), &link,
-				       &opts.local);
+	opts.has_local = gw_pick_local(gw, gw->links_on ? gw_links_left(s) : 0,
+				       gw_family(&gc->converters[conv]), &link, &opts.local);
+	s->link = link;
 	if (gw->links_on && !opts.has_local) {
 		gw_no_converter(s, "no usable access link");
 		return;
@@ -558,14 +672,15 @@ static void gw_bond_connect(struct gw_session *s, unsigned conv, bool allow_pool
 				      s->request_len + s->early_len);
 		if (fd >= 0 && gw_set_upstream(s, fd) == 0) {
 			s->state = GW_WAIT_REPLY;
-			gw_arm(s, gc->reply_timeout_ms);
+			s->request_acked = false;
+			gw_arm_establish(s);
 			return;
 		}
 	} else {
 		fd = sock_connect(&gc->converters[conv], &opts);
 		if (fd >= 0 && gw_set_upstream(s, fd) == 0) {
 			s->state = GW_UPSTREAM_CONNECTING;
-			gw_arm(s, gc->common.connect_timeout_ms);
+			gw_arm_establish(s);
 			return;
 		}
 	}
@@ -586,7 +701,10 @@ static void gw_bond_attempt(struct gw_session *s)
 		gw_no_converter(s, "every converter refused recently (backing off)");
 		return;
 	}
-	gw_bond_connect(s, (unsigned)conv, true);
+	/* a new converter's attempts, or a refused connection's retry: links and clock anew */
+	s->links_tried = 0;
+	s->attempt_ms = gw->loop.now_ms;
+	gw_bond_connect(s, (unsigned)conv, !s->refused_once);
 }
 
 /* On-path mode: an MPTCP connection to the destination itself; the converter on the routing
@@ -610,7 +728,7 @@ static void gw_connect_onpath(struct gw_session *s)
 		return;
 	}
 	s->state = GW_UPSTREAM_CONNECTING;
-	gw_arm(s, gw->config.gateway.common.connect_timeout_ms);
+	gw_arm(s, gw->config.gateway.reply_timeout_ms); /* the destination's time */
 }
 
 static void gw_bond(struct gw_session *s)
@@ -672,6 +790,28 @@ static void gw_count_rule(struct gateway *gw, const char *name)
 	st->rule_hits[i].hits++;
 }
 
+/* The fair share: one more connection for its LAN host, or the host is at its cap and this
+ * connection is reset (said once per interval per host). false: the session is gone. */
+static bool gw_host_take(struct gw_session *s)
+{
+	struct gateway *gw = s->gw;
+	uint32_t limit = gw->config.gateway.max_sessions_per_host;
+	int ret = hosts_take(&gw->hosts, s->base.client.ip, limit);
+	char who[ADDR_STRLEN];
+
+	if (ret != 0) {
+		s->host_counted = ret > 0; /* not trackable (table full): let through */
+		return true;
+	}
+	gw->stats.host_limited++;
+	if (hosts_warn_due(&gw->hosts, s->base.client.ip, gw->loop.now_ms, GW_WARN_INTERVAL_MS))
+		log_warnx("LAN host %s: max-sessions-per-host (%u) reached, its new connections are "
+			  "reset (said at most every %d s)",
+			  addr_format(&s->base.client, false, who), limit, GW_WARN_INTERVAL_MS / 1000);
+	gw_close(s, "max-sessions-per-host reached", true);
+	return false;
+}
+
 void gw_open_session(struct gateway *gw, int fd, const struct sockaddr_storage *peer,
 		     socklen_t peer_len)
 {
@@ -688,6 +828,7 @@ void gw_open_session(struct gateway *gw, int fd, const struct sockaddr_storage *
 	}
 	s->gw = gw;
 	s->converter_error = -1;
+	s->link = -1;
 	session_init(&s->base, &gw->sessions, &gw->loop, fd, gw_on_lan_event, gw_on_timer);
 	addr_from_sockaddr((const struct sockaddr *)peer, peer_len, &s->base.client);
 	/* TPROXY: the accepted socket's local address is where the client was going; REDIRECT:
@@ -712,6 +853,9 @@ void gw_open_session(struct gateway *gw, int fd, const struct sockaddr_storage *
 		gw_close(s, "original destination unknown (not an intercepted connection?)", true);
 		return;
 	}
+	if (s->rule.action != POL_BLOCK && gw->config.gateway.max_sessions_per_host &&
+	    !gw_host_take(s))
+		return;
 	switch (s->rule.action) {
 	case POL_BLOCK:
 		gw->stats.blocked++;

@@ -66,6 +66,7 @@
 #              start_gateway [ARGS...] | wait_upstreams N [SECS]
 #   Topology   topo_hybrid SPEC... | topo_single SPEC... | topo_pair SPEC... | topo_describe
 #              link_var X FIELD (= $LINK_X_FIELD, for a link name held in a variable)
+#   LAN        lan_hosts N (more LAN hosts: LAN_HOSTS4/6 arrays)
 #   Links      link_down X | link_up X [--restore] | restore_routes X | link_cut X
 #              link_restore X | link_set X key=value... | link_stats X
 #   MPTCP      mptcp_limits NS SUBFLOWS ADD_ADDR_ACCEPTED | mptcp_endpoint_add NS ADDR DEV [FLAGS]
@@ -747,6 +748,23 @@ _topo_build()
 topo_hybrid()
 {
 	_topo_build hybrid "$@"
+}
+
+# lan_hosts N (hybrid): N more LAN hosts behind the gateway, as addresses of the lan namespace
+# (10.0.1.3..., fd00:1::3...; a host is an address to the gateway, which limits per host). Sets
+# LAN_HOSTS4 and LAN_HOSTS6 (arrays; [0] is LAN_ADDR4/6, the first host). Clients bind to one.
+lan_hosts()
+{
+	local i
+	[ -n "$NS_LAN" ] || bail "lan_hosts: only on topo_hybrid"
+	LAN_HOSTS4=("$LAN_ADDR4")
+	LAN_HOSTS6=("$LAN_ADDR6")
+	for ((i = 3; i < $1 + 3; i++)); do
+		_bx ip -n "$NS_LAN" addr add "10.0.1.$i/24" dev "$LAN_IF"
+		_bx ip -n "$NS_LAN" addr add "fd00:1::$i/64" dev "$LAN_IF" nodad
+		LAN_HOSTS4+=("10.0.1.$i")
+		LAN_HOSTS6+=("fd00:1::$i")
+	done
 }
 
 # topo_single SPEC...: a multi-homed MPTCP host (NS_GW = NS_HOST) ══ links ══ cv ── srv.

@@ -1198,9 +1198,9 @@ static void defaults_after_finish_are_the_documented_ones(void **state)
 	assert_memory_not_equal(c->cookie_secret.key, zero, COOKIE_SECRET_LEN);
 	assert_int_equal(c->cookie_secret.rotate_seconds, 3600);
 	assert_int_equal(c->max_sessions, 10000);
-	assert_int_equal(c->max_sessions_per_client, 512);
-	assert_int_equal(c->max_pending_per_client, 64);
-	assert_int_equal(c->max_idle_per_client, 32);
+	assert_int_equal(c->max_sessions_per_client, 4096);
+	assert_int_equal(c->max_pending_per_client, 1024);
+	assert_int_equal(c->max_idle_per_client, 256);
 	assert_int_equal(c->convert_wait_ms, 60000);
 	assert_int_equal(c->common.connect_timeout_ms, 10000);
 	assert_int_equal(c->common.idle_timeout_ms, 600000);
@@ -1242,10 +1242,10 @@ static void finish_caps_per_client_limits_at_the_enclosing_limit(void **state)
 		const char *settings[4][2];
 		uint32_t per_client, pending, idle;
 	} vectors[] = {
-		{ { { "max-sessions", "100" } }, 100, 64, 32 },
+		{ { { "max-sessions", "100" } }, 100, 100, 100 },
 		{ { { "max-sessions", "3" } }, 3, 3, 3 },
 		{ { { "max-sessions-per-client", "10" } }, 10, 10, 10 },
-		{ { { "max-idle", "10" } }, 512, 64, 10 },
+		{ { { "max-idle", "10" } }, 4096, 1024, 10 },
 		{ { { "max-sessions-per-client", "64" }, { "max-idle-per-client", "65" } },
 		  64,
 		  64,
@@ -1273,6 +1273,41 @@ static void finish_caps_per_client_limits_at_the_enclosing_limit(void **state)
 		assert_int_equal(cfg.converter.max_idle_per_client, vectors[i].idle);
 		config_free(&cfg);
 	}
+}
+
+/*
+ * Issue 13: a busy household behind one gateway (a few hundred connections, a burst of 100+
+ * opening at once, the pool's idle connections) meets no limit of a converter with default
+ * settings; the gateway's own defaults keep the household online and notice trouble in about
+ * a second.
+ */
+static void a_household_fits_the_default_limits(void **state)
+{
+	const uint32_t burst = 100, concurrent = 500;
+	struct config cfg;
+	char err[CONFIG_ERR_LEN] = "";
+
+	config_init(&cfg);
+	cfg.role = CONFIG_GATEWAY;
+	set_ok(&cfg, "converter", "192.0.2.1");
+	set_ok(&cfg, "lan", "lan0");
+	if (config_finish(&cfg, err))
+		fail_msg("%s", err);
+	assert_true(cfg.converter.max_idle_per_client >= cfg.gateway.pool_max + burst);
+	assert_true(cfg.converter.max_idle >= cfg.converter.max_idle_per_client);
+	assert_true(cfg.converter.max_pending_per_client >= burst + cfg.gateway.pool_max);
+	assert_true(cfg.converter.max_sessions_per_client >=
+		    concurrent + cfg.gateway.pool_max + burst);
+	/* one LAN host alone cannot fill the converter's share of the whole gateway */
+	assert_true(cfg.gateway.max_sessions_per_host >= 2 * burst);
+	assert_true(cfg.gateway.max_sessions_per_host < cfg.converter.max_sessions_per_client);
+	assert_int_equal(cfg.gateway.converter_down, CONFIG_DOWN_DIRECT);
+	assert_int_equal(cfg.gateway.establish_timeout_ms, 1000);
+	assert_int_equal(cfg.gateway.common.connect_timeout_ms, 2000);
+	assert_int_equal(cfg.gateway.reply_timeout_ms, 10000);
+	assert_true(cfg.gateway.probe_interval_ms * cfg.gateway.probe_down <= 1500);
+	assert_false(cfg.gateway.has_probe_target); /* every converter, in turn */
+	config_free(&cfg);
 }
 
 static void help_lists_every_key_once(void **state)
@@ -1439,6 +1474,7 @@ int main(void)
 		cmocka_unit_test(defaults_after_finish_are_the_documented_ones),
 		cmocka_unit_test(finish_keeps_configured_listen_and_rotation),
 		cmocka_unit_test(finish_caps_per_client_limits_at_the_enclosing_limit),
+		cmocka_unit_test(a_household_fits_the_default_limits),
 		cmocka_unit_test(help_lists_every_key_once),
 		cmocka_unit_test(free_after_init_and_twice_is_safe),
 		cmocka_unit_test(gateway_keys_parse_in_their_section_and_flags_follow_the_role),

@@ -172,7 +172,7 @@ static void connection_closed_by_the_converter_is_dropped_and_replaced(void **st
 {
 	struct world *w = world_new(2, 4, 60000, true);
 
-	run_ms(w, 100);
+	run_ms(w, 1100); /* healthy for a while: a later close is no refusal */
 	assert_int_equal(w->accepted_len, 2);
 	close(w->accepted[0]);
 	w->accepted[0] = w->accepted[--w->accepted_len];
@@ -180,6 +180,23 @@ static void connection_closed_by_the_converter_is_dropped_and_replaced(void **st
 	assert_int_equal(w->pool.stats.dropped, 1);
 	assert_int_equal(w->pool.ready, 2);
 	assert_int_equal(w->pool.stats.opened, 3);
+	world_free(w);
+}
+
+/* Issue 13: a converter refusing pooled connections (closing them at once, e.g. its
+ * max-idle-per-client reached) was answered with a refill at once, ~55 connections a second. */
+static void connections_refused_at_once_back_the_refill_off(void **state)
+{
+	struct world *w = world_new(2, 4, 60000, true);
+
+	for (int i = 0; i < 20; i++) { /* one second of a converter closing everything */
+		run_ms(w, 50);
+		while (w->accepted_len)
+			close(w->accepted[--w->accepted_len]);
+	}
+	assert_true(w->pool.stats.refused >= 2);
+	assert_true(w->pool.backoff_ms >= 200);
+	assert_true(w->pool.stats.opened <= 10); /* a refill per back-off, not per close */
 	world_free(w);
 }
 
@@ -254,6 +271,7 @@ int main(void)
 		cmocka_unit_test(take_hands_out_a_connected_socket_and_refills),
 		cmocka_unit_test(unreachable_converter_is_a_miss_with_back_off),
 		cmocka_unit_test(connection_closed_by_the_converter_is_dropped_and_replaced),
+		cmocka_unit_test(connections_refused_at_once_back_the_refill_off),
 		cmocka_unit_test(old_idle_connections_are_recycled),
 		cmocka_unit_test(heavy_taking_grows_the_pool_up_to_max),
 		cmocka_unit_test(destroy_closes_every_pooled_connection),
