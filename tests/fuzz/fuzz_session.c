@@ -7,7 +7,7 @@
  * make it connect anywhere. Properties: the session always ends, never leaks, and whatever it
  * answers parses as a valid converter message.
  */
-#include "../../src/converter/converter.c"
+#include "../../src/converter/session.c"
 
 #define FZ_GUARD_MS 5000
 
@@ -103,7 +103,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 	socks = size && data[0] == 5;
 	cv_open_session(&c->worker, sv[0], &ss, sizeof(*sin),
 			socks ? CV_PROTO_SOCKS : CV_PROTO_CONVERT);
-	if (c->worker.sessions_len) {
+	if (c->worker.sessions.len) {
 		loop_timer_init(&guard, fz_guard_expired);
 		c->worker.loop.stopping = false;
 		c->worker.loop.now_ms = loop_clock_ms();
@@ -111,7 +111,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 		loop_run(&c->worker.loop);
 		loop_timer_cancel(&c->worker.loop, &guard);
 	}
-	if (c->worker.sessions_len)
+	if (c->worker.sessions.len)
 		abort();
 
 	n = read(sv[1], reply, sizeof(reply));

@@ -107,7 +107,14 @@ s = socket.create_connection((sys.argv[1], 5127)); print("held", flush=True); ti
 	"$CV_ADDR4" >"$T/held" 2>&1 &
 holder=$!
 wait_file "$T/held" 5
-request 5127 "$SRV_ADDR4:7000"
+# A second client that is idle too (it sends nothing: one whose request is already there at
+# accept is never idle) is refused at once with Resource Exceeded.
+n "$NS_GW" timeout 10 python3 -c '
+import socket, sys
+s = socket.create_connection((sys.argv[1], 5127)); s.settimeout(5)
+d = s.recv(64)
+print("result=error code=%d value=" % d[6] if len(d) >= 8 and d[4] == 30 else "result=none")' \
+	"$CV_ADDR4" >"$T/line" 2>&1
 expect_error 64 "" "Resource Exceeded: max-idle-per-client reached"
 wait "$holder" 2>/dev/null # it lets go after 3 s; then the converter frees its idle slot
 wait_for 5 grep -q 'client closed before sending a Convert message' "$BED_TMP/tight.err" ||

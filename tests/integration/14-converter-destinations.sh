@@ -34,7 +34,8 @@ while True:
     print("trapped", a[0], flush=True)
     c.close()'
 bed_start "$NS_CV" main "$MPCONVD" converter --listen "[::]:5124" --socks-listen "[::]:1080" \
-	--allow 10.10.0.0/16 --allow fd00:10::/32 --control-socket none --max-sessions 100
+	--allow 10.10.0.0/16 --allow fd00:10::/32 --control-socket none --max-sessions 100 \
+	--max-idle-per-client 32
 wait_listen "$NS_SRV" 7000 && wait_listen "$NS_CV" 5124 && wait_listen "$NS_CV" 1080 &&
 	wait_listen "$NS_CV" 7777 || { dump_state "$NS_CV"; bail "daemons"; }
 
