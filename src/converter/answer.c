@@ -127,6 +127,18 @@ static size_t cv_describe_server(int fd, const struct cv_session *s, uint8_t *ou
 	return conv_describe_server(&desc, out, cap);
 }
 
+void cv_reply_ready(struct cv_session *s, int len)
+{
+	if (len < 0) {
+		cv_fail_code(s, CONV_ERR_NETWORK_FAILURE, "cannot encode reply");
+		return;
+	}
+	s->reply_len = (uint16_t)len;
+	s->state = CV_WAIT_CLIENT;
+	s->wait_since_ms = s->worker->loop.now_ms;
+	cv_try_reply(s);
+}
+
 int cv_build_success_reply(struct cv_session *s)
 {
 	const struct config_converter *cc = &s->cfg->config.converter;

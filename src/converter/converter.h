@@ -232,6 +232,9 @@ void cv_fail_code(struct cv_session *s, enum conv_error_code code, const char *w
 void cv_refuse_limit(struct cv_session *s, const char *limit, bool per_client);
 /* The success (or Info) reply into s->reply. Its length, or -errno. */
 int cv_build_success_reply(struct cv_session *s);
+/* The reply (len bytes in s->reply, or -errno when it could not be encoded) goes out once the
+ * client can take it. */
+void cv_reply_ready(struct cv_session *s, int len);
 /* Writes the reply once the client can take it; see docs/linux-mptcp.md 2a, bug 2. */
 void cv_try_reply(struct cv_session *s);
 /* CV_CLOSING: resets once the client closed and the reply left, or after error-grace. */

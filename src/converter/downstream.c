@@ -86,14 +86,7 @@ static void cv_connected(struct cv_session *s)
 	} else {
 		len = cv_build_success_reply(s);
 	}
-	if (len < 0) {
-		cv_fail_code(s, CONV_ERR_NETWORK_FAILURE, "cannot encode reply");
-		return;
-	}
-	s->reply_len = (uint16_t)len;
-	s->state = CV_WAIT_CLIENT;
-	s->wait_since_ms = s->worker->loop.now_ms;
-	cv_try_reply(s);
+	cv_reply_ready(s, len);
 }
 
 static void cv_on_server_event(struct loop_io *io, uint32_t events)

@@ -23,7 +23,6 @@
 static void cv_handle_message(struct cv_session *s, const struct conv_message *msg)
 {
 	const struct config_converter *cc = &s->cfg->config.converter;
-	int len;
 
 	s->info_requested = msg->has_info;
 	if (msg->has_error) {
@@ -45,15 +44,7 @@ static void cv_handle_message(struct cv_session *s, const struct conv_message *m
 			cv_fail_code(s, CONV_ERR_MALFORMED_MESSAGE, "neither Connect nor Info");
 			return;
 		}
-		len = cv_build_success_reply(s);
-		if (len < 0) {
-			cv_fail_code(s, CONV_ERR_NETWORK_FAILURE, "cannot encode reply");
-			return;
-		}
-		s->reply_len = (uint16_t)len;
-		s->state = CV_WAIT_CLIENT;
-		s->wait_since_ms = s->worker->loop.now_ms;
-		cv_try_reply(s);
+		cv_reply_ready(s, cv_build_success_reply(s));
 		return;
 	}
 

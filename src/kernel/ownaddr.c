@@ -7,6 +7,8 @@
  */
 #include "ownaddr.h"
 
+#include "rtnl.h"
+
 #include <errno.h>
 #include <fcntl.h>
 #include <libmnl/libmnl.h>
@@ -15,19 +17,6 @@
 #include <sys/socket.h>
 
 #define OWNADDR_BUF 32768
-
-static uint32_t ownaddr_table(const struct nlmsghdr *nlh, const struct rtmsg *rtm)
-{
-	const struct nlattr *attr;
-	uint32_t table = rtm->rtm_table;
-
-	mnl_attr_for_each(attr, nlh, sizeof(*rtm)) {
-		if (mnl_attr_get_type(attr) == RTA_TABLE &&
-		    mnl_attr_validate(attr, MNL_TYPE_U32) == 0)
-			table = mnl_attr_get_u32(attr);
-	}
-	return table;
-}
 
 /* A route the kernel delivers to this host: local, broadcast or anycast in the local table. */
 static bool ownaddr_is_local_route(const struct nlmsghdr *nlh, const struct rtmsg **out)
@@ -40,7 +29,7 @@ static bool ownaddr_is_local_route(const struct nlmsghdr *nlh, const struct rtms
 	rtm = mnl_nlmsg_get_payload(nlh);
 	if (rtm->rtm_family != AF_INET && rtm->rtm_family != AF_INET6)
 		return false;
-	if (ownaddr_table(nlh, rtm) != RT_TABLE_LOCAL)
+	if (rtnl_route_table(nlh, rtm) != RT_TABLE_LOCAL)
 		return false;
 	*out = rtm;
 	return rtm->rtm_type == RTN_LOCAL || rtm->rtm_type == RTN_BROADCAST ||

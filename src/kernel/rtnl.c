@@ -164,8 +164,7 @@ int rtnl_subscribe(struct rtnl *rtnl)
 	return fd;
 }
 
-/* Route deletions name their table in RTA_TABLE when it is above 255. */
-static uint32_t rtnl_route_table(const struct nlmsghdr *nlh, const struct rtmsg *rtm)
+uint32_t rtnl_route_table(const struct nlmsghdr *nlh, const struct rtmsg *rtm)
 {
 	const struct nlattr *attr;
 	uint32_t table = rtm->rtm_table;

@@ -73,6 +73,12 @@ int rtnl_subscribe(struct rtnl *rtnl);
 int rtnl_read_events(struct rtnl *rtnl, void (*on_event)(const struct rtnl_event *ev, void *arg),
 		     void *arg);
 
+/* A route message's table: RTA_TABLE when present (tables above 255 are named only there),
+ * else rtm_table. */
+struct nlmsghdr;
+struct rtmsg;
+uint32_t rtnl_route_table(const struct nlmsghdr *nlh, const struct rtmsg *rtm);
+
 /* IFF_UP and IFF_RUNNING of ifindex (false if it does not exist). */
 bool rtnl_link_is_up(unsigned ifindex);
 
