@@ -81,6 +81,9 @@ int ownaddr_refresh(struct ownaddr *own)
 	nlh->nlmsg_seq = ++own->seq;
 	rtm = mnl_nlmsg_put_extra_header(nlh, sizeof(*rtm));
 	rtm->rtm_family = AF_UNSPEC;
+	/* with strict checking (ownaddr_start) the kernel dumps the local table only: a router
+	 * holding a full routing table is not read route by route at every change */
+	rtm->rtm_table = RT_TABLE_LOCAL;
 	if (mnl_socket_sendto(own->dump, nlh, nlh->nlmsg_len) == -1)
 		return -errno;
 	for (;;) {
@@ -140,6 +143,12 @@ int ownaddr_start(struct ownaddr *own)
 	if (!own->events || !own->dump) {
 		ret = -errno;
 		goto fail;
+	}
+	/* Best effort: without it (an old kernel) the whole dump is read and filtered here. */
+	{
+		int on = 1;
+
+		mnl_socket_setsockopt(own->dump, NETLINK_GET_STRICT_CHK, &on, sizeof(on));
 	}
 	/* Subscribe before the first dump, so no change falls between the two. */
 	for (size_t i = 0; i < sizeof(groups) / sizeof(groups[0]); i++) {
