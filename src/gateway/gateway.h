@@ -102,6 +102,7 @@ struct gateway {
 	struct paths paths;
 	bool paths_on;
 	char saved_path_manager[16]; /* restored at exit; empty = untouched */
+	char saved_blackhole_timeout[16]; /* net.mptcp.blackhole_timeout, the same way */
 	/* operator access: control socket, metrics and status page */
 	struct ctl ctl;
 	struct ctl_provider provider;
