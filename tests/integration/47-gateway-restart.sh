@@ -110,25 +110,27 @@ wait_listen "$NS_GW" 5126 10 && wait_for 5 bash -c "ip netns exec '$NS_GW' nft l
 res=$(stream 0.2)
 check "once gw1 exited, gw2 runs and captures ($res)" captures gw2 "$res"
 
-# ---- 3a. kill -9 of the gateway mid-download
+# ---- 3a. kill -9 of the gateway mid-download (a gateway of its own, started clean)
+bed_stop gw2
+start_gateway --name gw3 "${GW_ARGS[@]}"
 stream 6 >"$T/killed-gw" &
 client=$!
 sleep 1.5
-_bed_say "kill -9 gw2 (pid $(daemon_pid gw2)) mid-download"
-kill -KILL "$(daemon_pid gw2)"
+_bed_say "kill -9 gw3 (pid $(daemon_pid gw3)) mid-download"
+kill -KILL "$(daemon_pid gw3)"
 wait "$client"
 res=$(cat "$T/killed-gw")
 check "gateway killed mid-download: the LAN client sees a reset, not an end ($res)" \
 	grep -q '^reset' <<<"$res"
-bed_stop gw2
+bed_stop gw3
 
 # ---- 2. a start right after the crash
 # (a crash cannot restore blackhole_timeout: the next run would find 0 and keep it; the value is
 # set again for 5.)
 n "$NS_GW" sysctl -qw net.mptcp.blackhole_timeout=3600
-start_gateway --name gw3 "${GW_ARGS[@]}"
+start_gateway --name gw4 "${GW_ARGS[@]}"
 res=$(stream 0.2)
-check "a gateway started right after the crash captures ($res)" captures gw3 "$res"
+check "a gateway started right after the crash captures ($res)" captures gw4 "$res"
 
 # ---- 3b. kill -9 of the converter mid-download
 stream 6 >"$T/killed-cv" &
@@ -160,7 +162,7 @@ check "20 captured connections from ports 41000-41019 ($(ok_count "$T/tw-capture
 	test "$(ok_count "$T/tw-captured")" = 20
 tw=$(nq "$NS_GW" ss -tanH state time-wait "( src $SRV_ADDR4:7200 )" | wc -l)
 diag "TIME_WAIT sockets with the server's address in the gateway: $tw"
-bed_stop gw3
+bed_stop gw4
 tw=$(nq "$NS_GW" ss -tanH state time-wait "( src $SRV_ADDR4:7200 )" | wc -l)
 check "after the stop no TIME_WAIT socket holds a captured 4-tuple ($tw left)" test "$tw" = 0
 for p in $(seq 41000 41019); do
