@@ -88,9 +88,9 @@ expected_files()
 755 usr/local/bin/mpconvctl
 640 usr/local/etc/mpconv/converter.conf
 640 usr/local/etc/mpconv/gateway.conf
+644 usr/local/lib/sysctl.d/50-mpconv.conf
 644 usr/local/lib/systemd/system/mpconv-converter.service
 644 usr/local/lib/systemd/system/mpconv-gateway.service
-644 usr/local/lib/sysctl.d/50-mpconv.conf
 644 usr/local/lib/sysusers.d/mpconv.conf
 644 usr/local/lib/tmpfiles.d/mpconv.conf
 755 usr/local/sbin/mpconvd
