@@ -90,6 +90,7 @@ struct gateway {
 	struct pol_table policy;
 	struct intercept_config intercept;
 	bool intercept_installed;
+	bool redirect_forced; /* tproxy configured, redirect used: a br_netfilter bridge (main.c) */
 	struct loop loop;
 	struct pipe_pool pipes;
 	struct pool pool;

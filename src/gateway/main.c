@@ -223,6 +223,7 @@ static void gw_check_host(struct gateway *gw)
 		  "your firewall filters bridged traffic), or set intercept-method = redirect",
 		  bridge);
 	gc->intercept_method = CONFIG_INTERCEPT_REDIRECT;
+	gw->redirect_forced = true; /* a reload keeps it, and need not warn about it */
 }
 
 static int gw_start_intercept(struct gateway *gw)
