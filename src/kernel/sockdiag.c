@@ -8,6 +8,7 @@
 #include "sockdiag.h"
 
 #include <errno.h>
+#include <ifaddrs.h>
 #include <libmnl/libmnl.h>
 #include <linux/inet_diag.h>
 #include <linux/sock_diag.h>
@@ -15,7 +16,6 @@
 #include <netinet/tcp.h>
 #include <string.h>
 #include <sys/socket.h>
-#include <unistd.h>
 
 #define SOCKDIAG_BUF	8192
 #define SOCKDIAG_BATCH	256 /* sockets destroyed per dump round */
@@ -23,31 +23,36 @@
 
 struct sockdiag_dump {
 	struct inet_diag_sockid ids[SOCKDIAG_BATCH];
+	const struct ifaddrs *own; /* the host's addresses, read once per call */
 	int family;
 	size_t len;
 };
 
-/* Whether addr (family's size, network order) is one of this host's: bind() says. */
-static bool sockdiag_is_local(int family, const uint32_t *addr)
+/*
+ * Whether addr (as inet_diag gives it: 4 bytes for AF_INET, 16 for AF_INET6, IPv4 mapped in
+ * the latter for a dual-stack socket) is one of the interface addresses in own. (Not bind():
+ * with ip_nonlocal_bind on, it would call every address local.)
+ */
+static bool sockdiag_is_local(const struct ifaddrs *own, int family, const uint32_t *addr)
 {
-	struct sockaddr_storage ss = { .ss_family = (sa_family_t)family };
-	socklen_t len;
-	bool local;
-	int fd;
+	static const uint8_t mapped[12] = { [10] = 0xff, [11] = 0xff };
+	const uint8_t *a = (const uint8_t *)addr;
+	bool v4 = family == AF_INET || !memcmp(a, mapped, sizeof(mapped));
+	const uint8_t *want = family == AF_INET ? a : v4 ? a + 12 : a;
 
-	if (family == AF_INET) {
-		((struct sockaddr_in *)&ss)->sin_addr.s_addr = addr[0];
-		len = sizeof(struct sockaddr_in);
-	} else {
-		memcpy(&((struct sockaddr_in6 *)&ss)->sin6_addr, addr, 16);
-		len = sizeof(struct sockaddr_in6);
+	for (const struct ifaddrs *i = own; i; i = i->ifa_next) {
+		const struct sockaddr *sa = i->ifa_addr;
+
+		if (!sa)
+			continue;
+		if (v4 && sa->sa_family == AF_INET &&
+		    !memcmp(&((const struct sockaddr_in *)(const void *)sa)->sin_addr, want, 4))
+			return true;
+		if (!v4 && sa->sa_family == AF_INET6 &&
+		    !memcmp(&((const struct sockaddr_in6 *)(const void *)sa)->sin6_addr, want, 16))
+			return true;
 	}
-	fd = socket(family, SOCK_DGRAM | SOCK_CLOEXEC, 0);
-	if (fd == -1)
-		return true; /* cannot tell: leave the socket alone */
-	local = bind(fd, (struct sockaddr *)&ss, len) == 0 || errno != EADDRNOTAVAIL;
-	close(fd);
-	return local;
+	return false;
 }
 
 static int sockdiag_on_msg(const struct nlmsghdr *nlh, void *arg)
@@ -57,7 +62,8 @@ static int sockdiag_on_msg(const struct nlmsghdr *nlh, void *arg)
 
 	if (nlh->nlmsg_len < NLMSG_LENGTH(sizeof(*msg)) || msg->idiag_state != TCP_TIME_WAIT)
 		return MNL_CB_OK;
-	if (dump->len < SOCKDIAG_BATCH && !sockdiag_is_local(dump->family, msg->id.idiag_src))
+	if (dump->len < SOCKDIAG_BATCH &&
+	    !sockdiag_is_local(dump->own, dump->family, msg->id.idiag_src))
 		dump->ids[dump->len++] = msg->id;
 	return MNL_CB_OK;
 }
@@ -99,10 +105,11 @@ static int sockdiag_talk(struct mnl_socket *nl, struct nlmsghdr *nlh, mnl_cb_t c
 	return ret == -1 ? -errno : 0;
 }
 
-static int sockdiag_family(struct mnl_socket *nl, int family, uint32_t *seq)
+static int sockdiag_family(struct mnl_socket *nl, const struct ifaddrs *own, int family,
+			   uint32_t *seq)
 {
 	char buf[SOCKDIAG_BUF];
-	struct sockdiag_dump dump = { .family = family };
+	struct sockdiag_dump dump = { .own = own, .family = family };
 	int ret, destroyed = 0;
 
 	for (int round = 0; round < SOCKDIAG_ROUNDS; round++) {
@@ -132,26 +139,34 @@ static int sockdiag_family(struct mnl_socket *nl, int family, uint32_t *seq)
 
 int sockdiag_destroy_foreign_timewait(void)
 {
-	struct mnl_socket *nl = mnl_socket_open2(NETLINK_SOCK_DIAG, SOCK_CLOEXEC);
+	struct mnl_socket *nl = NULL;
+	struct ifaddrs *own = NULL;
 	uint32_t seq = 0;
 	int ret, total = 0;
 
-	if (!nl)
+	if (getifaddrs(&own) == -1)
 		return -errno;
+	nl = mnl_socket_open2(NETLINK_SOCK_DIAG, SOCK_CLOEXEC);
+	if (!nl) {
+		ret = -errno;
+		goto cleanup;
+	}
 	if (mnl_socket_bind(nl, 0, MNL_SOCKET_AUTOPID) == -1) {
 		ret = -errno;
 		goto cleanup;
 	}
-	ret = sockdiag_family(nl, AF_INET, &seq);
+	ret = sockdiag_family(nl, own, AF_INET, &seq);
 	if (ret < 0)
 		goto cleanup;
 	total = ret;
-	ret = sockdiag_family(nl, AF_INET6, &seq);
+	ret = sockdiag_family(nl, own, AF_INET6, &seq);
 	if (ret >= 0)
 		ret += total;
 	else if (ret == -EAFNOSUPPORT)
 		ret = total;
 cleanup:
-	mnl_socket_close(nl);
+	if (nl)
+		mnl_socket_close(nl);
+	freeifaddrs(own);
 	return ret;
 }

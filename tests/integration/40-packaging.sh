@@ -23,7 +23,7 @@ MPCONVD=${MPCONVD:-$MPCONV_BUILD/src/mpconvd}
 [ -x "$MPCONVD" ] || skip_all "no mpconvd at $MPCONVD"
 command -v make >/dev/null || skip_all "no make"
 
-plan 24
+plan 25
 
 T=$BED_TMP
 STAGE=$T/stage
@@ -120,6 +120,16 @@ units_name_the_prefix()
 }
 check "units and tmpfiles name the installed paths; the configs are the examples" \
 	units_name_the_prefix
+restart_on_failure()
+{
+	local u
+	for u in mpconv-converter mpconv-gateway; do
+		grep -qx "Restart=on-failure" "$UNITS/$u.service" &&
+			grep -qx "RestartPreventExitStatus=2" "$UNITS/$u.service" || { echo "$u"; return 1; }
+	done
+}
+check "both units restart a daemon that failed, not one with a configuration error" \
+	restart_on_failure
 
 # sysctl_sets FILE KEY VALUE: FILE (sysctl.d syntax) sets KEY to VALUE.
 sysctl_sets()
