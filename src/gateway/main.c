@@ -15,6 +15,7 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <signal.h>
+#include <stddef.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -218,9 +219,9 @@ static void gw_check_host(struct gateway *gw)
 		return;
 	log_warnx("lan %s is a bridge and br_netfilter passes its frames through the IP hooks "
 		  "(net.bridge.bridge-nf-call-iptables/ip6tables = 1): TPROXY cannot capture there, "
-		  "so intercepting with REDIRECT (nat) instead. To keep TPROXY: sysctl -w "
-		  "net.bridge.bridge-nf-call-iptables=0 net.bridge.bridge-nf-call-ip6tables=0 (unless "
-		  "your firewall filters bridged traffic), or set intercept-method = redirect",
+		  "so intercepting with REDIRECT (nat) instead (intercept-method = redirect says so "
+		  "and silences this). To keep TPROXY: sysctl -w net.bridge.bridge-nf-call-iptables=0 "
+		  "net.bridge.bridge-nf-call-ip6tables=0, unless a firewall must see bridged traffic",
 		  bridge);
 	gc->intercept_method = CONFIG_INTERCEPT_REDIRECT;
 	gw->redirect_forced = true; /* a reload keeps it, and need not warn about it */
