@@ -29,8 +29,8 @@
 /* The instance lock: an abstract unix socket name, so one per network namespace (the nftables
  * table, the fwmark rule and the net.mptcp sysctls are per namespace too), released by the
  * kernel however the holder ends, a crash included. */
-#define GW_LOCK_NAME	     "mpconv-gateway"
-#define GW_LOCK_POLL_MS	     100
+#define GW_LOCK_NAME	      "mpconv-gateway"
+#define GW_LOCK_POLL_MS	      100
 #define GW_LOCK_WAIT_SLACK_MS 10000 /* beyond the holder's drain-timeout */
 
 /* Out of fds (EMFILE, ENFILE) or memory: stop accepting for a moment rather than spin on a
