@@ -18,7 +18,7 @@
 source "$(dirname "$0")/lib.sh"
 require_gateway
 
-plan 14
+plan 15
 
 topo_hybrid A:rate=50mbit,delay=2 || bail "topology"
 T=$BED_TMP
@@ -163,7 +163,7 @@ check "20 captured connections from ports 41000-41019 ($(ok_count "$T/tw-capture
 	test "$(ok_count "$T/tw-captured")" = 20
 tw=$(nq "$NS_GW" ss -tanH state time-wait "( src $SRV_ADDR4:7200 )" | wc -l)
 diag "TIME_WAIT sockets with the server's address in the gateway: $tw"
-bed_stop gw4
+if bed_stop gw4; then ok "gw4 exits 0 on SIGTERM"; else not_ok "gw4 exits 0 on SIGTERM"; fi
 tw=$(nq "$NS_GW" ss -tanH state time-wait "( src $SRV_ADDR4:7200 )" | wc -l)
 check "after the stop no TIME_WAIT socket holds a captured 4-tuple ($tw left)" test "$tw" = 0
 for p in $(seq 41000 41019); do

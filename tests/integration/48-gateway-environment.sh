@@ -15,7 +15,7 @@
 source "$(dirname "$0")/lib.sh"
 require_gateway
 
-plan 11
+plan 12
 
 topo_hybrid A:rate=100mbit,delay=1 || bail "topology"
 bed_start "$NS_SRV" echo python3 "$TESTSERVER" --mode echo "$SRV_ADDR4:7000" "[$SRV_ADDR6]:7000"
@@ -78,7 +78,7 @@ fi
 check "and says it intercepts IPv4 only" grep -q 'intercepting IPv4 only' "$BED_TMP/gw-v4.err"
 out=$(tcp_exchange "$NS_LAN" "$SRV_ADDR4" 7000 $'four\n')
 check "IPv4 is captured and served ($out)" test "$out" = "four|END|"
-bed_stop gw-v4
+if bed_stop gw-v4; then ok "it exits 0 on SIGTERM"; else not_ok "it exits 0 on SIGTERM"; fi
 check "after it stops: no table, fwmark rule or local route left" nothing_left
 
 # A start that fails after the capture was installed (the metrics address is taken).
