@@ -5,7 +5,8 @@
 /*
  * The gateway role: `gateway_main` for main.c, and the role's own types and calls shared by its
  * files only (not an interface for other modules). Who calls whom, never back:
- *   main.c     process: start-up, signals, accept, drain, links and interception, exit
+ *   main.c     process: start-up (instance lock, host checks), signals, accept, drain, links
+ *              and interception, exit (the host left as it was)
  *   reload.c   the configuration again (SIGHUP or mpconvctl reload)
  *   ops.c      what the operator sees: mpconvctl answers, /metrics, the status page
  *   probe.c    `mpconvctl probe`: the converter tested over each link
