@@ -3,12 +3,13 @@
 # meson install step: puts the example configurations in SYSCONFDIR/mpconv (mode 0640) unless a
 # file of that name is already there: a reinstall never overwrites an operator's configuration.
 # Installing into the live system as root (no DESTDIR) also creates the mpconv user and applies
-# the tmpfiles rules (group mpconv may read the files), as a package's postinst would.
-#   install-config.sh SYSCONFDIR SYSUSERS_FILE TMPFILES_FILE EXAMPLE...
+# the tmpfiles rules (group mpconv may read the files) and the sysctl.d settings (the converter's
+# TFO server bit), as a package's postinst would.
+#   install-config.sh SYSCONFDIR SYSUSERS_FILE TMPFILES_FILE SYSCTL_FILE EXAMPLE...
 set -eu
 
-sysconfdir=$1 sysusers=$2 tmpfiles=$3
-shift 3
+sysconfdir=$1 sysusers=$2 tmpfiles=$3 sysctl=$4
+shift 4
 dir="${DESTDIR:-}$sysconfdir/mpconv"
 mkdir -p "$dir"
 for example in "$@"; do
@@ -23,4 +24,8 @@ done
 if [ -z "${DESTDIR:-}" ] && [ "$(id -u)" -eq 0 ] && command -v systemd-sysusers >/dev/null; then
 	systemd-sysusers "$sysusers"
 	systemd-tmpfiles --create "$tmpfiles"
+fi
+if [ -z "${DESTDIR:-}" ] && [ "$(id -u)" -eq 0 ]; then
+	# a setting this kernel lacks (no MPTCP built in) is reported, not fatal
+	sysctl -p "$sysctl" || echo "Some settings of $sysctl could not be applied"
 fi

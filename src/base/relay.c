@@ -40,6 +40,19 @@ static enum relay_side other_side(enum relay_side side)
 	return side == RELAY_A ? RELAY_B : RELAY_A;
 }
 
+/*
+ * SO_LINGER {1, 0} (on) or off. While a stream is relayed its sockets have it on, so that if
+ * this process dies (kill -9, a crash) the kernel resets both ends instead of closing them with
+ * a FIN: a download cut short must look failed, never complete. Cleared before a graceful end.
+ * Failure only costs that guarantee; the relay works on.
+ */
+static void relay_set_linger(int fd, bool reset)
+{
+	struct linger lin = { .l_onoff = reset ? 1 : 0, .l_linger = 0 };
+
+	setsockopt(fd, SOL_SOCKET, SO_LINGER, &lin, sizeof(lin));
+}
+
 /* Records why the relay ends (the first reason wins) and returns STEP_END. */
 static int relay_set_end(struct relay *relay, enum relay_end end, int err)
 {
@@ -286,6 +299,8 @@ static int relay_pump_dir(struct relay *relay, enum relay_side from)
 		return ret;
 	step |= ret;
 	if (dir->eof && dir->in_pipe == 0 && dir->buf_len == 0) {
+		/* A clean end toward `to`: from here its close must be a FIN after every byte. */
+		relay_set_linger(relay->io[to].fd, false);
 		if (shutdown(relay->io[to].fd, SHUT_WR) == -1)
 			return relay_side_failed(relay, to, errno);
 		dir->shut = true;
@@ -493,20 +508,13 @@ int relay_start(struct relay *relay, struct loop *loop, struct pipe_pool *pipes,
 	for (int s = RELAY_A; s <= RELAY_B; s++) {
 		relay->dir[s].copy_mode = !splice_ok;
 		relay->readable[s] = relay->writable[s] = true;
+		relay_set_linger(relay->io[s].fd, true);
 	}
 	relay->io[RELAY_A].on_event = relay_on_event_a;
 	relay->io[RELAY_B].on_event = relay_on_event_b;
 	relay->started = true;
 	relay_pump(relay); /* may end the relay, and the owner may free it in on_end */
 	return 0;
-}
-
-static void set_reset_on_close(int fd)
-{
-	struct linger lin = { .l_onoff = 1, .l_linger = 0 };
-
-	/* Failure leaves a plain close: the peer sees FIN instead of RST, nothing worse. */
-	setsockopt(fd, SOL_SOCKET, SO_LINGER, &lin, sizeof(lin));
 }
 
 /*
@@ -552,8 +560,9 @@ void relay_close(struct relay *relay)
 		if (io->fd >= 0) {
 			if (relay->loop)
 				loop_remove(relay->loop, io);
+			/* (a side shut cleanly had its linger cleared at its shutdown) */
 			if (reset[s])
-				set_reset_on_close(io->fd);
+				relay_set_linger(io->fd, true);
 			close(io->fd);
 			io->fd = -1;
 		}

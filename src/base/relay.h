@@ -14,6 +14,10 @@
  * destination stops reads from the source); half-close preserved (EOF on one side becomes
  * shutdown(SHUT_WR) on the other once everything before it was delivered); a reset on one side
  * becomes a reset on the other; an idle timeout.
+ * While relaying, both sockets carry SO_LINGER {1, 0}: should the process die, the kernel
+ * resets both ends rather than closing them with a FIN that would pass a cut stream off as
+ * complete. A direction that ends cleanly has it cleared on its destination before the
+ * shutdown(SHUT_WR), so a clean end is a FIN after every byte.
  *
  * Life cycle:
  *   relay_prepare(r, fd_a, fd_b);          r->io[] now carry the fds

@@ -5,7 +5,8 @@
 /*
  * The gateway role: `gateway_main` for main.c, and the role's own types and calls shared by its
  * files only (not an interface for other modules). Who calls whom, never back:
- *   main.c     process: start-up, signals, accept, drain, links and interception, exit
+ *   main.c     process: start-up (instance lock, host checks), signals, accept, drain, links
+ *              and interception, exit (the host left as it was)
  *   reload.c   the configuration again (SIGHUP or mpconvctl reload)
  *   ops.c      what the operator sees: mpconvctl answers, /metrics, the status page
  *   probe.c    `mpconvctl probe`: the converter tested over each link
@@ -102,6 +103,7 @@ struct gateway {
 	struct pol_table policy;
 	struct intercept_config intercept;
 	bool intercept_installed;
+	bool redirect_forced; /* tproxy configured, redirect used: a br_netfilter bridge (main.c) */
 	struct loop loop;
 	struct pipe_pool pipes;
 	struct pool pool;
@@ -114,6 +116,7 @@ struct gateway {
 	struct paths paths;
 	bool paths_on;
 	char saved_path_manager[16]; /* restored at exit; empty = untouched */
+	char saved_blackhole_timeout[16]; /* net.mptcp.blackhole_timeout, the same way */
 	struct op_access ops; /* control socket, metrics and status page */
 	struct gw_probe *probes; /* `mpconvctl probe` requests in flight, owned */
 	struct loop_io listener, signals;

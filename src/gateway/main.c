@@ -1,25 +1,37 @@
 // SPDX-License-Identifier: GPL-2.0-or-later
 /*
- * The gateway process: configuration, the capture listener and its accept loop (paused when
- * out of fds), the access links and their subflows, the interception rules (removed at exit),
- * signals through a signalfd (HUP reloads, TERM/INT drain), and the exit totals. One event
- * loop. It never leaves the host's forwarding changed behind it.
+ * The gateway process: the instance lock, configuration, what the host allows (IPv6, a bridged
+ * LAN), the capture listener and its accept loop (paused when out of fds), the access links and
+ * their subflows, the interception rules (removed at exit), signals through a signalfd (HUP
+ * reloads, TERM/INT drain), and the exit totals. One event loop. It never leaves the host's
+ * forwarding changed behind it, and never touches what another running instance set up.
  */
 #include "gateway.h"
 
+#include "hostenv.h"
 #include "log.h"
+#include "sockdiag.h"
 
 #include <errno.h>
 #include <fcntl.h>
 #include <signal.h>
+#include <stddef.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/signalfd.h>
 #include <sys/socket.h>
+#include <sys/un.h>
+#include <time.h>
 #include <unistd.h>
 
 #define GW_ACCEPT_BACKOFF_MS 100
+/* The instance lock: an abstract unix socket name, so one per network namespace (the nftables
+ * table, the fwmark rule and the net.mptcp sysctls are per namespace too), released by the
+ * kernel however the holder ends, a crash included. */
+#define GW_LOCK_NAME	      "mpconv-gateway"
+#define GW_LOCK_POLL_MS	      100
+#define GW_LOCK_WAIT_SLACK_MS 10000 /* beyond the holder's drain-timeout */
 
 /* Out of fds (EMFILE, ENFILE) or memory: stop accepting for a moment rather than spin on a
  * listener that stays readable; new connections wait in the backlog meanwhile. */
@@ -116,6 +128,105 @@ static void gw_on_signal(struct loop_io *io, uint32_t events)
 	}
 }
 
+/* The pid holding the lock name, or 0 when it cannot be told. */
+static pid_t gw_lock_holder(const struct sockaddr_un *name, socklen_t len)
+{
+	struct ucred cred = { .pid = 0 };
+	socklen_t cred_len = sizeof(cred);
+	int fd = socket(AF_UNIX, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
+
+	if (fd == -1)
+		return 0;
+	if (connect(fd, (const struct sockaddr *)name, len) == -1 ||
+	    getsockopt(fd, SOL_SOCKET, SO_PEERCRED, &cred, &cred_len) == -1)
+		cred.pid = 0;
+	close(fd);
+	return cred.pid;
+}
+
+static void gw_sleep_ms(unsigned ms)
+{
+	struct timespec ts = { .tv_sec = ms / 1000, .tv_nsec = (long)(ms % 1000) * 1000000L };
+
+	while (nanosleep(&ts, &ts) == -1 && errno == EINTR)
+		;
+}
+
+/*
+ * Takes the instance lock before anything is touched: a second gateway in this network
+ * namespace waits while the first runs or drains (a restart right after a stop is the common
+ * case), up to wait_ms, and then gives up without touching the first one's rules. Leftovers of
+ * a run that crashed are taken over once the lock is ours (the table is replaced, the routes and
+ * rule found in place). The fd, to keep open until exit, or -errno.
+ */
+static int gw_lock(uint32_t wait_ms)
+{
+	struct sockaddr_un name = { .sun_family = AF_UNIX };
+	socklen_t len = (socklen_t)(offsetof(struct sockaddr_un, sun_path) + 1 +
+				    strlen(GW_LOCK_NAME));
+	uint64_t waited = 0;
+	bool said = false;
+	int fd, ret;
+
+	memcpy(name.sun_path + 1, GW_LOCK_NAME, strlen(GW_LOCK_NAME)); /* abstract: leading 0 */
+	fd = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0);
+	if (fd == -1)
+		return -errno;
+	for (;;) {
+		if (bind(fd, (struct sockaddr *)&name, len) == 0)
+			break;
+		ret = -errno;
+		if (ret != -EADDRINUSE || waited >= wait_ms)
+			goto fail;
+		if (!said) {
+			log_warnx("another gateway (pid %d) runs in this network namespace: waiting "
+				  "up to %u s for it to exit; its rules are left alone",
+				  (int)gw_lock_holder(&name, len), (unsigned)(wait_ms / 1000));
+			said = true;
+		}
+		gw_sleep_ms(GW_LOCK_POLL_MS);
+		waited += GW_LOCK_POLL_MS;
+	}
+	/* listening only so that a waiting instance can name the holder (SO_PEERCRED) */
+	if (listen(fd, 1) == -1) {
+		ret = -errno;
+		goto fail;
+	}
+	if (said)
+		log_info("the other gateway exited after %.1f s: starting", (double)waited / 1000);
+	return fd;
+fail:
+	close(fd);
+	return ret;
+}
+
+/*
+ * What the host allows capture to do, before the listener exists. A LAN bridge with
+ * br_netfilter on defeats TPROXY (hostenv.h): REDIRECT works there, so the gateway switches to
+ * it and says how to keep TPROXY instead.
+ */
+static void gw_check_host(struct gateway *gw)
+{
+	struct config_gateway *gc = &gw->config.gateway;
+	const char *lan[CONFIG_MAX_LAN];
+	char bridge[64];
+
+	if (!gc->intercept || gc->intercept_method != CONFIG_INTERCEPT_TPROXY)
+		return;
+	for (size_t i = 0; i < gc->lan_len; i++)
+		lan[i] = gc->lan[i];
+	if (!hostenv_bridge_netfilter("", lan, gc->lan_len, bridge, sizeof(bridge)))
+		return;
+	log_warnx("lan %s is a bridge and br_netfilter passes its frames through the IP hooks "
+		  "(net.bridge.bridge-nf-call-iptables/ip6tables = 1): TPROXY cannot capture there, "
+		  "so intercepting with REDIRECT (nat) instead (intercept-method = redirect says so "
+		  "and silences this). To keep TPROXY: sysctl -w net.bridge.bridge-nf-call-iptables=0 "
+		  "net.bridge.bridge-nf-call-ip6tables=0, unless a firewall must see bridged traffic",
+		  bridge);
+	gc->intercept_method = CONFIG_INTERCEPT_REDIRECT;
+	gw->redirect_forced = true; /* a reload keeps it, and need not warn about it */
+}
+
 static int gw_start_intercept(struct gateway *gw)
 {
 	const struct config_gateway *gc = &gw->config.gateway;
@@ -125,8 +236,10 @@ static int gw_start_intercept(struct gateway *gw)
 	if (!gc->intercept)
 		return 0;
 	gw->intercept = (struct intercept_config){ .port = (uint16_t)gc->port,
-						   .ipv6 = true,
+						   .ipv6 = hostenv_ipv6_usable(""),
 						   .redirect = gc->intercept_method == CONFIG_INTERCEPT_REDIRECT };
+	if (!gw->intercept.ipv6)
+		log_warnx("IPv6 is disabled on this host (or on lo): intercepting IPv4 only");
 	for (size_t i = 0; i < gc->lan_len; i++)
 		gw->intercept.lan_ifaces[gw->intercept.lan_len++] = gc->lan[i];
 	for (size_t i = 0; i < gc->exclude.len && i < INTERCEPT_MAX_EXCLUDE; i++)
@@ -145,10 +258,23 @@ static int gw_start_intercept(struct gateway *gw)
 static void gw_stop_intercept(struct gateway *gw)
 {
 	char err[256] = "";
+	bool tproxy = gw->intercept_installed && !gw->intercept.redirect;
+	int ret;
 
 	if (gw->intercept_installed && intercept_remove(&gw->intercept, err, sizeof(err)) < 0)
 		log_warnx("cannot remove interception: %s", err);
 	gw->intercept_installed = false;
+	if (!tproxy)
+		return;
+	/* Captured connections that ended left TIME_WAIT sockets with the servers' addresses;
+	 * without the capture they would swallow the LAN's next SYNs of the same 4-tuples (for
+	 * up to a minute) instead of letting them be forwarded (sockdiag.h). */
+	ret = sockdiag_destroy_foreign_timewait();
+	if (ret > 0)
+		log_info("destroyed %d TIME_WAIT sockets of captured connections", ret);
+	else if (ret < 0)
+		log_warnc(ret, "cannot destroy the TIME_WAIT sockets of captured connections: the "
+			       "LAN's SYNs of those 4-tuples are dropped for up to a minute");
 }
 
 /* A sysctl of this network namespace: old (if given) gets the value it had. 0 or -errno. */
@@ -196,10 +322,15 @@ static int gw_start_links(struct gateway *gw)
 	char err[LINKS_ERR_LEN];
 	int ret;
 
-	/* One bad minute must not disable MPTCP towards the converter for an hour. */
-	ret = gw_sysctl("/proc/sys/net/mptcp/blackhole_timeout", "0", NULL, 0);
-	if (ret < 0 && ret != -ENOENT)
-		log_warnc(ret, "cannot set net.mptcp.blackhole_timeout=0");
+	/* One bad minute must not disable MPTCP towards the converter for an hour. Restored at
+	 * exit: the host's other MPTCP users keep their protection. */
+	ret = gw_sysctl("/proc/sys/net/mptcp/blackhole_timeout", "0", gw->saved_blackhole_timeout,
+			sizeof(gw->saved_blackhole_timeout));
+	if (ret < 0) {
+		gw->saved_blackhole_timeout[0] = 0;
+		if (ret != -ENOENT)
+			log_warnc(ret, "cannot set net.mptcp.blackhole_timeout=0");
+	}
 	if (gc->links_len == 0)
 		return 0;
 	/* link health towards every converter in turn, unless the operator named a target */
@@ -241,6 +372,12 @@ static void gw_stop_links(struct gateway *gw)
 	    gw_sysctl("/proc/sys/net/mptcp/path_manager", gw->saved_path_manager, NULL, 0) < 0)
 		log_warnx("cannot restore net.mptcp.path_manager=%s", gw->saved_path_manager);
 	gw->saved_path_manager[0] = 0;
+	if (gw->saved_blackhole_timeout[0] &&
+	    gw_sysctl("/proc/sys/net/mptcp/blackhole_timeout", gw->saved_blackhole_timeout, NULL,
+		      0) < 0)
+		log_warnx("cannot restore net.mptcp.blackhole_timeout=%s",
+			  gw->saved_blackhole_timeout);
+	gw->saved_blackhole_timeout[0] = 0;
 	if (gw->links_on)
 		links_stop(&gw->links);
 	gw->links_on = false;
@@ -260,7 +397,7 @@ int gateway_main(int argc, char **argv)
 					       0.25,  0.5,    1,     2.5,  5,	  10 };
 	struct gateway *gw = calloc(1, sizeof(*gw));
 	char err[CONFIG_ERR_LEN] = "", where[ADDR_STRLEN];
-	int consumed = 0, ret = 1;
+	int consumed = 0, ret = 1, lock = -1;
 	sigset_t signals;
 	bool mptcp_listener;
 
@@ -303,6 +440,17 @@ int gateway_main(int argc, char **argv)
 	}
 	gw->argc = argc;
 	gw->argv = argv;
+	lock = gw_lock(gw->config.gateway.common.drain_timeout_ms + GW_LOCK_WAIT_SLACK_MS);
+	if (lock < 0) {
+		if (lock == -EADDRINUSE)
+			log_warnx("another gateway still runs in this network namespace: not starting "
+				  "(its rules are left alone)");
+		else
+			log_warnc(lock, "instance lock");
+		lock = -1;
+		goto out_config;
+	}
+	gw_check_host(gw);
 	if (gw->config.gateway.common.workers > 1)
 		log_warnx("workers: the gateway runs one event loop for now");
 
@@ -335,6 +483,10 @@ int gateway_main(int argc, char **argv)
 
 		/* [::] with IPV6_V6ONLY off takes the TPROXY'd IPv4 connections too. */
 		gw->listener.fd = sock_listen(&any, &opts, &mptcp_listener);
+		if (gw->listener.fd == -EAFNOSUPPORT) { /* a kernel without IPv6: 0.0.0.0 */
+			any.ip[10] = any.ip[11] = 0xff;
+			gw->listener.fd = sock_listen(&any, &opts, &mptcp_listener);
+		}
 		if (gw->listener.fd < 0) {
 			errno = -gw->listener.fd;
 			log_warn("listen on [::]:%u (IP_TRANSPARENT needs CAP_NET_ADMIN)",
@@ -415,6 +567,8 @@ out_loop:
 	loop_destroy(&gw->loop);
 	pol_free(&gw->policy);
 out_config:
+	if (lock >= 0)
+		close(lock); /* last: everything of ours is gone, the next instance may start */
 	config_free(&gw->config);
 	free(gw);
 	return ret;

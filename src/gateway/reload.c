@@ -78,7 +78,8 @@ int gw_reload(struct gateway *gw, char why[CONFIG_ERR_LEN])
 	next = &fresh.gateway;
 	if (!gw_links_equal(now, next) || now->lan_len != next->lan_len ||
 	    memcmp(now->lan, next->lan, sizeof(now->lan)) || now->port != next->port ||
-	    now->intercept != next->intercept || now->intercept_method != next->intercept_method ||
+	    now->intercept != next->intercept ||
+	    (now->intercept_method != next->intercept_method && !gw->redirect_forced) ||
 	    now->mode != next->mode || now->path_manager != next->path_manager ||
 	    now->link_table != next->link_table)
 		log_warnx("reload: links, lan, port, intercept, mode, path-manager and link-table "

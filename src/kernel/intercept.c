@@ -419,9 +419,13 @@ int intercept_install(const struct intercept_config *cfg, char *err, size_t errl
 	if (!ret && cfg->ipv6)
 		ret = intercept_routing_add(&nl, AF_INET6, mark, table, lo, err, errlen);
 	rtnl_close(&nl);
+	if (!ret)
+		ret = intercept_nft_run(rules, "nft table inet mpconv", err, errlen);
+	/* A failed install leaves nothing behind: what it added (or found) goes, err keeps the
+	 * first error. Callers hold the instance lock: nothing here is another run's. */
 	if (ret)
-		return ret;
-	return intercept_nft_run(rules, "nft table inet mpconv", err, errlen);
+		intercept_remove(cfg, NULL, 0);
+	return ret;
 }
 
 int intercept_remove(const struct intercept_config *cfg, char *err, size_t errlen)

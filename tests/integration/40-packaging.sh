@@ -3,7 +3,8 @@
 # Packaging: `make install` into a DESTDIR stage, and that what it installs works as installed.
 #
 #   stage/usr/local/{sbin/mpconvd, bin/mpconvctl, lib/systemd/system/mpconv-*.service,
-#                    lib/sysusers.d/mpconv.conf, lib/tmpfiles.d/mpconv.conf, share/man/...,
+#                    lib/sysusers.d/mpconv.conf, lib/tmpfiles.d/mpconv.conf,
+#                    lib/sysctl.d/50-mpconv.conf, share/man/...,
 #                    share/doc/mpconv/examples/*.conf, etc/mpconv/*.conf}
 #
 # Checked: exactly the expected files with their modes; a second install keeps an edited config;
@@ -13,14 +14,16 @@
 # knows (from its --help, so a new key fails here until it is documented) and are accepted by
 # the daemon, as shipped and with every key line uncommented, the latter run in a throwaway
 # namespace as an unprivileged user holding only the capabilities its unit grants; a config
-# writable by others is refused by both roles.
+# writable by others is refused by both roles; the sysctl.d drop-in turns on the TFO server bit
+# and MPTCP, and a converter started after it is applied (as systemd-sysctl does at boot, before
+# the hardened unit, which may not write /proc/sys) has nothing to warn about.
 source "$(dirname "$0")/lib.sh"
 
 MPCONVD=${MPCONVD:-$MPCONV_BUILD/src/mpconvd}
 [ -x "$MPCONVD" ] || skip_all "no mpconvd at $MPCONVD"
 command -v make >/dev/null || skip_all "no make"
 
-plan 21
+plan 25
 
 T=$BED_TMP
 STAGE=$T/stage
@@ -85,6 +88,7 @@ expected_files()
 755 usr/local/bin/mpconvctl
 640 usr/local/etc/mpconv/converter.conf
 640 usr/local/etc/mpconv/gateway.conf
+644 usr/local/lib/sysctl.d/50-mpconv.conf
 644 usr/local/lib/systemd/system/mpconv-converter.service
 644 usr/local/lib/systemd/system/mpconv-gateway.service
 644 usr/local/lib/sysusers.d/mpconv.conf
@@ -116,6 +120,25 @@ units_name_the_prefix()
 }
 check "units and tmpfiles name the installed paths; the configs are the examples" \
 	units_name_the_prefix
+restart_on_failure()
+{
+	local u
+	for u in mpconv-converter mpconv-gateway; do
+		grep -qx "Restart=on-failure" "$UNITS/$u.service" &&
+			grep -qx "RestartPreventExitStatus=2" "$UNITS/$u.service" || { echo "$u"; return 1; }
+	done
+}
+check "both units restart a daemon that failed, not one with a configuration error" \
+	restart_on_failure
+
+# sysctl_sets FILE KEY VALUE: FILE (sysctl.d syntax) sets KEY to VALUE.
+sysctl_sets()
+{
+	awk -F= -v k="$2" -v v="$3" '{ gsub(/[ \t]/, "") } $1 == k && $2 == v { f = 1 } END { exit !f }' "$1"
+}
+SYSCTL_D=$P/lib/sysctl.d/50-mpconv.conf
+check "sysctl.d drop-in: net.ipv4.tcp_fastopen = 3 (the converter's TFO server bit), net.mptcp.enabled = 1" \
+	bash -c "$(declare -f sysctl_sets); sysctl_sets '$SYSCTL_D' net.ipv4.tcp_fastopen 3 && sysctl_sets '$SYSCTL_D' net.mptcp.enabled 1"
 
 echo "allow = 192.0.2.0/24 # edited" >>"$P/etc/mpconv/converter.conf"
 cp "$P/etc/mpconv/converter.conf" "$T/edited.conf"
@@ -339,7 +362,8 @@ if [ "$ROOT" = 0 ]; then
 	for what in "converter.conf as shipped is accepted" "gateway.conf as shipped is accepted" \
 		"converter.conf with every key set runs with the unit's capabilities" \
 		"gateway.conf with every key set runs with the unit's capabilities" \
-		"converter refuses a config writable by others" "gateway refuses a config writable by others"; do
+		"converter refuses a config writable by others" "gateway refuses a config writable by others" \
+		"the sysctl.d drop-in applies in a namespace" "converter after the drop-in: no TFO warning"; do
 		skip "$what" "needs root, ip netns and setpriv"
 	done
 	exit 0
@@ -371,6 +395,15 @@ LAN=$(sed -nE 's/^lan = //p' "$CFG/gateway-all.conf" | head -n 1)
 declare -A NS=([converter]=$NS_CV [gateway]=$NS_GW)
 declare -A READY=([converter]="converter listening on" [gateway]="gateway: converter")
 
+# The drop-in as systemd-sysctl applies it at boot, here to the converter's namespace only (both
+# keys are per network namespace): a fresh namespace has tcp_fastopen=1, the client bit alone.
+applies_in_ns()
+{
+	ip netns exec "$NS_CV" sysctl -p "$SYSCTL_D" &&
+		[ "$(ip netns exec "$NS_CV" sysctl -n net.ipv4.tcp_fastopen)" = 3 ]
+}
+check "the sysctl.d drop-in applies in a namespace (sysctl -p): tcp_fastopen = 3" applies_in_ns
+
 # As shipped, as root: every key is commented out, so the gateway gets its two required keys as
 # flags.
 for role in converter gateway; do
@@ -382,6 +415,8 @@ for role in converter gateway; do
 	check "$role.conf as shipped${required[*]:+ (+ the required keys)} is accepted: starts, stops 0 on SIGTERM" \
 		ran_clean "$role-shipped"
 done
+check "converter started after the drop-in: no warning about the TFO server bit" \
+	bash -c "! grep 'tcp_fastopen' '$BED_TMP/converter-shipped.err'"
 
 # Every key set, run as the unit runs it: RUN_UID with the unit's capabilities and no others.
 for role in converter gateway; do

@@ -118,6 +118,7 @@ struct world {
 	struct peer a, b;
 	int owner_events; /* edges the owner consumed before relay_start */
 	int ends;
+	int linger_at_end[2]; /* SO_LINGER l_onoff of each side's fd when on_end ran */
 	bool close_in_on_end;
 	enum relay_end end;
 	int end_errno;
@@ -222,9 +223,23 @@ static void owner_on_event_b(struct loop_io *io, uint32_t events)
 	container_of(io, struct world, relay.io[RELAY_B])->owner_events++;
 }
 
+/* SO_LINGER l_onoff of fd (1: close resets), -1 on error. */
+static int linger_on(int fd)
+{
+	struct linger lin = { 0 };
+	socklen_t len = sizeof(lin);
+
+	if (getsockopt(fd, SOL_SOCKET, SO_LINGER, &lin, &len) == -1)
+		return -1;
+	return lin.l_onoff && lin.l_linger == 0;
+}
+
 static void on_end(struct relay *relay)
 {
 	struct world *w = container_of(relay, struct world, relay);
+
+	w->linger_at_end[RELAY_A] = linger_on(relay->io[RELAY_A].fd);
+	w->linger_at_end[RELAY_B] = linger_on(relay->io[RELAY_B].fd);
 
 	assert_int_equal(w->ends, 0);
 	/* the fds are still open for the owner to inspect */
@@ -668,6 +683,34 @@ static void half_close_keeps_the_other_direction_flowing(void **state)
 	assert_int_equal(w->relay.dir[RELAY_B].bytes, 3 * MIB);
 	assert_false(w->a.mismatch);
 	assert_false(w->b.mismatch);
+	world_free(w);
+}
+
+/*
+ * Should the process die while relaying, the kernel must reset both ends, not close them with
+ * a FIN that passes a cut stream off as complete: SO_LINGER {1, 0} on both sockets from the
+ * start, cleared on a side only once the direction toward it ended cleanly (before its FIN).
+ */
+static void relayed_sockets_reset_on_close_until_their_direction_ends_cleanly(void **state)
+{
+	struct world_opts o = { .family = AF_INET, .pipe_size = MIB };
+	struct world *w = world_new(&o);
+
+	world_streams(w);
+	world_start(w, true, 0);
+	assert_int_equal(linger_on(w->relay.io[RELAY_A].fd), 1);
+	assert_int_equal(linger_on(w->relay.io[RELAY_B].fd), 1);
+	peer_send(&w->a, 65536, true); /* A -> B ends cleanly: B's FIN is a clean one */
+	assert_true(run_until(w, b_saw_eof, 5000));
+	assert_int_equal(linger_on(w->relay.io[RELAY_B].fd), 0);
+	assert_int_equal(linger_on(w->relay.io[RELAY_A].fd), 1); /* B -> A still flows */
+	loop_remove(&w->loop, &w->b.io);
+	close(w->b.io.fd);
+	w->b.io.fd = -1;
+	assert_true(run_until(w, a_saw_eof_and_ended, 5000));
+	assert_int_equal(w->end, RELAY_END_CLOSED);
+	assert_int_equal(w->linger_at_end[RELAY_A], 0);
+	assert_int_equal(w->linger_at_end[RELAY_B], 0);
 	world_free(w);
 }
 
@@ -1140,6 +1183,7 @@ int main(void)
 		cmocka_unit_test(prefix_bytes_arrive_first_on_their_own_side),
 		cmocka_unit_test(bytes_queued_before_start_are_relayed_without_a_new_edge),
 		cmocka_unit_test(half_close_keeps_the_other_direction_flowing),
+		cmocka_unit_test(relayed_sockets_reset_on_close_until_their_direction_ends_cleanly),
 		cmocka_unit_test(reset_by_a_ends_the_relay_and_resets_b),
 		cmocka_unit_test(reset_by_b_ends_the_relay_and_resets_a),
 		cmocka_unit_test(reset_after_a_fin_is_still_seen),
