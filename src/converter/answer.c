@@ -82,7 +82,7 @@ void cv_fail(struct cv_session *s, const struct conv_parse_error *perr, const ch
 	s->reply_len = (uint16_t)len;
 	s->reply_is_error = true;
 	s->error_code = perr->code;
-	snprintf(s->refusal, sizeof(s->refusal), "%s", why);
+	s->refusal = why;
 	s->reset_on_close = true;
 	if (s->base.relay.io[RELAY_B].fd >= 0) {
 		loop_remove(&s->worker->loop, &s->base.relay.io[RELAY_B]);

@@ -58,7 +58,8 @@ void cv_close(struct cv_session *s, const char *reason)
 		 (unsigned long long)s->base.relay.dir[RELAY_A].bytes, (unsigned long long)down,
 		 (unsigned long long)(w->loop.now_ms - s->base.started_ms), subflows < 0 ? 0 : subflows,
 		 s->client_mptcp, s->server_mptcp, s->error_code, reason,
-		 s->refusal[0] ? " refusal=\"" : "", s->refusal, s->refusal[0] ? "\"" : "");
+		 s->refusal ? " refusal=\"" : "", s->refusal ? s->refusal : "",
+		 s->refusal ? "\"" : "");
 
 	atomic_fetch_add(&shared->stats.sessions, 1);
 	atomic_fetch_add(&shared->stats.ends[cv_end_of(s)], 1);

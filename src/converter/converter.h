@@ -125,7 +125,7 @@ struct cv_session {
 	uint8_t client_key[16]; /* the client's address as the per-client limits count it */
 	bool info_requested, reply_is_error, reset_on_close;
 	int error_code;	     /* sent, or -1 */
-	char refusal[64];    /* why error_code was sent, for the close line ("" = none) */
+	const char *refusal; /* why error_code was sent (static), for the close line */
 	uint16_t reply_len;
 	uint8_t reply[CV_REPLY_MAX];
 };
@@ -224,7 +224,8 @@ uint64_t cv_bytes_down(const struct cv_session *s);
 
 /* answer.c */
 /* Ends the session with a refusal in the client's protocol (an Error TLV, a SOCKS reply, a
- * reset on-path): reply, shut down, reset after error-grace. why: for the close line (copied). */
+ * reset on-path): reply, shut down, reset after error-grace. why: a static string, kept for
+ * the close line. */
 void cv_fail(struct cv_session *s, const struct conv_parse_error *perr, const char *why);
 void cv_fail_code(struct cv_session *s, enum conv_error_code code, const char *why);
 /* A limit refuses the session with Resource Exceeded, said at warning level once per interval

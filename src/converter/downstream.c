@@ -21,7 +21,6 @@ void cv_connect_failed(struct cv_session *s, int err)
 {
 	struct conv_parse_error perr = { .code = CONV_ERR_NETWORK_FAILURE };
 	uint8_t type, code;
-	char why[96];
 
 	switch (err) {
 	case ECONNREFUSED:
@@ -55,8 +54,8 @@ void cv_connect_failed(struct cv_session *s, int err)
 	default:
 		break;
 	}
-	snprintf(why, sizeof(why), "connect: %s", strerror(err));
-	cv_fail(s, &perr, why);
+	/* the session keeps the reason until its close line: glibc's own static description */
+	cv_fail(s, &perr, strerrordesc_np(err) ? strerrordesc_np(err) : "connect failed");
 }
 
 static void cv_connected(struct cv_session *s)

@@ -99,9 +99,9 @@ sleep 0.5
 _bed_say "SIGTERM gw1 (draining, 8 s), then gw2 at once"
 kill -TERM "$(bed_pid gw1)"
 bed_start "$NS_GW" gw2 "$MPCONVD" gateway --converter "$CV_ADDR4" --lan "$LAN_IF_GW" "${GW_ARGS[@]}"
-sleep 1
+sleep 1 # gw2 is up and waiting, gw1 drains the download
 check "gw2 waits for the draining gw1, leaving its rules alone" \
-	grep -q 'another gateway .* waiting' "$BED_TMP/gw2.err"
+	wait_for 5 grep -q 'another gateway .* waiting' "$BED_TMP/gw2.err"
 check "the capture stays in place while gw1 drains" \
 	bash -c "ip netns exec '$NS_GW' nft list table inet mpconv >/dev/null"
 wait "$client"
