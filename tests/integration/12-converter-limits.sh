@@ -125,8 +125,14 @@ check "after round 1 only pooled pipes stay open (${after_fds[1]} - $base_fds <=
 # in round 2; bounded all the same: nothing per session is left.)
 check "after round 2 too: nothing but the pools (${after_fds[2]} - $base_fds <= 256 fds)" \
 	test $((after_fds[2] - base_fds)) -le 256
-check "no memory growth from round 1 to round 2 (${rss[1]} -> ${rss[2]} kB, < 1 MiB)" \
-	test $((rss[2] - rss[1])) -lt 1024
+# An ASan build's allocator maps memory per size class and thread as sessions come and go:
+# measured here, round 2 grows by ~50 kB on a plain build and by ~1,000 kB under ASan, so the
+# bound is 1 MiB for a plain daemon and 2 MiB for an ASan one: 2 KiB kept per session fails
+# both, and a real leak fails the ASan run at exit anyway (LeakSanitizer).
+grow_max=1024
+grep -q libasan "/proc/$PID/maps" 2>/dev/null && grow_max=2048
+check "no memory growth from round 1 to round 2 (${rss[1]} -> ${rss[2]} kB, < $grow_max kB)" \
+	test $((rss[2] - rss[1])) -lt "$grow_max"
 
 # 19-22: SIGHUP reload keeps live sessions and applies the new allow list to new ones.
 cat >"$T/cv.ini" <<INI

@@ -95,9 +95,13 @@ n "$NS_CV" curl -sf http://127.0.0.1:9124/status.json >"$T/status.json"
 diag "$(cut -c1-700 "$T/status.json")"
 check "/status.json: links accA and accB up with subflows, the upload among the top sessions" \
 	json_check "$T/status.json" '(l := {x["name"]: x for x in d["links"]}) and l["accA"]["state"] == "up" and l["accB"]["subflows"] >= 1 and l["accB"]["rx_bytes"] > 1000000 and any(s["dest"] == "10.0.2.2:7001" for s in d["sessions"])'
-n "$NS_CV" curl -sf http://127.0.0.1:9124/history.json >"$T/history.json"
+# The history samples once a second: poll until it holds three samples of the upload.
+history_grows() {
+	nq "$NS_CV" curl -sf http://127.0.0.1:9124/history.json >"$T/history.json" &&
+		json_check "$T/history.json" '(l := {x["name"]: x for x in d["links"]}) and d["interval_ms"] == 1000 and len(d["t"]) >= 3 and len(l["accB"]["rx"]) == len(d["t"]) and l["accB"]["rx"][-1] > l["accB"]["rx"][0]'
+}
 check "/history.json: one-second samples of both access links, bytes growing" \
-	json_check "$T/history.json" '(l := {x["name"]: x for x in d["links"]}) and d["interval_ms"] == 1000 and len(d["t"]) >= 3 and len(l["accB"]["rx"]) == len(d["t"]) and l["accB"]["rx"][-1] > l["accB"]["rx"][0]'
+	wait_for 6 history_grows
 scrape_s=$(n "$NS_CV" curl -sf -o "$T/scrape2.txt" -w '%{time_total}' http://127.0.0.1:9124/metrics)
 check "second scrape during the upload (answered in ${scrape_s:-?} s)" test -s "$T/scrape2.txt"
 wait "$UP"
