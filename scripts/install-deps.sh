@@ -11,8 +11,8 @@ packages=(
 	libcmocka-dev libclang-rt-14-dev
 	# namespace test bed: ip/tc/ss/nstat, offload control, nftables rules, ping, captures
 	iproute2 ethtool nftables iputils-ping tcpdump procps kmod
-	# reference peers used by tests and benchmarks (mptcpize comes with mptcpd)
-	iperf3 mptcpd
+	# reference peers used by tests and benchmarks (Debian ships mptcpize apart from mptcpd)
+	iperf3 mptcpd mptcpize
 	# status page test (tests/integration/42-status-page.sh): headless browser
 	chromium
 )
