@@ -9,6 +9,8 @@
  */
 #include "intercept.h"
 
+#include "strbuf.h"
+
 #include "onpath.h"
 #include "rtnl.h"
 
@@ -33,32 +35,6 @@
 #define INTERCEPT_CT_NATIVE 0x40000000u
 /* Matches a SYN, and only a SYN: no SYN-ACK, no stray RST/FIN combinations. */
 #define INTERCEPT_SYN	 "tcp flags syn / fin,syn,rst,ack"
-
-struct intercept_buf {
-	char *p;
-	size_t len, used;
-	bool full;
-};
-
-static void intercept_put(struct intercept_buf *b, const char *fmt, ...)
-	__attribute__((format(printf, 2, 3)));
-
-static void intercept_put(struct intercept_buf *b, const char *fmt, ...)
-{
-	va_list ap;
-	int n;
-
-	if (b->full)
-		return;
-	va_start(ap, fmt);
-	n = vsnprintf(b->p + b->used, b->len - b->used, fmt, ap);
-	va_end(ap);
-	if (n < 0 || (size_t)n >= b->len - b->used) {
-		b->full = true;
-		return;
-	}
-	b->used += (size_t)n;
-}
 
 static void intercept_err(char *err, size_t errlen, const char *fmt, ...)
 	__attribute__((format(printf, 3, 4)));
@@ -130,7 +106,7 @@ static bool intercept_is_v4(const struct acl_prefix *p)
 
 /* "a.b.c.d/n" or "x::/n". Host bits are cleared: acl_parse_prefix already refuses them, this
  * only keeps a hand-made config from reaching nft as an address that is not a prefix. */
-static void intercept_put_prefix(struct intercept_buf *b, const struct acl_prefix *p)
+static void intercept_put_prefix(struct strbuf *b, const struct acl_prefix *p)
 {
 	uint8_t ip[16];
 	char text[INET6_ADDRSTRLEN];
@@ -145,11 +121,11 @@ static void intercept_put_prefix(struct intercept_buf *b, const struct acl_prefi
 	} else {
 		inet_ntop(AF_INET6, ip, text, sizeof(text));
 	}
-	intercept_put(b, "%s/%u", text, len);
+	strbuf_put(b, "%s/%u", text, len);
 }
 
 /* One interval set of the excluded prefixes of a family; nothing when there are none. */
-static bool intercept_put_set(struct intercept_buf *b, const struct intercept_config *cfg, bool v4)
+static bool intercept_put_set(struct strbuf *b, const struct intercept_config *cfg, bool v4)
 {
 	bool any = false;
 
@@ -157,7 +133,7 @@ static bool intercept_put_set(struct intercept_buf *b, const struct intercept_co
 		if (intercept_is_v4(&cfg->exclude[i]) != v4)
 			continue;
 		if (!any) {
-			intercept_put(b,
+			strbuf_put(b,
 				      "\tset exclude%c {\n"
 				      "\t\ttype %s\n"
 				      "\t\tflags interval\n"
@@ -165,38 +141,38 @@ static bool intercept_put_set(struct intercept_buf *b, const struct intercept_co
 				      "\t\telements = { ",
 				      v4 ? '4' : '6', v4 ? "ipv4_addr" : "ipv6_addr");
 		} else {
-			intercept_put(b, ", ");
+			strbuf_put(b, ", ");
 		}
 		intercept_put_prefix(b, &cfg->exclude[i]);
 		any = true;
 	}
 	if (any)
-		intercept_put(b, " }\n\t}\n");
+		strbuf_put(b, " }\n\t}\n");
 	return any;
 }
 
 /* What a chain lets pass before anything else: other interfaces, non-TCP, IPv6 when off,
  * traffic to this host and to the excluded prefixes. */
-static void intercept_put_skips(struct intercept_buf *b, const struct intercept_config *cfg,
+static void intercept_put_skips(struct strbuf *b, const struct intercept_config *cfg,
 				bool ex4, bool ex6)
 {
-	intercept_put(b, "\t\tiifname != { ");
+	strbuf_put(b, "\t\tiifname != { ");
 	for (size_t i = 0; i < cfg->lan_len; i++)
-		intercept_put(b, "%s\"%s\"", i ? ", " : "", cfg->lan_ifaces[i]);
-	intercept_put(b, " } return\n"
+		strbuf_put(b, "%s\"%s\"", i ? ", " : "", cfg->lan_ifaces[i]);
+	strbuf_put(b, " } return\n"
 			 "\t\tmeta l4proto != tcp return\n");
 	if (!cfg->ipv6)
-		intercept_put(b, "\t\tmeta nfproto ipv6 return\n");
-	intercept_put(b, "\t\tfib daddr type local accept\n");
+		strbuf_put(b, "\t\tmeta nfproto ipv6 return\n");
+	strbuf_put(b, "\t\tfib daddr type local accept\n");
 	if (ex4)
-		intercept_put(b, "\t\tip daddr @exclude4 accept\n");
+		strbuf_put(b, "\t\tip daddr @exclude4 accept\n");
 	if (ex6)
-		intercept_put(b, "\t\tip6 daddr @exclude6 accept\n");
+		strbuf_put(b, "\t\tip6 daddr @exclude6 accept\n");
 }
 
 int intercept_render(const struct intercept_config *cfg, char *buf, size_t len)
 {
-	struct intercept_buf b = { .p = buf, .len = len };
+	struct strbuf b = { .p = buf, .len = len };
 	uint32_t mark = intercept_mark(cfg);
 	bool ex4, ex6 = false;
 	int ret;
@@ -209,19 +185,19 @@ int intercept_render(const struct intercept_config *cfg, char *buf, size_t len)
 	buf[0] = '\0';
 
 	/* "add" then "delete" so that a missing table is no error (nft 1.0.6 has no "destroy") */
-	intercept_put(&b, "add table inet mpconv\n"
+	strbuf_put(&b, "add table inet mpconv\n"
 			  "delete table inet mpconv\n"
 			  "table inet mpconv {\n");
 	ex4 = intercept_put_set(&b, cfg, true);
 	if (cfg->ipv6)
 		ex6 = intercept_put_set(&b, cfg, false);
 
-	intercept_put(&b, "\tchain prerouting {\n"
+	strbuf_put(&b, "\tchain prerouting {\n"
 			  "\t\ttype filter hook prerouting priority mangle; policy accept;\n");
 	intercept_put_skips(&b, cfg, ex4, ex6);
 	if (cfg->redirect) {
 		/* mangle runs before dstnat: the nat chain sees the native-MPTCP mark */
-		intercept_put(&b,
+		strbuf_put(&b,
 			      "\t\t" INTERCEPT_SYN
 			      " tcp option mptcp exists ct mark set ct mark | 0x%08x accept\n"
 			      "\t}\n"
@@ -229,7 +205,7 @@ int intercept_render(const struct intercept_config *cfg, char *buf, size_t len)
 			      "\t\ttype nat hook prerouting priority dstnat; policy accept;\n",
 			      INTERCEPT_CT_NATIVE);
 		intercept_put_skips(&b, cfg, ex4, ex6);
-		intercept_put(&b,
+		strbuf_put(&b,
 			      "\t\tct mark & 0x%08x == 0x%08x accept\n"
 			      "\t\tmeta l4proto tcp redirect to :%u\n"
 			      "\t}\n}\n",
@@ -248,10 +224,10 @@ int intercept_render(const struct intercept_config *cfg, char *buf, size_t len)
 		if (ret < 0)
 			return ret;
 		b.used += (size_t)ret;
-		intercept_put(&b, "\t}\n}\n");
+		strbuf_put(&b, "\t}\n}\n");
 		return b.full ? -ENOSPC : (int)b.used;
 	} else {
-		intercept_put(&b,
+		strbuf_put(&b,
 			      "\t\tct mark & 0x%08x == 0x%08x accept\n"
 			      "\t\tsocket transparent 1 meta mark set 0x%08x accept\n"
 			      "\t\t" INTERCEPT_SYN
@@ -263,12 +239,12 @@ int intercept_render(const struct intercept_config *cfg, char *buf, size_t len)
 	}
 	if (!cfg->redirect) {
 		if (cfg->ipv6)
-			intercept_put(&b,
+			strbuf_put(&b,
 				      "\t\t" INTERCEPT_SYN
 				      " meta nfproto ipv6 tproxy ip6 to :%u meta mark set 0x%08x "
 				      "accept\n",
 				      cfg->port, mark);
-		intercept_put(&b, "\t}\n}\n");
+		strbuf_put(&b, "\t}\n}\n");
 	}
 
 	if (b.full)

@@ -8,13 +8,14 @@
  */
 #include "onpath.h"
 
+#include "strbuf.h"
+
 #include "addr.h"
 #include "sock.h"
 
 #include <arpa/inet.h>
 #include <errno.h>
 #include <fcntl.h>
-#include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -30,77 +31,51 @@
 #define ONPATH_SWEEP_MS	   1000
 #define ONPATH_JOIN_BACKLOG 64 /* joins wait there only for their handshake */
 
-struct onpath_buf {
-	char *p;
-	size_t len, used;
-	bool full;
-};
-
-static void onpath_put(struct onpath_buf *b, const char *fmt, ...)
-	__attribute__((format(printf, 2, 3)));
-
-static void onpath_put(struct onpath_buf *b, const char *fmt, ...)
-{
-	va_list ap;
-	int n;
-
-	if (b->full)
-		return;
-	va_start(ap, fmt);
-	n = vsnprintf(b->p + b->used, b->len - b->used, fmt, ap);
-	va_end(ap);
-	if (n < 0 || (size_t)n >= b->len - b->used) {
-		b->full = true;
-		return;
-	}
-	b->used += (size_t)n;
-}
-
 int onpath_render(const struct onpath_rules *r, char *buf, size_t len)
 {
-	struct onpath_buf b = { .p = buf, .len = len };
+	struct strbuf b = { .p = buf, .len = len };
 
 	if (!buf || len == 0)
 		return -ENOSPC;
 	buf[0] = '\0';
 	/* The operator's "do not interfere with native MPTCP": such servers get it end to end. */
 	if (r->native_ports_len) {
-		onpath_put(&b, "\t\ttcp dport { ");
+		strbuf_put(&b, "\t\ttcp dport { ");
 		for (size_t i = 0; i < r->native_ports_len && i < ONPATH_MAX_NATIVE_PORTS; i++)
-			onpath_put(&b, "%s%u", i ? ", " : "", r->native_ports[i]);
-		onpath_put(&b, " } accept\n");
+			strbuf_put(&b, "%s%u", i ? ", " : "", r->native_ports[i]);
+		strbuf_put(&b, " } accept\n");
 	}
 	/* SYNs first, each kind decided here and never by a socket lookup: a lookup also finds
 	 * listeners, and a listener of a port would swallow every later SYN to that port. */
-	onpath_put(&b, "\t\t" ONPATH_SYN " tcp option mptcp missing accept\n");
+	strbuf_put(&b, "\t\t" ONPATH_SYN " tcp option mptcp missing accept\n");
 	if (r->log_group && !r->draining)
-		onpath_put(&b,
+		strbuf_put(&b,
 			   "\t\t" ONPATH_SYN " tcp option mptcp subtype 0 log group %u snaplen %u"
 			   " queue-threshold 1\n",
 			   r->log_group, ONPATH_SNAPLEN);
 	if (!r->draining)
-		onpath_put(&b,
+		strbuf_put(&b,
 			   "\t\t" ONPATH_SYN " tcp option mptcp subtype 0 meta nfproto ipv4"
 			   " tproxy ip to 127.0.0.1:%u meta mark set 0x%08x accept\n",
 			   r->port, r->mark);
 	if (r->ipv6 && !r->draining)
-		onpath_put(&b,
+		strbuf_put(&b,
 			   "\t\t" ONPATH_SYN " tcp option mptcp subtype 0 meta nfproto ipv6"
 			   " tproxy ip6 to [::1]:%u meta mark set 0x%08x accept\n",
 			   r->port, r->mark);
 	/* Port-less: the join keeps its port and finds that port's join listener, if any. */
-	onpath_put(&b,
+	strbuf_put(&b,
 		   "\t\t" ONPATH_SYN " tcp option mptcp subtype 1 meta nfproto ipv4"
 		   " tproxy ip to 127.0.0.1 meta mark set 0x%08x accept\n",
 		   r->mark);
 	if (r->ipv6)
-		onpath_put(&b,
+		strbuf_put(&b,
 			   "\t\t" ONPATH_SYN " tcp option mptcp subtype 1 meta nfproto ipv6"
 			   " tproxy ip6 to [::1] meta mark set 0x%08x accept\n",
 			   r->mark);
 	/* No listener took it (a join for a port without our sessions, another subtype, the
 	 * daemon not ready): not ours, routed on as it came. */
-	onpath_put(&b, "\t\t" ONPATH_SYN " accept\n"
+	strbuf_put(&b, "\t\t" ONPATH_SYN " accept\n"
 		       "\t\tsocket transparent 1 meta mark set 0x%08x accept\n",
 		   r->mark);
 	if (b.full)
