@@ -93,8 +93,10 @@ check "gw1 set net.mptcp.blackhole_timeout=0 while running" \
 	test "$(nq "$NS_GW" sysctl -n net.mptcp.blackhole_timeout)" = 0
 stream 4 >"$T/drained" &
 client=$!
-wait_for 3 grep -q "dest=$SRV_ADDR4:7200" "$BED_TMP/gw1.err" ||
-	sleep 1 # (the gateway logs a session at its end: give it a moment instead)
+# gw1 must be relaying the download when it is stopped (it logs a session only at its end):
+# wait for the captured connection (local address: the server's) on the gateway.
+in_flight() { [ -n "$(nq "$NS_GW" ss -Htn state established "( sport = :7200 )")" ]; }
+wait_for 10 in_flight || bail "the download never reached gw1"
 sleep 0.5
 _bed_say "SIGTERM gw1 (draining, 8 s), then gw2 at once"
 kill -TERM "$(bed_pid gw1)"
