@@ -15,10 +15,10 @@
 #   mpconv-pool  mpconvd gateway (TPROXY capture, --mode pool) on gw + mpconvd converter on cv
 #   mpconv-tfo   the same with --mode tfo
 #
-# Services on srv (benchsrv): rr 7001 (1 KiB request/reply), source 7002 (bulk), echo 7003, and
-# the same on 7011-7013 for noproxy: a transparent proxy on gw (mpconv's TPROXY) leaves TIME_WAIT
-# sockets there for lan -> srv:700x, and those capture forwarded SYNs of the same 4-tuple after
-# the proxy is gone (seen: noproxy's rate test hung right after mpconv's, never on its own).
+# Services on srv: benchsrv rr 7001 (1 KiB request/reply), source 7002 (bulk), echo 7003, and
+# iperf3 on 5201 (the bulk client the veth phase measures with). Every contender reaches the same
+# ports: the gateway destroys the TIME_WAIT sockets its transparent connections left when it
+# stops (issue 14), so noproxy right after an mpconv row forwards the same 4-tuples normally.
 #
 # Sourcing this file sources tests/integration/lib.sh first (its cleanup trap included).
 
@@ -26,7 +26,8 @@
 source "$(dirname "${BASH_SOURCE[0]}")/../tests/integration/lib.sh"
 
 BENCH_CONTENDERS="noproxy haproxy shadowsocks dante mpconv-pool mpconv-tfo"
-BENCH_PORTS="7001 7002 7003"
+BENCH_PORTS="7001 7002 7003 5201"
+IPERF_PORT=5201
 SS_PORT=8388
 SS_REDIR_PORT=1081
 SOCKS_PORT=1080
@@ -47,21 +48,25 @@ bench_tools()
 # bench_servers: benchsrv on srv with every service port, ready.
 bench_servers()
 {
-	bed_start "$NS_SRV" benchsrv "$BENCHSRV" -b "$SRV_ADDR4" rr:7001 source:7002 echo:7003 \
-		rr:7011 source:7012 echo:7013
-	wait_listen "$NS_SRV" 7003 && wait_listen "$NS_SRV" 7013 || bail "benchsrv did not start"
+	bed_start "$NS_SRV" benchsrv "$BENCHSRV" -b "$SRV_ADDR4" rr:7001 source:7002 echo:7003
+	bed_start "$NS_SRV" iperf3 iperf3 -s -B "$SRV_ADDR4" -p "$IPERF_PORT"
+	wait_listen "$NS_SRV" 7003 && wait_listen "$NS_SRV" "$IPERF_PORT" ||
+		bail "benchsrv or iperf3 did not start"
 }
 
-# topo_veth: lan ── gw ══ one plain veth (offloads on, no linkemu, no tbf) ══ cv ── srv, with the
-# addresses, routes and variables of topo_hybrid for one link A, so the contenders run unchanged.
+# topo_veth: lan ── gw ══ two plain veths A and B (offloads on, no linkemu, no tbf) ══ cv ── srv,
+# with the addresses, routes, per-source tables and variables of topo_hybrid, and a kernel-PM
+# subflow endpoint on B, so every MPTCP contender runs two subflows as it would on a CPE.
+# Two links, not one: on this kernel one MPTCP subflow across an unshaped veth stalls ~200 ms
+# at a time on the MPTCP retransmit timer (docs/linux-mptcp.md, "single-subflow stalls";
+# tests/integration/13 shows it), so a one-link bench measures the stalls, not the relays.
 topo_veth()
 {
+	local x i
 	BED_MODE=hybrid
 	NS_LAN=$(ns_name lan) NS_GW=$(ns_name gw) NS_CV=$(ns_name cv) NS_SRV=$(ns_name srv)
 	NS_HOST=$NS_GW
-	LINKS=A
-	LINK_A_INDEX=1 LINK_A_IF_GW=wanA LINK_A_IF_CV=accA LINK_A_GW4=10.10.1.1 LINK_A_CV4=10.10.1.2
-	LINK_A_GW6=fd00:10:1::1 LINK_A_CV6=fd00:10:1::2 LINK_A_TABLE=101
+	LINKS="A B"
 	LAN_IF=eth0 LAN_IF_GW=lan0 LAN_ADDR4=10.0.1.2 GW_LAN4=10.0.1.1
 	SRV_IF=eth0 SRV_IF_CV=srv0 SRV_ADDR4=10.0.2.2 CV_SRV4=10.0.2.1
 	for ns in "$NS_LAN" "$NS_GW" "$NS_CV" "$NS_SRV"; do
@@ -69,7 +74,23 @@ topo_veth()
 	done
 	_bx ip -n "$NS_CV" addr add "$CV_ADDR4/32" dev lo
 	_veth "$NS_LAN" eth0 "$NS_GW" lan0 10.0.1.2/24 10.0.1.1/24 fd00:1::2/64 fd00:1::1/64
-	_veth "$NS_GW" wanA "$NS_CV" accA 10.10.1.1/24 10.10.1.2/24 fd00:10:1::1/64 fd00:10:1::2/64
+	i=0
+	for x in $LINKS; do
+		i=$((i + 1))
+		printf -v "LINK_${x}_INDEX" '%s' "$i"
+		printf -v "LINK_${x}_IF_GW" '%s' "wan$x"
+		printf -v "LINK_${x}_IF_CV" '%s' "acc$x"
+		printf -v "LINK_${x}_GW4" '%s' "10.10.$i.1"
+		printf -v "LINK_${x}_CV4" '%s' "10.10.$i.2"
+		printf -v "LINK_${x}_GW6" '%s' "fd00:10:$i::1"
+		printf -v "LINK_${x}_CV6" '%s' "fd00:10:$i::2"
+		printf -v "LINK_${x}_TABLE" '%s' "$((100 + i))"
+		_veth "$NS_GW" "wan$x" "$NS_CV" "acc$x" "10.10.$i.1/24" "10.10.$i.2/24" \
+			"fd00:10:$i::1/64" "fd00:10:$i::2/64"
+		_bx ip -n "$NS_GW" rule add from "10.10.$i.1" lookup $((100 + i)) pref $((100 + i))
+		_bx ip -n "$NS_GW" route add "10.10.$i.0/24" dev "wan$x" src "10.10.$i.1" table $((100 + i))
+		_bx ip -n "$NS_GW" route add default via "10.10.$i.2" dev "wan$x" table $((100 + i))
+	done
 	_veth "$NS_CV" srv0 "$NS_SRV" eth0 10.0.2.1/24 10.0.2.2/24 fd00:2::1/64 fd00:2::2/64
 	_bx ip -n "$NS_LAN" route add default via 10.0.1.1
 	_bx ip -n "$NS_GW" route add default via 10.10.1.2
@@ -77,7 +98,9 @@ topo_veth()
 	_bx ip -n "$NS_SRV" route add default via 10.0.2.1
 	_forwarding "$NS_GW"
 	_forwarding "$NS_CV"
+	mptcp_multilink || bail "MPTCP endpoints"
 	wait_for 5 _topo_ping "$NS_LAN" "$SRV_ADDR4" || bail "no ping lan -> srv"
+	wait_for 5 _topo_ping "$NS_GW" 10.10.2.2 || bail "no ping across link B"
 }
 
 # bench_sysctls: what every run needs in every namespace: many short connections from one client
@@ -156,7 +179,6 @@ target()
 {
 	case $1 in
 	haproxy) echo "$GW_LAN4 $(($2 + 1000))" ;;
-	noproxy) echo "$SRV_ADDR4 $(($2 + 10))" ;;
 	dante) echo "$SRV_ADDR4 $2 --socks5 $CV_ADDR4:$SOCKS_PORT" ;;
 	*) echo "$SRV_ADDR4 $2" ;;
 	esac

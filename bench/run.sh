@@ -4,8 +4,9 @@
 #
 #   lan (benchcli) ── gw ══ access link(s) ══ cv ── srv (benchsrv)
 #
-#   phase veth:  one plain veth between gw and cv (offloads on, no emulator): the CPU-bound
-#                metrics 1 bulk throughput + relay CPU/GB, 2 connection rate + CPU/connection,
+#   phase veth:  two plain veths between gw and cv (offloads on, no emulator; every MPTCP
+#                contender runs a subflow on each): the CPU-bound metrics 1 bulk throughput
+#                (iperf3 -R) + relay CPU/GB, 2 connection rate + CPU/connection,
 #                3 user-space memory per idle relayed connection (PSS/RSS, 0 vs --idle conns)
 #   phase links: topo_hybrid A:rate=20mbit,delay=10 B:rate=30mbit,delay=20 (kernel-PM subflow
 #                endpoint on B): 4 connect-to-first-byte latency in link-A round trips,
@@ -140,9 +141,13 @@ rotate()
 
 start_or_skip()
 {
-	local c=$1 r=$2
+	local c=$1 r=$2 ret
 	nstat_reset "$NS_CV"
-	if ! contender_start "$c"; then
+	relay_cgroup_enter
+	contender_start "$c"
+	ret=$?
+	relay_cgroup_leave
+	if [ "$ret" != 0 ]; then
 		echo "  $c round $r: did not start" >&2
 		dump_state "$NS_GW" "$NS_CV" >&2
 		contender_stop "$c"
@@ -155,14 +160,34 @@ start_or_skip()
 
 # ---- phase veth: metrics 1-3 --------------------------------------------------------------
 
+# iperf_bulk C: one iperf3 download (-R: srv sends, lan receives, as benchcli's bulk) of
+# BULK_SECONDS through C: "mbps=M bytes=B retr=R". iperf3 speaks no SOCKS: dante gets benchcli.
+iperf_bulk()
+{
+	# shellcheck disable=SC2046 # word splitting wanted: host and port
+	set -- $(target "$1" "$IPERF_PORT")
+	n "$NS_LAN" timeout 60 iperf3 -c "$1" -p "$2" -t "$BULK_SECONDS" -R -J 2>/dev/null |
+		python3 -c 'import json, sys
+d = json.load(sys.stdin)["end"]
+print("mbps=%.1f bytes=%d retr=%d" % (d["sum_received"]["bits_per_second"] / 1e6,
+      d["sum_received"]["bytes"], d["sum_sent"].get("retransmits", 0)))' 2>/dev/null
+}
+
 veth_bulk()
 {
-	local c=$1 r=$2 c0 c1 line cpu
+	local c=$1 r=$2 c0 c1 line cpu note
 	c0=$(cpu_snapshot "$c")
-	line=$(cli "$c" bulk 7002 --bytes 0 --seconds "$BULK_SECONDS")
+	if [ "$c" = dante ]; then
+		line=$(cli "$c" bulk 7002 --bytes 0 --seconds "$BULK_SECONDS")
+		case $line in *verified=1*) ;; *) echo "  $c bulk round $r FAILED: $line" >&2; return 1 ;; esac
+		note="client=benchcli max_gap_ms=$(kv max_gap_ms "$line")"
+	else
+		line=$(iperf_bulk "$c")
+		[ -n "$(kv mbps "$line")" ] || { echo "  $c bulk round $r FAILED (iperf3)" >&2; return 1; }
+		note="client=iperf3 retr=$(kv retr "$line")"
+	fi
 	c1=$(cpu_snapshot "$c")
-	case $line in *verified=1*) ;; *) echo "  $c bulk round $r FAILED: $line" >&2; return 1 ;; esac
-	record bulk_mbps "$c" "$r" "$(kv mbps "$line")" "$(contender_mptcp) max_gap_ms=$(kv max_gap_ms "$line")"
+	record bulk_mbps "$c" "$r" "$(kv mbps "$line")" "$(contender_mptcp) $note"
 	[ "$c" = noproxy ] && return 0
 	cpu=$(cpu_seconds "$c0" "$c1")
 	record bulk_cpu_s_per_gb "$c" "$r" "$(awk -v c="$cpu" -v b="$(kv bytes "$line")" \
@@ -185,12 +210,45 @@ veth_rate()
 
 _held() { grep -q '^held=' "$BED_TMP/hold.out"; }
 
+# The relays start in a memory cgroup of their own (cgroup v1 with kmem accounting, as on this
+# machine), so the kernel memory they own (socket objects and buffers, epoll items, pipes, files:
+# charged to the cgroup that allocates them) is read from its accounting, apart from the
+# client's and the server's. Without one, kernel_kib falls back to the machine-wide slab.
+RELAY_CG= HOME_CG=
+relay_cgroup_init()
+{
+	local rel
+	rel=$(awk -F: '$2 == "memory" { print $3 }' /proc/self/cgroup)
+	HOME_CG=/sys/fs/cgroup/memory${rel%/}
+	[ -f "$HOME_CG/memory.kmem.usage_in_bytes" ] || return 0
+	mkdir -p "$HOME_CG/mpconv-bench-$$" && RELAY_CG=$HOME_CG/mpconv-bench-$$
+}
+
+# relay_cgroup_enter | relay_cgroup_leave: this shell (and what it starts meanwhile) in or out.
+relay_cgroup_enter() { [ -z "$RELAY_CG" ] || echo "$BASHPID" >"$RELAY_CG/cgroup.procs"; }
+relay_cgroup_leave() { [ -z "$RELAY_CG" ] || echo "$BASHPID" >"$HOME_CG/cgroup.procs"; }
+
+# kernel_kib: the relays' kernel memory in KiB (see RELAY_CG), else the machine's slab plus TCP
+# and MPTCP socket buffers (/proc/net/sockstat "mem" pages).
+kernel_kib()
+{
+	local slab pages
+	if [ -n "$RELAY_CG" ]; then
+		echo $(($(cat "$RELAY_CG/memory.kmem.usage_in_bytes") / 1024))
+		return
+	fi
+	slab=$(awk '/^Slab:/ { print $2 }' /proc/meminfo)
+	pages=$(awk '$1 == "TCP:" { for (i = 2; i < NF; i++) if ($i == "mem") print $(i + 1) }' /proc/net/sockstat)
+	echo $((slab + ${pages:-0} * $(getconf PAGESIZE) / 1024))
+}
+
 veth_idle()
 {
-	local c=$1 r=$2 m0 m1 held line
+	local c=$1 r=$2 m0 m1 k0 k1 held line
 	[ "$c" = noproxy ] && return 0
 	sleep 0.5
 	m0=$(mem_kib "$c")
+	k0=$(kernel_kib)
 	# shellcheck disable=SC2046 # word splitting wanted: host, port and proxy options
 	bed_start "$NS_LAN" hold "$BENCHCLI" hold $(target "$c" 7003) --count "$IDLE_CONNS" \
 		--threads 8
@@ -201,10 +259,16 @@ veth_idle()
 	fi
 	sleep 1
 	m1=$(mem_kib "$c")
+	k1=$(kernel_kib)
 	line=$(cat "$BED_TMP/hold.out")
 	bed_stop hold
 	held=$(kv held "$line")
 	[ "${held:-0}" -gt 0 ] || { echo "  $c idle round $r FAILED: $line" >&2; return 1; }
+	[ "$c" = noproxy ] && return 0
+	record idle_kernel_kib_per_conn "$c" "$r" "$(awk -v a="$k0" -v b="$k1" -v k="$held" \
+		'BEGIN { printf "%.2f", (b - a) / k }')" \
+		"kernel=${k0}->${k1}KiB $([ -n "$RELAY_CG" ] && echo "(memory cgroup of the relays)" ||
+			echo "(machine-wide slab + socket memory)")"
 	record idle_held "$c" "$r" "$held" "errors=$(kv errors "$line") (benchcli stops after 20 failures in a row)"
 	record idle_pss_kib_per_conn "$c" "$r" "$(awk -v a="${m0% *}" -v b="${m1% *}" -v k="$held" \
 		'BEGIN { printf "%.2f", (b - a) / k }')" "held=$held errors=$(kv errors "$line") pss=${m0% *}->${m1% *}KiB"
@@ -218,7 +282,8 @@ phase_veth()
 	topo_veth
 	bench_sysctls
 	bench_servers
-	echo "  topology: lan ── gw ══ veth (no emulator, offloads on) ══ cv ── srv"
+	relay_cgroup_init
+	echo "  topology: lan ── gw ══ veth A + veth B (no emulator, offloads on) ══ cv ── srv"
 	for ((r = 1; r <= ROUNDS; r++)); do
 		for c in $(rotate "$CONTENDERS" "$r"); do
 			start_or_skip "$c" "$r" || continue
@@ -228,6 +293,7 @@ phase_veth()
 			contender_stop "$c"
 		done
 	done
+	[ -z "$RELAY_CG" ] || rmdir "$RELAY_CG" 2>/dev/null
 }
 
 # ---- phase links: metrics 4-6 -------------------------------------------------------------

@@ -77,6 +77,7 @@ for c in ORDER:
     pss, n3 = med("idle_pss_kib_per_conn", c)
     held, _ = med("idle_held", c)
     rss, _ = med("idle_rss_kib_per_conn", c)
+    kern, _ = med("idle_kernel_kib_per_conn", c)
     lat, n4 = med("first_byte_ms", c)
     in_rtt, extra = rtts(c)
     bond, n5 = med("bonded_mbps", c)
@@ -91,7 +92,8 @@ for c in ORDER:
         f"{fmt(rate, '.0f')} ({fmt(ratio('rate_cps', c, 'haproxy'), '.2f')}× hap, "
         f"{fmt(ratio('rate_cps', c, 'noproxy'), '.2f')}× np)",
         na.get("cpu", fmt(cpuc, ".0f")),
-        na.get("idle", f"{fmt(pss, '.2f')} / {fmt(rss, '.2f')} ({fmt(held, '.0f')} held)"),
+        na.get("idle", f"{fmt(pss, '.2f')} / {fmt(rss, '.2f')} ({fmt(held, '.0f')} held)") +
+        f"; kernel {fmt(kern, '.1f')}",
         f"{fmt(lat, '.1f')} ms = {fmt(in_rtt, '.2f')} RTT ({fmt(extra, '+.2f')})",
         na.get("bond", f"{fmt(bond, '.1f')} = {fmt(frac, '.2f')} of sum") if c in MULTIPATH or c in NA
         else f"{fmt(bond, '.1f')}",
@@ -106,6 +108,7 @@ for c in ORDER:
         ("rate_cpu_us_per_conn", cpuc, n2, ""),
         ("idle_pss_kib_per_conn", pss, n3, f"held={fmt(held, '.0f')}"),
         ("idle_rss_kib_per_conn", rss, n3, ""),
+        ("idle_kernel_kib_per_conn", kern, n3, "the relays' kernel memory (memory cgroup kmem)"),
         ("first_byte_ms", lat, n4, f"rtt={fmt(in_rtt, '.3f')} extra_rtt_vs_noproxy={fmt(extra, '.3f')}"),
         ("bonded_mbps", bond, n5, f"fraction_of_single_link_sum={fmt(frac, '.3f')}"),
         ("failover_gap_ms", gap, n6, ""),
@@ -118,7 +121,7 @@ for m in ("rtt_a_ms", "single_A_mbps", "single_B_mbps"):
     if v is not None:
         machine.append(f"BENCH metric={m} contender=link median={v:g} n={n}")
 
-# Targets of issue 6, checked on mpconv-pool (the default mode); mpconv-tfo shown alongside.
+# Targets of issues 6 and 14, checked on mpconv-pool (the default mode); mpconv-tfo shown alongside.
 targets = []
 
 
@@ -133,8 +136,12 @@ for c in ("mpconv-pool", "mpconv-tfo"):
            f"{fmt(rb, '.2f')}x ({fmt(med('bulk_mbps', c)[0], '.0f')} vs {fmt(med('bulk_mbps', 'haproxy')[0], '.0f')} Mbit/s)")
     target(f"{c} connection rate >= 1.5x haproxy pair", None if rr is None else rr >= 1.5,
            f"{fmt(rr, '.2f')}x ({fmt(med('rate_cps', c)[0], '.0f')} vs {fmt(med('rate_cps', 'haproxy')[0], '.0f')} conn/s)")
+    cu, ch = med("rate_cpu_us_per_conn", c)[0], med("rate_cpu_us_per_conn", "haproxy")[0]
+    target(f"{c} relay CPU per connection below haproxy pair's",
+           None if cu is None or ch is None else cu < ch,
+           f"{fmt(cu, '.0f')} vs {fmt(ch, '.0f')} µs")
     pss = med("idle_pss_kib_per_conn", c)[0]
-    target(f"{c} <= 4 KiB user-space memory per idle connection", None if pss is None else pss <= 4,
+    target(f"{c} <= 2 KiB user-space memory per idle connection", None if pss is None else pss <= 2,
            f"{fmt(pss, '.2f')} KiB PSS (RSS {fmt(med('idle_rss_kib_per_conn', c)[0], '.2f')}), "
            f"{fmt(med('idle_held', c)[0], '.0f')} connections held")
     extra = rtts(c)[1]
@@ -151,11 +158,11 @@ for c in ("mpconv-pool", "mpconv-tfo"):
 
 cols = ["contender", "1. bulk Gbit/s (vs haproxy, vs noproxy)", "1. relay CPU-s/GB",
         "2. conn/s (vs haproxy, vs noproxy)", "2. relay CPU µs/conn",
-        "3. idle KiB/conn PSS / RSS", "4. first byte (link-A RTTs; extra vs noproxy)",
+        "3. idle KiB/conn PSS / RSS; relays' kernel memory", "4. first byte (link-A RTTs; extra vs noproxy)",
         "5. bonded Mbit/s (fraction of A+B)", "6. failover stall / lost"]
 if markdown:
     print()
-    print(f"## {header[0].split()[1][:10] if header else 'run'} — make bench: all contenders (issue 6)")
+    print(f"## {header[0].split()[1][:10] if header else 'run'} — make bench: all contenders (issues 6, 14)")
     print()
     print("Run: " + "; ".join(h for h in header))
     print()

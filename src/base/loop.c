@@ -59,13 +59,18 @@ int loop_modify(struct loop *loop, struct loop_io *io, uint32_t events)
 	return 0;
 }
 
+void loop_forget(struct loop *loop, struct loop_io *io)
+{
+	for (int i = loop->events_next; i < loop->events_len; i++)
+		if (loop->events[i].data.ptr == io)
+			loop->events[i].data.ptr = NULL;
+}
+
 void loop_remove(struct loop *loop, struct loop_io *io)
 {
 	/* Failure means the fd was never added or is already closed: nothing left to undo. */
 	epoll_ctl(loop->epoll_fd, EPOLL_CTL_DEL, io->fd, NULL);
-	for (int i = loop->events_next; i < loop->events_len; i++)
-		if (loop->events[i].data.ptr == io)
-			loop->events[i].data.ptr = NULL;
+	loop_forget(loop, io);
 }
 
 /* Heap helpers: parent of i is (i - 1) / 2; every timer knows its own index. */

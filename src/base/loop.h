@@ -51,6 +51,11 @@ int loop_modify(struct loop *loop, struct loop_io *io, uint32_t events);
  * free io right after this, even from inside a callback. Call before close(io->fd).
  */
 void loop_remove(struct loop *loop, struct loop_io *io);
+/*
+ * Drops io's pending events from the batch without an epoll_ctl: for an fd closed right after,
+ * whose close unregisters it (never for an fd that was dup()ed or is shared with another loop).
+ */
+void loop_forget(struct loop *loop, struct loop_io *io);
 
 void loop_timer_init(struct loop_timer *timer, void (*on_expire)(struct loop_timer *timer));
 /* Arms (or re-arms) timer to fire delay_ms from the loop's current time. 0 or -ENOMEM. */

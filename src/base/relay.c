@@ -9,9 +9,14 @@
  */
 #include "relay.h"
 
+#include "sock.h"
+
 #include <errno.h>
 #include <fcntl.h>
+#include <linux/sockios.h>
+#include <netinet/in.h>
 #include <stdlib.h>
+#include <sys/ioctl.h>
 #include <sys/socket.h>
 #include <unistd.h>
 
@@ -20,6 +25,19 @@
 /* Bytes delivered in one wake-up before the relay lets the other sessions of its loop run. */
 #define RELAY_PUMP_BUDGET (4u << 20)
 #define SPLICE_FLAGS	  (SPLICE_F_MOVE | SPLICE_F_NONBLOCK)
+/*
+ * Copy first, splice once a stream flows (what haproxy's splice-auto does): a direction reads
+ * into this per-thread buffer and sends at once; only a read that fills it switches the
+ * direction to splice, until the source is drained again. Short exchanges then cost one recv and
+ * one send per burst, take no pipe and allocate nothing: splicing *from* MPTCP goes through the
+ * kernel's generic copy_splice_read, which allocates a page per 4 KiB of the length asked for and
+ * frees what it did not fill, so a 1 KiB request spliced with a 1 MiB length allocated and freed
+ * 256 pages (half of the relays' CPU per connection in perf: free_unref_folios, alloc_pages_bulk).
+ */
+#define RELAY_SCRATCH_SIZE (64 * 1024)
+#define RELAY_PAGE	   4096
+
+static _Thread_local uint8_t relay_scratch[RELAY_SCRATCH_SIZE];
 
 /* What one step of work did: nothing, something, or the relay must end (reason recorded). */
 enum relay_step { STEP_IDLE = 0, STEP_PROGRESS = 1, STEP_END = -1 };
@@ -148,6 +166,83 @@ static int relay_drain_pipe(struct relay *relay, struct relay_dir *dir, enum rel
 }
 
 /*
+ * How much to ask one splice from `from` for, at most `room`. An MPTCP source is asked for what
+ * it holds (SIOCINQ): copy_splice_read allocates pages for the whole length before it reads (see
+ * RELAY_SCRATCH_SIZE). Nothing queued means EOF or an error is what woke us: one page finds out.
+ */
+static size_t relay_splice_length(struct relay *relay, enum relay_side from, size_t room)
+{
+	int inq = 0;
+
+	if (relay->source_mptcp[from] < 0) {
+		int proto = sock_protocol(relay->io[from].fd);
+
+		relay->source_mptcp[from] = proto == IPPROTO_MPTCP ? 1 : 0;
+	}
+	if (!relay->source_mptcp[from] || ioctl(relay->io[from].fd, SIOCINQ, &inq) == -1)
+		return room;
+	if (inq <= 0)
+		return room < RELAY_PAGE ? room : RELAY_PAGE;
+	return (size_t)inq < room ? (size_t)inq : room;
+}
+
+/*
+ * The copy-first step of a direction that is not splicing: one recv() into the thread's scratch
+ * buffer, sent on at once; what `to` does not take goes into the direction's pipe (empty here,
+ * and at least as large as the read), which the splice path then delivers. A full read switches
+ * the direction to splice. Reads nothing while `to` is full: that is the backpressure.
+ */
+static int relay_fill_scratch(struct relay *relay, struct relay_dir *dir, enum relay_side from)
+{
+	enum relay_side to = other_side(from);
+	size_t cap = relay->pipes->pipe_size ? relay->pipes->pipe_size : RELAY_PIPE_SIZE_DEFAULT;
+	size_t want = cap < RELAY_SCRATCH_SIZE ? cap : RELAY_SCRATCH_SIZE;
+	const uint8_t *data = relay_scratch;
+	size_t len;
+	ssize_t n;
+	int ret;
+
+	if (dir->eof || !relay->readable[from] || !relay->writable[to])
+		return STEP_IDLE;
+	do
+		n = recv(relay->io[from].fd, relay_scratch, want, MSG_DONTWAIT);
+	while (n == -1 && errno == EINTR);
+	if (n == 0) {
+		dir->eof = true;
+		return STEP_PROGRESS;
+	}
+	if (n == -1) {
+		if (!errno_is_again(errno))
+			return relay_side_failed(relay, from, errno);
+		relay->readable[from] = false;
+		return STEP_IDLE;
+	}
+	len = (size_t)n;
+	if ((size_t)n == want)
+		dir->splicing = true;
+	ret = relay_send_bytes(relay, dir, to, &data, &len);
+	if (ret < 0 || len == 0)
+		return ret < 0 ? ret : STEP_PROGRESS;
+	if (dir->pipe[0] == -1) {
+		ret = pipe_pool_get(relay->pipes, dir->pipe);
+		if (ret < 0)
+			return relay_set_end(relay, RELAY_END_ERROR, -ret);
+	}
+	while (len > 0) {
+		n = write(dir->pipe[1], data, len);
+		if (n == -1 && errno == EINTR)
+			continue;
+		if (n <= 0) /* an empty pipe of at least `want` bytes refused them */
+			return relay_set_end(relay, RELAY_END_ERROR, n == 0 ? EIO : errno);
+		data += n;
+		len -= (size_t)n;
+		dir->in_pipe += (size_t)n;
+	}
+	dir->splicing = true; /* the rest leaves through the pipe */
+	return STEP_PROGRESS;
+}
+
+/*
  * One splice from `from` into the pipe, at most what the pipe may still take. EAGAIN with bytes
  * in the pipe may only mean the pipe is full (a pipe holds fewer bytes than its size when pages
  * are partly used), so only EAGAIN with an empty pipe says the source is drained.
@@ -165,8 +260,8 @@ static int relay_fill_pipe(struct relay *relay, struct relay_dir *dir, enum rela
 			return relay_set_end(relay, RELAY_END_ERROR, -ret);
 	}
 	for (;;) {
-		ssize_t n = splice(relay->io[from].fd, NULL, dir->pipe[1], NULL, cap - dir->in_pipe,
-				   SPLICE_FLAGS);
+		ssize_t n = splice(relay->io[from].fd, NULL, dir->pipe[1], NULL,
+				   relay_splice_length(relay, from, cap - dir->in_pipe), SPLICE_FLAGS);
 
 		if (n > 0) {
 			dir->in_pipe += (size_t)n;
@@ -181,6 +276,7 @@ static int relay_fill_pipe(struct relay *relay, struct relay_dir *dir, enum rela
 		if (errno_is_again(errno)) {
 			if (dir->in_pipe == 0) {
 				relay->readable[from] = false;
+				dir->splicing = false; /* the next burst starts with a copy */
 				/* Drained and delivered: the pipe goes back to the pool, so an idle
 				 * session holds no pipe (two fds and its buffers) while it waits. */
 				pipe_pool_put(relay->pipes, dir->pipe, true);
@@ -266,6 +362,8 @@ static int relay_fill(struct relay *relay, struct relay_dir *dir, enum relay_sid
 {
 	if (dir->copy_mode)
 		return relay_fill_buffer(relay, dir, from);
+	if (!dir->splicing && dir->in_pipe == 0)
+		return relay_fill_scratch(relay, dir, from);
 	return relay_fill_pipe(relay, dir, from);
 }
 
@@ -441,8 +539,10 @@ void relay_prepare(struct relay *relay, int fd_a, int fd_b)
 	*relay = (struct relay){ 0 };
 	relay->io[RELAY_A].fd = fd_a;
 	relay->io[RELAY_B].fd = fd_b;
-	for (int s = RELAY_A; s <= RELAY_B; s++)
+	for (int s = RELAY_A; s <= RELAY_B; s++) {
 		relay->dir[s].pipe[0] = relay->dir[s].pipe[1] = -1;
+		relay->source_mptcp[s] = -1;
+	}
 	loop_timer_init(&relay->idle_timer, relay_on_idle);
 	loop_timer_init(&relay->stall_timer, relay_on_stall);
 }
@@ -558,8 +658,8 @@ void relay_close(struct relay *relay)
 		struct relay_dir *dir = &relay->dir[s];
 
 		if (io->fd >= 0) {
-			if (relay->loop)
-				loop_remove(relay->loop, io);
+			if (relay->loop) /* close() below unregisters the fd: no EPOLL_CTL_DEL */
+				loop_forget(relay->loop, io);
 			/* (a side shut cleanly had its linger cleared at its shutdown) */
 			if (reset[s])
 				relay_set_linger(io->fd, true);

@@ -70,6 +70,7 @@ struct relay_dir {
 	bool eof;	/* source sent FIN */
 	bool shut;	/* FIN passed on to the destination */
 	bool copy_mode; /* splice refused (EINVAL/ENOSYS): copy from now on */
+	bool splicing;	/* a read filled the scratch buffer: splice until drained */
 };
 
 struct relay {
@@ -79,6 +80,7 @@ struct relay {
 	struct relay_params params;
 	struct relay_dir dir[2]; /* dir[RELAY_A]: A -> B, dir[RELAY_B]: B -> A */
 	bool readable[2], writable[2];
+	int8_t source_mptcp[2]; /* side's socket is MPTCP: 1, TCP: 0, not asked yet: -1 */
 	bool started, ending, closed;
 	struct loop_timer idle_timer;
 	uint64_t last_active_ms;

@@ -584,6 +584,44 @@ static void bulk_is_byte_exact_between_mptcp_and_tcp_with_splice(void **state)
 	bulk(AF_INET, IPPROTO_MPTCP, true, 8 * MIB);
 }
 
+/*
+ * Copy first, splice once a stream flows: a short exchange each way (one read that does not fill
+ * the scratch buffer) is relayed byte-exact without a pipe, while a bulk stream above (bulk())
+ * takes one pipe per direction.
+ */
+static void short_exchange(int proto_a)
+{
+	struct world_opts o = { .family = AF_INET, .proto_a = proto_a, .pipe_size = MIB };
+	struct world *w = world_new(&o);
+
+	world_streams(w);
+	world_start(w, true, 0);
+	peer_send(&w->a, 1024, true);
+	peer_send(&w->b, 1024, true);
+	assert_true(run_until(w, both_eof_and_ended, 5000));
+	assert_int_equal(w->end, RELAY_END_CLOSED);
+	assert_false(w->a.mismatch);
+	assert_false(w->b.mismatch);
+	assert_int_equal(w->a.received, 1024);
+	assert_int_equal(w->b.received, 1024);
+	assert_int_equal(w->pool.created, 0);
+	assert_false(w->relay.dir[RELAY_A].splicing);
+	relay_close(&w->relay);
+	world_free(w);
+}
+
+static void a_short_exchange_is_copied_and_takes_no_pipe(void **state)
+{
+	short_exchange(0);
+}
+
+static void a_short_exchange_from_mptcp_is_copied_and_takes_no_pipe(void **state)
+{
+	if (!mptcp_available())
+		skip();
+	short_exchange(IPPROTO_MPTCP);
+}
+
 static bool a_got_prefix_and_all(struct world *w)
 {
 	return w->a.received == w->a.expect_prefix_len + w->b.send_total &&
@@ -1180,6 +1218,8 @@ int main(void)
 		cmocka_unit_test(bulk_is_byte_exact_both_ways_with_splice_over_ipv6),
 		cmocka_unit_test(bulk_is_byte_exact_both_ways_in_copy_mode_over_ipv6),
 		cmocka_unit_test(bulk_is_byte_exact_between_mptcp_and_tcp_with_splice),
+		cmocka_unit_test(a_short_exchange_is_copied_and_takes_no_pipe),
+		cmocka_unit_test(a_short_exchange_from_mptcp_is_copied_and_takes_no_pipe),
 		cmocka_unit_test(prefix_bytes_arrive_first_on_their_own_side),
 		cmocka_unit_test(bytes_queued_before_start_are_relayed_without_a_new_edge),
 		cmocka_unit_test(half_close_keeps_the_other_direction_flowing),
