@@ -237,7 +237,9 @@ static int gw_start_intercept(struct gateway *gw)
 		return 0;
 	gw->intercept = (struct intercept_config){ .port = (uint16_t)gc->port,
 						   .ipv6 = hostenv_ipv6_usable(""),
-						   .redirect = gc->intercept_method == CONFIG_INTERCEPT_REDIRECT };
+						   .redirect = gc->intercept_method == CONFIG_INTERCEPT_REDIRECT,
+						   .local = gc->host,
+						   .own_mark = gw_own_mark(gw) };
 	if (!gw->intercept.ipv6)
 		log_warnx("IPv6 is disabled on this host (or on lo): intercepting IPv4 only");
 	for (size_t i = 0; i < gc->lan_len; i++)
@@ -523,11 +525,13 @@ int gateway_main(int argc, char **argv)
 		goto out_loop;
 	if (gw_control_start(gw) < 0)
 		goto out_loop;
-	log_info("gateway: converter %s, mode %s, intercepting on %zu LAN interface(s), port %u",
+	log_info("%s: converter %s, mode %s, intercepting %s%zu LAN interface(s), port %u",
+		 gw->config.gateway.host ? "host" : "gateway",
 		 addr_format(&gw->config.gateway.converters[0], true, where),
 		 gw->config.gateway.mode == CONFIG_MODE_POOL  ? "pool"
 		 : gw->config.gateway.mode == CONFIG_MODE_TFO ? "tfo"
 							      : "plain",
+		 gw->config.gateway.host ? "this host's own connections, " : "on ",
 		 gw->config.gateway.lan_len, gw->config.gateway.port);
 	if (gw->config.gateway.mode == CONFIG_MODE_TFO && gw->config.gateway.links_len > 1)
 		log_warnx("mode tfo with %zu links: on this kernel data in the SYN plus a second "
@@ -571,5 +575,24 @@ out_config:
 		close(lock); /* last: everything of ours is gone, the next instance may start */
 	config_free(&gw->config);
 	free(gw);
+	return ret;
+}
+
+int gateway_host_main(int argc, char **argv)
+{
+	/* "--host" first, so a reload (which parses argv again) keeps host mode too */
+	char **args = calloc((size_t)argc + 2, sizeof(*args));
+	int ret;
+
+	if (!args) {
+		log_warnx("out of memory");
+		return 1;
+	}
+	args[0] = argv[0];
+	args[1] = "--host";
+	for (int i = 1; i < argc; i++)
+		args[i + 1] = argv[i];
+	ret = gateway_main(argc + 1, args);
+	free(args);
 	return ret;
 }
