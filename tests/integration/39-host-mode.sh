@@ -30,7 +30,9 @@ bed_start "$NS_SRV" web6 python3 -m http.server --bind "$SRV_ADDR6" --directory 
 bed_start "$NS_SRV" direct python3 -m http.server --bind "$SRV_ADDR4" --directory "$T/www" 8001
 bed_start "$NS_SRV" native "$MPBULK" server -p 5301
 bed_start "$NS_GW" loopweb python3 -m http.server --bind 127.0.0.1 --directory "$T/www" 8002
-for p in 8000 8001 5301; do wait_listen "$NS_SRV" $p || bail "server :$p"; done
+for a in "$SRV_ADDR4:8000" "[$SRV_ADDR6]:8000" "$SRV_ADDR4:8001" 5301; do
+	wait_listen "$NS_SRV" "$a" || bail "server $a"
+done
 wait_listen "$NS_GW" 8002 || bail "loopback web server"
 start_converter
 bed_start "$NS_GW" host "$MPCONVD" host --converter "$CV_ADDR4" --rule "direct port 8001"
