@@ -398,7 +398,7 @@ int gateway_main(int argc, char **argv)
 	static const double setup_bounds[] = { 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1,
 					       0.25,  0.5,    1,     2.5,  5,	  10 };
 	struct gateway *gw = calloc(1, sizeof(*gw));
-	char err[CONFIG_ERR_LEN] = "", where[ADDR_STRLEN];
+	char err[CONFIG_ERR_LEN] = "", where[ADDR_STRLEN], what[48];
 	int consumed = 0, ret = 1, lock = -1;
 	sigset_t signals;
 	bool mptcp_listener;
@@ -525,14 +525,16 @@ int gateway_main(int argc, char **argv)
 		goto out_loop;
 	if (gw_control_start(gw) < 0)
 		goto out_loop;
-	log_info("%s: converter %s, mode %s, intercepting %s%zu LAN interface(s), port %u",
+	snprintf(what, sizeof(what), gw->config.gateway.host ? "this host's own connections"
+							      : "on %zu LAN interface(s)",
+		 gw->config.gateway.lan_len);
+	log_info("%s: converter %s, mode %s, intercepting %s, port %u",
 		 gw->config.gateway.host ? "host" : "gateway",
 		 addr_format(&gw->config.gateway.converters[0], true, where),
 		 gw->config.gateway.mode == CONFIG_MODE_POOL  ? "pool"
 		 : gw->config.gateway.mode == CONFIG_MODE_TFO ? "tfo"
 							      : "plain",
-		 gw->config.gateway.host ? "this host's own connections, " : "on ",
-		 gw->config.gateway.lan_len, gw->config.gateway.port);
+		 what, gw->config.gateway.port);
 	if (gw->config.gateway.mode == CONFIG_MODE_TFO && gw->config.gateway.links_len > 1)
 		log_warnx("mode tfo with %zu links: on this kernel data in the SYN plus a second "
 			  "subflow can collapse bonded throughput (watch "
