@@ -3,8 +3,9 @@
 # libmpconv.so (LD_PRELOAD): unchanged programs on a multi-homed host reach servers through the
 # converter over MPTCP. curl and wget (IPv4, IPv6), a python client with blocking sockets,
 # non-blocking ones (EINPROGRESS, poll, SO_ERROR 0), SOCK_NONBLOCK|SOCK_CLOEXEC at creation,
-# and sendto(MSG_FASTOPEN). Mechanism: the converter relayed each destination, the program's
-# socket is MPTCP with a second subflow over link B. The converter's refusals come back as the
+# sendto(MSG_FASTOPEN), and MPCONV_TFO (the request in the SYN). Mechanism: the converter
+# relayed each destination, the program's socket is MPTCP with a second subflow over link B,
+# the TFO request was taken from the SYN. The converter's refusals come back as the
 # errno a direct connect gives: a closed port (Connection Reset) is ECONNREFUSED ("Connection
 # refused" from curl), a denied destination (Not Authorized) EACCES, an unroutable one
 # (Destination Unreachable, ICMP code 0) ENETUNREACH. Loopback is never converted, and without
@@ -20,10 +21,11 @@ LIB=$MPCONV_BUILD/src/libmpconv.so
 [ -x "$MPCONVD" ] && [ -f "$LIB" ] || skip_all "mpconvd/libmpconv.so not built in $MPCONV_BUILD"
 command -v curl >/dev/null || skip_all "curl not installed (scripts/install-deps.sh)"
 
-plan 15
+plan 16
 
 topo_single A:rate=100mbit,delay=2 B:rate=100mbit,delay=4 || bail "topology"
 mptcp_multilink || bail "MPTCP endpoints"
+bed_sysctl "$NS_CV" net.ipv4.tcp_fastopen=3 || bail "sysctl"
 T=$BED_TMP
 mkdir -p "$T/www"
 head -c 3000000 /dev/urandom >"$T/www/file"
@@ -139,7 +141,15 @@ check "the converter relayed every echo (v4: 4, v6: 1)" bash -c "
 check "second subflows joined over link B (MPJoinAckRx)" \
 	test "$(nstat_delta "$NS_CV" MPTcpExtMPJoinAckRx)" -ge 1
 
-# 11-13: refusals become errno
+# 11: MPCONV_TFO=1: the Convert message rides in the SYN, accepted by the converter's TFO
+nstat_reset "$NS_CV"
+out=$(n "$NS_GW" env LD_PRELOAD="$LIB" MPCONV_CONVERTER="$CV_ADDR4:5124" MPCONV_TFO=1 \
+	timeout 60 python3 "$T/client.py" blocking "$SRV_ADDR4" 7000 2>&1)
+check "MPCONV_TFO=1: request in the SYN (TCPFastOpenPassive), echo intact ($out)" bash -c "
+	[ '$out' = 'blocking proto=262 ok=1' ] &&
+	[ $(nstat_delta "$NS_CV" TcpExtTCPFastOpenPassive) -ge 1 ]"
+
+# 12-14: refusals become errno
 pre curl -sS -o /dev/null "http://$SRV_ADDR4:9/" 2>"$T/refused.err"
 check "closed port: curl says Connection refused ($(grep -o 'Connection refused' "$T/refused.err" | head -1))" \
 	grep -q 'Connection refused' "$T/refused.err"
@@ -148,7 +158,7 @@ check "destination denied by the converter: EACCES ($out)" test "$out" = EACCES
 out=$(pre python3 "$T/client.py" errno 10.0.9.9 7000 2>/dev/null)
 check "destination the converter cannot route: ENETUNREACH ($out)" test "$out" = ENETUNREACH
 
-# 14-15: loopback is not converted; no MPCONV_CONVERTER, no conversion
+# 15-16: loopback is not converted; no MPCONV_CONVERTER, no conversion
 before=$(grep -c 'session client=' "$T/converter.err")
 out=$(pre python3 "$T/client.py" blocking 127.0.0.1 7001 2>"$T/lo.err")
 check "loopback goes direct ($out)" bash -c "
