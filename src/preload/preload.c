@@ -449,13 +449,17 @@ static int pre_connect(int fd, const struct sockaddr *sa, socklen_t len, int *er
 {
 	uint8_t dest[16];
 	uint16_t port;
-	int family;
+	int family, type;
 	socklen_t flen = sizeof(family);
 	char where[INET6_ADDRSTRLEN + 8];
 
 	if (!sa || conv_addr_from_sockaddr(sa, len, dest, &port) < 0 || pre_excluded(dest))
 		return 1;
 	if (getsockopt(fd, SOL_SOCKET, SO_DOMAIN, &family, &flen) == -1)
+		return 1;
+	/* still the stream socket we made (a stale flag must never convert anything else) */
+	flen = sizeof(type);
+	if (getsockopt(fd, SOL_SOCKET, SO_TYPE, &type, &flen) == -1 || type != SOCK_STREAM)
 		return 1;
 	if (family == AF_INET && !pre_conf.has4)
 		return 1; /* no IPv4 converter for an IPv4-only socket: left alone */
@@ -475,8 +479,13 @@ PRE_EXPORT int socket(int domain, int type, int protocol)
 		return -1;
 	}
 	if (!pre_conf.on || (domain != AF_INET && domain != AF_INET6) || base != SOCK_STREAM ||
-	    (protocol != 0 && protocol != IPPROTO_TCP))
-		return real_socket(domain, type, protocol);
+	    (protocol != 0 && protocol != IPPROTO_TCP)) {
+		fd = real_socket(domain, type, protocol);
+		/* a flag left by a socket closed behind our back (close_range, dup2) goes */
+		if (fd >= 0 && fd < PRE_MAX_FD)
+			atomic_store(&pre_fresh[fd], 0);
+		return fd;
+	}
 	fd = real_socket(domain, type, IPPROTO_MPTCP);
 	/* MPTCP compiled out or disabled (net.mptcp.enabled=0): plain TCP, still converted */
 	if (fd == -1 && (errno == EPROTONOSUPPORT || errno == EINVAL || errno == ENOPROTOOPT))
