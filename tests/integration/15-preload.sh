@@ -21,7 +21,7 @@ LIB=$MPCONV_BUILD/src/libmpconv.so
 [ -x "$MPCONVD" ] && [ -f "$LIB" ] || skip_all "mpconvd/libmpconv.so not built in $MPCONV_BUILD"
 command -v curl >/dev/null || skip_all "curl not installed (scripts/install-deps.sh)"
 
-plan 16
+plan 18
 
 topo_single A:rate=100mbit,delay=2 B:rate=100mbit,delay=4 || bail "topology"
 mptcp_multilink || bail "MPTCP endpoints"
@@ -149,7 +149,22 @@ check "MPCONV_TFO=1: request in the SYN (TCPFastOpenPassive), echo intact ($out)
 	[ '$out' = 'blocking proto=262 ok=1' ] &&
 	[ $(nstat_delta "$NS_CV" TcpExtTCPFastOpenPassive) -ge 1 ]"
 
-# 12-14: refusals become errno
+# 12-13: an IPv6 converter ("[addr]:port", with an IPv4 one in the same list); an excluded
+# destination goes direct
+out=$(n "$NS_GW" env LD_PRELOAD="$LIB" MPCONV_CONVERTER="$CV_ADDR4,[$CV_ADDR6]:5124" \
+	MPCONV_DEBUG=1 timeout 60 python3 "$T/client.py" blocking "$SRV_ADDR6" 7000 2>"$T/v6.err")
+check "IPv6 socket through the IPv6 converter ($out)" bash -c "
+	[ '$out' = 'blocking proto=262 ok=1' ] && grep -q converted '$T/v6.err' &&
+	grep -q 'client=\[fd00:10:' '$T/converter.err'"
+before=$(grep -c 'session client=' "$T/converter.err")
+out=$(n "$NS_GW" env LD_PRELOAD="$LIB" MPCONV_CONVERTER="$CV_ADDR4:5124" \
+	MPCONV_EXCLUDE="192.0.2.0/24,10.0.2.0/28" MPCONV_DEBUG=1 timeout 60 python3 "$T/client.py" \
+	blocking "$SRV_ADDR4" 7000 2>"$T/ex.err")
+check "MPCONV_EXCLUDE: an excluded destination is connected directly ($out)" bash -c "
+	[ '$out' = 'blocking proto=262 ok=1' ] && ! grep -q converted '$T/ex.err' &&
+	[ \$(grep -c 'session client=' '$T/converter.err') = $before ]"
+
+# 14-16: refusals become errno
 pre curl -sS -o /dev/null "http://$SRV_ADDR4:9/" 2>"$T/refused.err"
 check "closed port: curl says Connection refused ($(grep -o 'Connection refused' "$T/refused.err" | head -1))" \
 	grep -q 'Connection refused' "$T/refused.err"
@@ -158,7 +173,7 @@ check "destination denied by the converter: EACCES ($out)" test "$out" = EACCES
 out=$(pre python3 "$T/client.py" errno 10.0.9.9 7000 2>/dev/null)
 check "destination the converter cannot route: ENETUNREACH ($out)" test "$out" = ENETUNREACH
 
-# 15-16: loopback is not converted; no MPCONV_CONVERTER, no conversion
+# 17-18: loopback is not converted; no MPCONV_CONVERTER, no conversion
 before=$(grep -c 'session client=' "$T/converter.err")
 out=$(pre python3 "$T/client.py" blocking 127.0.0.1 7001 2>"$T/lo.err")
 check "loopback goes direct ($out)" bash -c "
