@@ -385,10 +385,15 @@ static void gw_stop_links(struct gateway *gw)
 	gw->links_on = false;
 }
 
-static void gw_usage(FILE *out)
+static void gw_usage(FILE *out, bool host)
 {
-	fprintf(out, "usage: mpconvd gateway [--config FILE] [--key value ...]\n"
-		     "  e.g. mpconvd gateway --converter 192.0.2.1 --lan lan0\n\n");
+	if (host)
+		fprintf(out, "usage: mpconvd host [--config FILE] [--key value ...]\n"
+			     "  e.g. mpconvd host --converter 192.0.2.1 --link \"wifi dev wlan0\" "
+			     "--link \"lte dev wwan0\"\n  (the gateway's keys; lan is not used)\n\n");
+	else
+		fprintf(out, "usage: mpconvd gateway [--config FILE] [--key value ...]\n"
+			     "  e.g. mpconvd gateway --converter 192.0.2.1 --lan lan0\n\n");
 	config_print_role_help(out, CONFIG_GATEWAY);
 }
 
@@ -414,7 +419,7 @@ int gateway_main(int argc, char **argv)
 	gw->config.role = CONFIG_GATEWAY;
 	for (int i = 1; i < argc; i++) {
 		if (!strcmp(argv[i], "--help") || !strcmp(argv[i], "-h")) {
-			gw_usage(stdout);
+			gw_usage(stdout, argc > 1 && !strcmp(argv[1], "--host"));
 			ret = 0;
 			goto out_config;
 		}
