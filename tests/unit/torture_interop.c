@@ -7,7 +7,8 @@
  * header {1, words, 0x2263} followed only by Extended TCP Header (20, any length, opaque) or
  * Error (30) TLVs; any other TLV type, a bad magic or a short message is a refusal, which it
  * reports to the program as ECONNREFUSED. `model_client_accepts` below is that rule, so the
- * replies our converter builds can be checked against it.
+ * replies our converter builds (its own reply builder, on a loopback socket) are checked
+ * against it.
  */
 #include <stdarg.h>
 #include <stddef.h>
@@ -16,10 +17,15 @@
 #include <cmocka.h>
 
 #include <errno.h>
+#include <netinet/in.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
+#include <sys/socket.h>
+#include <unistd.h>
 
 #include "convert.h"
+#include "converter.h"
 
 /* "0a0b" -> {0x0a, 0x0b}; returns the byte count. */
 static size_t unhex(const char *hex, uint8_t *out, size_t cap)
@@ -228,6 +234,65 @@ static void converters_replies_to_a_connect_without_info_are_accepted(void **sta
 	}
 }
 
+/* A connected loopback TCP socket (the converter's server leg, for TCP_INFO), or -1. */
+static int loopback_pair(int *accepted)
+{
+	struct sockaddr_in a = { .sin_family = AF_INET, .sin_addr.s_addr = htonl(INADDR_LOOPBACK) };
+	socklen_t alen = sizeof(a);
+	int l = socket(AF_INET, SOCK_STREAM, 0), c = socket(AF_INET, SOCK_STREAM, 0);
+
+	assert_true(l >= 0 && c >= 0);
+	assert_int_equal(bind(l, (struct sockaddr *)&a, sizeof(a)), 0);
+	assert_int_equal(listen(l, 1), 0);
+	assert_int_equal(getsockname(l, (struct sockaddr *)&a, &alen), 0);
+	assert_int_equal(connect(c, (struct sockaddr *)&a, alen), 0);
+	*accepted = accept(l, NULL, NULL);
+	assert_true(*accepted >= 0);
+	close(l);
+	return c;
+}
+
+/*
+ * The converter's own reply builder (answer.c) for a Connect without Info, against a real
+ * server leg: by default a header and an Extended TCP Header, with reply-extended-header = no a
+ * bare header; both pass the model. With Info (which that client never sends) the reply lists
+ * Supported TCP Extensions, which the model refuses: the answer depends on the request.
+ */
+static void converter_reply_builder_answers_a_request_without_info_acceptably(void **state)
+{
+	struct cv_cfg *cfg = calloc(1, sizeof(*cfg));
+	struct cv_session *s = calloc(1, sizeof(*s));
+	int peer, len;
+
+	assert_non_null(cfg);
+	assert_non_null(s);
+	config_init(&cfg->config);
+	s->cfg = cfg;
+	s->has_dest = true;
+	s->base.dest.port = 443;
+	s->base.relay.io[RELAY_B].fd = loopback_pair(&peer);
+
+	len = cv_build_success_reply(s);
+	assert_true(len > 4);
+	assert_int_equal(model_client_accepts(s->reply, (size_t)len), MODEL_CONVERTED);
+	assert_int_equal(s->reply[4], CONV_TLV_EXT_TCP_HEADER);
+
+	cfg->config.converter.reply_extended_header = false;
+	len = cv_build_success_reply(s);
+	assert_int_equal(len, 4);
+	assert_int_equal(model_client_accepts(s->reply, (size_t)len), MODEL_CONVERTED);
+
+	s->info_requested = true;
+	len = cv_build_success_reply(s);
+	assert_int_equal(model_client_accepts(s->reply, (size_t)len), MODEL_REFUSED);
+
+	close(s->base.relay.io[RELAY_B].fd);
+	close(peer);
+	config_free(&cfg->config);
+	free(cfg);
+	free(s);
+}
+
 /* Error replies of every registered code are understood as refusals, never as success. */
 static void error_replies_are_understood_as_errors(void **state)
 {
@@ -260,6 +325,7 @@ int main(void)
 		cmocka_unit_test(minimal_replies_decode_and_the_model_accepts_them),
 		cmocka_unit_test(model_refuses_what_the_client_refuses),
 		cmocka_unit_test(converters_replies_to_a_connect_without_info_are_accepted),
+		cmocka_unit_test(converter_reply_builder_answers_a_request_without_info_acceptably),
 		cmocka_unit_test(error_replies_are_understood_as_errors),
 	};
 
