@@ -15,6 +15,8 @@ packages=(
 	iperf3 mptcpd mptcpize
 	# status page test (tests/integration/42-status-page.sh): headless browser
 	chromium
+	# unchanged programs through host mode and libmpconv (tests 15 and 39)
+	curl wget
 )
 
 # --bench (only bench/run.sh passes it): also the relays the benchmark compares mpconv with.

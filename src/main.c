@@ -23,6 +23,8 @@ struct role {
 static const struct role roles[] = {
 	{ "converter", "RFC 8803 Transport Converter (network side)", converter_main },
 	{ "gateway", "transparent hybrid-access gateway (customer side)", gateway_main },
+	{ "host", "the gateway for this machine's own connections (single proxy)",
+	  gateway_host_main },
 };
 
 static void usage(FILE *out)

@@ -169,6 +169,9 @@ static int report_reply(const uint8_t *buf, size_t len, int fd)
 		for (size_t i = 0; i < msg.supported_ext_len; i++)
 			fprintf(stderr, "%s%u", i ? "," : "", msg.supported_ext[i]);
 	}
+	/* the reply itself, so tests can hold it against other clients' parsers */
+	fprintf(stderr, " reply=");
+	print_hex(buf, (size_t)ret);
 	fprintf(stderr, " mptcp=%d\n", mptcp);
 	return 0;
 }

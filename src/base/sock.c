@@ -128,7 +128,14 @@ static int sock_bind_local(int fd, const struct sock_connect_opts *opts)
 {
 	struct sockaddr_storage ss;
 	socklen_t len;
+	int ret;
 
+	/* before connect: the SYN must carry the mark (MPTCP copies it to every subflow) */
+	if (opts->mark) {
+		ret = set_int(fd, SOL_SOCKET, SO_MARK, (int)opts->mark);
+		if (ret)
+			return ret;
+	}
 	if (!opts->has_local)
 		return 0;
 	len = addr_to_sockaddr(&opts->local, &ss);

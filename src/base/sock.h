@@ -73,6 +73,7 @@ struct sock_connect_opts {
 	bool nodelay;
 	bool has_local;		/* bind to local.ip first (port 0 = any): picks the access link */
 	struct addr_port local;
+	uint32_t mark;		/* SO_MARK before connect (needs CAP_NET_ADMIN); 0 = none */
 };
 
 /* Non-blocking socket + connect(); EINPROGRESS is success. Returns the fd or -errno (the

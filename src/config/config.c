@@ -345,7 +345,15 @@ static int config_finish_gateway(struct config_gateway *gw, char err[CONFIG_ERR_
 		config_fail(err, "converter: at least one converter address is required");
 		return -EINVAL;
 	}
-	if (gw->intercept && gw->lan_len == 0) {
+	if (gw->host) {
+		/* locally originated connections: only REDIRECT sees them (the output hook) */
+		gw->intercept_method = CONFIG_INTERCEPT_REDIRECT;
+		if (gw->lan_len) {
+			config_fail(err, "lan: host mode captures this machine's own connections, "
+					 "not a LAN's; remove lan or host");
+			return -EINVAL;
+		}
+	} else if (gw->intercept && gw->lan_len == 0) {
 		config_fail(err, "lan: at least one LAN interface is required to intercept");
 		return -EINVAL;
 	}

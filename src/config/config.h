@@ -140,6 +140,9 @@ struct config_gateway {
 	enum config_converter_down converter_down; /* direct (default); closed: reset them */
 	uint32_t max_sessions_per_host; /* per LAN address (IPv6: /64); default 512; 0 = none */
 	bool intercept;	    /* install the nftables rules; default true */
+	/* host mode (`mpconvd host`): this machine's own outgoing TCP is captured (nftables
+	 * output hook, REDIRECT) instead of a LAN's; lan unused, intercept-method redirect */
+	bool host;
 	enum config_intercept_method intercept_method; /* tproxy (default), redirect */
 	enum config_upstream_protocol upstream_protocol; /* Convert (default), SOCKS 5, none */
 	uint32_t establish_timeout_ms; /* converter silent this long: another link; 1 s */

@@ -309,6 +309,12 @@ const struct config_key config_keys[] = {
 	  .offset = GW(intercept),
 	  .help = "install the nftables interception table and routes (default yes)" },
 	{ .section = CONFIG_GATEWAY,
+	  .name = "host",
+	  .set = config_set_bool,
+	  .offset = GW(host),
+	  .help = "host mode (`mpconvd host` sets it): capture this machine's own outgoing TCP "
+		  "(nftables output hook, REDIRECT) instead of a LAN's; no lan needed (default no)" },
+	{ .section = CONFIG_GATEWAY,
 	  .name = "intercept-method",
 	  .arg = "METHOD",
 	  .set = config_set_choice,

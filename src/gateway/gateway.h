@@ -140,10 +140,18 @@ static inline bool gw_onpath(const struct gateway *gw)
 	return gw->config.gateway.upstream_protocol == CONFIG_UPSTREAM_NONE;
 }
 
+/* Host mode: the mark of the daemon's own sockets, which its capture skips; 0 otherwise. */
+static inline uint32_t gw_own_mark(const struct gateway *gw)
+{
+	return gw->config.gateway.host ? INTERCEPT_OWN_MARK : 0;
+}
+
 /* main.c */
 /* `mpconvd gateway [options]`: the transparent hybrid-access gateway role. Returns the exit
  * code. */
 int gateway_main(int argc, char **argv);
+/* `mpconvd host [options]`: the gateway in host mode (`gateway --host ...`). */
+int gateway_host_main(int argc, char **argv);
 
 /* session.c */
 /* A LAN connection accepted: policy, then bonded, direct or blocked. Takes fd. */

@@ -237,7 +237,9 @@ static int gw_start_intercept(struct gateway *gw)
 		return 0;
 	gw->intercept = (struct intercept_config){ .port = (uint16_t)gc->port,
 						   .ipv6 = hostenv_ipv6_usable(""),
-						   .redirect = gc->intercept_method == CONFIG_INTERCEPT_REDIRECT };
+						   .redirect = gc->intercept_method == CONFIG_INTERCEPT_REDIRECT,
+						   .local = gc->host,
+						   .own_mark = gw_own_mark(gw) };
 	if (!gw->intercept.ipv6)
 		log_warnx("IPv6 is disabled on this host (or on lo): intercepting IPv4 only");
 	for (size_t i = 0; i < gc->lan_len; i++)
@@ -383,10 +385,15 @@ static void gw_stop_links(struct gateway *gw)
 	gw->links_on = false;
 }
 
-static void gw_usage(FILE *out)
+static void gw_usage(FILE *out, bool host)
 {
-	fprintf(out, "usage: mpconvd gateway [--config FILE] [--key value ...]\n"
-		     "  e.g. mpconvd gateway --converter 192.0.2.1 --lan lan0\n\n");
+	if (host)
+		fprintf(out, "usage: mpconvd host [--config FILE] [--key value ...]\n"
+			     "  e.g. mpconvd host --converter 192.0.2.1 --link \"wifi dev wlan0\" "
+			     "--link \"lte dev wwan0\"\n  (the gateway's keys; lan is not used)\n\n");
+	else
+		fprintf(out, "usage: mpconvd gateway [--config FILE] [--key value ...]\n"
+			     "  e.g. mpconvd gateway --converter 192.0.2.1 --lan lan0\n\n");
 	config_print_role_help(out, CONFIG_GATEWAY);
 }
 
@@ -396,7 +403,7 @@ int gateway_main(int argc, char **argv)
 	static const double setup_bounds[] = { 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1,
 					       0.25,  0.5,    1,     2.5,  5,	  10 };
 	struct gateway *gw = calloc(1, sizeof(*gw));
-	char err[CONFIG_ERR_LEN] = "", where[ADDR_STRLEN];
+	char err[CONFIG_ERR_LEN] = "", where[ADDR_STRLEN], what[48];
 	int consumed = 0, ret = 1, lock = -1;
 	sigset_t signals;
 	bool mptcp_listener;
@@ -412,7 +419,7 @@ int gateway_main(int argc, char **argv)
 	gw->config.role = CONFIG_GATEWAY;
 	for (int i = 1; i < argc; i++) {
 		if (!strcmp(argv[i], "--help") || !strcmp(argv[i], "-h")) {
-			gw_usage(stdout);
+			gw_usage(stdout, argc > 1 && !strcmp(argv[1], "--host"));
 			ret = 0;
 			goto out_config;
 		}
@@ -523,12 +530,16 @@ int gateway_main(int argc, char **argv)
 		goto out_loop;
 	if (gw_control_start(gw) < 0)
 		goto out_loop;
-	log_info("gateway: converter %s, mode %s, intercepting on %zu LAN interface(s), port %u",
+	snprintf(what, sizeof(what), gw->config.gateway.host ? "this host's own connections"
+							      : "on %zu LAN interface(s)",
+		 gw->config.gateway.lan_len);
+	log_info("%s: converter %s, mode %s, intercepting %s, port %u",
+		 gw->config.gateway.host ? "host" : "gateway",
 		 addr_format(&gw->config.gateway.converters[0], true, where),
 		 gw->config.gateway.mode == CONFIG_MODE_POOL  ? "pool"
 		 : gw->config.gateway.mode == CONFIG_MODE_TFO ? "tfo"
 							      : "plain",
-		 gw->config.gateway.lan_len, gw->config.gateway.port);
+		 what, gw->config.gateway.port);
 	if (gw->config.gateway.mode == CONFIG_MODE_TFO && gw->config.gateway.links_len > 1)
 		log_warnx("mode tfo with %zu links: on this kernel data in the SYN plus a second "
 			  "subflow can collapse bonded throughput (watch "
@@ -571,5 +582,24 @@ out_config:
 		close(lock); /* last: everything of ours is gone, the next instance may start */
 	config_free(&gw->config);
 	free(gw);
+	return ret;
+}
+
+int gateway_host_main(int argc, char **argv)
+{
+	/* "--host" first, so a reload (which parses argv again) keeps host mode too */
+	char **args = calloc((size_t)argc + 2, sizeof(*args));
+	int ret;
+
+	if (!args) {
+		log_warnx("out of memory");
+		return 1;
+	}
+	args[0] = argv[0];
+	args[1] = "--host";
+	for (int i = 1; i < argc; i++)
+		args[i + 1] = argv[i];
+	ret = gateway_main(argc + 1, args);
+	free(args);
 	return ret;
 }

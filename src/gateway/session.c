@@ -86,6 +86,7 @@ struct sock_connect_opts gw_upstream_opts(const struct gateway *gw)
 		.mptcp = true,
 		.nodelay = true,
 		.buffer_size = gw->config.gateway.common.socket_buffer,
+		.mark = gw_own_mark(gw),
 	};
 }
 
@@ -265,7 +266,8 @@ static int gw_set_upstream(struct gw_session *s, int fd)
 
 static void gw_go_direct(struct gw_session *s)
 {
-	struct sock_connect_opts opts = { .mptcp = false, .nodelay = true };
+	struct sock_connect_opts opts = { .mptcp = false, .nodelay = true,
+					  .mark = gw_own_mark(s->gw) };
 	int fd;
 
 	/* direct:LINK leaves by that link's address, so by its source-routing table. */

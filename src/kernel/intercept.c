@@ -79,7 +79,7 @@ static int intercept_validate(const struct intercept_config *cfg)
 {
 	uint32_t table = intercept_table(cfg);
 
-	if (cfg->lan_len == 0 || cfg->lan_len > INTERCEPT_MAX_LAN ||
+	if ((cfg->lan_len == 0 && !cfg->local) || cfg->lan_len > INTERCEPT_MAX_LAN ||
 	    cfg->exclude_len > INTERCEPT_MAX_EXCLUDE || cfg->port == 0 ||
 	    cfg->native_ports_len > INTERCEPT_MAX_NATIVE_PORTS)
 		return -EINVAL;
@@ -170,6 +170,38 @@ static void intercept_put_skips(struct strbuf *b, const struct intercept_config 
 		strbuf_put(b, "\t\tip6 daddr @exclude6 accept\n");
 }
 
+/*
+ * Host mode's chain. The nat output hook sees only a connection's first packet, its SYN, so
+ * "tcp option mptcp exists" there is the whole native-MPTCP test (MP_JOIN SYNs carry it too).
+ * The daemon's own connections are skipped by their socket mark, not by destination alone: a
+ * direct (policy or converter-down) connection goes to the same servers the host's programs do.
+ */
+static void intercept_put_local(struct strbuf *b, const struct intercept_config *cfg, bool ex4,
+				bool ex6)
+{
+	strbuf_put(b,
+		   "\tchain output {\n"
+		   /* nft 1.0.6 takes "dstnat" only on prerouting: -100 is its value */
+		   "\t\ttype nat hook output priority -100; policy accept;\n"
+		   "\t\tmeta l4proto != tcp return\n");
+	if (!cfg->ipv6)
+		strbuf_put(b, "\t\tmeta nfproto ipv6 return\n");
+	strbuf_put(b,
+		   "\t\tmeta mark 0x%08x return\n"
+		   "\t\toifname \"lo\" return\n"
+		   "\t\tfib daddr type local return\n",
+		   cfg->own_mark ? cfg->own_mark : INTERCEPT_OWN_MARK);
+	if (ex4)
+		strbuf_put(b, "\t\tip daddr @exclude4 return\n");
+	if (ex6)
+		strbuf_put(b, "\t\tip6 daddr @exclude6 return\n");
+	strbuf_put(b,
+		   "\t\ttcp option mptcp exists return\n"
+		   "\t\tmeta l4proto tcp redirect to :%u\n"
+		   "\t}\n}\n",
+		   cfg->port);
+}
+
 int intercept_render(const struct intercept_config *cfg, char *buf, size_t len)
 {
 	struct strbuf b = { .p = buf, .len = len };
@@ -192,6 +224,10 @@ int intercept_render(const struct intercept_config *cfg, char *buf, size_t len)
 	if (cfg->ipv6)
 		ex6 = intercept_put_set(&b, cfg, false);
 
+	if (cfg->local) {
+		intercept_put_local(&b, cfg, ex4, ex6);
+		return b.full ? -ENOSPC : (int)b.used;
+	}
 	strbuf_put(&b, "\tchain prerouting {\n"
 			  "\t\ttype filter hook prerouting priority mangle; policy accept;\n");
 	intercept_put_skips(&b, cfg, ex4, ex6);
@@ -386,7 +422,7 @@ int intercept_install(const struct intercept_config *cfg, char *err, size_t errl
 	}
 	/* Routing first: it only concerns marked packets, and nothing is marked before the table
 	 * exists; the other order would forward a diverted SYN for a moment. */
-	if (cfg->redirect)
+	if (cfg->redirect || cfg->local)
 		return intercept_nft_run(rules, "nft table inet mpconv", err, errlen);
 	ret = intercept_nl_open(&nl, &lo, err, errlen);
 	if (ret)
@@ -415,7 +451,7 @@ int intercept_remove(const struct intercept_config *cfg, char *err, size_t errle
 	/* the table first: no packet gets marked once it is gone */
 	ret = intercept_nft_run("add table inet mpconv\ndelete table inet mpconv\n",
 				"nft delete table inet mpconv", err, errlen);
-	if (cfg->redirect)
+	if (cfg->redirect || cfg->local)
 		return ret;
 	r = intercept_nl_open(&nl, &lo, ret ? NULL : err, errlen);
 	if (r)

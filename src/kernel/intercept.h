@@ -48,7 +48,16 @@ struct intercept_config {
 	uint16_t native_ports[INTERCEPT_MAX_NATIVE_PORTS];
 	size_t native_ports_len;
 	bool draining; /* on-path shutdown: no new connection diverted, the live ones still are */
+	/* Host mode: this machine's own outgoing TCP instead of a LAN's (lan_ifaces unused). A nat
+	 * chain on the output hook redirects each new connection's SYN to `port` (the listener
+	 * reads SO_ORIGINAL_DST), except sockets marked own_mark (the daemon's: its upstream
+	 * connections would loop), destinations routed to lo (loopback, this host's addresses),
+	 * the excluded prefixes, and SYNs carrying MP_CAPABLE (native MPTCP). No policy routing. */
+	bool local;
+	uint32_t own_mark; /* SO_MARK of the daemon's sockets; default INTERCEPT_OWN_MARK */
 };
+
+#define INTERCEPT_OWN_MARK 0x6d71 /* "mq": not the TPROXY mark, so no fwmark rule applies */
 
 /* The ruleset text install() would load, for logs, tests and `--dry-run`. Returns len or
  * -ENOSPC; -EINVAL for an unusable config (no or bad LAN interface name, port 0, a system

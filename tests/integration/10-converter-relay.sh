@@ -16,7 +16,7 @@ CONVCLIENT=$MPCONV_BUILD/tools/convclient
 TESTSERVER=$BED_TOP/tests/tools/testserver.py
 [ -x "$MPCONVD" ] && [ -x "$CONVCLIENT" ] || skip_all "mpconvd/convclient not built in $MPCONV_BUILD"
 
-plan 25
+plan 26
 
 topo_single A:rate=100mbit,delay=2 B:rate=100mbit,delay=4 || bail "topology"
 mptcp_multilink || bail "MPTCP endpoints"
@@ -104,7 +104,31 @@ echo bare | convert "$CV_ADDR4:5125" "$SRV_ADDR4:7000" >"$T/out"
 check "bare-header reply when reply-extended-header=no" grep -q 'reply_len=4 ext_tcp_header=0' "$T/line"
 check "and the relay works behind it" test "$(cat "$T/out")" = "$(printf 'bare\nEND')"
 
-# 19-21: one log line per session with bytes, subflows and reason.
+# 19: the independent RFC 8803 client's request (Connect to an IPv4-mapped address plus a
+# 6-byte Cookie TLV padded to a word, no Info TLV; tests/unit/torture_interop.c has the same
+# golden vector) is answered with a reply that client's parser accepts: version 1, magic 0x2263,
+# a Total Length that matches, and only Extended TCP Header (20) or Error (30) TLVs.
+req=$(printf '01092263%s%s%s' "0a051b58" "00000000000000000000ffff0a000202" "16030000a1b2c3d4e5f60000")
+# (the destination argument only turns the relay on: --raw is what is sent)
+echo interop | convert --raw "$req" "$CV_ADDR4:5124" "$SRV_ADDR4:7000" >"$T/out"
+reply=$(sed -n 's/.* reply=\([0-9a-f]*\) .*/\1/p' "$T/line")
+diag "interop reply: $reply"
+accepts() {
+	python3 - "$1" <<'PY'
+import sys
+b = bytes.fromhex(sys.argv[1])
+assert len(b) >= 4 and b[0] == 1 and b[2:4] == b"\x22\x63" and b[1] * 4 == len(b), "header"
+off = 4
+while off < len(b):
+    t, l = b[off], b[off + 1] * 4
+    assert l and off + l <= len(b) and t == 20, "TLV %d" % t
+    off += l
+PY
+}
+check "independent client's request converted; reply in a form it accepts" \
+	eval 'grep -q result=converted "$T/line" && accepts "$reply" && test "$(cat "$T/out")" = "$(printf "interop\nEND")"'
+
+# 20-22: one log line per session with bytes, subflows and reason.
 wait_for 5 grep -q 'dest=10.0.2.2:7001' "$BED_TMP/converter.err"
 upload=$(grep 'dest=10.0.2.2:7001' "$BED_TMP/converter.err" | head -n 1)
 diag "$upload"
@@ -112,12 +136,12 @@ check "log line counts the upload bytes" grep -q 'up=20000000 ' <<<"$upload"
 check "log line shows 2 subflows on the client leg" grep -q 'subflows=2 ' <<<"$upload"
 check "log line gives the close reason" grep -q 'reason="closed"' <<<"$upload"
 
-# 23: SIGTERM drains and exits 0 (bed_stop must run in this shell to wait for its child).
+# 24: SIGTERM drains and exits 0 (bed_stop must run in this shell to wait for its child).
 if bed_stop converter; then ok "converter exits 0 on SIGTERM"; else not_ok "converter exits 0 on SIGTERM"; fi
 check "and says it stopped" grep -q 'converter stopped' "$BED_TMP/converter.err"
 totals=$(grep 'totals:' "$BED_TMP/converter.err")
 diag "$totals"
-# 7 sessions on this instance: 6 relayed (1 plain-TCP client; 1 MPTCP server, 5 plain-TCP
+# 8 sessions on this instance: 7 relayed (1 plain-TCP client; 1 MPTCP server, 6 plain-TCP
 # ones) + 1 Info.
 check "totals count sessions, plain-TCP clients and server MPTCP support" \
-	grep -q 'sessions=7 relayed=6 client_tcp=1 server_mptcp=1 server_tcp=5 errors=none' <<<"$totals"
+	grep -q 'sessions=8 relayed=7 client_tcp=1 server_mptcp=1 server_tcp=6 errors=none' <<<"$totals"

@@ -82,6 +82,8 @@ else
 	bail "DESTDIR=stage make install"
 fi
 
+# meson's libdir on Debian: lib/<multiarch triplet>
+MULTIARCH=$(cc -print-multiarch 2>/dev/null)
 expected_files()
 {
 	cat <<EOF
@@ -93,10 +95,13 @@ expected_files()
 644 usr/local/lib/systemd/system/mpconv-gateway.service
 644 usr/local/lib/sysusers.d/mpconv.conf
 644 usr/local/lib/tmpfiles.d/mpconv.conf
+755 usr/local/lib/$MULTIARCH${MULTIARCH:+/}libmpconv.so
 755 usr/local/sbin/mpconvd
 644 usr/local/share/doc/mpconv/examples/converter.conf
 644 usr/local/share/doc/mpconv/examples/gateway.conf
+644 usr/local/share/doc/mpconv/examples/host.conf
 644 usr/local/share/man/man5/mpconv.conf.5
+644 usr/local/share/man/man7/libmpconv.7
 644 usr/local/share/man/man8/mpconvctl.8
 644 usr/local/share/man/man8/mpconvd.8
 EOF

@@ -23,6 +23,7 @@ declare -A may=(
 	[ops]="base proto policy config"
 	[converter]="base proto config policy kernel ops"
 	[gateway]="base proto config policy kernel ops"
+	[preload]="base proto"
 	[.]="base proto config policy kernel ops converter gateway"
 )
 

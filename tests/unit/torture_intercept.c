@@ -120,6 +120,52 @@ static void redirect_ruleset_uses_nat_and_keeps_the_exclusions(void **state)
 	lacks(text, "socket transparent");
 }
 
+/* Host mode: one nat chain on the output hook, no LAN interface, no prerouting, no TPROXY;
+ * every skip (the daemon's own mark, lo, local addresses, exclusions, native MPTCP) comes before
+ * the redirect. */
+static void host_mode_redirects_local_output_and_skips_the_daemons_sockets(void **state)
+{
+	struct intercept_config cfg = config(true);
+	char text[8192];
+	const char *chain, *redirect;
+	static const char *const skips[] = {
+		"meta l4proto != tcp return",
+		"meta mark 0x00006d71 return",
+		"oifname \"lo\" return",
+		"fib daddr type local return",
+		"ip daddr @exclude4 return",
+		"ip6 daddr @exclude6 return",
+		"tcp option mptcp exists return",
+	};
+
+	cfg.lan_len = 0;
+	cfg.local = true;
+	assert_true(intercept_render(&cfg, text, sizeof(text)) > 0);
+	chain = strstr(text, "chain output {\n\t\ttype nat hook output priority -100; policy accept;");
+	redirect = strstr(text, "meta l4proto tcp redirect to :3129");
+	assert_non_null(chain);
+	assert_non_null(redirect);
+	for (size_t i = 0; i < ARRAY_SIZE(skips); i++) {
+		const char *at = strstr(chain, skips[i]);
+
+		if (!at || at > redirect)
+			fail_msg("'%s' missing or after the redirect in:\n%s", skips[i], text);
+	}
+	lacks(text, "prerouting");
+	lacks(text, "tproxy");
+	lacks(text, "iifname");
+	lacks(text, "meta nfproto ipv6 return");
+
+	cfg.own_mark = 0x1234;
+	cfg.ipv6 = false;
+	assert_true(intercept_render(&cfg, text, sizeof(text)) > 0);
+	contains(text, "meta mark 0x00001234 return");
+	contains(text, "meta nfproto ipv6 return");
+	/* without local, a config with no LAN interface is still refused */
+	cfg.local = false;
+	assert_int_equal(intercept_render(&cfg, text, sizeof(text)), -EINVAL);
+}
+
 /* The on-path converter: every SYN classified before any socket lookup; exclusions (native
  * destinations) first; the rules themselves are torture_onpath's. */
 static void mptcp_only_ruleset_diverts_mptcp_and_passes_tcp(void **state)
@@ -254,6 +300,7 @@ int main(void)
 		cmocka_unit_test(exclusions_are_checked_before_any_diversion),
 		cmocka_unit_test(redirect_ruleset_uses_nat_and_keeps_the_exclusions),
 		cmocka_unit_test(mptcp_only_ruleset_diverts_mptcp_and_passes_tcp),
+		cmocka_unit_test(host_mode_redirects_local_output_and_skips_the_daemons_sockets),
 		cmocka_unit_test(ipv4_only_config_renders_no_ipv6_rule),
 		cmocka_unit_test(a_given_fwmark_replaces_the_default),
 		cmocka_unit_test(no_exclusions_render_no_sets),
