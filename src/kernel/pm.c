@@ -28,12 +28,15 @@
 #define PM_NL_VERSION	   1
 #define PM_NL_EVENTS_GROUP "mptcp_pm_events"
 
+#define PM_NL_CMD_GET_LIMITS	  6
 #define PM_NL_CMD_SET_FLAGS	  7
 #define PM_NL_CMD_REMOVE	  9
 #define PM_NL_CMD_SUBFLOW_CREATE  10
 #define PM_NL_CMD_SUBFLOW_DESTROY 11
 
 #define PM_NL_ATTR_ADDR	       1 /* nested PM_NL_ADDR_ATTR_* */
+#define PM_NL_ATTR_RCV_ADD_ADDRS 2 /* u32: limit add_addr_accepted */
+#define PM_NL_ATTR_SUBFLOWS    3 /* u32: limit subflows */
 #define PM_NL_ATTR_TOKEN       4 /* u32 */
 #define PM_NL_ATTR_LOC_ID      5 /* u8 */
 #define PM_NL_ATTR_ADDR_REMOTE 6 /* nested PM_NL_ADDR_ATTR_* */
@@ -340,6 +343,37 @@ int pm_remove_addr(struct pm *pm, uint32_t token, uint8_t local_id)
 	mnl_attr_put_u32(nlh, PM_NL_ATTR_TOKEN, token);
 	mnl_attr_put_u8(nlh, PM_NL_ATTR_LOC_ID, local_id);
 	return pm_transact(pm, nlh, NULL, NULL);
+}
+
+static const struct pm_attr_rule pm_limits_rules[PM_NL_ATTR_SUBFLOWS + 1] = {
+	[PM_NL_ATTR_RCV_ADD_ADDRS] = { 4, 4 },
+	[PM_NL_ATTR_SUBFLOWS] = { 4, 4 },
+};
+
+static int pm_limits_cb(const struct nlmsghdr *nlh, void *arg)
+{
+	const struct nlattr *tb[PM_NL_ATTR_SUBFLOWS + 1] = { NULL };
+	struct pm_attr_table t = { .tb = tb, .rules = pm_limits_rules, .max = PM_NL_ATTR_SUBFLOWS };
+	struct pm_limits *limits = arg;
+
+	mnl_attr_parse(nlh, sizeof(struct genlmsghdr), pm_attr_cb, &t);
+	if (t.bad || !tb[PM_NL_ATTR_RCV_ADD_ADDRS] || !tb[PM_NL_ATTR_SUBFLOWS])
+		return MNL_CB_ERROR; /* errno 0: -EPROTO */
+	limits->add_addr_accepted = mnl_attr_get_u32(tb[PM_NL_ATTR_RCV_ADD_ADDRS]);
+	limits->subflows = mnl_attr_get_u32(tb[PM_NL_ATTR_SUBFLOWS]);
+	return MNL_CB_OK;
+}
+
+int pm_get_limits(struct pm *pm, struct pm_limits *limits)
+{
+	alignas(struct nlmsghdr) char buf[PM_REQ_SIZE];
+	struct nlmsghdr *nlh;
+
+	pm->err_msg[0] = '\0';
+	if (!pm->family_id)
+		return -EBADF;
+	nlh = pm_msg_start(buf, pm->family_id, PM_NL_CMD_GET_LIMITS, PM_NL_VERSION, ++pm->seq);
+	return pm_transact(pm, nlh, pm_limits_cb, limits);
 }
 
 /* ---- family resolution -------------------------------------------------------------------- */
