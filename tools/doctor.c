@@ -259,8 +259,9 @@ static void doctor_link_route(struct doctor *d, struct rtnl *rtnl, const struct 
 {
 	const struct addr_port *cv = &d->cfg.gateway.converters[0];
 	bool v4 = addr_is_v4mapped(cv->ip);
-	char a[ADDR_STRLEN], c[ADDR_STRLEN], other[IF_NAMESIZE] = "?", fix[DOCTOR_TEXT_LEN];
-	struct addr_port sp = { .port = 0 };
+	char a[ADDR_STRLEN], c[ADDR_STRLEN], via[ADDR_STRLEN + 5] = "", other[IF_NAMESIZE] = "?";
+	char fix[DOCTOR_TEXT_LEN];
+	struct addr_port sp = { .port = 0 }, gw = { .port = 0 };
 	unsigned oif = 0;
 	uint32_t table = d->cfg.gateway.link_table + (uint32_t)index;
 	int ret;
@@ -277,11 +278,17 @@ static void doctor_link_route(struct doctor *d, struct rtnl *rtnl, const struct 
 	}
 	if (oif)
 		if_indextoname(oif, other);
+	if (v4 ? l->has_via4 : l->has_via6) {
+		memcpy(gw.ip, v4 ? l->via4 : l->via6, 16);
+		strcpy(via, "via ");
+		addr_format(&gw, false, via + 4);
+		strcat(via, " ");
+	}
+	/* both commands: the rule may exist with its table emptied, or the other way round */
 	snprintf(fix, sizeof(fix),
-		 "ip route add default %s%s%sdev %s table %u; ip rule add from %s lookup %u "
+		 "ip route replace default %sdev %s table %u; ip rule add from %s lookup %u "
 		 "(a running gateway adds both itself: link-table)",
-		 l->has_via4 || l->has_via6 ? "via " : "", l->has_via4 || l->has_via6 ? "GW " : "",
-		 "", l->dev, table, a, table);
+		 via, l->dev, table, a, table);
 	doctor_add(&d->report, gateway_running(d) ? DOCTOR_FAIL : DOCTOR_WARN, "route", l->name,
 		   fix, "%s to %s %s%s%s: no default route by %s for this source%s", a, c,
 		   ret ? "has no route (" : "leaves by ", ret ? strerror(-ret) : other,
@@ -453,9 +460,9 @@ static void doctor_intercept(struct doctor *d)
 	}
 	ret = nft_check(tproxy ? "table inet mpconv_doctor { chain p { type filter hook prerouting "
 				 "priority mangle; meta l4proto tcp socket transparent 1 accept; "
-				 "meta l4proto tcp tproxy ip to 127.0.0.1:9 accept; } }"
+				 "meta l4proto tcp tproxy ip to 127.0.0.1:9 accept; }; }"
 			       : "table ip mpconv_doctor { chain p { type nat hook prerouting "
-				 "priority dstnat; tcp dport 9 redirect to :9; } }",
+				 "priority dstnat; tcp dport 9 redirect to :9; }; }",
 			err, sizeof(err));
 	if (ret)
 		doctor_add(&d->report, DOCTOR_FAIL, "intercept", tproxy ? "tproxy" : "redirect",
