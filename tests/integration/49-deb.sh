@@ -37,7 +37,7 @@ fi
 getent passwd mpconv >/dev/null || getent group mpconv >/dev/null &&
 	skip_all "a user or group mpconv exists (make install?): the purge would remove it"
 
-plan 17
+plan 18
 
 T=$BED_TMP
 snapshot() { (cd "$BED_TOP" && git status --porcelain --ignored=no && ls -a ..); }
@@ -142,6 +142,18 @@ check "converted over MPTCP (result=converted mptcp=1)" \
 rc=0
 bed_stop converter || rc=$?
 check "the converter stops with status 0 on SIGTERM" test "$rc" = 0 || diag "$(bed_log converter | tail -n 20)"
+# The installed CLI's doctor finds the installed config by itself (/etc/mpconv) and the unit's
+# limits and capabilities (LimitNOFILE, CAP_SYS_RESOURCE) in /lib/systemd/system.
+doctor_clean()
+{
+	local rc=0
+	ip netns exec "$NS_CV" /usr/bin/mpconvctl --role converter doctor >"$T/doctor.out" || rc=$?
+	cat "$T/doctor.out"
+	[ "$rc" = 0 ] && grep -q "^ok    config .*/etc/mpconv/converter.conf" "$T/doctor.out" &&
+		grep -q "^ok    fd-limit .*LimitNOFILE of mpconv-converter.service" "$T/doctor.out"
+}
+check "installed mpconvctl doctor: /etc/mpconv/converter.conf and the unit's limits, no fail" \
+	doctor_clean
 
 # -----------------------------------------------------------------------------------------------
 # purge
