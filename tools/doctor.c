@@ -375,12 +375,71 @@ out:
 	close(fd);
 }
 
+#define DOCTOR_MAX_ENDPOINTS 32
+
+struct endpoints {
+	struct pm_endpoint ep[DOCTOR_MAX_ENDPOINTS];
+	size_t len;
+};
+
+static void endpoint_add(const struct pm_endpoint *ep, void *arg)
+{
+	struct endpoints *eps = arg;
+
+	if (eps->len < DOCTOR_MAX_ENDPOINTS)
+		eps->ep[eps->len++] = *ep;
+}
+
+/*
+ * With path-manager = kernel, the kernel opens a subflow from a link only for an endpoint with
+ * flag subflow on its address or interface (`ip mptcp endpoint`); the gateway adds none.
+ */
+static void doctor_endpoint(struct doctor *d, const struct endpoints *eps,
+			    const struct link_conf *l, unsigned ifindex, const uint8_t src[16])
+{
+	struct addr_port a = { .port = 0 };
+	char text[ADDR_STRLEN], fix[DOCTOR_TEXT_LEN];
+
+	for (size_t i = 0; i < eps->len; i++) {
+		const struct pm_endpoint *ep = &eps->ep[i];
+
+		if (!(ep->flags & PM_ENDPOINT_SUBFLOW))
+			continue;
+		if (!memcmp(ep->addr.ip, src, 16) || (ep->ifindex && (unsigned)ep->ifindex == ifindex)) {
+			doctor_add(&d->report, DOCTOR_OK, "endpoint", l->name, NULL,
+				   "endpoint id %u with flag subflow", ep->id);
+			return;
+		}
+	}
+	memcpy(a.ip, src, 16);
+	addr_format(&a, false, text);
+	snprintf(fix, sizeof(fix), "ip mptcp endpoint add %s dev %s subflow%s", text, l->dev,
+		 l->role == LINK_BACKUP ? " backup" : "");
+	doctor_add(&d->report, DOCTOR_WARN, "endpoint", l->name, fix,
+		   "no MPTCP endpoint with flag subflow for %s on %s: the in-kernel path manager "
+		   "opens no subflow from this link (unless it carries the first one)",
+		   text, l->dev);
+}
+
 static void doctor_links(struct doctor *d)
 {
 	struct config_gateway *gc = &d->cfg.gateway;
 	bool v4 = addr_is_v4mapped(gc->converters[0].ip);
 	struct rtnl rtnl = { 0 };
 	bool have_rtnl = rtnl_open(&rtnl) == 0;
+	bool kernel_pm = gc->path_manager == CONFIG_PM_KERNEL;
+	static struct endpoints eps;
+	struct pm pm;
+
+	eps.len = 0;
+	if (kernel_pm) {
+		/* unreadable: no endpoint lines (the limits line already says it could not read) */
+		kernel_pm = false;
+		if (pm_open(&pm) == 0) {
+			kernel_pm = pm_get_endpoints(&pm, endpoint_add, &eps) == 0;
+			pm_close(&pm);
+		}
+	}
 
 	if (gc->links_len == 0) {
 		doctor_add(&d->report, DOCTOR_OK, "links", "", NULL,
@@ -413,6 +472,8 @@ static void doctor_links(struct doctor *d)
 		}
 		doctor_add(&d->report, DOCTOR_OK, "link", l->name, NULL, "%s up (%s)", l->dev,
 			   link_role_name(l->role));
+		if (kernel_pm)
+			doctor_endpoint(d, &eps, l, ifindex, src);
 		if (have_rtnl)
 			doctor_link_route(d, &rtnl, l, ifindex, src, i);
 		if (v4)

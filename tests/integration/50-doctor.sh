@@ -11,7 +11,8 @@
 #
 # Broken one at a time: MPTCP off in gw's namespace; the converter's subflows limit 0; the TFO
 # server bit off on cv; link B's default route gone from its table; strict rp_filter on wanB;
-# link B cut (converter unreachable over it). Each is checked in the JSON (-j) output: the named
+# no MPTCP endpoint for link B with path-manager = kernel; link B cut (converter unreachable
+# over it). Each is checked in the JSON (-j) output: the named
 # check and subject, its verdict, the exit status (1 on any fail), then the fix applied.
 source "$(dirname "$0")/lib.sh"
 require_gateway
@@ -19,7 +20,7 @@ require_gateway
 MPCONVCTL=$MPCONV_BUILD/tools/mpconvctl
 [ -x "$MPCONVCTL" ] || skip_all "no mpconvctl in $MPCONV_BUILD"
 
-plan 25
+plan 27
 
 # The per-link source routing a running gateway installs (link-table 5100: table 5100 + i and
 # "from the link's address lookup" it), made here by hand: the gateway daemon is not started.
@@ -181,6 +182,18 @@ check "rp_filter=1 on $LINK_B_IF_GW is named 'rp-filter $LINK_B_IF_GW' (warn)" \
 check "its fix (rp_filter=2) applies" apply_fix gateway rp-filter "$LINK_B_IF_GW"
 doctor gateway
 check "after the fix: rp-filter ok (loose)" verdict_is gateway rp-filter "$LINK_B_IF_GW" ok 0
+
+# --- the in-kernel path manager without an endpoint for link B
+sed 's/^\[gateway\]$/[gateway]\npath-manager = kernel/' "$T/gw.conf" >"$T/gw-kernel.conf"
+cp "$T/gw.conf" "$T/gw-userspace.conf"
+cp "$T/gw-kernel.conf" "$T/gw.conf"
+doctor gateway
+check "path-manager = kernel, no endpoint on wanB: 'endpoint B' names it (warn)" \
+	verdict_is gateway endpoint B warn
+check "its fix (ip mptcp endpoint add ... dev wanB subflow) applies" apply_fix gateway endpoint B
+doctor gateway
+check "after the fix: endpoint B ok" verdict_is gateway endpoint B ok
+cp "$T/gw-userspace.conf" "$T/gw.conf"
 
 # --- converter unreachable over link B
 link_cut B
