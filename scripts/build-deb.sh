@@ -13,8 +13,10 @@ trap 'rm -rf "$work"' EXIT
 
 version=$(dpkg-parsechangelog -l "$top/debian/changelog" -S Version)
 mkdir "$work/mpconv-$version"
+# (a tracked file deleted in the worktree is left out, as the worktree has it)
 (cd "$top" && git ls-files -z --cached --others --exclude-standard |
-	xargs -0 tar --no-recursion -cf - 2>/dev/null) | tar -xf - -C "$work/mpconv-$version"
+	tar --null --no-recursion --ignore-failed-read --files-from=- -cf -) |
+	tar -xf - -C "$work/mpconv-$version"
 (cd "$work/mpconv-$version" && dpkg-buildpackage -us -uc -b) >"$work/build.log" 2>&1 || {
 	tail -n 40 "$work/build.log" >&2
 	echo "build-deb: dpkg-buildpackage failed (log above)" >&2
