@@ -347,7 +347,8 @@ static void doctor_reach(struct doctor *d, const char *subject, const char *dev,
 	ret = connect(fd, (struct sockaddr *)&ss, sl) == -1 ? errno : 0;
 	if (ret == EINPROGRESS) {
 		pfd.fd = fd;
-		ret = poll(&pfd, 1, d->timeout_ms) == 1 ? -sock_pending_error(fd) : ETIMEDOUT;
+		/* SO_ERROR is a positive errno; a failing getsockopt a negative one */
+		ret = poll(&pfd, 1, d->timeout_ms) == 1 ? abs(sock_pending_error(fd)) : ETIMEDOUT;
 	}
 	clock_gettime(CLOCK_MONOTONIC, &t1);
 	ms = (int)((t1.tv_sec - t0.tv_sec) * 1000 + (t1.tv_nsec - t0.tv_nsec) / 1000000);

@@ -11,8 +11,8 @@
 #
 # Broken one at a time: MPTCP off in gw's namespace; the converter's subflows limit 0; the TFO
 # server bit off on cv; link B's default route gone from its table; strict rp_filter on wanB;
-# no MPTCP endpoint for link B with path-manager = kernel; link B cut (converter unreachable
-# over it). Each is checked in the JSON (-j) output: the named
+# no MPTCP endpoint for link B with path-manager = kernel; the converter stopped (refused);
+# link B cut (converter unreachable over it). Each is checked in the JSON (-j) output: the named
 # check and subject, its verdict, the exit status (1 on any fail), then the fix applied.
 source "$(dirname "$0")/lib.sh"
 require_gateway
@@ -20,7 +20,7 @@ require_gateway
 MPCONVCTL=$MPCONV_BUILD/tools/mpconvctl
 [ -x "$MPCONVCTL" ] || skip_all "no mpconvctl in $MPCONV_BUILD"
 
-plan 27
+plan 29
 
 # The per-link source routing a running gateway installs (link-table 5100: table 5100 + i and
 # "from the link's address lookup" it), made here by hand: the gateway daemon is not started.
@@ -194,6 +194,19 @@ check "its fix (ip mptcp endpoint add ... dev wanB subflow) applies" apply_fix g
 doctor gateway
 check "after the fix: endpoint B ok" verdict_is gateway endpoint B ok
 cp "$T/gw-userspace.conf" "$T/gw.conf"
+
+# --- no converter listening: refused over both links
+bed_stop converter
+doctor gateway
+refused()
+{
+	verdicts "gateway:reach:A:fail:1" "gateway:reach:B:fail" &&
+		field gateway reach A detail | grep "Connection refused"
+}
+check "converter stopped: 'reach A' and 'reach B' fail with 'Connection refused', exit 1" refused
+start_converter
+doctor gateway
+check "converter started again: reach A ok, exit 0" verdict_is gateway reach A ok 0
 
 # --- converter unreachable over link B
 link_cut B
