@@ -3,10 +3,12 @@
  * mpconvctl doctor, the probes: reads the daemon's configuration with the daemon's own parser,
  * then the sysctls, MPTCP limits, routes, interfaces, nftables, clock, limits and systemd units
  * of this host (and network namespace) that decide whether mpconv can bond or convert, and
- * connects to the converter over each link. It changes nothing: nftables is asked in dry-run
- * mode, probes are closed before they send a byte. Judging is doctor_verdict.c's.
+ * probes the converter over each link as the gateway does. It changes nothing: nftables is
+ * asked in dry-run mode, a probe carries a bare Convert header, which opens nothing. Judging
+ * is doctor_verdict.c's.
  */
 #include "config.h"
+#include "convert.h"
 #include "doctor.h"
 #include "hostenv.h"
 #include "pm.h"
@@ -19,8 +21,10 @@
 #include <ifaddrs.h>
 #include <net/if.h>
 #include <netinet/in.h>
+#include <netinet/tcp.h>
 #include <nftables/libnftables.h>
 #include <poll.h>
+#include <stddef.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -305,23 +309,51 @@ static void doctor_rp_filter(struct doctor *d, const char *dev)
 	doctor_judge_rp_filter(&d->report, dev, all, (int)read_int(path, 0));
 }
 
+/* Milliseconds since t0. */
+static int ms_since(const struct timespec *t0)
+{
+	struct timespec t1;
+
+	clock_gettime(CLOCK_MONOTONIC, &t1);
+	return (int)((t1.tv_sec - t0->tv_sec) * 1000 + (t1.tv_nsec - t0->tv_nsec) / 1000000);
+}
+
+/* Waits for events on fd until the deadline (ms after t0): poll's result. */
+static int wait_fd(int fd, short events, const struct timespec *t0, int timeout_ms)
+{
+	struct pollfd pfd = { .fd = fd, .events = events };
+	int left = timeout_ms - ms_since(t0);
+
+	return poll(&pfd, 1, left > 0 ? left : 0);
+}
+
 /*
- * One MPTCP connection to the converter, bound to the link's address and interface, closed
- * before sending anything: reachable, and do MPTCP options survive the path (a fallback to TCP
- * means a middlebox stripped them or the converter's host has MPTCP off)?
+ * The gateway's own probe (mpconvctl probe), from here: an MPTCP connection bound to the
+ * link's address and interface (as the gateway's subflows are) carries a bare Convert header
+ * in its SYN (Fast Open, no cookie); the converter answers it with an Error TLV and opens
+ * nothing. Reachable? Did the MPTCP options survive the path (a fallback to TCP means a
+ * middlebox stripped them, or the converter's host has MPTCP off)? Was the SYN data taken?
+ * Did mpconvd answer?
  */
 static void doctor_reach(struct doctor *d, const char *subject, const char *dev,
 			 const uint8_t *src, const struct addr_port *cv)
 {
 	struct sockaddr_storage ss;
 	struct addr_port local = { .port = 0 };
-	struct pollfd pfd = { .events = POLLOUT };
-	struct timespec t0, t1;
-	char c[ADDR_STRLEN];
-	socklen_t sl;
-	int fd, ret, ms, is_mptcp;
+	struct conv_writer w;
+	struct tcp_info ti;
+	struct timespec t0;
+	uint8_t header[CONV_MAX_LEN];
+	char c[ADDR_STRLEN], via[IF_NAMESIZE + 8] = "", buf[64];
+	socklen_t sl = sizeof(ti);
+	int fd, ret = 0, ms, is_mptcp, syn_data = -1, header_len, one = 1;
+	bool answered, sent = false;
 
 	addr_format(cv, true, c);
+	if (dev)
+		snprintf(via, sizeof(via), " over %s", dev);
+	conv_writer_begin(&w, header, sizeof(header));
+	header_len = conv_writer_finish(&w);
 	clock_gettime(CLOCK_MONOTONIC, &t0);
 	fd = socket(addr_is_v4mapped(cv->ip) ? AF_INET : AF_INET6,
 		    SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, IPPROTO_MPTCP);
@@ -333,6 +365,9 @@ static void doctor_reach(struct doctor *d, const char *subject, const char *dev,
 	if (dev)
 		/* needs CAP_NET_RAW; without it the source address alone picks the route */
 		setsockopt(fd, SOL_SOCKET, SO_BINDTODEVICE, dev, (socklen_t)strlen(dev));
+	/* data in the SYN without a cookie, as the gateway sends it (an old kernel: after) */
+	setsockopt(fd, IPPROTO_TCP, TCP_FASTOPEN_CONNECT, &one, sizeof(one));
+	setsockopt(fd, IPPROTO_TCP, TCP_FASTOPEN_NO_COOKIE, &one, sizeof(one));
 	if (src) {
 		memcpy(local.ip, src, 16);
 		sl = addr_to_sockaddr(&local, &ss);
@@ -344,34 +379,62 @@ static void doctor_reach(struct doctor *d, const char *subject, const char *dev,
 		}
 	}
 	sl = addr_to_sockaddr(cv, &ss);
-	ret = connect(fd, (struct sockaddr *)&ss, sl) == -1 ? errno : 0;
-	if (ret == EINPROGRESS) {
-		pfd.fd = fd;
+	if (connect(fd, (struct sockaddr *)&ss, sl) == -1 && errno != EINPROGRESS)
+		ret = errno;
+	/* in the SYN when Fast Open works; else (EAGAIN: still connecting) once connected */
+	if (!ret && send(fd, header, (size_t)header_len, MSG_NOSIGNAL) == header_len)
+		sent = true;
+	else if (!ret && errno != EINPROGRESS && errno != EAGAIN)
+		ret = errno;
+	if (!ret)
 		/* SO_ERROR is a positive errno; a failing getsockopt a negative one */
-		ret = poll(&pfd, 1, d->timeout_ms) == 1 ? abs(sock_pending_error(fd)) : ETIMEDOUT;
-	}
-	clock_gettime(CLOCK_MONOTONIC, &t1);
-	ms = (int)((t1.tv_sec - t0.tv_sec) * 1000 + (t1.tv_nsec - t0.tv_nsec) / 1000000);
+		ret = wait_fd(fd, POLLOUT, &t0, d->timeout_ms) == 1 ? abs(sock_pending_error(fd))
+								    : ETIMEDOUT;
+	if (!ret && !sent && send(fd, header, (size_t)header_len, MSG_NOSIGNAL) != header_len)
+		ret = errno ? errno : EIO;
+	ms = ms_since(&t0);
 	if (ret) {
 		doctor_add(&d->report, DOCTOR_FAIL, "reach", subject,
 			   ret == ECONNREFUSED ? "start the converter there, or correct the "
 						 "converter address"
 					       : "check the link and the route to the converter",
-			   "%s%s%s: %s after %d ms", c, dev ? " over " : "", dev ? dev : "",
+			   "%s%s: %s after %d ms", c, via,
 			   ret == ETIMEDOUT ? "no answer" : strerror(ret), ms);
 		goto out;
 	}
 	is_mptcp = sock_is_mptcp(fd);
-	if (is_mptcp == 1)
-		doctor_add(&d->report, DOCTOR_OK, "reach", subject, NULL,
-			   "%s%s%s: MPTCP connected in %d ms", c, dev ? " over " : "",
-			   dev ? dev : "", ms);
-	else
+	sl = sizeof(ti);
+	if (getsockopt(fd, IPPROTO_TCP, TCP_INFO, &ti, &sl) == 0 &&
+	    sl >= offsetof(struct tcp_info, tcpi_rto))
+		syn_data = (ti.tcpi_options & TCPI_OPT_SYN_DATA) != 0;
+	/* the converter's Error TLV, or its close */
+	answered = wait_fd(fd, POLLIN, &t0, d->timeout_ms) == 1 &&
+		   recv(fd, buf, sizeof(buf), MSG_DONTWAIT) > 0;
+	if (is_mptcp != 1)
 		doctor_add(&d->report, DOCTOR_FAIL, "reach", subject,
-			   "a path that keeps TCP options (no MPTCP-stripping middlebox), and "
-			   "net.mptcp.enabled=1 on the converter",
-			   "%s%s%s: connected, but as plain TCP: MPTCP options did not survive", c,
-			   dev ? " over " : "", dev ? dev : "");
+			   "on the converter: net.mptcp.enabled=1 and tcp_fastopen with bit 0x2 "
+			   "(this kernel answers SYN data it refuses as plain TCP); else a middlebox "
+			   "on this path strips TCP options",
+			   "%s%s: connected in %d ms, but as plain TCP: the MPTCP options did not "
+			   "survive",
+			   c, via, ms);
+	else if (!answered)
+		doctor_add(&d->report, DOCTOR_WARN, "reach", subject,
+			   "check that mpconvd converter listens there",
+			   "%s%s: MPTCP connected in %d ms, but no answer to a Convert header "
+			   "within %d ms",
+			   c, via, ms, d->timeout_ms);
+	else if (syn_data == 0)
+		doctor_add(&d->report, DOCTOR_WARN, "reach", subject,
+			   "net.ipv4.tcp_fastopen with bit 0x1 here and 0x2 on the converter; a path "
+			   "that keeps SYN data",
+			   "%s%s: MPTCP in %d ms, answered, but the SYN data was not taken (mode tfo "
+			   "loses its saved round trip)",
+			   c, via, ms);
+	else
+		doctor_add(&d->report, DOCTOR_OK, "reach", subject, NULL,
+			   "%s%s: MPTCP in %d ms, SYN data taken%s, converter answered", c, via, ms,
+			   syn_data < 0 ? " (unknown)" : "");
 out:
 	close(fd);
 }

@@ -20,7 +20,7 @@ require_gateway
 MPCONVCTL=$MPCONV_BUILD/tools/mpconvctl
 [ -x "$MPCONVCTL" ] || skip_all "no mpconvctl in $MPCONV_BUILD"
 
-plan 29
+plan 30
 
 # The per-link source routing a running gateway installs (link-table 5100: table 5100 + i and
 # "from the link's address lookup" it), made here by hand: the gateway daemon is not started.
@@ -152,6 +152,12 @@ nq "$NS_CV" sysctl -qw net.ipv4.tcp_fastopen=1
 doctor converter
 check "tcp_fastopen=1 on the converter is a fail named 'tcp-fastopen'" \
 	verdict_is converter tcp-fastopen "" fail 1
+doctor gateway
+plain_tcp()
+{
+	verdict_is gateway reach A fail 1 && field gateway reach A detail | grep "as plain TCP"
+}
+check "... and seen from the gateway: 'reach A' fails, connected as plain TCP (fallback)" plain_tcp
 check "its fix applies" apply_fix converter tcp-fastopen ""
 doctor converter
 check "after the fix: tcp-fastopen ok, exit 0" verdict_is converter tcp-fastopen "" ok 0
