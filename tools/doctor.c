@@ -583,6 +583,12 @@ static void doctor_intercept(struct doctor *d)
 			   "intercept = no: nothing to capture");
 		return;
 	}
+	if (geteuid() != 0) {
+		/* libnftables would print its own permission error on stderr */
+		doctor_add(&d->report, DOCTOR_WARN, "intercept", tproxy ? "tproxy" : "redirect",
+			   "run the doctor as root", "nftables answers root only: not checked");
+		goto bridge;
+	}
 	ret = nft_check(tproxy ? "table inet mpconv_doctor { chain p { type filter hook prerouting "
 				 "priority mangle; meta l4proto tcp socket transparent 1 accept; "
 				 "meta l4proto tcp tproxy ip to 127.0.0.1:9 accept; }; }"
@@ -599,6 +605,7 @@ static void doctor_intercept(struct doctor *d)
 		doctor_add(&d->report, DOCTOR_OK, "intercept", tproxy ? "tproxy" : "redirect", NULL,
 			   "nftables accepts %s rules (dry run)", tproxy ? "TPROXY" : "REDIRECT");
 
+bridge:
 	for (size_t i = 0; i < gc->lan_len; i++)
 		lan[i] = gc->lan[i];
 	if (tproxy && hostenv_bridge_netfilter("", lan, gc->lan_len, bridge, sizeof(bridge)))

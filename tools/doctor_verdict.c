@@ -164,9 +164,11 @@ void doctor_judge_limits(struct doctor_report *r, bool gateway, bool userspace_p
 	}
 	if (gateway && userspace_pm) {
 		doctor_add(r, DOCTOR_OK, "limits", "", NULL,
-			   "subflows %u add_addr_accepted %u: not used by the userspace path manager; "
-			   "the converter's subflows limit must allow %zu joins (run doctor there)",
-			   subflows, add_addr_accepted, links > 1 ? links - 1 : 0);
+			   "subflows %u add_addr_accepted %u: not used by the userspace path manager%s",
+			   subflows, add_addr_accepted,
+			   links > 1 ? "; the converter's subflows limit must allow a join per link "
+				       "but one (run doctor there)"
+				     : "");
 		return;
 	}
 	/* The converter must accept a join per extra link of its gateways (the kernel's default,
