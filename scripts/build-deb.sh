@@ -13,10 +13,16 @@ trap 'rm -rf "$work"' EXIT
 
 version=$(dpkg-parsechangelog -l "$top/debian/changelog" -S Version)
 mkdir "$work/mpconv-$version"
-# (a tracked file deleted in the worktree is left out, as the worktree has it)
-(cd "$top" && git ls-files -z --cached --others --exclude-standard |
-	tar --null --no-recursion --ignore-failed-read --files-from=- -cf -) |
-	tar -xf - -C "$work/mpconv-$version"
+# (a tracked file deleted in the worktree is left out, as the worktree has it). Outside a git
+# checkout (an exported tree): everything but the build outputs.
+if git -C "$top" rev-parse --git-dir >/dev/null 2>&1; then
+	(cd "$top" && git ls-files -z --cached --others --exclude-standard |
+		tar --null --no-recursion --ignore-failed-read --files-from=- -cf -)
+else
+	(cd "$top" && tar --exclude=./build --exclude='./obj-*' --exclude=./debian/mpconv \
+		--exclude=./debian/.debhelper --exclude='./debian/*.substvars' \
+		--exclude=./debian/files --exclude=./debian/debhelper-build-stamp -cf - .)
+fi | tar -xf - -C "$work/mpconv-$version"
 (cd "$work/mpconv-$version" && dpkg-buildpackage -us -uc -b) >"$work/build.log" 2>&1 || {
 	tail -n 40 "$work/build.log" >&2
 	echo "build-deb: dpkg-buildpackage failed (log above)" >&2
