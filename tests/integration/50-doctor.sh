@@ -56,7 +56,7 @@ doctor()
 {
 	local ns=$NS_GW conf=$T/gw.conf rc=0
 	[ "$1" = gateway ] || { ns=$NS_CV; conf=$T/cv.conf; }
-	ip netns exec "$ns" "$MPCONVCTL" -j --role "$1" doctor --config "$conf" --timeout 1000 \
+	ip netns exec "$ns" "$MPCONVCTL" -j --role "$1" doctor --config "$conf" --timeout 3000 \
 		>"$T/$1.json" 2>"$T/$1.err" || rc=$?
 	echo "$rc" >"$T/$1.rc"
 }
@@ -153,11 +153,18 @@ doctor converter
 check "tcp_fastopen=1 on the converter is a fail named 'tcp-fastopen'" \
 	verdict_is converter tcp-fastopen "" fail 1
 doctor gateway
-plain_tcp()
+# This kernel does either, from one connection to the next: refuses the SYN data and stays
+# MPTCP (warn), or answers the refused SYN data without MPTCP (plain TCP: fail).
+syn_data_refused()
 {
-	verdict_is gateway reach A fail 1 && field gateway reach A detail | grep "as plain TCP"
+	local v
+	v=$(field gateway reach A verdict)
+	field gateway reach A detail
+	[ "$v" = warn ] || [ "$v" = fail ] || return 1
+	field gateway reach A detail | grep -qE "SYN data was not taken|as plain TCP"
 }
-check "... and seen from the gateway: 'reach A' fails, connected as plain TCP (fallback)" plain_tcp
+check "... seen from the gateway: 'reach A' says the SYN data was not taken or MPTCP fell back" \
+	syn_data_refused
 check "its fix applies" apply_fix converter tcp-fastopen ""
 doctor converter
 check "after the fix: tcp-fastopen ok, exit 0" verdict_is converter tcp-fastopen "" ok 0
