@@ -36,7 +36,7 @@ fi
 getent passwd mpconv >/dev/null || getent group mpconv >/dev/null &&
 	skip_all "a user or group mpconv exists (make install?): the purge would remove it"
 
-plan 18
+plan 20
 
 T=$BED_TMP
 # snapshot: the worktree's state (git status; outside git, every path but build/) and its parent
@@ -164,6 +164,30 @@ doctor_clean()
 }
 check "installed mpconvctl doctor: /etc/mpconv/converter.conf and the unit's limits, no fail" \
 	doctor_clean
+
+# A drop-in that blocks the gateway's sysctl writes, as `systemctl edit` would leave it: the
+# doctor reads the installed unit and its drop-ins, the last assignment winning.
+DROPIN=/etc/systemd/system/mpconv-gateway.service.d
+printf '[gateway]\nconverter = %s\nlan = lo\nintercept = no\n' "$CV_ADDR4" >"$T/gw.conf"
+chmod 644 "$T/gw.conf"
+unit_line()
+{
+	ip netns exec "$NS_GW" /usr/bin/mpconvctl --role gateway doctor --config "$T/gw.conf" \
+		--timeout 500 | grep "systemd mpconv-gateway.service"
+}
+if [ -e "$DROPIN" ]; then
+	skip "a drop-in with ProtectKernelTunables=yes: doctor fails 'systemd'" "$DROPIN exists"
+	skip "without it: 'systemd' ok" "$DROPIN exists"
+else
+	at_cleanup "rm -rf '$DROPIN'"
+	mkdir -p "$DROPIN" &&
+		printf '[Service]\nProtectKernelTunables=yes\n' >"$DROPIN/50-test.conf"
+	check "a drop-in with ProtectKernelTunables=yes on the gateway's unit: doctor fails 'systemd'" \
+		bash -c "$(declare -f unit_line); T=$T NS_GW=$NS_GW; unit_line | grep '^fail'"
+	rm -rf "$DROPIN"
+	check "without it: 'systemd' ok" \
+		bash -c "$(declare -f unit_line); T=$T NS_GW=$NS_GW; unit_line | grep '^ok'"
+fi
 
 # -----------------------------------------------------------------------------------------------
 # purge
