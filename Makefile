@@ -2,6 +2,7 @@
 # The front door. Every target installs what it needs first (scripts/install-deps.sh, idempotent).
 #   make demo    build and run the main job on the embedded default topology
 #   make check   build with gcc, clang and ASan+UBSan, then run every test suite
+#   make deb     build the Debian package into build/deb
 #   make fuzz    run every libFuzzer target FUZZ_SECONDS seconds (clang, ASan+UBSan)
 FUZZ_SECONDS ?= 60
 
@@ -42,6 +43,12 @@ install: deps
 		echo "$(PREFIX)" >build/install/.prefix; }
 	@ninja -C build/install
 	@meson install -C build/install --no-rebuild $(if $(DESTDIR),--destdir "$(abspath $(DESTDIR))")
+
+# make deb: the Debian package (debian/), built in a temporary copy of the worktree so nothing
+# lands beside the checkout; mpconv_*.deb in build/deb/ (scripts/build-deb.sh)
+.PHONY: deb
+deb: deps
+	@bash scripts/build-deb.sh
 
 format:
 	@clang-format -i $$(git ls-files '*.c' '*.h')

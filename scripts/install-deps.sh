@@ -7,6 +7,8 @@ set -euo pipefail
 packages=(
 	# build
 	gcc clang meson ninja-build pkg-config libmnl-dev libsodium-dev libnftables-dev
+	# the Debian package (make deb, tests/integration/49-deb.sh): dpkg-buildpackage, dh, lintian
+	dpkg-dev debhelper lintian
 	# tests and fuzzing: cmocka, clang's sanitizer/libFuzzer runtime
 	libcmocka-dev libclang-rt-14-dev
 	# namespace test bed: ip/tc/ss/nstat, offload control, nftables rules, ping, captures

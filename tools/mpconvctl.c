@@ -6,6 +6,7 @@
  * through that socket, and every failure ends with a clear message and exit status 1.
  */
 #include "ctl.h"
+#include "doctor.h"
 
 #include <errno.h>
 #include <poll.h>
@@ -40,6 +41,7 @@ struct subcommand {
 static int daemon_command(const struct options *opts, int argc, char **argv);
 static int show_version(const struct options *opts, int argc, char **argv);
 static int show_help(const struct options *opts, int argc, char **argv);
+static int run_doctor(const struct options *opts, int argc, char **argv);
 
 static const struct subcommand subcommands[] = {
 	{ "status", daemon_command, "role, version, uptime, configuration, totals" },
@@ -47,6 +49,7 @@ static const struct subcommand subcommands[] = {
 	{ "links", daemon_command, "gateway: each link's state, probe RTT and loss, bytes" },
 	{ "probe", daemon_command, "gateway: test the converter over each link" },
 	{ "reload", daemon_command, "re-read the configuration file (as SIGHUP)" },
+	{ "doctor", run_doctor, "check this host for what keeps mpconv from bonding (no daemon needed)" },
 	{ "version", show_version, "print the version" },
 	{ "help", show_help, "show this help" },
 };
@@ -68,6 +71,12 @@ static int show_version(const struct options *opts, int argc, char **argv)
 {
 	printf("mpconvctl %s\n", MPCONV_VERSION);
 	return 0;
+}
+
+/* doctor [--config PATH] [--timeout MS]: reads the system, not the daemon (doctor.c). */
+static int run_doctor(const struct options *opts, int argc, char **argv)
+{
+	return doctor_main(opts->role, opts->json, argc, argv);
 }
 
 static int show_help(const struct options *opts, int argc, char **argv)

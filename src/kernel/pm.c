@@ -28,12 +28,16 @@
 #define PM_NL_VERSION	   1
 #define PM_NL_EVENTS_GROUP "mptcp_pm_events"
 
+#define PM_NL_CMD_GET_ADDR	  3
+#define PM_NL_CMD_GET_LIMITS	  6
 #define PM_NL_CMD_SET_FLAGS	  7
 #define PM_NL_CMD_REMOVE	  9
 #define PM_NL_CMD_SUBFLOW_CREATE  10
 #define PM_NL_CMD_SUBFLOW_DESTROY 11
 
 #define PM_NL_ATTR_ADDR	       1 /* nested PM_NL_ADDR_ATTR_* */
+#define PM_NL_ATTR_RCV_ADD_ADDRS 2 /* u32: limit add_addr_accepted */
+#define PM_NL_ATTR_SUBFLOWS    3 /* u32: limit subflows */
 #define PM_NL_ATTR_TOKEN       4 /* u32 */
 #define PM_NL_ATTR_LOC_ID      5 /* u8 */
 #define PM_NL_ATTR_ADDR_REMOTE 6 /* nested PM_NL_ADDR_ATTR_* */
@@ -340,6 +344,102 @@ int pm_remove_addr(struct pm *pm, uint32_t token, uint8_t local_id)
 	mnl_attr_put_u32(nlh, PM_NL_ATTR_TOKEN, token);
 	mnl_attr_put_u8(nlh, PM_NL_ATTR_LOC_ID, local_id);
 	return pm_transact(pm, nlh, NULL, NULL);
+}
+
+static const struct pm_attr_rule pm_limits_rules[PM_NL_ATTR_SUBFLOWS + 1] = {
+	[PM_NL_ATTR_RCV_ADD_ADDRS] = { 4, 4 },
+	[PM_NL_ATTR_SUBFLOWS] = { 4, 4 },
+};
+
+static int pm_limits_cb(const struct nlmsghdr *nlh, void *arg)
+{
+	const struct nlattr *tb[PM_NL_ATTR_SUBFLOWS + 1] = { NULL };
+	struct pm_attr_table t = { .tb = tb, .rules = pm_limits_rules, .max = PM_NL_ATTR_SUBFLOWS };
+	struct pm_limits *limits = arg;
+
+	mnl_attr_parse(nlh, sizeof(struct genlmsghdr), pm_attr_cb, &t);
+	if (t.bad || !tb[PM_NL_ATTR_RCV_ADD_ADDRS] || !tb[PM_NL_ATTR_SUBFLOWS])
+		return MNL_CB_ERROR; /* errno 0: -EPROTO */
+	limits->add_addr_accepted = mnl_attr_get_u32(tb[PM_NL_ATTR_RCV_ADD_ADDRS]);
+	limits->subflows = mnl_attr_get_u32(tb[PM_NL_ATTR_SUBFLOWS]);
+	return MNL_CB_OK;
+}
+
+int pm_get_limits(struct pm *pm, struct pm_limits *limits)
+{
+	alignas(struct nlmsghdr) char buf[PM_REQ_SIZE];
+	struct nlmsghdr *nlh;
+
+	pm->err_msg[0] = '\0';
+	if (!pm->family_id)
+		return -EBADF;
+	nlh = pm_msg_start(buf, pm->family_id, PM_NL_CMD_GET_LIMITS, PM_NL_VERSION, ++pm->seq);
+	return pm_transact(pm, nlh, pm_limits_cb, limits);
+}
+
+/* ---- endpoints (`ip mptcp endpoint show`) ---- */
+
+struct pm_endpoints_req {
+	void (*on_endpoint)(const struct pm_endpoint *ep, void *arg);
+	void *arg;
+};
+
+static const struct pm_attr_rule pm_top_rules[PM_NL_ATTR_ADDR + 1] = {
+	[PM_NL_ATTR_ADDR] = { 4, 255 },
+};
+
+static const struct pm_attr_rule pm_addr_rules[PM_NL_ADDR_ATTR_IF_IDX + 1] = {
+	[PM_NL_ADDR_ATTR_FAMILY] = { 2, 2 }, [PM_NL_ADDR_ATTR_ID] = { 1, 1 },
+	[PM_NL_ADDR_ATTR_ADDR4] = { 4, 4 },  [PM_NL_ADDR_ATTR_ADDR6] = { 16, 16 },
+	[PM_NL_ADDR_ATTR_PORT] = { 2, 2 },   [PM_NL_ADDR_ATTR_FLAGS] = { 4, 4 },
+	[PM_NL_ADDR_ATTR_IF_IDX] = { 4, 4 },
+};
+
+static void pm_event_addr(const struct nlattr *a4, const struct nlattr *a6,
+			  const struct nlattr *port, struct addr_port *out);
+
+static int pm_endpoint_cb(const struct nlmsghdr *nlh, void *arg)
+{
+	const struct nlattr *top[PM_NL_ATTR_ADDR + 1] = { NULL };
+	const struct nlattr *a[PM_NL_ADDR_ATTR_IF_IDX + 1] = { NULL };
+	struct pm_attr_table t = { .tb = top, .rules = pm_top_rules, .max = PM_NL_ATTR_ADDR };
+	struct pm_attr_table at = { .tb = a, .rules = pm_addr_rules, .max = PM_NL_ADDR_ATTR_IF_IDX };
+	struct pm_endpoints_req *req = arg;
+	struct pm_endpoint ep = { .id = 0 };
+
+	mnl_attr_parse(nlh, sizeof(struct genlmsghdr), pm_attr_cb, &t);
+	if (t.bad || !top[PM_NL_ATTR_ADDR])
+		return MNL_CB_OK; /* not an endpoint: skip it */
+	mnl_attr_parse_nested(top[PM_NL_ATTR_ADDR], pm_attr_cb, &at);
+	if (at.bad || (!a[PM_NL_ADDR_ATTR_ADDR4] && !a[PM_NL_ADDR_ATTR_ADDR6]))
+		return MNL_CB_OK;
+	pm_event_addr(a[PM_NL_ADDR_ATTR_ADDR4], a[PM_NL_ADDR_ATTR_ADDR6], NULL, &ep.addr);
+	if (a[PM_NL_ADDR_ATTR_PORT])
+		ep.addr.port = mnl_attr_get_u16(a[PM_NL_ADDR_ATTR_PORT]); /* host order, see above */
+	if (a[PM_NL_ADDR_ATTR_ID])
+		ep.id = mnl_attr_get_u8(a[PM_NL_ADDR_ATTR_ID]);
+	if (a[PM_NL_ADDR_ATTR_FLAGS])
+		ep.flags = mnl_attr_get_u32(a[PM_NL_ADDR_ATTR_FLAGS]);
+	if (a[PM_NL_ADDR_ATTR_IF_IDX])
+		ep.ifindex = (int)mnl_attr_get_u32(a[PM_NL_ADDR_ATTR_IF_IDX]);
+	req->on_endpoint(&ep, req->arg);
+	return MNL_CB_OK;
+}
+
+int pm_get_endpoints(struct pm *pm, void (*on_endpoint)(const struct pm_endpoint *ep, void *arg),
+		     void *arg)
+{
+	alignas(struct nlmsghdr) char buf[PM_REQ_SIZE];
+	struct pm_endpoints_req req = { .on_endpoint = on_endpoint, .arg = arg };
+	struct nlmsghdr *nlh;
+
+	pm->err_msg[0] = '\0';
+	if (!pm->family_id)
+		return -EBADF;
+	nlh = pm_msg_start(buf, pm->family_id, PM_NL_CMD_GET_ADDR, PM_NL_VERSION, ++pm->seq);
+	/* a dump ends with NLMSG_DONE; an ack after it would be read as the next answer */
+	nlh->nlmsg_flags = NLM_F_REQUEST | NLM_F_DUMP;
+	return pm_transact(pm, nlh, pm_endpoint_cb, &req);
 }
 
 /* ---- family resolution -------------------------------------------------------------------- */

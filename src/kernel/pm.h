@@ -82,6 +82,28 @@ int pm_subflow_set_backup(struct pm *pm, uint32_t token, const struct addr_port 
  */
 int pm_remove_addr(struct pm *pm, uint32_t token, uint8_t local_id);
 
+/* The in-kernel path manager's limits of this network namespace (`ip mptcp limits`): extra
+ * subflows per connection, ADD_ADDRs accepted. A listener with the in-kernel PM accepts no more
+ * MP_JOINs than `subflows`. 0 or -errno. */
+struct pm_limits {
+	uint32_t subflows, add_addr_accepted;
+};
+int pm_get_limits(struct pm *pm, struct pm_limits *limits);
+
+/* An in-kernel path manager endpoint (`ip mptcp endpoint`): flags PM_ENDPOINT_*. */
+#define PM_ENDPOINT_SIGNAL  (1u << 0)
+#define PM_ENDPOINT_SUBFLOW (1u << 1)
+#define PM_ENDPOINT_BACKUP  (1u << 2)
+struct pm_endpoint {
+	uint8_t id;
+	uint32_t flags;
+	int ifindex; /* 0 = none given */
+	struct addr_port addr;
+};
+/* Calls on_endpoint for each endpoint of this network namespace. 0 or -errno. */
+int pm_get_endpoints(struct pm *pm, void (*on_endpoint)(const struct pm_endpoint *ep, void *arg),
+		     void *arg);
+
 /* Joins the event group; returns the fd to poll (non-blocking), or -errno. */
 int pm_subscribe(struct pm *pm);
 /* Reads every pending event, calling on_event for each. 0 when drained, or -errno. */

@@ -41,7 +41,8 @@ void rtnl_close(struct rtnl *rtnl)
 	rtnl->nl = NULL;
 }
 
-static int rtnl_do(struct rtnl *rtnl, struct nlmsghdr *nlh)
+/* Sends nlh (with NLM_F_ACK) and reads until its ack; on_data (may be NULL) sees each answer. */
+static int rtnl_do_cb(struct rtnl *rtnl, struct nlmsghdr *nlh, mnl_cb_t on_data, void *arg)
 {
 	char buf[RTNL_BUF];
 	uint32_t portid = mnl_socket_get_portid(rtnl->nl);
@@ -55,12 +56,17 @@ static int rtnl_do(struct rtnl *rtnl, struct nlmsghdr *nlh)
 		n = mnl_socket_recvfrom(rtnl->nl, buf, sizeof(buf));
 		if (n == -1)
 			return -errno;
-		ret = mnl_cb_run(buf, (size_t)n, nlh->nlmsg_seq, portid, NULL, NULL);
+		ret = mnl_cb_run(buf, (size_t)n, nlh->nlmsg_seq, portid, on_data, arg);
 		if (ret == -1)
 			return -errno;
 		if (ret == MNL_CB_STOP)
 			return 0;
 	}
+}
+
+static int rtnl_do(struct rtnl *rtnl, struct nlmsghdr *nlh)
+{
+	return rtnl_do_cb(rtnl, nlh, NULL, NULL);
 }
 
 static size_t rtnl_addr_len(int family)
@@ -233,6 +239,43 @@ int rtnl_read_events(struct rtnl *rtnl, void (*on_event)(const struct rtnl_event
 			on_event(&ev, arg);
 		}
 	}
+}
+
+static int rtnl_route_get_cb(const struct nlmsghdr *nlh, void *arg)
+{
+	unsigned *oif = arg;
+	const struct nlattr *attr;
+
+	if (nlh->nlmsg_type != RTM_NEWROUTE)
+		return MNL_CB_OK;
+	mnl_attr_for_each(attr, nlh, sizeof(struct rtmsg)) {
+		if (mnl_attr_get_type(attr) == RTA_OIF &&
+		    mnl_attr_validate(attr, MNL_TYPE_U32) == 0)
+			*oif = mnl_attr_get_u32(attr);
+	}
+	return MNL_CB_OK;
+}
+
+int rtnl_route_get(struct rtnl *rtnl, int family, const uint8_t *dst, const uint8_t *src,
+		   unsigned *oif)
+{
+	char buf[RTNL_BUF];
+	struct nlmsghdr *nlh = mnl_nlmsg_put_header(buf);
+	struct rtmsg *rtm;
+	size_t alen = rtnl_addr_len(family);
+
+	*oif = 0;
+	nlh->nlmsg_type = RTM_GETROUTE;
+	nlh->nlmsg_flags = NLM_F_REQUEST | NLM_F_ACK;
+	rtm = mnl_nlmsg_put_extra_header(nlh, sizeof(*rtm));
+	rtm->rtm_family = (uint8_t)family;
+	rtm->rtm_dst_len = (uint8_t)(alen * 8);
+	mnl_attr_put(nlh, RTA_DST, alen, dst);
+	if (src) {
+		rtm->rtm_src_len = (uint8_t)(alen * 8);
+		mnl_attr_put(nlh, RTA_SRC, alen, src);
+	}
+	return rtnl_do_cb(rtnl, nlh, rtnl_route_get_cb, oif);
 }
 
 bool rtnl_link_is_up(unsigned ifindex)

@@ -49,6 +49,14 @@ int rtnl_route_replace(struct rtnl *rtnl, const struct rtnl_route *route);
 int rtnl_route_add(struct rtnl *rtnl, const struct rtnl_route *route);
 int rtnl_route_del(struct rtnl *rtnl, const struct rtnl_route *route);
 
+/*
+ * The route the kernel picks for dst from src (NULL = any), as `ip route get DST from SRC`:
+ * policy rules included, so it tells where a subflow bound to src leaves. *oif = its output
+ * interface. 0, or -errno (-ENETUNREACH: no route at all).
+ */
+int rtnl_route_get(struct rtnl *rtnl, int family, const uint8_t *dst, const uint8_t *src,
+		   unsigned *oif);
+
 /* ---- notifications ---- */
 
 enum rtnl_event_type {
