@@ -521,6 +521,10 @@ int gateway_main(int argc, char **argv)
 	}
 	if (gw_start_intercept(gw) < 0)
 		goto out_loop;
+	if (gwi_start(gw) < 0) {
+		log_warnx("inbound: cannot start");
+		goto out_loop;
+	}
 	if (gw_control_start(gw) < 0)
 		goto out_loop;
 	log_info("gateway: converter %s, mode %s, intercepting on %zu LAN interface(s), port %u",
@@ -540,6 +544,7 @@ int gateway_main(int argc, char **argv)
 		log_warn("event loop");
 	gw_control_stop(gw);
 	gw_close_all(gw, "shutdown");
+	gwi_stop(gw);
 	log_info("totals: sessions=%lu bonded=%lu direct=%lu blocked=%lu pool_hits=%lu "
 		 "pool_misses=%lu converter_errors=%lu upstream_failures=%lu fallbacks=%lu",
 		 gw->stats.sessions, gw->stats.bonded, gw->stats.direct, gw->stats.blocked,
@@ -555,6 +560,7 @@ int gateway_main(int argc, char **argv)
 
 out_loop:
 	gw_control_stop(gw);
+	gwi_stop(gw);
 	gw_stop_intercept(gw);
 	if (gw->pool_on)
 		pool_destroy(&gw->pool);
