@@ -92,7 +92,8 @@ static void cvi_on_waiting_client(struct loop_io *io, uint32_t events)
 {
 	struct cvi_session *s = container_of(io, struct cvi_session, base.relay.io[RELAY_A]);
 
-	if (events & (EPOLLRDHUP | EPOLLHUP | EPOLLERR))
+	/* a half-close (request sent, SHUT_WR) is no departure: the relay passes it on */
+	if (events & (EPOLLHUP | EPOLLERR))
 		cvi_close(s, "client left before a reverse connection was free");
 }
 

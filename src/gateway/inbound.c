@@ -35,8 +35,7 @@ struct gwi_rev {
 	enum gwi_state state;
 	struct paths_conn *path;
 	uint64_t since_ms;
-	uint8_t buf[PUB_MSG_MAX];
-	size_t len;
+	uint8_t buf[PUB_MSG_MAX]; /* a peeked message */
 };
 
 struct gwi_session {
@@ -167,21 +166,6 @@ static void gwi_on_tick(struct loop_timer *t)
 	loop_timer_arm(&in->gw->loop, &in->tick, GWI_TICK_MS);
 }
 
-/* Reads what the converter sent into rev->buf; false when the connection ended. */
-static bool gwi_read(struct gwi_rev *rev)
-{
-	while (rev->len < sizeof(rev->buf)) {
-		ssize_t n = read(rev->io.fd, rev->buf + rev->len, sizeof(rev->buf) - rev->len);
-
-		if (n > 0) {
-			rev->len += (size_t)n;
-			continue;
-		}
-		return n == -1 && errno == EAGAIN;
-	}
-	return true;
-}
-
 static int gwi_send_register(struct gw_inbound *in, struct gwi_rev *rev, const uint8_t *nonce)
 {
 	const struct config_inbound_gateway *conf = gwi_conf(in);
@@ -305,7 +289,8 @@ static void gwi_on_rev_in_session(struct loop_io *io, uint32_t events)
 {
 	struct gwi_session *s = container_of(io, struct gwi_session, base.relay.io[RELAY_A]);
 
-	if (events & (EPOLLRDHUP | EPOLLHUP | EPOLLERR))
+	/* a half-close (request sent, SHUT_WR) is no departure: the relay passes it on */
+	if (events & (EPOLLHUP | EPOLLERR))
 		gwi_close(s, "the Internet client left before the LAN host answered");
 }
 
@@ -428,7 +413,6 @@ static void gwi_on_rev(struct loop_io *io, uint32_t events)
 	struct gw_inbound *in = rev->in;
 	struct gateway *gw = in->gw;
 	struct pub_message m;
-	bool alive;
 	int ret;
 
 	if (rev->state == GWI_CONNECTING) {
@@ -456,35 +440,43 @@ static void gwi_on_rev(struct loop_io *io, uint32_t events)
 			gwi_failed(in, 0);
 		return;
 	}
-	alive = gwi_read(rev);
-	if (!alive) {
-		gwi_rev_free(rev, false);
-		gwi_failed(in, 0);
-		return;
-	}
-	ret = pub_parse(rev->buf, rev->len, &m);
-	if (ret == -EAGAIN)
-		return;
-	if (ret < 0 || (size_t)ret != rev->len ||
-	    (rev->state == GWI_WAIT_CHALLENGE && m.kind != PUB_CHALLENGE) ||
-	    (rev->state == GWI_WAIT_ACCEPT && m.kind != PUB_ACCEPT && m.kind != PUB_ERROR)) {
-		log_warnx("inbound: unexpected answer from the converter (is inbound-converter "
-			  "its inbound-listen?)");
-		gwi_rev_free(rev, true);
-		gwi_failed(in, 0);
-		return;
-	}
-	rev->len = 0;
-	if (rev->state == GWI_WAIT_CHALLENGE) {
-		if (gwi_send_register(in, rev, m.nonce) < 0) {
-			gwi_rev_free(rev, true);
-			gwi_failed(in, 0);
+	for (;;) {
+		/* one message at a time, peeked then consumed: whatever follows it (the converter's
+		 * first OPEN right behind its ACCEPT) stays in the socket */
+		ssize_t n = recv(io->fd, rev->buf, sizeof(rev->buf), MSG_PEEK);
+
+		if (n == -1 && errno == EAGAIN)
+			return;
+		if (n <= 0)
+			goto failed;
+		ret = pub_parse(rev->buf, (size_t)n, &m);
+		if (ret == -EAGAIN && (size_t)n < sizeof(rev->buf)) {
+			if (events & (EPOLLRDHUP | EPOLLHUP | EPOLLERR))
+				goto failed;
 			return;
 		}
-		rev->state = GWI_WAIT_ACCEPT;
+		if (ret < 0 || (rev->state == GWI_WAIT_CHALLENGE && m.kind != PUB_CHALLENGE) ||
+		    (rev->state == GWI_WAIT_ACCEPT && m.kind != PUB_ACCEPT && m.kind != PUB_ERROR)) {
+			log_warnx("inbound: unexpected answer from the converter (is "
+				  "inbound-converter its inbound-listen?)");
+			goto failed;
+		}
+		if (recv(io->fd, rev->buf, (size_t)ret, 0) != ret)
+			goto failed;
+		if (rev->state == GWI_WAIT_CHALLENGE) {
+			if (gwi_send_register(in, rev, m.nonce) < 0)
+				goto failed;
+			rev->state = GWI_WAIT_ACCEPT;
+			continue;
+		}
+		/* edge-triggered: an OPEN already behind the ACCEPT gets no event of its own */
+		if (gwi_accepted(in, rev, &m))
+			gwi_open(in, rev);
 		return;
 	}
-	gwi_accepted(in, rev, &m);
+failed:
+	gwi_rev_free(rev, true);
+	gwi_failed(in, 0);
 }
 
 int gwi_start(struct gateway *gw)
