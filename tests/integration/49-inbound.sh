@@ -19,13 +19,14 @@
 # - cpe2 cannot take cpe1's port 20001 (the converter answers "taken"), and 20001 still leads
 #   to cpe1's LAN; cpe2's own port reaches only cpe2's service;
 # - a fake converter asking the gateway for an unpublished LAN address is refused;
-# - the gateway restarts: the service comes back without operator action;
+# - an IPv6 LAN service, reached over IPv4 and IPv6;
+# - the gateway restarts, then the converter: the service comes back without operator action;
 # - mpconvctl inbound and /metrics count the sessions on both roles.
 source "$(dirname "$0")/lib.sh"
 require_gateway
 
 MPCONVCTL=$MPCONV_BUILD/tools/mpconvctl
-plan 16
+plan 21
 
 BED_SRC_ROUTES=0
 topo_hybrid A:rate=50mbit,delay=5 B:rate=50mbit,delay=5 || bail "topology"
@@ -43,16 +44,19 @@ _veth "$NS_CV" cpe2 "$NS_GW2" wan0 10.20.0.2/24 10.20.0.1/24 fd00:20::2/64 fd00:
 n "$NS_GW2" ip route add default via 10.20.0.2 || bail "gw2 route"
 
 bed_start "$NS_LAN" lanbulk "$MPBULK" server -p 8080 --tcp
+bed_start "$NS_LAN" lanecho6 python3 "$TESTSERVER" --mode echo "[$LAN_ADDR6]:7000"
 bed_start "$NS_GW2" gw2echo python3 "$TESTSERVER" --mode echo 10.20.0.1:9000
 start_converter --inbound-listen "$CV_ADDR4:5127" --inbound-ports 20000-20099 \
 	--inbound-cpe "cpe1 $KEY1 20000-20049" --inbound-cpe "cpe2 $KEY2" \
 	--control-socket "$T/cv.sock" --metrics-listen 127.0.0.1:9124 --allow 10.20.0.0/24
 wait_listen "$NS_CV" "$CV_ADDR4:5127" || bail "converter inbound listener"
 wait_listen "$NS_LAN" 8080 || bail "LAN server"
+wait_listen "$NS_LAN" 7000 || bail "LAN IPv6 server"
 wait_listen "$NS_GW2" 9000 || bail "gw2 service"
 
 GW_ARGS=(--link "a dev wanA via 10.10.1.2 role primary" --link "b dev wanB via 10.10.2.2"
-	--publish "tcp 20001 to $LAN_ADDR4:8080" --inbound-name cpe1 --inbound-key "$KEY1"
+	--publish "tcp 20001 to $LAN_ADDR4:8080" --publish "tcp 20002 to [$LAN_ADDR6]:7000"
+	--inbound-name cpe1 --inbound-key "$KEY1"
 	--control-socket "$T/gw.sock")
 start_gateway "${GW_ARGS[@]}"
 
@@ -91,23 +95,30 @@ n "$NS_SRV" timeout 60 "$MPBULK" client "$CV_SRV4" 20001 --tcp --download --byte
 pid=$!
 _flowing() { [ "$(tx wanA)" -gt $((a1 + 3000000)) ]; }
 wait_for 10 _flowing || diag "link a carried little before the cut"
+check "the cut comes mid-transfer" kill -0 "$pid"
 link_down A
 wait "$pid"
 diag "download across the cut: $(cat "$T/dl2")"
 check "a link cut mid-transfer: the download still ends byte-exact" grep -q 'verified=1' "$T/dl2"
 link_up A --restore
 
-# 3. An unpublished port: nothing listens there, the client is refused.
-res=$(tcp_exchange "$NS_SRV" "$CV_SRV4" 20002 hello)
+# 3. An IPv6 LAN service (an IPv4 client: the LAN host sees the gateway's address), over IPv4
+# and IPv6 to the converter; an unpublished port: nothing listens there, the client is refused.
+res=$(tcp_exchange "$NS_SRV" "$CV_SRV4" 20002 hello-v6-lan)
+check "a service on an IPv6 LAN address answers ($res)" test "${res#hello-v6-lan}" != "$res"
+res=$(tcp_exchange "$NS_SRV" "$CV_SRV6" 20002 hello-over-v6)
+check "the public port answers on the converter's IPv6 address too ($res)" \
+	test "${res#hello-over-v6}" != "$res"
+res=$(tcp_exchange "$NS_SRV" "$CV_SRV4" 20003 hello)
 check "an unpublished public port is refused ($res)" test "$res" = reset
 
 # 4. A forged key: cpe1's name with another key, from the second CPE's namespace.
 bed_start "$NS_GW2" forger timeout 20 "$MPCONVD" gateway --converter "$CV_ADDR4" \
-	--intercept=no --publish-source gateway --publish "tcp 20003 to 10.20.0.1:9000" \
+	--intercept=no --publish-source gateway --publish "tcp 20004 to 10.20.0.1:9000" \
 	--inbound-name cpe1 --inbound-key "$FORGED" --control-socket "$T/forger.sock"
 _refused() { grep -q "as 'cpe1' refused: bad key" "$T/converter.err"; }
 check "a registration with a forged key is refused by the converter" wait_for 10 _refused
-check "and the forger's port was never opened" bash -c "! ip netns exec $NS_CV ss -ltnH | grep -q ':20003 '"
+check "and the forger's port was never opened" bash -c "! ip netns exec $NS_CV ss -ltnH | grep -q ':20004 '"
 bed_stop forger
 
 # 5. The second CPE cannot take cpe1's port, nor reach cpe1's LAN through it.
@@ -162,7 +173,7 @@ start_gateway "${GW_ARGS[@]}"
 _back() { ip netns exec "$NS_SRV" timeout 10 "$MPBULK" client "$CV_SRV4" 20001 --tcp --download --bytes 1M 2>&1 | grep -q verified=1; }
 check "after a gateway restart the published service is back" wait_for 20 _back
 
-# 8. Counted on both roles.
+# 8. Counted on the converter.
 cvj=$(inbound_json "$NS_CV" "$T/cv.sock")
 diag "converter: $cvj"
 check "mpconvctl inbound on the converter counts the sessions (>= 4)" \
@@ -173,6 +184,16 @@ _auth_counted()
 		grep -qE '^mpconv_inbound_auth_failures_total\{[^}]*\} [1-9]'
 }
 check "/metrics counts auth failures (mpconv_inbound_auth_failures_total >= 1)" _auth_counted
+# 9. The converter restarts: the gateway reconnects (with back-off) and registers again.
+bed_stop converter
+start_converter --inbound-listen "$CV_ADDR4:5127" --inbound-ports 20000-20099 \
+	--inbound-cpe "cpe1 $KEY1 20000-20049" --inbound-cpe "cpe2 $KEY2" \
+	--control-socket "$T/cv.sock" --metrics-listen 127.0.0.1:9124 --allow 10.20.0.0/24
+check "after a converter restart the published service is back" wait_for 30 _back
+gwj=$(inbound_json "$NS_GW" "$T/gw.sock")
+diag "gateway: $gwj"
+check "mpconvctl inbound on the gateway counts its sessions" \
+	test "$(grep -o '"sessions_total":[0-9]*' <<<"$gwj" | cut -d: -f2)" -ge 1
 if bed_stop gateway; then ok "the gateway exits 0"; else not_ok "the gateway exits 0"; fi
 if [ "$TAP_FAILED" != 0 ]; then
 	for f in "$T"/*.err; do
