@@ -162,8 +162,10 @@ static int pub_tlv_bit(uint8_t type)
 	}
 }
 
+/* seen: the bits (pub_tlv_bit) of the TLVs before this one. One order per message, so no two
+ * encodings mean the same thing: the MAC last, the client after the Connect. */
 static int pub_parse_tlv(uint8_t type, const uint8_t *v, size_t len, struct pub_message *m,
-			 bool auth_seen)
+			 unsigned seen)
 {
 	switch (type) {
 	case PUB_TLV_CHALLENGE:
@@ -172,7 +174,7 @@ static int pub_parse_tlv(uint8_t type, const uint8_t *v, size_t len, struct pub_
 		memcpy(m->nonce, v + 4, PUB_NONCE_LEN);
 		return 0;
 	case PUB_TLV_REGISTER:
-		return auth_seen ? -EBADMSG : pub_parse_register(v, len, m); /* MAC comes last */
+		return (seen & (1u << 2)) ? -EBADMSG : pub_parse_register(v, len, m);
 	case PUB_TLV_AUTH:
 		if (len != 4 + PUB_MAC_LEN || v[2] || v[3])
 			return -EBADMSG;
@@ -187,7 +189,7 @@ static int pub_parse_tlv(uint8_t type, const uint8_t *v, size_t len, struct pub_
 		memcpy(m->dest_addr, v + 4, 16);
 		return m->dest_port ? 0 : -EBADMSG;
 	case PUB_TLV_CLIENT:
-		if (len != PUB_ADDR_TLV_LEN)
+		if (len != PUB_ADDR_TLV_LEN || !(seen & (1u << 5)))
 			return -EBADMSG;
 		m->client_port = get16(v + 2);
 		memcpy(m->client_addr, v + 4, 16);
@@ -225,7 +227,7 @@ int pub_parse(const uint8_t *buf, size_t len, struct pub_message *msg)
 			ret = -EBADMSG;
 			goto fail;
 		}
-		ret = pub_parse_tlv(type, buf + off, tlen, msg, seen & (1u << 2));
+		ret = pub_parse_tlv(type, buf + off, tlen, msg, seen);
 		if (ret < 0)
 			goto fail;
 		seen |= 1u << bit;
