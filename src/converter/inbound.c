@@ -73,6 +73,8 @@ static void cvi_close(struct cvi_session *s, const char *reason)
 	} else {
 		in->stats.refused++;
 	}
+	if (s->waiting_on)
+		s->waiting_on->waiting--;
 	log_info("inbound %s -> %s port %u: %s, %llu bytes in, %llu out, %llu ms",
 		 addr_format(&s->base.client, true, client), in->cpes[s->cpe].name,
 		 s->public_port, reason, (unsigned long long)up, (unsigned long long)down,
@@ -117,6 +119,8 @@ static void cvi_attach(struct cvi_session *s, struct cvi_rev *rev)
 	rev->io.fd = -1;
 	cvi_rev_free(rev, NULL);
 	loop_timer_cancel(in->loop, &s->base.timer);
+	if (s->waiting_on)
+		s->waiting_on->waiting--;
 	s->waiting_on = NULL;
 	s->base.relay.io[RELAY_B].fd = fd;
 	if (loop_add(in->loop, &s->base.relay.io[RELAY_B], RELAY_EPOLL_EVENTS) < 0) {
@@ -186,6 +190,11 @@ static void cvi_on_public_accept(struct loop_io *io, uint32_t events)
 			continue;
 		}
 		/* None ready: the gateway refills its pool within a round trip or two. */
+		if (svc->waiting >= CVI_MAX_WAITING) {
+			cvi_close(s, "too many clients waiting for this CPE");
+			continue;
+		}
+		svc->waiting++;
 		s->waiting_on = svc;
 		if (!session_arm(&s->base, CVI_CLIENT_WAIT_MS))
 			cvi_close(s, "out of memory");

@@ -45,7 +45,7 @@ struct cvi_service {
 	unsigned cpe;
 	uint16_t public_port;
 	struct pub_service svc; /* as the CPE registered it */
-	struct list waiting;	/* clients waiting for a reverse connection */
+	unsigned waiting;	/* clients waiting for a reverse connection */
 	unsigned long sessions;
 };
 

@@ -16,7 +16,7 @@
  * main -> reload, ops, session; ops -> reload, probe, session; reload -> session;
  *   inbound.c  inbound sessions: the reverse pool registered with the converter, the LAN
  *              connect of a session started on the Internet side
- * probe -> session (an answered probe ends a converter's back-off); main -> inbound; ops ->
+ * probe -> session (an answered probe ends a converter's back-off); main, ops, reload ->
  * inbound; inbound -> session (the upstream socket options).
  */
 #include "config.h"
@@ -179,6 +179,9 @@ void gw_control_stop(struct gateway *gw);
  * 0 or -errno. */
 int gwi_start(struct gateway *gw);
 void gwi_stop(struct gateway *gw);
+/* After a reload: starts or stops inbound, or has the idle reverse connections register again
+ * (the converter keeps each CPE's latest list of services). */
+void gwi_reload(struct gateway *gw);
 /* `mpconvctl inbound` and the inbound metric families. */
 void gwi_report(const struct gateway *gw, struct reply *r, bool json);
 void gwi_metrics(const struct gateway *gw, struct metrics_writer *w);

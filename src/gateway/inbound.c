@@ -24,6 +24,9 @@
 #define GWI_BACKOFF_MAX_MS  30000 /* RFC 8803's wait after a refusal */
 #define GWI_REGISTER_MS	    10000 /* connect + challenge + answer */
 #define GWI_HEALTHY_MS	    1000  /* a registered connection dropped later is no failure */
+/* An idle reverse connection is renewed after this (plus up to a quarter more, so they do not
+ * all go at once): NATs and CGNs on access links forget idle flows after a few minutes. */
+#define GWI_MAX_IDLE_MS	    120000
 
 enum gwi_state { GWI_CONNECTING, GWI_WAIT_CHALLENGE, GWI_WAIT_ACCEPT, GWI_IDLE };
 
@@ -158,10 +161,28 @@ static void gwi_refill(struct gw_inbound *in)
 	}
 }
 
+/* Closes idle reverse connections older than max_age_ms (0: all); the refill replaces them. */
+static void gwi_renew(struct gw_inbound *in, uint64_t max_age_ms)
+{
+	struct list_node *n = in->revs.first;
+	uint64_t now = in->gw->loop.now_ms;
+
+	while (n) {
+		struct gwi_rev *rev = list_entry(n, struct gwi_rev, node);
+		/* a spread from the connection's own address, stable over its life */
+		uint64_t spread = max_age_ms ? ((uintptr_t)rev >> 4) % (max_age_ms / 4) : 0;
+
+		n = n->next;
+		if (rev->state == GWI_IDLE && now - rev->since_ms >= max_age_ms + spread)
+			gwi_rev_free(rev, false);
+	}
+}
+
 static void gwi_on_tick(struct loop_timer *t)
 {
 	struct gw_inbound *in = container_of(t, struct gw_inbound, tick);
 
+	gwi_renew(in, GWI_MAX_IDLE_MS);
 	gwi_refill(in);
 	loop_timer_arm(&in->gw->loop, &in->tick, GWI_TICK_MS);
 }
@@ -520,6 +541,25 @@ void gwi_stop(struct gateway *gw)
 	loop_timer_cancel(&gw->loop, &in->tick);
 	free(in);
 	gw->inbound = NULL;
+}
+
+void gwi_reload(struct gateway *gw)
+{
+	if (!gw->inbound) {
+		if (gwi_start(gw) < 0)
+			log_warnx("inbound: cannot start after the reload");
+		return;
+	}
+	if (gw->config.gateway.inbound.publish_len == 0) {
+		log_info("inbound: nothing published any more");
+		gwi_stop(gw);
+		return;
+	}
+	/* the next registrations carry the new services, name and key */
+	gw->inbound->backoff_ms = 0;
+	gw->inbound->retry_at_ms = 0;
+	gwi_renew(gw->inbound, 0);
+	gwi_refill(gw->inbound);
 }
 
 void gwi_report(const struct gateway *gw, struct reply *r, bool json)

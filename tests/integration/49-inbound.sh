@@ -26,7 +26,7 @@ source "$(dirname "$0")/lib.sh"
 require_gateway
 
 MPCONVCTL=$MPCONV_BUILD/tools/mpconvctl
-plan 21
+plan 23
 
 BED_SRC_ROUTES=0
 topo_hybrid A:rate=50mbit,delay=5 B:rate=50mbit,delay=5 || bail "topology"
@@ -172,6 +172,13 @@ bed_stop gateway
 start_gateway "${GW_ARGS[@]}"
 _back() { ip netns exec "$NS_SRV" timeout 10 "$MPBULK" client "$CV_SRV4" 20001 --tcp --download --bytes 1M 2>&1 | grep -q verified=1; }
 check "after a gateway restart the published service is back" wait_for 20 _back
+
+registrations() { inbound_json "$NS_CV" "$T/cv.sock" | grep -o '"registrations":[0-9]*' | cut -d: -f2; }
+r0=$(registrations)
+n "$NS_GW" "$MPCONVCTL" -s "$T/gw.sock" reload >/dev/null
+_renewed() { [ "$(registrations)" -ge $((r0 + 4)) ]; }
+check "a gateway reload registers its reverse connections again" wait_for 10 _renewed
+check "and the service still answers" wait_for 10 _back
 
 # 8. Counted on the converter.
 cvj=$(inbound_json "$NS_CV" "$T/cv.sock")
