@@ -186,8 +186,7 @@ echo "   gateway: ${gl#*info: }"
 # Inbound: the server side's host is now the Internet client of a server in the LAN.
 echo
 echo "Inbound download of $INBOUND_BYTES bytes: srv ── converter :8443 ══ A+B (the gateway's reverse pool) ══ gateway ── LAN server :8080"
-ready() { "$MPCONVCTL" -s "$CTL_SOCK" -j inbound 2>/dev/null | grep -q '"ready":[1-9]'; }
-wait_for 10 ready
+wait_listen "$NS_CV" 8443 10 # opened once the gateway's registration (its key) is checked
 verdict $? "the gateway registered with the converter (key checked), which listens on public port 8443"
 ia0=$(gw_tx wanA) ib0=$(gw_tx wanB)
 iline=$(n "$NS_SRV" timeout 60 "$MPBULK" client "$CV_SRV4" 8443 --tcp --download --bytes "$INBOUND_BYTES" 2>&1)
@@ -199,7 +198,7 @@ verdict $? "Internet client received $(kv bytes "$iline") bytes from the LAN ser
 [ "$ipa" -ge 20 ] && [ "$ipb" -ge 20 ]
 verdict $? "both links carried it: A ${ipa} %, B ${ipb} % of the bytes the gateway sent"
 echo "   gateway: $(grep 'inbound 10.0.2.2' "$BED_TMP/gateway.err" | tail -n 1 | sed 's/.*info: //')"
-"$MPCONVCTL" -s "$CTL_SOCK" inbound | sed 's/^/   /'
+"$MPCONVCTL" -s "$CTL_SOCK" inbound 2>/dev/null | sed 's/^/   /'
 
 echo
 echo "Operator view (mpconvctl --role gateway ..., the status page on the gateway's loopback):"
