@@ -587,22 +587,22 @@ void cvi_metrics(const struct cv_inbound *in, struct metrics_writer *w)
 		const char *name, *help;
 		size_t off;
 	} counters[] = {
-		{ "mpconv_inbound_sessions_total", "inbound sessions relayed to a CPE",
+		{ "mpconv_inbound_sessions_total", "Inbound sessions relayed to a CPE.",
 		  offsetof(struct cvi_stats, sessions) },
 		{ "mpconv_inbound_refused_total",
-		  "inbound clients closed before relaying (no reverse connection in time...)",
+		  "Inbound clients closed before relaying (no reverse connection of the CPE in time).",
 		  offsetof(struct cvi_stats, refused) },
-		{ "mpconv_inbound_registrations_total", "reverse connections registered",
+		{ "mpconv_inbound_registrations_total", "Reverse connections registered by CPEs.",
 		  offsetof(struct cvi_stats, registrations) },
 		{ "mpconv_inbound_auth_failures_total",
-		  "registrations refused: unknown CPE or bad key", offsetof(struct cvi_stats,
-									   auth_failures) },
+		  "Registrations refused: unknown CPE or wrong key.",
+		  offsetof(struct cvi_stats, auth_failures) },
 		{ "mpconv_inbound_ports_taken_total",
-		  "services refused: public port held by another CPE",
+		  "Services refused: public port held by another CPE.",
 		  offsetof(struct cvi_stats, ports_taken) },
-		{ "mpconv_inbound_bytes_in_total", "inbound bytes, Internet client to LAN",
+		{ "mpconv_inbound_bytes_in_total", "Inbound bytes, Internet client to LAN (ended sessions).",
 		  offsetof(struct cvi_stats, bytes_in) },
-		{ "mpconv_inbound_bytes_out_total", "inbound bytes, LAN to Internet client",
+		{ "mpconv_inbound_bytes_out_total", "Inbound bytes, LAN to Internet client (ended sessions).",
 		  offsetof(struct cvi_stats, bytes_out) },
 	};
 	size_t ready = 0;
@@ -615,11 +615,11 @@ void cvi_metrics(const struct cv_inbound *in, struct metrics_writer *w)
 	for (size_t i = 0; i < CONFIG_MAX_CPES; i++)
 		ready += in->cpes[i].idle.len;
 	metrics_family(w, "mpconv_inbound_services", METRICS_GAUGE,
-		       "published services with a public listener");
+		       "Published services with a public listener.");
 	metrics_sample(w, NULL, 0, in->services_len);
 	metrics_family(w, "mpconv_inbound_reverse_ready", METRICS_GAUGE,
-		       "registered reverse connections waiting for an inbound session");
+		       "Registered reverse connections waiting for an inbound session.");
 	metrics_sample(w, NULL, 0, ready);
-	metrics_family(w, "mpconv_inbound_sessions", METRICS_GAUGE, "inbound sessions open");
+	metrics_family(w, "mpconv_inbound_sessions", METRICS_GAUGE, "Inbound sessions open (relaying or waiting).");
 	metrics_sample(w, NULL, 0, in->sessions.len);
 }

@@ -26,7 +26,7 @@ source "$(dirname "$0")/lib.sh"
 require_gateway
 
 MPCONVCTL=$MPCONV_BUILD/tools/mpconvctl
-plan 23
+plan 25
 
 BED_SRC_ROUTES=0
 topo_hybrid A:rate=50mbit,delay=5 B:rate=50mbit,delay=5 || bail "topology"
@@ -202,6 +202,9 @@ diag "gateway: $gwj"
 check "mpconvctl inbound on the gateway counts its sessions" \
 	test "$(grep -o '"sessions_total":[0-9]*' <<<"$gwj" | cut -d: -f2)" -ge 1
 if bed_stop gateway; then ok "the gateway exits 0"; else not_ok "the gateway exits 0"; fi
+if bed_stop converter; then ok "the converter exits 0"; else not_ok "the converter exits 0"; fi
+check "no sanitizer report in any daemon's log (an ASan build)" \
+	bash -c "! grep -l 'Sanitizer\|runtime error' '$T'/*.err"
 if [ "$TAP_FAILED" != 0 ]; then
 	for f in "$T"/*.err; do
 		diag "== ${f##*/}"
