@@ -26,16 +26,17 @@ source "$(dirname "$0")/lib.sh"
 require_gateway
 
 MPCONVCTL=$MPCONV_BUILD/tools/mpconvctl
-plan 25
+PROMPARSE=$BED_TOP/tests/tools/promparse.py
+plan 27
 
 BED_SRC_ROUTES=0
 topo_hybrid A:rate=50mbit,delay=5 B:rate=50mbit,delay=5 || bail "topology"
 topo_describe
 mptcp_limits "$NS_CV" 8 8 || bail "limits"
 T=$BED_TMP
-KEY1=$(head -c 32 /dev/urandom | xxd -p -c 64)
-KEY2=$(head -c 32 /dev/urandom | xxd -p -c 64)
-FORGED=$(head -c 32 /dev/urandom | xxd -p -c 64)
+KEY1=$(od -An -tx1 -N32 /dev/urandom | tr -d ' \n')
+KEY2=$(od -An -tx1 -N32 /dev/urandom | tr -d ' \n')
+FORGED=$(od -An -tx1 -N32 /dev/urandom | tr -d ' \n')
 
 # The second CPE: its own namespace and segment to the converter, no LAN, a service of its own.
 NS_GW2=$(ns_name gw2)
@@ -57,7 +58,7 @@ wait_listen "$NS_GW2" 9000 || bail "gw2 service"
 GW_ARGS=(--link "a dev wanA via 10.10.1.2 role primary" --link "b dev wanB via 10.10.2.2"
 	--publish "tcp 20001 to $LAN_ADDR4:8080" --publish "tcp 20002 to [$LAN_ADDR6]:7000"
 	--inbound-name cpe1 --inbound-key "$KEY1"
-	--control-socket "$T/gw.sock")
+	--control-socket "$T/gw.sock" --metrics-listen 127.0.0.1:9124)
 start_gateway "${GW_ARGS[@]}"
 
 inbound_json() { nq "$1" "$MPCONVCTL" -s "$2" -j inbound 2>/dev/null; }
@@ -191,6 +192,12 @@ _auth_counted()
 		grep -qE '^mpconv_inbound_auth_failures_total\{[^}]*\} [1-9]'
 }
 check "/metrics counts auth failures (mpconv_inbound_auth_failures_total >= 1)" _auth_counted
+nq "$NS_CV" curl -s http://127.0.0.1:9124/metrics >"$T/cv.metrics"
+nq "$NS_GW" curl -s http://127.0.0.1:9124/metrics >"$T/gw.metrics"
+check "both roles' /metrics parse strictly with the inbound families" \
+	bash -c "python3 '$PROMPARSE' converter '$T/cv.metrics' && python3 '$PROMPARSE' gateway '$T/gw.metrics'"
+check "the gateway's /metrics counts inbound sessions" \
+	grep -qE '^mpconv_inbound_sessions_total\{role="gateway"\} [1-9]' "$T/gw.metrics"
 # 9. The converter restarts: the gateway reconnects (with back-off) and registers again.
 bed_stop converter
 start_converter --inbound-listen "$CV_ADDR4:5127" --inbound-ports 20000-20099 \
