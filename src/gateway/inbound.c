@@ -403,6 +403,7 @@ static bool gwi_open(struct gw_inbound *in, struct gwi_rev *rev)
 	s->path = rev->path; /* the session keeps managing its subflows */
 	rev->path = NULL;
 	gwi_rev_free(rev, false);
+	gwi_refill(in); /* a replacement now, not at the next tick: bursts come in groups */
 	s->in = in;
 	session_init(&s->base, &in->sessions, &gw->loop, rfd, gwi_on_rev_in_session,
 		     gwi_on_session_timer);

@@ -19,7 +19,7 @@
 # - cpe2 cannot take cpe1's port 20001 (the converter answers "taken"), and 20001 still leads
 #   to cpe1's LAN; cpe2's own port reaches only cpe2's service;
 # - a fake converter asking the gateway for an unpublished LAN address is refused;
-# - an IPv6 LAN service, reached over IPv4 and IPv6;
+# - an IPv6 LAN service, reached over IPv4 and IPv6; a burst of 12 connections at once;
 # - the gateway restarts, then the converter: the service comes back without operator action;
 # - mpconvctl inbound and /metrics count the sessions on both roles.
 source "$(dirname "$0")/lib.sh"
@@ -27,7 +27,7 @@ require_gateway
 
 MPCONVCTL=$MPCONV_BUILD/tools/mpconvctl
 PROMPARSE=$BED_TOP/tests/tools/promparse.py
-plan 27
+plan 28
 
 BED_SRC_ROUTES=0
 topo_hybrid A:rate=50mbit,delay=5 B:rate=50mbit,delay=5 || bail "topology"
@@ -110,6 +110,15 @@ check "a service on an IPv6 LAN address answers ($res)" test "${res#hello-v6-lan
 res=$(tcp_exchange "$NS_SRV" "$CV_SRV6" 20002 hello-over-v6)
 check "the public port answers on the converter's IPv6 address too ($res)" \
 	test "${res#hello-over-v6}" != "$res"
+# a burst of 12 at once against a pool of 4: the others wait for the gateway's refill
+pids=()
+for i in $(seq 12); do
+	tcp_exchange "$NS_SRV" "$CV_SRV4" 20002 "burst-$i" >"$T/burst.$i" 2>/dev/null &
+	pids+=($!)
+done
+wait "${pids[@]}"
+check "a burst of 12 inbound connections (pool of 4) is answered in full" \
+	bash -c "for i in \$(seq 12); do grep -q \"^burst-\$i\" '$T'/burst.\$i || exit 1; done"
 res=$(tcp_exchange "$NS_SRV" "$CV_SRV4" 20003 hello)
 check "an unpublished public port is refused ($res)" test "$res" = reset
 
