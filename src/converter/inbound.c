@@ -575,6 +575,17 @@ void cvi_report(const struct cv_inbound *in, struct reply *r, bool json)
 				     reply_fmt_age(ms, age));
 		}
 	}
+	if (json) {
+		reply_puts(r, "],\"cpes\":[");
+		for (size_t i = 0; in->cc && i < in->cc->inbound.cpes_len; i++) {
+			reply_printf(r, "%s{\"name\":", i ? "," : "");
+			reply_json_string(r, in->cpes[i].name);
+			reply_printf(r, ",\"registered\":%s,\"ready\":%zu,\"registrations\":%lu,"
+					"\"sessions\":%lu}",
+				     in->cpes[i].registered ? "true" : "false", in->cpes[i].idle.len,
+				     in->cpes[i].registrations, in->cpes[i].sessions);
+		}
+	}
 	if (json)
 		reply_printf(r, "],\"sessions_total\":%lu,\"registrations\":%lu,"
 				"\"auth_failures\":%lu}\n",

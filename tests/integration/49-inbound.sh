@@ -183,7 +183,7 @@ start_gateway "${GW_ARGS[@]}"
 _back() { ip netns exec "$NS_SRV" timeout 10 "$MPBULK" client "$CV_SRV4" 20001 --tcp --download --bytes 1M 2>&1 | grep -q verified=1; }
 check "after a gateway restart the published service is back" wait_for 20 _back
 
-registrations() { inbound_json "$NS_CV" "$T/cv.sock" | grep -o '"registrations":[0-9]*' | cut -d: -f2; }
+registrations() { inbound_json "$NS_CV" "$T/cv.sock" | grep -o '"registrations":[0-9]*' | tail -n 1 | cut -d: -f2; }
 r0=$(registrations)
 n "$NS_GW" "$MPCONVCTL" -s "$T/gw.sock" reload >/dev/null
 _renewed() { [ "$(registrations)" -ge $((r0 + 4)) ]; }
@@ -193,8 +193,16 @@ check "and the service still answers" wait_for 10 _back
 # 8. Counted on the converter.
 cvj=$(inbound_json "$NS_CV" "$T/cv.sock")
 diag "converter: $cvj"
-check "mpconvctl inbound on the converter counts the sessions (>= 4)" \
-	test "$(grep -o '"sessions_total":[0-9]*' <<<"$cvj" | cut -d: -f2)" -ge 4
+_cv_json_ok()
+{
+	python3 -c 'import json, sys
+d = json.loads(sys.argv[1])
+assert d["sessions_total"] >= 4, d["sessions_total"]
+assert [c for c in d["cpes"] if c["name"] == "cpe1" and c["registered"] and c["sessions"] >= 4]
+assert [v for v in d["services"] if v["public_port"] == 20001 and v["cpe"] == "cpe1"]' "$cvj"
+}
+check "mpconvctl -j inbound on the converter: valid JSON, cpe1 registered, its port, >= 4 sessions" \
+	_cv_json_ok
 _auth_counted()
 {
 	nq "$NS_CV" curl -s http://127.0.0.1:9124/metrics |
