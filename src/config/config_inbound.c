@@ -112,8 +112,7 @@ bool config_set_inbound_converter(const struct config_key *key, void *base, cons
 	return true;
 }
 
-bool config_set_inbound_name(const struct config_key *key, void *base, const char *value,
-			     char *err)
+bool config_set_inbound_name(const struct config_key *key, void *base, const char *value, char *err)
 {
 	struct config_inbound_gateway *in = config_field(base, key);
 
@@ -124,8 +123,7 @@ bool config_set_inbound_name(const struct config_key *key, void *base, const cha
 	return true;
 }
 
-bool config_set_inbound_key(const struct config_key *key, void *base, const char *value,
-			    char *err)
+bool config_set_inbound_key(const struct config_key *key, void *base, const char *value, char *err)
 {
 	struct config_inbound_gateway *in = config_field(base, key);
 
@@ -170,8 +168,7 @@ bool config_set_inbound_ports(const struct config_key *key, void *base, const ch
 }
 
 /* inbound-cpe = NAME KEYHEX [LO-HI] */
-bool config_set_inbound_cpe(const struct config_key *key, void *base, const char *value,
-			    char *err)
+bool config_set_inbound_cpe(const struct config_key *key, void *base, const char *value, char *err)
 {
 	struct config_inbound_converter *in = config_field(base, key);
 	struct config_inbound_cpe cpe = { .port_min = 0 };
@@ -199,8 +196,8 @@ bool config_set_inbound_cpe(const struct config_key *key, void *base, const char
 			    key->name, cpe.name, 2 * CONFIG_INBOUND_KEY_LEN);
 		goto cleanup;
 	}
-	if (*range && (strpbrk(range, " \t") || !inbound_range_parse(range, &cpe.port_min,
-								     &cpe.port_max))) {
+	if (*range &&
+	    (strpbrk(range, " \t") || !inbound_range_parse(range, &cpe.port_min, &cpe.port_max))) {
 		config_fail(err, "%s: %s: not a port range LO-HI: '%s'", key->name, cpe.name,
 			    range);
 		goto cleanup;
@@ -263,8 +260,7 @@ int config_finish_inbound_converter(struct config_converter *conv, char err[CONF
 			c->port_max = in->port_max;
 		} else if (c->port_min < in->port_min || c->port_max > in->port_max) {
 			config_fail(err, "inbound-cpe: %s: ports %u-%u outside inbound-ports %u-%u",
-				    c->name, c->port_min, c->port_max, in->port_min,
-				    in->port_max);
+				    c->name, c->port_min, c->port_max, in->port_min, in->port_max);
 			return -EINVAL;
 		}
 	}

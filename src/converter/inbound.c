@@ -76,8 +76,8 @@ static void cvi_close(struct cvi_session *s, const char *reason)
 	if (s->waiting_on)
 		s->waiting_on->waiting--;
 	log_info("inbound %s -> %s port %u: %s, %llu bytes in, %llu out, %llu ms",
-		 addr_format(&s->base.client, true, client), in->cpes[s->cpe].name,
-		 s->public_port, reason, (unsigned long long)up, (unsigned long long)down,
+		 addr_format(&s->base.client, true, client), in->cpes[s->cpe].name, s->public_port,
+		 reason, (unsigned long long)up, (unsigned long long)down,
 		 (unsigned long long)(in->loop->now_ms - s->base.started_ms));
 	session_release(&s->base, &in->sessions, !s->base.relayed);
 	free(s);
@@ -176,10 +176,11 @@ static void cvi_on_public_accept(struct loop_io *io, uint32_t events)
 		memcpy(s->base.dest.ip, svc->svc.lan_addr, 16);
 		s->base.dest.port = svc->svc.lan_port;
 		sock_set_nodelay(fd);
-		ret = pub_write_open(s->open, sizeof(s->open), svc->svc.lan_addr,
-				     svc->svc.lan_port, s->base.client.ip, s->base.client.port);
+		ret = pub_write_open(s->open, sizeof(s->open), svc->svc.lan_addr, svc->svc.lan_port,
+				     s->base.client.ip, s->base.client.port);
 		s->open_len = ret > 0 ? (uint8_t)ret : 0;
-		if (ret < 0 || loop_add(in->loop, &s->base.relay.io[RELAY_A], RELAY_EPOLL_EVENTS) < 0) {
+		if (ret < 0 ||
+		    loop_add(in->loop, &s->base.relay.io[RELAY_A], RELAY_EPOLL_EVENTS) < 0) {
 			cvi_close(s, "out of memory");
 			continue;
 		}
@@ -529,8 +530,10 @@ void cvi_report(const struct cv_inbound *in, struct reply *r, bool json)
 	if (json)
 		reply_puts(r, "{\"role\":\"converter\",\"services\":[");
 	else
-		reply_printf(r, "inbound: %s\nSERVICE  CPE              LAN DESTINATION          "
-				"READY  SESSIONS\n", in->on ? "on" : "off (no inbound-listen)");
+		reply_printf(r,
+			     "inbound: %s\nSERVICE  CPE              LAN DESTINATION          "
+			     "READY  SESSIONS\n",
+			     in->on ? "on" : "off (no inbound-listen)");
 	for (size_t i = 0; i < in->services_len; i++) {
 		const struct cvi_service *svc = in->services[i];
 
@@ -553,7 +556,9 @@ void cvi_report(const struct cv_inbound *in, struct reply *r, bool json)
 	if (json)
 		reply_puts(r, "],\"sessions\":[");
 	else
-		reply_puts(r, "\nCLIENT                          PORT   CPE              STATE    AGE\n");
+		reply_puts(
+			r,
+			"\nCLIENT                          PORT   CPE              STATE    AGE\n");
 	for (const struct list_node *n = in->sessions.first; n; n = n->next) {
 		const struct cvi_session *s = list_entry(n, struct cvi_session, base.node);
 		uint64_t ms = in->loop->now_ms - s->base.started_ms;
@@ -563,8 +568,9 @@ void cvi_report(const struct cv_inbound *in, struct reply *r, bool json)
 			reply_printf(r, "%s{\"client\":\"%s\",\"public_port\":%u,\"cpe\":", sep, b,
 				     s->public_port);
 			reply_json_string(r, in->cpes[s->cpe].name);
-			reply_printf(r, ",\"state\":\"%s\",\"age_ms\":%llu,\"bytes_in\":%llu,"
-					"\"bytes_out\":%llu}",
+			reply_printf(r,
+				     ",\"state\":\"%s\",\"age_ms\":%llu,\"bytes_in\":%llu,"
+				     "\"bytes_out\":%llu}",
 				     s->waiting_on ? "waiting" : "relay", (unsigned long long)ms,
 				     (unsigned long long)s->base.relay.dir[RELAY_A].bytes,
 				     (unsigned long long)s->base.relay.dir[RELAY_B].bytes);
@@ -580,15 +586,18 @@ void cvi_report(const struct cv_inbound *in, struct reply *r, bool json)
 		for (size_t i = 0; in->cc && i < in->cc->inbound.cpes_len; i++) {
 			reply_printf(r, "%s{\"name\":", i ? "," : "");
 			reply_json_string(r, in->cpes[i].name);
-			reply_printf(r, ",\"registered\":%s,\"ready\":%zu,\"registrations\":%lu,"
-					"\"sessions\":%lu}",
-				     in->cpes[i].registered ? "true" : "false", in->cpes[i].idle.len,
-				     in->cpes[i].registrations, in->cpes[i].sessions);
+			reply_printf(r,
+				     ",\"registered\":%s,\"ready\":%zu,\"registrations\":%lu,"
+				     "\"sessions\":%lu}",
+				     in->cpes[i].registered ? "true" : "false",
+				     in->cpes[i].idle.len, in->cpes[i].registrations,
+				     in->cpes[i].sessions);
 		}
 	}
 	if (json)
-		reply_printf(r, "],\"sessions_total\":%lu,\"registrations\":%lu,"
-				"\"auth_failures\":%lu}\n",
+		reply_printf(r,
+			     "],\"sessions_total\":%lu,\"registrations\":%lu,"
+			     "\"auth_failures\":%lu}\n",
 			     in->stats.sessions, in->stats.registrations, in->stats.auth_failures);
 }
 
@@ -611,17 +620,20 @@ void cvi_metrics(const struct cv_inbound *in, struct metrics_writer *w)
 		{ "mpconv_inbound_ports_taken_total",
 		  "Services refused: public port held by another CPE.",
 		  offsetof(struct cvi_stats, ports_taken) },
-		{ "mpconv_inbound_bytes_in_total", "Inbound bytes, Internet client to LAN (ended sessions).",
+		{ "mpconv_inbound_bytes_in_total",
+		  "Inbound bytes, Internet client to LAN (ended sessions).",
 		  offsetof(struct cvi_stats, bytes_in) },
-		{ "mpconv_inbound_bytes_out_total", "Inbound bytes, LAN to Internet client (ended sessions).",
+		{ "mpconv_inbound_bytes_out_total",
+		  "Inbound bytes, LAN to Internet client (ended sessions).",
 		  offsetof(struct cvi_stats, bytes_out) },
 	};
 	size_t ready = 0;
 
 	for (size_t i = 0; i < sizeof(counters) / sizeof(counters[0]); i++) {
 		metrics_family(w, counters[i].name, METRICS_COUNTER, counters[i].help);
-		metrics_sample(w, NULL, 0,
-			       *(const unsigned long *)((const char *)&in->stats + counters[i].off));
+		metrics_sample(
+			w, NULL, 0,
+			*(const unsigned long *)((const char *)&in->stats + counters[i].off));
 	}
 	for (size_t i = 0; i < CONFIG_MAX_CPES; i++)
 		ready += in->cpes[i].idle.len;
@@ -631,6 +643,7 @@ void cvi_metrics(const struct cv_inbound *in, struct metrics_writer *w)
 	metrics_family(w, "mpconv_inbound_reverse_ready", METRICS_GAUGE,
 		       "Registered reverse connections waiting for an inbound session.");
 	metrics_sample(w, NULL, 0, ready);
-	metrics_family(w, "mpconv_inbound_sessions", METRICS_GAUGE, "Inbound sessions open (relaying or waiting).");
+	metrics_family(w, "mpconv_inbound_sessions", METRICS_GAUGE,
+		       "Inbound sessions open (relaying or waiting).");
 	metrics_sample(w, NULL, 0, in->sessions.len);
 }

@@ -19,9 +19,9 @@
  * listener of each published service, and the sessions from an Internet client to a CPE's
  * reverse connection. main.c starts and stops it; ops.c reports it.
  */
-#define CVI_MAX_PENDING 256  /* reverse connections not yet registered */
-#define CVI_MAX_IDLE	64   /* registered reverse connections kept per CPE */
-#define CVI_MAX_WAITING 64   /* Internet clients waiting for a reverse connection, per service */
+#define CVI_MAX_PENDING 256 /* reverse connections not yet registered */
+#define CVI_MAX_IDLE	64  /* registered reverse connections kept per CPE */
+#define CVI_MAX_WAITING 64  /* Internet clients waiting for a reverse connection, per service */
 
 struct cv_inbound;
 

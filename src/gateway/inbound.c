@@ -19,14 +19,14 @@
 #include <sys/socket.h>
 #include <unistd.h>
 
-#define GWI_TICK_MS	    250
-#define GWI_BACKOFF_MIN_MS  100
-#define GWI_BACKOFF_MAX_MS  30000 /* RFC 8803's wait after a refusal */
-#define GWI_REGISTER_MS	    10000 /* connect + challenge + answer */
-#define GWI_HEALTHY_MS	    1000  /* a registered connection dropped later is no failure */
+#define GWI_TICK_MS	   250
+#define GWI_BACKOFF_MIN_MS 100
+#define GWI_BACKOFF_MAX_MS 30000 /* RFC 8803's wait after a refusal */
+#define GWI_REGISTER_MS	   10000 /* connect + challenge + answer */
+#define GWI_HEALTHY_MS	   1000	 /* a registered connection dropped later is no failure */
 /* An idle reverse connection is renewed after this (plus up to a quarter more, so they do not
  * all go at once): NATs and CGNs on access links forget idle flows after a few minutes. */
-#define GWI_MAX_IDLE_MS	    120000
+#define GWI_MAX_IDLE_MS 120000
 
 enum gwi_state { GWI_CONNECTING, GWI_WAIT_CHALLENGE, GWI_WAIT_ACCEPT, GWI_IDLE };
 
@@ -125,7 +125,8 @@ static void gwi_open_one(struct gw_inbound *in)
 	/* The initial subflow leaves by the best live link, as the outbound pool's do. */
 	if (gw->links_on) {
 		link = links_pick_initial(&gw->links, 0, family);
-		opts.has_local = link >= 0 && links_local_addr(&gw->links, link, family, &opts.local);
+		opts.has_local =
+			link >= 0 && links_local_addr(&gw->links, link, family, &opts.local);
 	}
 	fd = sock_connect(&conf->converter, &opts);
 	if (fd < 0) {
@@ -213,10 +214,11 @@ static bool gwi_accepted(struct gw_inbound *in, struct gwi_rev *rev, const struc
 		if (m->error == 32) {
 			in->stats.refused_auth++;
 			if (!in->auth_warned)
-				log_warnx("inbound: the converter refused our registration as '%s' "
-					  "(Not Authorized: inbound-name or inbound-key differ from "
-					  "its inbound-cpe); retrying every %d s",
-					  gwi_conf(in)->name, GWI_BACKOFF_MAX_MS / 1000);
+				log_warnx(
+					"inbound: the converter refused our registration as '%s' "
+					"(Not Authorized: inbound-name or inbound-key differ from "
+					"its inbound-cpe); retrying every %d s",
+					gwi_conf(in)->name, GWI_BACKOFF_MAX_MS / 1000);
 			in->auth_warned = true;
 		}
 		gwi_rev_free(rev, false);
@@ -226,7 +228,8 @@ static bool gwi_accepted(struct gw_inbound *in, struct gwi_rev *rev, const struc
 	for (size_t i = 0; i < m->status_len; i++) {
 		if (m->status[i] != PUB_STATUS_LISTENING &&
 		    (in->status_len <= i || in->status[i] != m->status[i]))
-			log_warnx("inbound: public port %u: %s", gwi_conf(in)->publish[i].public_port,
+			log_warnx("inbound: public port %u: %s",
+				  gwi_conf(in)->publish[i].public_port,
 				  pub_status_name(m->status[i]));
 	}
 	if (!in->stats.registered || in->auth_warned)
@@ -478,7 +481,8 @@ static void gwi_on_rev(struct loop_io *io, uint32_t events)
 			return;
 		}
 		if (ret < 0 || (rev->state == GWI_WAIT_CHALLENGE && m.kind != PUB_CHALLENGE) ||
-		    (rev->state == GWI_WAIT_ACCEPT && m.kind != PUB_ACCEPT && m.kind != PUB_ERROR)) {
+		    (rev->state == GWI_WAIT_ACCEPT && m.kind != PUB_ACCEPT &&
+		     m.kind != PUB_ERROR)) {
 			log_warnx("inbound: unexpected answer from the converter (is "
 				  "inbound-converter its inbound-listen?)");
 			goto failed;
@@ -574,12 +578,13 @@ void gwi_report(const struct gateway *gw, struct reply *r, bool json)
 		reply_printf(r, "{\"role\":\"gateway\",\"on\":%s,\"ready\":%u,\"services\":[",
 			     in ? "true" : "false", in ? in->idle : 0);
 	else
-		reply_printf(r, "inbound: %s, %u reverse connections ready\n"
-				"PUBLIC   LAN DESTINATION          STATUS\n",
+		reply_printf(r,
+			     "inbound: %s, %u reverse connections ready\n"
+			     "PUBLIC   LAN DESTINATION          STATUS\n",
 			     in ? "on" : "off (nothing published)", in ? in->idle : 0);
 	for (size_t i = 0; in && i < conf->publish_len; i++) {
-		const char *st = i < in->status_len ? pub_status_name(in->status[i])
-						    : "not registered yet";
+		const char *st =
+			i < in->status_len ? pub_status_name(in->status[i]) : "not registered yet";
 
 		addr_format(&conf->publish[i].lan, true, a);
 		if (json) {
@@ -593,8 +598,10 @@ void gwi_report(const struct gateway *gw, struct reply *r, bool json)
 		}
 	}
 	sep = "";
-	reply_puts(r, json ? "],\"sessions\":[" :
-		   "\nCLIENT                          LAN DESTINATION          STATE    AGE\n");
+	reply_puts(
+		r,
+		json ? "],\"sessions\":["
+		     : "\nCLIENT                          LAN DESTINATION          STATE    AGE\n");
 	for (const struct list_node *n = in ? in->sessions.first : NULL; n; n = n->next) {
 		const struct gwi_session *s = list_entry(n, struct gwi_session, base.node);
 		uint64_t ms = gw->loop.now_ms - s->base.started_ms;
@@ -602,9 +609,10 @@ void gwi_report(const struct gateway *gw, struct reply *r, bool json)
 		addr_format(&s->base.client, true, a);
 		addr_format(&s->base.dest, true, b);
 		if (json) {
-			reply_printf(r, "%s{\"client\":\"%s\",\"lan\":\"%s\",\"state\":\"%s\","
-					"\"age_ms\":%llu,\"bytes_in\":%llu,\"bytes_out\":%llu,"
-					"\"transparent\":%s,\"subflows\":%u}",
+			reply_printf(r,
+				     "%s{\"client\":\"%s\",\"lan\":\"%s\",\"state\":\"%s\","
+				     "\"age_ms\":%llu,\"bytes_in\":%llu,\"bytes_out\":%llu,"
+				     "\"transparent\":%s,\"subflows\":%u}",
 				     sep, a, b, s->base.relayed ? "relay" : "connecting",
 				     (unsigned long long)ms,
 				     (unsigned long long)s->base.relay.dir[RELAY_A].bytes,
@@ -618,8 +626,9 @@ void gwi_report(const struct gateway *gw, struct reply *r, bool json)
 		}
 	}
 	if (json)
-		reply_printf(r, "],\"sessions_total\":%lu,\"registered\":%lu,"
-				"\"refused_auth\":%lu,\"refused_destinations\":%lu}\n",
+		reply_printf(r,
+			     "],\"sessions_total\":%lu,\"registered\":%lu,"
+			     "\"refused_auth\":%lu,\"refused_destinations\":%lu}\n",
 			     in ? in->stats.sessions : 0, in ? in->stats.registered : 0,
 			     in ? in->stats.refused_auth : 0, in ? in->stats.refused_dest : 0);
 }

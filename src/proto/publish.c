@@ -12,13 +12,13 @@
 #include <sodium.h>
 #include <string.h>
 
-#define PUB_VERSION   1
-#define PUB_MAGIC     0x2263
-#define PUB_TLV_CONNECT 10 /* RFC 8803 Connect */
-#define PUB_TLV_ERROR	30 /* RFC 8803 Error */
-#define PUB_SERVICE_LEN 20
+#define PUB_VERSION	   1
+#define PUB_MAGIC	   0x2263
+#define PUB_TLV_CONNECT	   10 /* RFC 8803 Connect */
+#define PUB_TLV_ERROR	   30 /* RFC 8803 Error */
+#define PUB_SERVICE_LEN	   20
 #define PUB_REGISTER_FIXED (4 + PUB_NAME_MAX)
-#define PUB_ADDR_TLV_LEN 20 /* Connect without options, and the client TLV: 5 words */
+#define PUB_ADDR_TLV_LEN   20 /* Connect without options, and the client TLV: 5 words */
 
 /* Domain separation: this MAC is never valid for anything else keyed the same way. */
 static const char pub_label[] = "mpconv inbound register v1";
@@ -122,10 +122,8 @@ static int pub_kind_of(unsigned seen, struct pub_message *m)
 		unsigned must, may;
 		enum pub_kind kind;
 	} kinds[] = {
-		{ BIT(0), 0, PUB_CHALLENGE },
-		{ BIT(1) | BIT(2), 0, PUB_REGISTER },
-		{ BIT(3), 0, PUB_ACCEPT },
-		{ BIT(5), BIT(4), PUB_OPEN },
+		{ BIT(0), 0, PUB_CHALLENGE }, { BIT(1) | BIT(2), 0, PUB_REGISTER },
+		{ BIT(3), 0, PUB_ACCEPT },    { BIT(5), BIT(4), PUB_OPEN },
 		{ BIT(6), 0, PUB_ERROR },
 	};
 #undef BIT

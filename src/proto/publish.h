@@ -43,10 +43,10 @@
 
 /* A registration's answer, per service, in its order. */
 enum pub_status {
-	PUB_STATUS_LISTENING = 0, /* the converter listens on its public port */
-	PUB_STATUS_TAKEN = 1,	  /* another CPE holds that public port */
+	PUB_STATUS_LISTENING = 0,   /* the converter listens on its public port */
+	PUB_STATUS_TAKEN = 1,	    /* another CPE holds that public port */
 	PUB_STATUS_NOT_ALLOWED = 2, /* outside the converter's or this CPE's port range */
-	PUB_STATUS_FAILED = 3,	  /* the converter could not listen (address in use...) */
+	PUB_STATUS_FAILED = 3,	    /* the converter could not listen (address in use...) */
 	PUB_STATUS_COUNT
 };
 

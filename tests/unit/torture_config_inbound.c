@@ -15,8 +15,8 @@
 #include <errno.h>
 #include <string.h>
 
-#define KEY_A "000102030405060708090a0b0c0d0e0f101112131415161718191a1b1c1d1e1f"
-#define KEY_B "f0e0d0c0b0a090807060504030201000f0e0d0c0b0a090807060504030201000"
+#define KEY_A	      "000102030405060708090a0b0c0d0e0f101112131415161718191a1b1c1d1e1f"
+#define KEY_B	      "f0e0d0c0b0a090807060504030201000f0e0d0c0b0a090807060504030201000"
 #define ARRAY_SIZE(a) (sizeof(a) / sizeof((a)[0]))
 
 static void set_ok(struct config *cfg, const char *key, const char *value)
@@ -103,7 +103,8 @@ static void malformed_publish_lines_are_refused_with_the_value(void **state)
 		if (config_set(&cfg, "publish", bad[i].value, err) != -EINVAL)
 			fail_msg("'%s' accepted", bad[i].value);
 		if (strcmp(err, bad[i].err))
-			fail_msg("'%s':\n  got      %s\n  expected %s", bad[i].value, err, bad[i].err);
+			fail_msg("'%s':\n  got      %s\n  expected %s", bad[i].value, err,
+				 bad[i].err);
 		config_free(&cfg);
 	}
 }
@@ -164,14 +165,14 @@ static void gateway_key_and_name_errors_never_show_the_key(void **state)
 	assert_int_equal(config_set(&cfg, "inbound-key", almost, err), -EINVAL);
 	assert_null(strstr(err, "0001020304"));
 	assert_int_equal(config_set(&cfg, "inbound-key", KEY_A "00", err), -EINVAL);
-	assert_int_equal(config_set(&cfg, "inbound-key",
-				    "0000000000000000000000000000000000000000000000000000000000000000",
-				    err),
-			 -EINVAL);
+	assert_int_equal(
+		config_set(&cfg, "inbound-key",
+			   "0000000000000000000000000000000000000000000000000000000000000000", err),
+		-EINVAL);
 	assert_int_equal(config_set(&cfg, "inbound-name", "has space", err), -EINVAL);
-	assert_int_equal(config_set(&cfg, "inbound-name", "a-name-that-is-longer-than-32-chars",
-				    err),
-			 -EINVAL);
+	assert_int_equal(
+		config_set(&cfg, "inbound-name", "a-name-that-is-longer-than-32-chars", err),
+		-EINVAL);
 	set_ok(&cfg, "publish-source", "gateway");
 	assert_int_equal(cfg.gateway.inbound.source, CONFIG_PUBLISH_GATEWAY);
 	assert_int_equal(config_set(&cfg, "publish-source", "server", err), -EINVAL);
@@ -217,8 +218,7 @@ static void converter_cpe_errors_are_refused_without_the_key(void **state)
 		{ "home " KEY_A " 9-1", "inbound-cpe: home: not a port range LO-HI: '9-1'" },
 		{ "home " KEY_A "ff",
 		  "inbound-cpe: home: key is not 64 hex digits, or all zero (value not shown)" },
-		{ "h/me " KEY_A,
-		  "inbound-cpe: a name is 1 to 32 of A-Z a-z 0-9 . _ -: 'h/me'" },
+		{ "h/me " KEY_A, "inbound-cpe: a name is 1 to 32 of A-Z a-z 0-9 . _ -: 'h/me'" },
 	};
 
 	for (size_t i = 0; i < ARRAY_SIZE(bad); i++) {
@@ -229,7 +229,8 @@ static void converter_cpe_errors_are_refused_without_the_key(void **state)
 		if (config_set(&cfg, "inbound-cpe", bad[i].value, err) != -EINVAL)
 			fail_msg("'%s' accepted", bad[i].value);
 		if (strcmp(err, bad[i].err))
-			fail_msg("'%s':\n  got      %s\n  expected %s", bad[i].value, err, bad[i].err);
+			fail_msg("'%s':\n  got      %s\n  expected %s", bad[i].value, err,
+				 bad[i].err);
 		assert_null(strstr(err, "0001020304"));
 		config_free(&cfg);
 	}

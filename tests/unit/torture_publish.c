@@ -103,7 +103,7 @@ static void register_mac_binds_nonce_key_and_content(void **state)
 	wrong[31] ^= 0x80;
 	assert_int_equal(pub_parse(buf, (size_t)len, &m), len);
 	assert_true(pub_register_verify(&m, nonce, key));
-	assert_false(pub_register_verify(&m, other, key)); /* replayed on another connection */
+	assert_false(pub_register_verify(&m, other, key));   /* replayed on another connection */
 	assert_false(pub_register_verify(&m, nonce, wrong)); /* another CPE's key */
 	/* one bit of a service flipped: still well-formed, no longer authentic */
 	buf[4 + 4 + 32 + 20 + 1] ^= 1; /* second service's public port */
@@ -122,9 +122,9 @@ static void register_writer_refuses_bad_values(void **state)
 	assert_int_equal(pub_write_register(buf, sizeof(buf), "", s, 1, nonce, key), -EINVAL);
 	assert_int_equal(pub_write_register(buf, sizeof(buf), "a b", s, 1, nonce, key), -EINVAL);
 	assert_int_equal(pub_write_register(buf, sizeof(buf), "x", s, 0, nonce, key), -EINVAL);
-	assert_int_equal(pub_write_register(buf, sizeof(buf), "x", s, PUB_MAX_SERVICES + 1, nonce,
-					    key),
-			 -EINVAL);
+	assert_int_equal(
+		pub_write_register(buf, sizeof(buf), "x", s, PUB_MAX_SERVICES + 1, nonce, key),
+		-EINVAL);
 	assert_true(pub_write_register(buf, sizeof(buf), "x", s, PUB_MAX_SERVICES, nonce, key) > 0);
 	assert_int_equal(pub_write_register(buf, 60, "x", s, 1, nonce, key), -EMSGSIZE);
 	s[0].lan_port = 0;
@@ -133,8 +133,8 @@ static void register_writer_refuses_bad_values(void **state)
 
 static void accept_and_error_round_trip(void **state)
 {
-	static const uint8_t golden[] = { 0x01, 0x03, 0x22, 0x63, 0xc3, 0x02, 0x03, 0x00,
-					  0x00, 0x01, 0x02, 0x00 };
+	static const uint8_t golden[] = { 0x01, 0x03, 0x22, 0x63, 0xc3, 0x02,
+					  0x03, 0x00, 0x00, 0x01, 0x02, 0x00 };
 	const uint8_t status[] = { PUB_STATUS_LISTENING, PUB_STATUS_TAKEN, PUB_STATUS_NOT_ALLOWED };
 	uint8_t buf[64];
 	struct pub_message m;
@@ -230,12 +230,8 @@ static void malformed_messages_are_refused(void **state)
 		{ "client TLV before the Connect (one order per message)",
 		  { 0x01, 0x0b, 0x22, 0x63, 0xc4, 0x05, 0x00, 0x50, [24] = 0x0a, 0x05, 0x01, 0xbb },
 		  44 },
-		{ "Connect with port 0",
-		  { 0x01, 0x06, 0x22, 0x63, 0x0a, 0x05, 0x00, 0x00 },
-		  24 },
-		{ "Connect with options",
-		  { 0x01, 0x07, 0x22, 0x63, 0x0a, 0x06, 0x00, 0x50 },
-		  28 },
+		{ "Connect with port 0", { 0x01, 0x06, 0x22, 0x63, 0x0a, 0x05, 0x00, 0x00 }, 24 },
+		{ "Connect with options", { 0x01, 0x07, 0x22, 0x63, 0x0a, 0x06, 0x00, 0x50 }, 28 },
 	};
 
 	for (size_t i = 0; i < sizeof(bad) / sizeof(bad[0]); i++) {
