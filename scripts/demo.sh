@@ -7,7 +7,9 @@
 # probes) carries the connection over both links to mpconvd converter (RFC 8803), which relays
 # it to the server. Per-link throughput is printed live; link B fails and comes back in the
 # middle; the summary gives the bonded goodput against the single links measured in the same
-# run, the longest stall, and the bytes lost. Exit 0 when every check holds, 1 otherwise.
+# run, the longest stall, and the bytes lost. Then the other way round: the server side's host
+# downloads from a server in the LAN that the gateway publishes (inbound, issue 15), over both
+# links. Exit 0 when every check holds, 1 otherwise.
 # Needs root and an MPTCP kernel; talks only to namespaces it creates. Takes about a minute.
 set -u
 top=$(cd "$(dirname "$0")/.." && pwd)
@@ -19,6 +21,7 @@ export BED_TAP=0
 RATE_A=20 DELAY_A=10
 RATE_B=30 DELAY_B=40
 BYTES=${DEMO_BYTES:-120000000}
+INBOUND_BYTES=${DEMO_INBOUND_BYTES:-30000000}
 DOWN_AT=${DEMO_DOWN_AT:-8}	# seconds into the download
 DOWN_FOR=${DEMO_DOWN_FOR:-6}
 MPCONVD=$MPCONV_BUILD/src/mpconvd
@@ -60,10 +63,15 @@ Topology (network namespaces $BED_ID-*, removed at exit):
 EOF
 
 # The embedded default configuration: what an operator's /etc/mpconv files would say.
+INBOUND_KEY=$(od -An -tx1 -N32 /dev/urandom | tr -d ' \n') # the CPE's key, known to both
 cat >"$BED_TMP/converter.conf" <<EOF
 [converter]
 listen = $CV_ADDR4:5124
 allow = 10.10.0.0/16
+# inbound: the gateway publishes a LAN server on public port 8443
+inbound-listen = $CV_ADDR4:5127
+inbound-ports = 8000-8999
+inbound-cpe = home $INBOUND_KEY
 EOF
 cat >"$BED_TMP/gateway.conf" <<EOF
 [gateway]
@@ -76,11 +84,15 @@ metrics-listen = 127.0.0.1:9124
 # the single links alone, measured in the same run as the bonded transfer
 rule = direct:a port 5301 name single-a
 rule = direct:b port 5302 name single-b
+# a server of the LAN, reached from the Internet side over both links
+publish = tcp 8443 to $LAN_ADDR4:8080
+inbound-name = home
+inbound-key = $INBOUND_KEY
 EOF
 chmod 600 "$BED_TMP/converter.conf" "$BED_TMP/gateway.conf"
 echo
 echo "Gateway configuration ($BED_TMP/gateway.conf):"
-sed 's/^/   /' "$BED_TMP/gateway.conf"
+sed 's/^inbound-key = .*/inbound-key = (64 hex digits)/; s/^/   /' "$BED_TMP/gateway.conf"
 echo
 echo "Checks:"
 
@@ -94,6 +106,7 @@ done
 mptcp_limits "$NS_CV" 8 8
 bed_sysctl "$NS_CV" net.ipv4.tcp_fastopen=3 # what the converter asks of its host (SYN data)
 for port in 5201 5301 5302; do bed_start "$NS_SRV" "bulk$port" "$MPBULK" server -p "$port" --tcp; done
+bed_start "$NS_LAN" lanserver "$MPBULK" server -p 8080 --tcp
 bed_start "$NS_CV" converter "$MPCONVD" converter --config "$BED_TMP/converter.conf"
 wait_listen "$NS_SRV" 5201 && wait_listen "$NS_SRV" 5302 && wait_listen "$NS_CV" 5124
 verdict $? "converter up (from converter.conf), server ready"
@@ -120,6 +133,7 @@ n "$NS_LAN" timeout 180 "$MPBULK" client "$SRV_ADDR4" 5201 --tcp --download --by
 	>"$BED_TMP/bonded" 2>&1 &
 client=$!
 gw_rx() { n "$NS_GW" cat "/sys/class/net/$1/statistics/rx_bytes"; }
+gw_tx() { n "$NS_GW" cat "/sys/class/net/$1/statistics/tx_bytes"; }
 lan_rx() { n "$NS_LAN" cat "/sys/class/net/$LAN_IF/statistics/rx_bytes"; }
 start=$EPOCHREALTIME
 last_a=$(gw_rx wanA) last_b=$(gw_rx wanB) last_lan=$(lan_rx)
@@ -169,6 +183,23 @@ ip -n "$NS_GW" route show table 5101 | grep -q "default via $LINK_B_CV4"
 verdict $? "link B's routing table restored by the gateway"
 echo "   gateway: ${gl#*info: }"
 
+# Inbound: the server side's host is now the Internet client of a server in the LAN.
+echo
+echo "Inbound download of $INBOUND_BYTES bytes: srv ── converter :8443 ══ A+B (the gateway's reverse pool) ══ gateway ── LAN server :8080"
+wait_listen "$NS_CV" 8443 10 # opened once the gateway's registration (its key) is checked
+verdict $? "the gateway registered with the converter (key checked), which listens on public port 8443"
+ia0=$(gw_tx wanA) ib0=$(gw_tx wanB)
+iline=$(n "$NS_SRV" timeout 60 "$MPBULK" client "$CV_SRV4" 8443 --tcp --download --bytes "$INBOUND_BYTES" 2>&1)
+ia=$(($(gw_tx wanA) - ia0)) ib=$(($(gw_tx wanB) - ib0))
+imbps=$(kv mbps "$iline")
+ipa=$((100 * ia / (ia + ib + 1))) ipb=$((100 * ib / (ia + ib + 1)))
+[ "$(kv verified "$iline")" = 1 ]
+verdict $? "Internet client received $(kv bytes "$iline") bytes from the LAN server at ${imbps:-?} Mbit/s, content verified"
+[ "$ipa" -ge 20 ] && [ "$ipb" -ge 20 ]
+verdict $? "both links carried it: A ${ipa} %, B ${ipb} % of the bytes the gateway sent"
+echo "   gateway: $(grep 'inbound 10.0.2.2' "$BED_TMP/gateway.err" | tail -n 1 | sed 's/.*info: //')"
+"$MPCONVCTL" -s "$CTL_SOCK" inbound 2>/dev/null | sed 's/^/   /'
+
 echo
 echo "Operator view (mpconvctl --role gateway ..., the status page on the gateway's loopback):"
 "$MPCONVCTL" -s "$CTL_SOCK" links | sed 's/^/   /'
@@ -201,9 +232,10 @@ verdict $? "gateway stopped cleanly (interception, rules and routes removed)"
 echo "   $(grep 'totals: mptcp' "$BED_TMP/gateway.err" | sed 's/.*info: //')"
 bed_stop converter
 echo
-printf 'RESULT: %s: bonded goodput %s Mbit/s = %s of the link sum (A %s + B %s Mbit/s); link B down %s s and back: longest stall %s s, %s bytes lost; %.0f s\n' \
+printf 'RESULT: %s: bonded goodput %s Mbit/s = %s of the link sum (A %s + B %s Mbit/s); link B down %s s and back: longest stall %s s, %s bytes lost; inbound to the LAN server %s Mbit/s over A %s %% + B %s %%; %.0f s\n' \
 	"$([ "$failures" -eq 0 ] && echo PASS || echo "FAIL ($failures failed checks)")" \
 	"$bonded" "$frac" "${a:-?}" "${b:-?}" "$DOWN_FOR" "$longest_gap" "$((BYTES - ${got:-0}))" \
+	"${imbps:-?}" "${ipa:-?}" "${ipb:-?}" \
 	"$(awk -v a="$t0" -v b="$EPOCHREALTIME" 'BEGIN { print b - a }')"
 [ "$failures" -eq 0 ] || exit 1
 echo "Try it yourself: DEMO_KEEP=1 make demo keeps the bed up for mpconvctl, /metrics and the status page."

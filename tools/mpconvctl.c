@@ -50,6 +50,7 @@ static const struct subcommand subcommands[] = {
 	{ "probe", daemon_command, "gateway: test the converter over each link" },
 	{ "reload", daemon_command, "re-read the configuration file (as SIGHUP)" },
 	{ "doctor", run_doctor, "check this host for what keeps mpconv from bonding (no daemon needed)" },
+	{ "inbound", daemon_command, "published services, reverse connections, inbound sessions" },
 	{ "version", show_version, "print the version" },
 	{ "help", show_help, "show this help" },
 };

@@ -95,6 +95,7 @@ void config_init(struct config *cfg)
 				.establish_timeout_ms = 1000, /* one initial RTO */
 				.reply_timeout_ms = 10000,
 				.early_data_wait_ms = 2,
+				.inbound.pool = 4,
 				.common = CONFIG_COMMON_DEFAULTS("/run/mpconv/gateway.sock", 2000),
 			},
 	};
@@ -106,6 +107,8 @@ void config_free(struct config *cfg)
 	acl_free(&cfg->converter.deny_destinations);
 	acl_free(&cfg->converter.transparent_native);
 	sodium_memzero(&cfg->converter.cookie_secret, sizeof(cfg->converter.cookie_secret));
+	sodium_memzero(&cfg->converter.inbound, sizeof(cfg->converter.inbound));
+	sodium_memzero(cfg->gateway.inbound.key, sizeof(cfg->gateway.inbound.key));
 	acl_free(&cfg->gateway.exclude);
 	for (size_t i = 0; i < cfg->gateway.rules_len; i++)
 		free(cfg->gateway.rules[i]);
@@ -361,6 +364,8 @@ static int config_finish_gateway(struct config_gateway *gw, char err[CONFIG_ERR_
 	 * converter in turn (links_targets), so one dead converter kills no link. */
 	if (!gw->has_probe_target)
 		gw->probe_target = gw->converters[0];
+	if (config_finish_inbound_gateway(gw, err) < 0)
+		return -EINVAL;
 	if (gw->pool_min > gw->pool_max) {
 		config_fail(err, "pool-min (%u) is larger than pool-max (%u)", gw->pool_min,
 			    gw->pool_max);
@@ -414,6 +419,9 @@ int config_finish(struct config *cfg, char err[CONFIG_ERR_LEN])
 		return config_finish_gateway(&cfg->gateway, err);
 
 	ret = config_finish_allow(conv, err);
+	if (ret < 0)
+		return ret;
+	ret = config_finish_inbound_converter(conv, err);
 	if (ret < 0)
 		return ret;
 	if (conv->listen_len == 0) {

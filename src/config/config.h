@@ -64,6 +64,51 @@ struct config_common {
 	struct config_control control;
 };
 
+/*
+ * Inbound sessions (issue 15; config_inbound.c). The gateway publishes LAN services and keeps
+ * a reverse pool of registered MPTCP connections to its converter; the converter listens on a
+ * public port per published service, for the CPE that registered it with its key.
+ */
+#define CONFIG_MAX_PUBLISH	16 /* = PUB_MAX_SERVICES */
+#define CONFIG_MAX_CPES		64
+#define CONFIG_INBOUND_PORT	5127
+#define CONFIG_INBOUND_NAME_LEN 33 /* PUB_NAME_MAX and its NUL */
+#define CONFIG_INBOUND_KEY_LEN	32 /* PUB_KEY_LEN */
+
+enum config_publish_source { CONFIG_PUBLISH_CLIENT, CONFIG_PUBLISH_GATEWAY };
+
+struct config_publish {
+	uint16_t public_port;	/* on the converter's public address */
+	struct addr_port lan;	/* the LAN service */
+};
+
+struct config_inbound_gateway {
+	struct config_publish publish[CONFIG_MAX_PUBLISH];
+	size_t publish_len;		    /* 0 = inbound off */
+	enum config_publish_source source;  /* the LAN host sees: client (default) or gateway */
+	struct addr_port converter;	    /* default: the first converter, port 5127 */
+	bool has_converter;
+	char name[CONFIG_INBOUND_NAME_LEN]; /* this CPE's name at the converter */
+	uint8_t key[CONFIG_INBOUND_KEY_LEN];
+	bool has_key;
+	uint32_t pool; /* registered reverse connections kept idle; default 4 */
+};
+
+struct config_inbound_cpe {
+	char name[CONFIG_INBOUND_NAME_LEN];
+	uint8_t key[CONFIG_INBOUND_KEY_LEN];
+	uint16_t port_min, port_max; /* the public ports it may register; default the global range */
+};
+
+struct config_inbound_converter {
+	bool on;		  /* inbound-listen given */
+	struct addr_port listen;  /* where gateways open reverse connections; port 5127 */
+	struct addr_port public_addr; /* public listeners' address (port unused); default [::] */
+	uint16_t port_min, port_max;  /* inbound-ports: required with inbound-listen */
+	struct config_inbound_cpe cpes[CONFIG_MAX_CPES];
+	size_t cpes_len;
+};
+
 #define CONFIG_MAX_LAN	  8
 #define CONFIG_IFNAME_LEN 16
 #define CONFIG_MAX_NATIVE_PORTS 16
@@ -101,6 +146,7 @@ struct config_converter {
 	uint32_t error_grace_ms;     /* after an Error TLV, wait this long for the client's close
 					before resetting; default 2000 */
 	int syn_retries;	   /* TCP_SYNCNT on the downstream socket; default 3 */
+	struct config_inbound_converter inbound;
 	struct config_common common;
 };
 
@@ -148,6 +194,7 @@ struct config_gateway {
 	uint32_t establish_timeout_ms; /* converter silent this long: another link; 1 s */
 	uint32_t reply_timeout_ms;     /* a destination's answer (via converter or direct); 10 s */
 	uint32_t early_data_wait_ms; /* pool mode: wait for the LAN client's first bytes; 2 ms */
+	struct config_inbound_gateway inbound;
 	struct config_common common;
 };
 

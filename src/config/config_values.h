@@ -69,4 +69,24 @@ bool config_set_metrics_host(const struct config_key *key, void *base, const cha
 			     char *err);
 bool config_set_choice(const struct config_key *key, void *base, const char *value, char *err);
 
+/* config_inbound.c: inbound sessions (issue 15) */
+bool config_set_publish(const struct config_key *key, void *base, const char *value, char *err);
+bool config_set_inbound_converter(const struct config_key *key, void *base, const char *value,
+				  char *err);
+bool config_set_inbound_name(const struct config_key *key, void *base, const char *value,
+			     char *err);
+bool config_set_inbound_key(const struct config_key *key, void *base, const char *value,
+			    char *err);
+bool config_set_inbound_listen(const struct config_key *key, void *base, const char *value,
+			       char *err);
+bool config_set_inbound_public(const struct config_key *key, void *base, const char *value,
+			       char *err);
+bool config_set_inbound_ports(const struct config_key *key, void *base, const char *value,
+			      char *err);
+bool config_set_inbound_cpe(const struct config_key *key, void *base, const char *value,
+			    char *err);
+/* The checks spanning the inbound keys, and their derived defaults. 0 or -EINVAL. */
+int config_finish_inbound_gateway(struct config_gateway *gw, char err[CONFIG_ERR_LEN]);
+int config_finish_inbound_converter(struct config_converter *conv, char err[CONFIG_ERR_LEN]);
+
 #endif

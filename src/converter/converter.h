@@ -17,7 +17,9 @@
  *   close.c       the one way a session ends: cv_close(s, reason)
  *   reload.c      configuration snapshots and SIGHUP
  *   clients.c     per-client counters shared by the workers
- * main -> ops, worker, reload; ops -> reload; worker -> session, close; session ->
+ *   inbound.c     inbound sessions: gateways' reverse connections, public listeners (main
+ *                 thread's loop)
+ * main -> ops, worker, reload, inbound; ops -> reload, inbound; worker -> session, close; session ->
  * downstream, answer, close, reload; downstream -> answer, close; answer -> close; close ->
  * reload.
  */
@@ -25,6 +27,7 @@
 #include "config.h"
 #include "convert.h"
 #include "destination.h"
+#include "inbound.h"
 #include "list.h"
 #include "loop.h"
 #include "metrics.h"
@@ -193,6 +196,7 @@ struct cv_control {
 	struct loop_io own_events; /* rtnetlink: the host's addresses changed */
 	struct op_access ops;	   /* control socket, metrics, status page */
 	struct cv_query *queries;  /* in flight, owned */
+	struct cv_inbound inbound; /* inbound sessions (inbound.c), on this loop */
 };
 
 /* Every session open at once: those asking for something, those still idle, and a few more

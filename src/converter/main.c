@@ -220,6 +220,7 @@ int converter_main(int argc, char **argv)
 	struct intercept_config onpath = { .lan_len = 0 };
 	struct onpath_watch watch = { .loop = NULL };
 	struct cv_worker *workers = NULL;
+	struct cv_cfg *inbound_cfg = NULL;
 	struct config config;
 	char err[CONFIG_ERR_LEN] = "";
 	unsigned nworkers = 0, started = 0;
@@ -343,6 +344,11 @@ int converter_main(int argc, char **argv)
 	control.workers = workers;
 	control.nworkers = nworkers;
 	ret = cv_main_loop_start(&control, sfd);
+	if (ret == 0) {
+		/* the start-up configuration's CPE table: a reload does not change it */
+		inbound_cfg = cv_cfg_get(&shared);
+		ret = cvi_start(&control.inbound, &control.loop, &inbound_cfg->config.converter);
+	}
 	if (ret == 0)
 		ret = cv_control_start(&control);
 	if (ret == 0) {
@@ -354,6 +360,7 @@ int converter_main(int argc, char **argv)
 	ret = ret < 0 ? 1 : 0;
 stop_workers:
 	cv_onpath_drain(&onpath);
+	cvi_stop(&control.inbound);
 	cv_control_stop(&control);
 	atomic_store(&shared.draining, true);
 	for (unsigned i = 0; i < nworkers; i++)
@@ -372,6 +379,8 @@ cleanup:
 	free(workers);
 	if (sfd >= 0)
 		close(sfd);
+	if (inbound_cfg)
+		cv_cfg_put(inbound_cfg);
 	cv_cfg_put(shared.cfg);
 	if (own_started)
 		ownaddr_stop(&shared.own);

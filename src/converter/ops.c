@@ -298,6 +298,12 @@ static int cv_ctl_reload(void *ctx, struct reply *r, const struct ctl_request *r
 	return ret;
 }
 
+static int cv_ctl_inbound(void *ctx, struct reply *r, const struct ctl_request *req)
+{
+	cvi_report(&((struct cv_control *)ctx)->inbound, r, req->json);
+	return 0;
+}
+
 static int cv_http_status(void *ctx, struct reply *r)
 {
 	return cv_query_start(ctx, r, CV_QUERY_STATUS, true, CV_TOP_SESSIONS);
@@ -372,6 +378,7 @@ static int cv_http_metrics(void *ctx, struct reply *r)
 	metrics_family(&w, "mpconv_setup_seconds", METRICS_HISTOGRAM,
 		       "From accept to the reply written and the relay started.");
 	metrics_histogram(&w, NULL, 0, &st->setup);
+	cvi_metrics(&c->inbound, &w);
 	return 0;
 }
 
@@ -408,6 +415,7 @@ int cv_control_start(struct cv_control *c)
 		.status = cv_ctl_status,
 		.sessions = cv_ctl_sessions,
 		.reload = cv_ctl_reload,
+		.inbound = cv_ctl_inbound,
 	};
 	int ret;
 

@@ -14,7 +14,10 @@
  *   upstream.c which converter to ask, and the RFC 8803 back-off (pure)
  *   hosts.c    connections per LAN host, against the fair per-host cap (pure)
  * main -> reload, ops, session; ops -> reload, probe, session; reload -> session;
- * probe -> session (an answered probe ends a converter's back-off).
+ *   inbound.c  inbound sessions: the reverse pool registered with the converter, the LAN
+ *              connect of a session started on the Internet side
+ * probe -> session (an answered probe ends a converter's back-off); main, ops, reload ->
+ * inbound; inbound -> session (the upstream socket options).
  */
 #include "config.h"
 #include "convert.h"
@@ -55,6 +58,7 @@ enum gw_state {
 
 struct gateway;
 struct gw_probe;
+struct gw_inbound;
 
 struct gw_session {
 	struct session base; /* client side: the LAN host; server side: upstream (or direct) */
@@ -128,6 +132,7 @@ struct gateway {
 	bool converter_failing; /* logged once per outage, not once per connection */
 	uint64_t refused_warned_ms; /* "a connection was refused twice": once per interval */
 	struct hosts hosts; /* connections per LAN host, for max-sessions-per-host */
+	struct gw_inbound *inbound; /* inbound sessions (inbound.c), owned; NULL = none published */
 	struct gw_stats stats;
 	uint8_t scratch[CONV_MAX_LEN];
 	uint8_t early[GW_REQUEST_MAX + GW_EARLY_MAX]; /* request + early LAN bytes, one send */
@@ -177,6 +182,17 @@ int gw_reload(struct gateway *gw, char why[CONFIG_ERR_LEN]);
  * -errno. Stop cancels probes in flight and closes both. */
 int gw_control_start(struct gateway *gw);
 void gw_control_stop(struct gateway *gw);
+
+/* inbound.c: started once links and capture are up (publish lines given), stopped at exit.
+ * 0 or -errno. */
+int gwi_start(struct gateway *gw);
+void gwi_stop(struct gateway *gw);
+/* After a reload: starts or stops inbound, or has the idle reverse connections register again
+ * (the converter keeps each CPE's latest list of services). */
+void gwi_reload(struct gateway *gw);
+/* `mpconvctl inbound` and the inbound metric families. */
+void gwi_report(const struct gateway *gw, struct reply *r, bool json);
+void gwi_metrics(const struct gateway *gw, struct metrics_writer *w);
 
 /* probe.c: `mpconvctl probe` (a ctl_provider callback), and the end of those in flight. */
 int gw_ctl_probe(void *ctx, struct reply *r, const struct ctl_request *req);

@@ -528,6 +528,10 @@ int gateway_main(int argc, char **argv)
 	}
 	if (gw_start_intercept(gw) < 0)
 		goto out_loop;
+	if (gwi_start(gw) < 0) {
+		log_warnx("inbound: cannot start");
+		goto out_loop;
+	}
 	if (gw_control_start(gw) < 0)
 		goto out_loop;
 	snprintf(what, sizeof(what), gw->config.gateway.host ? "this host's own connections"
@@ -551,6 +555,7 @@ int gateway_main(int argc, char **argv)
 		log_warn("event loop");
 	gw_control_stop(gw);
 	gw_close_all(gw, "shutdown");
+	gwi_stop(gw);
 	log_info("totals: sessions=%lu bonded=%lu direct=%lu blocked=%lu pool_hits=%lu "
 		 "pool_misses=%lu converter_errors=%lu upstream_failures=%lu fallbacks=%lu",
 		 gw->stats.sessions, gw->stats.bonded, gw->stats.direct, gw->stats.blocked,
@@ -566,6 +571,7 @@ int gateway_main(int argc, char **argv)
 
 out_loop:
 	gw_control_stop(gw);
+	gwi_stop(gw);
 	gw_stop_intercept(gw);
 	if (gw->pool_on)
 		pool_destroy(&gw->pool);

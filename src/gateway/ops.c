@@ -250,6 +250,12 @@ static int gw_ctl_links(void *ctx, struct reply *r, const struct ctl_request *re
 	return 0;
 }
 
+static int gw_ctl_inbound(void *ctx, struct reply *r, const struct ctl_request *req)
+{
+	gwi_report(ctx, r, req->json);
+	return 0;
+}
+
 static int gw_ctl_reload(void *ctx, struct reply *r, const struct ctl_request *req)
 {
 	char why[CONFIG_ERR_LEN] = "";
@@ -433,6 +439,7 @@ static int gw_http_metrics(void *ctx, struct reply *r)
 	metrics_family(&w, "mpconv_setup_seconds", METRICS_HISTOGRAM,
 		       "From the LAN connection's accept to the relay started.");
 	metrics_histogram(&w, NULL, 0, &st->setup);
+	gwi_metrics(gw, &w);
 	return 0;
 }
 
@@ -460,6 +467,7 @@ int gw_control_start(struct gateway *gw)
 		.links = gw_ctl_links,
 		.probe = gw_ctl_probe,
 		.reload = gw_ctl_reload,
+		.inbound = gw_ctl_inbound,
 	};
 
 	return op_start(&gw->ops, &gw->loop, &gw->config.gateway.common.control, &provider, gw_routes,

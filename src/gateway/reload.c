@@ -128,6 +128,7 @@ int gw_reload(struct gateway *gw, char why[CONFIG_ERR_LEN])
 		links_set_probes(&gw->links, now->probe_interval_ms, now->probe_down, now->probe_up,
 				 now->has_probe_target ? &now->probe_target : now->converters,
 				 now->has_probe_target ? 1 : (unsigned)now->converters_len);
+	gwi_reload(gw);
 	log_info("reload: configuration applied to new connections (%zu rules, %zu converters)",
 		 gw->policy.len, now->converters_len);
 	return 0;

@@ -90,6 +90,8 @@ static const struct ctl_command ctl_commands[] = {
 	  "not a gateway" },
 	{ "probe", "test the converter over each link", "not a gateway" },
 	{ "reload", "re-read the configuration (as SIGHUP)", "not offered" },
+	{ "inbound", "published services, reverse connections and inbound sessions",
+	  "not offered" },
 	{ "help", "list the commands", NULL },
 };
 
@@ -105,6 +107,8 @@ static ctl_callback *ctl_find(const struct ctl_provider *p, const char *name)
 		return p->probe;
 	if (!strcmp(name, "reload"))
 		return p->reload;
+	if (!strcmp(name, "inbound"))
+		return p->inbound;
 	return NULL;
 }
 

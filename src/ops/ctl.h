@@ -54,6 +54,8 @@ struct ctl_provider {
 	int (*probe)(void *ctx, struct reply *r, const struct ctl_request *req);
 	/* re-read the configuration, as SIGHUP does */
 	int (*reload)(void *ctx, struct reply *r, const struct ctl_request *req);
+	/* inbound sessions: published services, reverse connections, sessions (issue 15) */
+	int (*inbound)(void *ctx, struct reply *r, const struct ctl_request *req);
 };
 
 struct ctl {

@@ -256,13 +256,16 @@ check "etc/gateway.conf names every gateway key" \
 CFG=$(mktemp -d /tmp/mpc-pkg.XXXXXX)
 at_cleanup "rm -rf '$CFG'"
 chmod 755 "$CFG"
-# uncommented FILE: every "#key = value" line set; the cookie secret gets a fresh random value
-# (the example shows a placeholder: a published secret is no secret).
+# uncommented FILE: every "#key = value" line set; the cookie secret and the inbound keys get a
+# fresh random value (the example shows a placeholder: a published secret is no secret).
 uncommented()
 {
+	local key
+	key=$(od -An -tx1 -N32 /dev/urandom | tr -d ' \n')
 	# (not the on-path keys: that mode needs CAP_NET_ADMIN, which the unit leaves out)
 	sed -E '/^#transparent-/!s/^#([a-z][a-z0-9-]*) = /\1 = /' "$1" |
-		sed "s/^cookie-secret = .*/cookie-secret = $(od -An -tx1 -N32 /dev/urandom | tr -d ' \n')/"
+		sed "s/^cookie-secret = .*/cookie-secret = $(od -An -tx1 -N32 /dev/urandom | tr -d ' \n')/" |
+		sed -E "s/^inbound-key = .*/inbound-key = $key/; s/^(inbound-cpe = [^ ]+) [^ ]+/\1 $key/"
 }
 cp "$BED_TOP/etc/converter.conf" "$BED_TOP/etc/gateway.conf" "$CFG/"
 uncommented "$BED_TOP/etc/converter.conf" >"$CFG/converter-all.conf"
