@@ -242,6 +242,9 @@ int config_parse_ini(struct config *cfg, const char *text, size_t len, const cha
 			config_fail(err, "%s:%u: %s", origin, lineno, why);
 			return ret;
 		}
+		/* rules are parsed once the links are known (config_finish): keep their line */
+		if (section == CONFIG_GATEWAY && !strcmp(key, "rule") && cfg->gateway.rules_len)
+			cfg->gateway.rule_lines[cfg->gateway.rules_len - 1] = lineno;
 	}
 	return 0;
 }
@@ -397,13 +400,39 @@ static int config_finish_allow(const struct config_converter *conv, char err[CON
 	return 0;
 }
 
+/* Every rule parses against the declared links, or the error names its file and line (or
+ * --rule on the command line), like any other key's. */
+static int config_check_rules(const struct config *cfg, char err[CONFIG_ERR_LEN])
+{
+	const struct config_gateway *gc = &cfg->gateway;
+	const char *link_names[LINKS_MAX];
+	char why[POL_ERR_LEN];
+
+	for (size_t i = 0; i < gc->links_len; i++)
+		link_names[i] = gc->links[i].name;
+	for (size_t i = 0; i < gc->rules_len; i++) {
+		struct pol_rule rule;
+
+		if (pol_parse_rule(gc->rules[i], link_names, gc->links_len, &rule, why) == 0)
+			continue;
+		if (gc->rule_lines[i] && cfg->path)
+			config_fail(err, "%s:%u: %s", cfg->path, gc->rule_lines[i], why);
+		else
+			config_fail(err, "%s", why); /* "rule: ...", as given with --rule */
+		return -EINVAL;
+	}
+	return 0;
+}
+
 int config_finish(struct config *cfg, char err[CONFIG_ERR_LEN])
 {
 	struct config_converter *conv = &cfg->converter;
 	int ret;
 
-	if (cfg->role == CONFIG_GATEWAY)
-		return config_finish_gateway(&cfg->gateway, err);
+	if (cfg->role == CONFIG_GATEWAY) {
+		ret = config_check_rules(cfg, err);
+		return ret ? ret : config_finish_gateway(&cfg->gateway, err);
+	}
 
 	ret = config_finish_allow(conv, err);
 	if (ret < 0)

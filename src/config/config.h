@@ -127,6 +127,7 @@ struct config_gateway {
 	uint32_t pool_min, pool_max; /* per worker; default 2 and 32 */
 	uint32_t pool_max_idle_ms;   /* recycle before the converter's convert-wait; default 30 s */
 	char *rules[CONFIG_MAX_RULES]; /* owned policy rule texts, parsed by the gateway */
+	unsigned rule_lines[CONFIG_MAX_RULES]; /* its line in the file; 0 = the command line */
 	size_t rules_len;
 	struct link_conf links[LINKS_MAX]; /* access links; none = routing decides everything */
 	size_t links_len;

@@ -55,7 +55,8 @@ struct cv_cfg {
 	struct config config;
 };
 
-/* Totals since start, updated once per session (never per packet), read by /metrics. */
+/* Totals since start, updated once per session (never per packet), read by /metrics. The
+ * bytes relayed are live, in each worker's relay meter. */
 struct cv_stats {
 	atomic_ulong accepted;
 	atomic_ulong sessions;
@@ -64,8 +65,6 @@ struct cv_stats {
 	atomic_ulong server_mptcp; /* downstream negotiated MPTCP */
 	atomic_ulong server_tcp;   /* downstream fell back / server without MPTCP */
 	atomic_ulong relayed;	   /* sessions that reached the relay */
-	atomic_ulong bytes_up;	   /* relayed client -> server, counted when a session ends */
-	atomic_ulong bytes_down;
 	atomic_ulong errors[98]; /* Error TLVs sent, by code (codes are < 98) */
 	atomic_ulong dest_refused[DEST_VERDICT_COUNT]; /* refusals by the destination policy */
 	atomic_ulong ends[SESSION_END_COUNT];
@@ -124,6 +123,9 @@ struct cv_session {
 	bool counted_session, counted_idle, counted_pending, counted_active;
 	uint8_t client_key[16]; /* the client's address as the per-client limits count it */
 	bool info_requested, reply_is_error, reset_on_close;
+	bool probe;  /* a bare Convert header: a gateway's link probe, answered, not an error */
+	bool unused; /* closed before its first byte: a gateway's pooled connection retired */
+	uint64_t first_byte_ms; /* the request's first byte arrived (0: not yet): setup starts */
 	int error_code;	     /* sent, or -1 */
 	const char *refusal; /* why error_code was sent (static), for the close line */
 	uint16_t reply_len;
@@ -143,6 +145,7 @@ struct cv_worker {
 	struct cv_shared *shared;
 	struct loop loop;
 	struct pipe_pool pipes;
+	struct relay_meter meter; /* bytes its relays moved, client -> server (A) and back */
 	struct cv_listener listeners[2 * CONFIG_MAX_LISTEN + 2];
 	size_t listeners_len;
 	struct loop_timer accept_retry, drain_timer;

@@ -240,12 +240,12 @@ int converter_main(int argc, char **argv)
 	}
 	if (config_parse_args(&config, argc - 1, argv + 1, &consumed, err) < 0 ||
 	    config_finish(&config, err) < 0) {
-		log_warnx("%s", err);
+		log_errx("%s", err);
 		config_free(&config);
 		return 2;
 	}
 	if (consumed != argc - 1) {
-		log_warnx("unexpected argument '%s'", argv[1 + consumed]);
+		log_errx("unexpected argument '%s'", argv[1 + consumed]);
 		cv_usage(stderr);
 		config_free(&config);
 		return 2;

@@ -25,6 +25,10 @@ static void cv_handle_message(struct cv_session *s, const struct conv_message *m
 	const struct config_converter *cc = &s->cfg->config.converter;
 
 	s->info_requested = msg->has_info;
+	/* A bare header, no TLV at all, is how a gateway probes a link (gateway/probe.c): it is
+	 * answered as RFC 8803 says (an Error TLV), but counted as a probe, not as an error. */
+	s->probe = msg->length == 4 && !msg->has_info && !msg->has_connect && !msg->has_cookie &&
+		   !msg->has_error && !msg->has_supported_ext && !msg->has_ext_tcp_header;
 	if (msg->has_error) {
 		s->reset_on_close = true;
 		cv_close(s, "client sent an Error TLV");
@@ -41,7 +45,8 @@ static void cv_handle_message(struct cv_session *s, const struct conv_message *m
 	}
 	if (!msg->has_connect) {
 		if (!msg->has_info) {
-			cv_fail_code(s, CONV_ERR_MALFORMED_MESSAGE, "neither Connect nor Info");
+			cv_fail_code(s, CONV_ERR_MALFORMED_MESSAGE,
+				     s->probe ? "a probe (bare Convert header)" : "neither Connect nor Info");
 			return;
 		}
 		cv_reply_ready(s, cv_build_success_reply(s));
@@ -228,9 +233,17 @@ static bool cv_read_message(struct cv_session *s)
 		return false;
 	}
 	if (n == 0) {
+		if (!s->first_byte_ms) {
+			/* a gateway retiring a pooled connection it never used */
+			s->unused = true;
+			cv_close(s, "closed unused (a pooled connection retired)");
+			return false;
+		}
 		cv_close(s, "client closed before sending a Convert message");
 		return false;
 	}
+	if (!s->first_byte_ms)
+		s->first_byte_ms = w->loop.now_ms ? w->loop.now_ms : 1;
 	len = conv_parse(w->scratch, (size_t)n, CONV_MAX_LEN, CONV_FROM_CLIENT,
 			 s->client_eof ? CONV_PARSE_EOF : 0, &msg, &perr);
 	if (len == -EAGAIN)

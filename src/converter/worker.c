@@ -124,6 +124,19 @@ static void cv_snapshot(const struct cv_session *s, uint64_t now, struct status_
 	row->bytes_up = s->base.relay.dir[RELAY_A].bytes;
 	row->bytes_down = cv_bytes_down(s);
 	row->subflows_total = n < 0 ? 0 : n;
+	row->subflows_used = 0;
+	row->client_rtt_us = row->upstream_rtt_us = 0;
+	row->multipath_upstream = false;
+	row->upstream = NULL;
+	for (int i = 0; i < n && i < STATUS_MAX_SUBFLOWS; i++)
+		if ((int)row->subflows[i].id > row->subflows_used)
+			row->subflows_used = (int)row->subflows[i].id; /* numbered from 1, per conn */
+	for (int i = 0; i < n && i < STATUS_MAX_SUBFLOWS; i++)
+		if (row->subflows[i].rtt_us &&
+		    (!row->client_rtt_us || row->subflows[i].rtt_us < row->client_rtt_us))
+			row->client_rtt_us = row->subflows[i].rtt_us;
+	if (s->base.relay.io[RELAY_B].fd >= 0)
+		row->upstream_rtt_us = sock_rtt_us(s->base.relay.io[RELAY_B].fd);
 	row->subflows_len = n < 0 ? 0 : n > STATUS_MAX_SUBFLOWS ? STATUS_MAX_SUBFLOWS : (size_t)n;
 }
 

@@ -419,12 +419,12 @@ int gateway_main(int argc, char **argv)
 	}
 	if (config_parse_args(&gw->config, argc - 1, argv + 1, &consumed, err) < 0 ||
 	    config_finish(&gw->config, err) < 0) {
-		log_warnx("%s", err);
+		log_errx("%s", err);
 		ret = 2;
 		goto out_config;
 	}
 	if (consumed != argc - 1) {
-		log_warnx("unexpected argument '%s'", argv[1 + consumed]);
+		log_errx("unexpected argument '%s'", argv[1 + consumed]);
 		ret = 2;
 		goto out_config;
 	}
@@ -433,7 +433,7 @@ int gateway_main(int argc, char **argv)
 		char perr[POL_ERR_LEN];
 
 		if (gw_build_policy(&gw->config.gateway, &gw->policy, perr) < 0) {
-			log_warnx("%s", perr);
+			log_errx("%s", perr);
 			ret = 2;
 			goto out_config;
 		}

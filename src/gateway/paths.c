@@ -83,6 +83,21 @@ static void paths_fill(struct paths *paths, struct paths_conn *conn, bool restor
 	}
 }
 
+/* One subflow more (+1) or less (-1) on conn, for `subflows=` over its life. */
+static void paths_count_subflow(struct paths_conn *conn, int delta)
+{
+	if (delta > 0) {
+		if (conn->sf_opened < UINT8_MAX)
+			conn->sf_opened++;
+		if (conn->sf_up < UINT8_MAX)
+			conn->sf_up++;
+		if (conn->sf_up > conn->sf_max)
+			conn->sf_max = conn->sf_up;
+	} else if (conn->sf_up > 0) {
+		conn->sf_up--;
+	}
+}
+
 static void paths_on_event(const struct pm_event *ev, void *arg)
 {
 	struct paths *paths = arg;
@@ -99,9 +114,11 @@ static void paths_on_event(const struct pm_event *ev, void *arg)
 	switch (ev->type) {
 	case PM_EVENT_ESTABLISHED:
 		conn->established = true;
+		paths_count_subflow(conn, 1);
 		paths_fill(paths, conn, false);
 		break;
 	case PM_EVENT_SUB_ESTABLISHED:
+		paths_count_subflow(conn, 1);
 		link = links_find_by_addr(paths->links, ev->local.ip);
 		if (link < 0)
 			break;
@@ -113,6 +130,7 @@ static void paths_on_event(const struct pm_event *ev, void *arg)
 			paths_link_changed(paths, link, false);
 		break;
 	case PM_EVENT_SUB_CLOSED:
+		paths_count_subflow(conn, -1);
 		link = links_find_by_addr(paths->links, ev->local.ip);
 		if (link < 0)
 			break;
@@ -240,6 +258,7 @@ struct paths_conn *paths_track(struct paths *paths, int fd, uint8_t allowed, uin
 		if (paths->early[i] == conn->token) {
 			paths->early[i] = 0;
 			conn->established = true;
+			paths_count_subflow(conn, 1);
 		}
 	}
 	*slot = conn;

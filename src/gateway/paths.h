@@ -25,6 +25,9 @@ struct paths_conn {
 	uint8_t backup;		 /* links it uses only as backup */
 	int initial_link;	 /* the link of the initial subflow (-1 = unknown) */
 	bool established;
+	/* subflows over the connection's life, from the path manager's events: opened (the
+	 * initial one included), up now, and the most up at once */
+	uint8_t sf_opened, sf_up, sf_max;
 	struct paths_subflow {
 		bool up, pending; /* pending: asked for, no event yet (until retry_at) */
 		struct addr_port local, remote; /* with ports, as the kernel reported them */

@@ -172,3 +172,14 @@ const char *socks_reply_name(enum socks_reply code)
 
 	return (unsigned)code < sizeof(names) / sizeof(names[0]) ? names[code] : "unknown";
 }
+
+const char *socks_reply_slug(enum socks_reply code)
+{
+	static const char *const slugs[] = {
+		"succeeded",	       "general_failure",	 "not_allowed_by_ruleset",
+		"network_unreachable", "host_unreachable",	 "connection_refused",
+		"ttl_expired",	       "command_not_supported", "address_type_not_supported",
+	};
+
+	return (unsigned)code < sizeof(slugs) / sizeof(slugs[0]) ? slugs[code] : "unknown";
+}

@@ -67,5 +67,7 @@ size_t socks_put_client_hello(uint8_t out[3 + SOCKS_REPLY_MAX], const struct add
 int socks_parse_server(const uint8_t *in, size_t len, enum socks_reply *code);
 
 const char *socks_reply_name(enum socks_reply code);
+/* The same as a label slug ("host_unreachable"), "unknown" otherwise. */
+const char *socks_reply_slug(enum socks_reply code);
 
 #endif

@@ -1162,6 +1162,38 @@ static void config_file_errors_carry_its_path_and_line(void **state)
 	config_free(&cfg);
 }
 
+/* Rules are parsed once the links are known, yet a bad one still names its file and line. */
+static void a_bad_rule_names_its_file_and_line(void **state)
+{
+	const char *path = write_file("rule.ini",
+				      "[gateway]\nconverter = 10.0.0.1:5124\nlan = lo\n"
+				      "rule = direct to 10.0.0.0/8\n\nrule = bond to 10.9.0.0/16 links nope\n",
+				      0600);
+	char expected[PATH_MAX + 160], err[CONFIG_ERR_LEN];
+	struct config cfg;
+
+	config_init(&cfg);
+	cfg.role = CONFIG_GATEWAY;
+	assert_int_equal(config_load_file(&cfg, path, err), 0);
+	assert_int_equal(config_finish(&cfg, err), -EINVAL);
+	snprintf(expected, sizeof(expected),
+		 "%s:6: rule: unknown link 'nope' (links: none declared) in "
+		 "'bond to 10.9.0.0/16 links nope'",
+		 path);
+	assert_string_equal(err, expected);
+	config_free(&cfg);
+	/* the same rule given with --rule has no line to name */
+	config_init(&cfg);
+	cfg.role = CONFIG_GATEWAY;
+	set_ok(&cfg, "converter", "10.0.0.1:5124");
+	set_ok(&cfg, "lan", "lo");
+	set_ok(&cfg, "rule", "bond to 10.9.0.0/16 links nope");
+	assert_int_equal(config_finish(&cfg, err), -EINVAL);
+	assert_string_equal(err, "rule: unknown link 'nope' (links: none declared) in "
+				 "'bond to 10.9.0.0/16 links nope'");
+	config_free(&cfg);
+}
+
 static void missing_config_file_reports_errno(void **state)
 {
 	struct config cfg;
@@ -1470,6 +1502,7 @@ int main(void)
 		cmocka_unit_test(config_file_or_directory_owned_by_another_user_is_refused),
 		cmocka_unit_test(config_file_must_be_a_regular_file),
 		cmocka_unit_test(config_file_errors_carry_its_path_and_line),
+		cmocka_unit_test(a_bad_rule_names_its_file_and_line),
 		cmocka_unit_test(missing_config_file_reports_errno),
 		cmocka_unit_test(defaults_after_finish_are_the_documented_ones),
 		cmocka_unit_test(finish_keeps_configured_listen_and_rotation),

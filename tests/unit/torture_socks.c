@@ -141,6 +141,9 @@ static void server_answers(void **state)
 	assert_int_equal(socks_parse_server(name, sizeof(name), &code), (int)sizeof(name));
 	assert_string_equal(socks_reply_name(SOCKS_REFUSED), "connection refused");
 	assert_string_equal(socks_reply_name((enum socks_reply)42), "unknown");
+	assert_string_equal(socks_reply_slug(SOCKS_REFUSED), "connection_refused");
+	assert_string_equal(socks_reply_slug(SOCKS_HOST_UNREACHABLE), "host_unreachable");
+	assert_string_equal(socks_reply_slug((enum socks_reply)42), "unknown");
 }
 
 int main(void)
