@@ -489,3 +489,58 @@ void config_print_role_help(FILE *out, enum config_section role)
 	}
 	fprintf(out, "durations take ms, s, m or h (60s); sizes take k or m (4m = 4 MiB)\n");
 }
+
+/* Copies the value starting at p (up to ',', ';', ')' or the end) into buf. */
+static void config_help_value(const char *p, char *buf, size_t len)
+{
+	size_t n = strcspn(p, ",;)");
+
+	while (n > 0 && p[n - 1] == ' ')
+		n--;
+	snprintf(buf, len, "%.*s", (int)n, p);
+}
+
+char *config_help_default(const char *help, enum config_section role, char *buf, size_t len)
+{
+	const char *role_name = role == CONFIG_GATEWAY ? "gateway" : "converter";
+	const char *p = NULL, *end;
+	size_t rl = strlen(role_name);
+
+	for (const char *q = strstr(help, "(default"); q; q = strstr(q + 1, "(default"))
+		p = q;
+	snprintf(buf, len, "-");
+	if (!p)
+		return buf;
+	p += strlen("(default");
+	if (*p == ':')
+		p++;
+	while (*p == ' ')
+		p++;
+	config_help_value(p, buf, len);
+	end = strchr(p, ')');
+	for (const char *q = strchr(p, ';'); q && (!end || q < end); q = strchr(q + 1, ';')) {
+		const char *w = q + 1;
+
+		while (*w == ' ')
+			w++;
+		if (!strncmp(w, role_name, rl) && w[rl] == ' ')
+			config_help_value(w + rl + 1, buf, len);
+	}
+	return buf;
+}
+
+void config_print_role_keys(FILE *out, enum config_section role)
+{
+	for (size_t i = 0; i < config_keys_len; i++) {
+		const struct config_key *key = &config_keys[i];
+		char def[64];
+
+		if (!key->common && key->section != role)
+			continue;
+		config_help_default(key->help, role, def, sizeof(def));
+		if (!strcmp(def, "/run/mpconv/<role>.sock")) /* the one default spelled per role */
+			snprintf(def, sizeof(def), "/run/mpconv/%s.sock",
+				 role == CONFIG_GATEWAY ? "gateway" : "converter");
+		fprintf(out, "%s\t%s\n", key->name, def);
+	}
+}

@@ -195,5 +195,15 @@ int config_finish(struct config *cfg, char err[CONFIG_ERR_LEN]);
 /* Usage text for every key of the converter, or of one role, for --help. */
 void config_print_help(FILE *out);
 void config_print_role_help(FILE *out, enum config_section role);
+/*
+ * `mpconvd ROLE --help-keys`: one line per key of the role, "KEY<TAB>DEFAULT", the default as
+ * its help text states it ("-" when it states none), for scripts that check the man page and
+ * the example configurations against the daemon (tests/tree/check-docs.sh).
+ */
+void config_print_role_keys(FILE *out, enum config_section role);
+/* The default a help text states: its last "(default[:] VALUE" up to ',', ';' or ')'; a
+ * "; ROLE VALUE" in the same parenthesis overrides it for that role ("(default 10s; gateway
+ * 2s)"). "-" when there is none. Returns buf. Pure. */
+char *config_help_default(const char *help, enum config_section role, char *buf, size_t len);
 
 #endif

@@ -232,6 +232,11 @@ int converter_main(int argc, char **argv)
 	shared.argv = argv;
 	config_init(&config);
 	for (int i = 1; i < argc; i++) {
+		if (!strcmp(argv[i], "--help-keys")) {
+			config_print_role_keys(stdout, CONFIG_CONVERTER);
+			config_free(&config);
+			return 0;
+		}
 		if (!strcmp(argv[i], "--help") || !strcmp(argv[i], "-h")) {
 			cv_usage(stdout);
 			config_free(&config);

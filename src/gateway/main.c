@@ -411,6 +411,11 @@ int gateway_main(int argc, char **argv)
 	config_init(&gw->config);
 	gw->config.role = CONFIG_GATEWAY;
 	for (int i = 1; i < argc; i++) {
+		if (!strcmp(argv[i], "--help-keys")) {
+			config_print_role_keys(stdout, CONFIG_GATEWAY);
+			ret = 0;
+			goto out_config;
+		}
 		if (!strcmp(argv[i], "--help") || !strcmp(argv[i], "-h")) {
 			gw_usage(stdout);
 			ret = 0;
