@@ -239,8 +239,8 @@ const struct config_key config_keys[] = {
 	  .set = config_set_link,
 	  .list = true,
 	  .help = "access link, repeatable: NAME dev IF [addr A] [via GW] "
-		  "[role primary|secondary|backup] (default none, routing decides, no path "
-		  "management)" },
+		  "[role primary|secondary|backup|overflow] [rate R] [quota SIZE] (default none, "
+		  "routing decides, no path management)" },
 	{ .section = CONFIG_GATEWAY,
 	  .name = "path-manager",
 	  .arg = "PM",

@@ -27,6 +27,7 @@
 #include "loop.h"
 #include "metrics.h"
 #include "operator.h"
+#include "overflow.h"
 #include "paths.h"
 #include "pipe.h"
 #include "policy.h"
@@ -116,6 +117,7 @@ struct gateway {
 	bool links_on;
 	struct paths paths;
 	bool paths_on;
+	struct overflow overflow; /* overflow links and quotas (on when a link has either) */
 	char saved_path_manager[16]; /* restored at exit; empty = untouched */
 	char saved_blackhole_timeout[16]; /* net.mptcp.blackhole_timeout, the same way */
 	struct op_access ops; /* control socket, metrics and status page */

@@ -344,8 +344,10 @@ static int gw_start_links(struct gateway *gw)
 		return ret;
 	}
 	gw->links_on = true;
-	if (gc->path_manager != CONFIG_PM_USERSPACE)
+	if (gc->path_manager != CONFIG_PM_USERSPACE) {
+		overflow_start(&gw->overflow, &gw->loop, &gw->links, NULL); /* says it cannot */
 		return 0;
+	}
 	ret = gw_sysctl("/proc/sys/net/mptcp/path_manager", "userspace", gw->saved_path_manager,
 			sizeof(gw->saved_path_manager));
 	/* Found already set: most likely our own, left by a run that crashed. */
@@ -360,11 +362,13 @@ static int gw_start_links(struct gateway *gw)
 	if (ret < 0)
 		return ret;
 	gw->paths_on = true;
+	overflow_start(&gw->overflow, &gw->loop, &gw->links, &gw->paths);
 	return 0;
 }
 
 static void gw_stop_links(struct gateway *gw)
 {
+	overflow_stop(&gw->overflow);
 	if (gw->paths_on)
 		paths_stop(&gw->paths);
 	gw->paths_on = false;

@@ -115,6 +115,8 @@ static size_t gw_link_rows(struct gateway *gw, struct status_link *rows, size_t 
 			     : !l->carrier ? "no-carrier"
 			     : !l->alive   ? "dead"
 					   : "down";
+		if (l->usable && overflow_link_state(&gw->overflow, (int)i))
+			row->state = overflow_link_state(&gw->overflow, (int)i);
 		row->rx_bytes = gw_read_counter(l->conf.dev, "rx_bytes");
 		row->tx_bytes = gw_read_counter(l->conf.dev, "tx_bytes");
 		row->rtt_ms = l->probes_answered ? (double)l->rtt_ms : -1;

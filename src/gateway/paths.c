@@ -61,7 +61,8 @@ static void paths_fill(struct paths *paths, struct paths_conn *conn, bool restor
 		    paths->loop->now_ms < sub->retry_at_ms ||
 		    !links_local_addr(links, (int)i, family, &local))
 			continue;
-		backup = l->conf.role == LINK_BACKUP || (conn->backup & (1u << i));
+		backup = l->conf.role == LINK_BACKUP ||
+			 ((conn->backup | paths->backup_links) & (1u << i));
 		ret = pm_subflow_create(&paths->pm, conn->token, (uint8_t)(i + 1), &local,
 					(int)l->ifindex, &conn->remote, backup);
 		if (ret == 0) {
@@ -314,6 +315,32 @@ void paths_link_changed(struct paths *paths, int link, bool usable)
 			sub->up = false;
 		}
 	}
+}
+
+unsigned paths_set_link_backup(struct paths *paths, int link, bool backup)
+{
+	const struct link_state *l = &paths->links->link[link];
+	unsigned changed = 0;
+
+	if (backup)
+		paths->backup_links |= (uint8_t)(1u << link);
+	else
+		paths->backup_links &= (uint8_t) ~(1u << link);
+	for (unsigned b = 0; b < PATHS_BUCKETS; b++) {
+		for (struct paths_conn *c = paths->buckets[b]; c; c = c->hnext) {
+			struct paths_subflow *sub = &c->sub[link];
+			/* what the link's role or the connection's rule asks for stays */
+			bool want = backup || l->conf.role == LINK_BACKUP || (c->backup & (1u << link));
+
+			/* the initial subflow is the connection's own: never demoted */
+			if (!sub->up || link == c->initial_link)
+				continue;
+			if (pm_subflow_set_backup(&paths->pm, c->token, &sub->local, &sub->remote,
+						  want) == 0)
+				changed++;
+		}
+	}
+	return changed;
 }
 
 unsigned paths_subflows(const struct paths_conn *conn)

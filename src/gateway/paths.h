@@ -53,6 +53,7 @@ struct paths {
 	struct paths_conn *buckets[PATHS_BUCKETS];
 	unsigned long conns;
 	uint32_t early[PATHS_EARLY_TOKENS]; /* ESTABLISHED seen before the tracking began */
+	uint8_t backup_links; /* links whose subflows are backup now (overflow.c), bit i = link i */
 	unsigned early_next;
 	struct paths_stats stats;
 };
@@ -74,6 +75,9 @@ void paths_set_policy(struct paths *paths, struct paths_conn *conn, uint8_t allo
 void paths_forget(struct paths *paths, struct paths_conn *conn);
 /* Links changed: close subflows on a dead link, add them back on a live one. */
 void paths_link_changed(struct paths *paths, int link, bool usable);
+/* Link's subflows become backup (or stop being so) on every connection, and new ones start
+ * that way: MP_PRIO through the path manager. Returns how many subflows were changed. */
+unsigned paths_set_link_backup(struct paths *paths, int link, bool backup);
 /* Subflows up on the connection, the initial one included. */
 unsigned paths_subflows(const struct paths_conn *conn);
 

@@ -1527,8 +1527,8 @@ static void gateway_errors_quote_the_value_and_require_a_converter(void **state)
 		{ "listen", "10.0.0.1", "unknown key 'listen'" },
 		{ "link", "dsl via 192.0.2.1", "link: missing 'dev IFNAME' in 'dsl via 192.0.2.1'" },
 		{ "link", "dsl dev wan0 role lead",
-		  "link: role is primary, secondary or backup, not 'lead' in 'dsl dev wan0 role "
-		  "lead'" },
+		  "link: role is primary, secondary, backup or overflow, not 'lead' in 'dsl dev wan0 "
+		  "role lead'" },
 		{ "path-manager", "bpf", "path-manager: not one of userspace|kernel: 'bpf'" },
 		{ "probe-target", "nowhere", "probe-target: not an address: 'nowhere'" },
 	};
