@@ -98,6 +98,7 @@ void cv_close(struct cv_session *s, const char *reason)
 	if (s->error_code >= 0 && s->error_code < 98 && !s->probe)
 		atomic_fetch_add(&shared->stats.errors[s->error_code], 1);
 
+	cv_resolve_cancel(s);
 	if (s->join_held)
 		onpath_joins_release(&shared->joins, s->base.dest.port, w->loop.now_ms);
 	if (s->counted_idle) {

@@ -266,6 +266,13 @@ int converter_main(int argc, char **argv)
 		log_warnx("on-path join table");
 		goto cleanup;
 	}
+	ret = cv_resolver_start(&shared.resolver);
+	if (ret < 0) {
+		log_warnc(ret, "the resolver thread");
+		ret = 1;
+		goto cleanup;
+	}
+	ret = 1;
 	metrics_histogram_init(&shared.stats.setup, setup_bounds,
 			       sizeof(setup_bounds) / sizeof(setup_bounds[0]), 1e6);
 	atomic_init(&shared.sessions, 0);
@@ -372,6 +379,7 @@ stop_workers:
 cleanup:
 	cv_control_destroy(&control);
 	loop_destroy(&control.loop);
+	cv_resolver_stop(&shared.resolver); /* before the workers its answers go to */
 	for (unsigned i = 0; i < started; i++)
 		cv_worker_destroy(&workers[i]);
 	free(workers);

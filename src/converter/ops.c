@@ -360,6 +360,14 @@ static int cv_http_metrics(void *ctx, struct reply *r)
 		l[0] = (struct metrics_label){ "reason", cv_dest_verdict_names[i] };
 		metrics_sample(&w, l, 1, cv_load(&st->dest_refused[i]));
 	}
+	metrics_family(&w, "mpconv_socks_name_lookups_total", METRICS_COUNTER,
+		       "SOCKS host names (ATYP 3) looked up, by outcome (cached: from the cache).");
+	for (int i = 0; i < CV_NAME_COUNT; i++) {
+		static const char *const results[CV_NAME_COUNT] = { "resolved", "cached", "failed" };
+
+		l[0] = (struct metrics_label){ "result", results[i] };
+		metrics_sample(&w, l, 1, cv_load(&st->names[i]));
+	}
 	metrics_family(&w, "mpconv_sessions_idle", METRICS_GAUGE,
 		       "Connections waiting for their message now (limit: max-idle).");
 	metrics_sample(&w, NULL, 0, atomic_load(&c->shared->idle));

@@ -116,6 +116,7 @@ static bool cv_read_socks(struct cv_session *s)
 {
 	struct cv_worker *w = s->worker;
 	int fd = s->base.relay.io[RELAY_A].fd;
+	char name[SOCKS_NAME_MAX + 1];
 	enum socks_reply refuse;
 	uint8_t method[2];
 	bool no_auth;
@@ -170,6 +171,18 @@ static bool cv_read_socks(struct cv_session *s)
 	}
 	cv_not_idle(s);
 	s->has_dest = refuse == SOCKS_OK;
+	if (refuse == SOCKS_ADDRESS_UNSUPPORTED && socks_request_name(w->scratch, (size_t)len, name)) {
+		/* a host name: resolved off the loop, then the same way as an address */
+		if (!cv_take_active(s))
+			return false;
+		if (cv_resolve(s, name, s->base.dest.port) < 0) {
+			cv_fail_code(s, CONV_ERR_RESOURCE_EXCEEDED, "out of memory for a name lookup");
+			return false;
+		}
+		s->state = CV_CONNECTING; /* connect-timeout covers the lookup too */
+		cv_arm(s, s->cfg->config.converter.common.connect_timeout_ms);
+		return false;
+	}
 	if (refuse != SOCKS_OK) {
 		struct conv_parse_error perr = { .code = CONV_ERR_UNSUPPORTED_MESSAGE };
 
@@ -180,6 +193,24 @@ static bool cv_read_socks(struct cv_session *s)
 	if (cv_take_active(s))
 		cv_connect_dest(s, NULL);
 	return false;
+}
+
+void cv_resolved(struct cv_session *s, int err, const struct addr_port *addr, const char *name)
+{
+	char where[ADDR_STRLEN];
+
+	if (err) {
+		struct conv_parse_error perr = { .code = CONV_ERR_DESTINATION_UNREACHABLE };
+
+		log_debug("SOCKS: %s: %s", name, err == ENOENT ? "no such name" : strerror(err));
+		s->socks_refusal = SOCKS_HOST_UNREACHABLE;
+		cv_fail(s, &perr, err == ENOENT ? "host name not found" : "host name lookup failed");
+		return;
+	}
+	log_debug("SOCKS: %s is %s", name, addr_format(addr, false, where));
+	s->base.dest = *addr;
+	s->has_dest = true;
+	cv_connect_dest(s, NULL); /* the destination policy judges the address it resolved to */
 }
 
 /* On-path mode: the TPROXY'd connection's own address is where the client was going. */

@@ -206,6 +206,32 @@ static void cv_answer_inbox(struct cv_worker *w)
 	}
 }
 
+/* The resolver's answers that arrived: each goes on to its session, if it still lives. */
+static void cv_resolve_deliver(struct cv_worker *w)
+{
+	struct cv_lookup *l;
+
+	pthread_mutex_lock(&w->inbox_lock);
+	l = w->resolved;
+	w->resolved = NULL;
+	pthread_mutex_unlock(&w->inbox_lock);
+	while (l) {
+		struct cv_lookup *next = l->next;
+		struct cv_session *s = l->session;
+
+		if (s) {
+			s->lookup = NULL;
+			if (l->fresh)
+				atomic_fetch_add(&w->shared->stats.names[l->err ? CV_NAME_FAILED
+										: CV_NAME_RESOLVED],
+						 1);
+			cv_resolved(s, l->err, &l->addr, l->name);
+		}
+		free(l);
+		l = next;
+	}
+}
+
 static void cv_on_wakeup(struct loop_io *io, uint32_t events)
 {
 	struct cv_worker *w = container_of(io, struct cv_worker, wakeup);
@@ -214,6 +240,7 @@ static void cv_on_wakeup(struct loop_io *io, uint32_t events)
 	while (read(io->fd, &value, sizeof(value)) > 0)
 		;
 	cv_answer_inbox(w);
+	cv_resolve_deliver(w);
 	if (atomic_load(&w->shared->draining) && !w->draining)
 		cv_start_drain(w);
 }
@@ -229,6 +256,7 @@ void cv_worker_destroy(struct cv_worker *w)
 	w->wakeup.fd = -1;
 	pipe_pool_destroy(&w->pipes);
 	loop_destroy(&w->loop);
+	cv_resolve_drop(w);
 	pthread_mutex_destroy(&w->inbox_lock);
 }
 
