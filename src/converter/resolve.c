@@ -13,6 +13,7 @@
 
 #include <errno.h>
 #include <netdb.h>
+#include <signal.h>
 #include <stdint.h>
 #include <stdlib.h>
 #include <string.h>
@@ -114,12 +115,18 @@ static void *cv_resolver_thread(void *arg)
 
 int cv_resolver_start(struct cv_resolver *r)
 {
+	sigset_t all, saved;
 	int ret;
 
 	memset(r, 0, sizeof(*r));
 	pthread_mutex_init(&r->lock, NULL);
 	pthread_cond_init(&r->cond, NULL);
+	/* Signals are the main thread's (its signalfd): the thread starts with all blocked, or a
+	 * SIGTERM delivered to it would end the process without the drain. */
+	sigfillset(&all);
+	pthread_sigmask(SIG_SETMASK, &all, &saved);
 	ret = pthread_create(&r->thread, NULL, cv_resolver_thread, r);
+	pthread_sigmask(SIG_SETMASK, &saved, NULL);
 	if (ret) {
 		pthread_cond_destroy(&r->cond);
 		pthread_mutex_destroy(&r->lock);
