@@ -172,6 +172,13 @@ int cv_resolve(struct cv_session *s, const char *name, uint16_t port)
 	l->addr.port = port;
 	snprintf(l->name, sizeof(l->name), "%s", name);
 	s->lookup = l;
+	if (!r->started) {
+		/* no resolver (a harness that runs sessions alone): no name resolves */
+		l->err = EHOSTUNREACH;
+		l->fresh = true;
+		cv_resolve_deliver_to(l);
+		return 0;
+	}
 	pthread_mutex_lock(&r->lock);
 	if (cv_resolve_cached(r, l, cv_resolve_clock_ms())) {
 		pthread_mutex_unlock(&r->lock);
