@@ -15,7 +15,7 @@ MPCONVD=${MPCONVD:-$MPCONV_BUILD/src/mpconvd}
 [ -x "$MPCONVD" ] || skip_all "mpconvd not built in $MPCONV_BUILD"
 command -v curl >/dev/null || skip_all "curl missing"
 
-plan 6
+plan 7
 
 topo_single A:delay=2 B:delay=4 || bail "topology"
 T=$BED_TMP
@@ -56,3 +56,5 @@ get loop.test && rc=0 || rc=$?
 diag "$(cat "$T/curl.err")"
 check "a name resolving to loopback: refused by the destination policy (reply 2, curl exit $rc)" \
 	eval '[ $rc -ne 0 ] && grep -q "(2)" "$T/curl.err" && [ "$(metric "mpconv_destinations_refused_total{role=\"converter\",reason=\"special-address\"}")" = 1 ]'
+# a lookup's thread and its queue end with the daemon (an ASan build checks for leaks here)
+if bed_stop converter; then ok "converter exits 0 on SIGTERM"; else not_ok "converter exits 0 on SIGTERM"; fi

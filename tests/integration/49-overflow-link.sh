@@ -16,7 +16,7 @@ require_gateway
 CTL=$MPCONV_BUILD/tools/mpconvctl
 [ -x "$CTL" ] || skip_all "mpconvctl not built in $MPCONV_BUILD"
 
-plan 8
+plan 9
 
 BED_SRC_ROUTES=0
 topo_hybrid A:rate=10mbit,delay=5 B:rate=20mbit,delay=10 || bail "topology"
@@ -71,7 +71,7 @@ b4=$(b_rx)
 diag "paced again: $(cat "$T/dl"); B rx $((b4 - b3)); links: $(cat "$T/links.json")"
 check "the next download below A's rate leaves B alone (under 200 kB), links says standby" \
 	eval 'grep -q "^got=2000000$" "$T/dl" && [ $((b4 - b3)) -lt 200000 ] && [ "$(opened)" = 1 ] && grep -q "\"name\":\"b\",\"state\":\"standby\"" "$T/links.json"'
-bed_stop gateway
+if bed_stop gateway; then ok "the gateway exits 0 on SIGTERM"; else not_ok "the gateway exits 0 on SIGTERM"; fi
 
 # 4. a metered secondary link with a quota
 start_gateway --name metered --link "a dev wanA via 10.10.1.2 role primary" \
