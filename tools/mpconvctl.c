@@ -47,6 +47,7 @@ static const struct subcommand subcommands[] = {
 	{ "links", daemon_command, "gateway: each link's state, probe RTT and loss, bytes" },
 	{ "probe", daemon_command, "gateway: test the converter over each link" },
 	{ "reload", daemon_command, "re-read the configuration file (as SIGHUP)" },
+	{ "reset-quota", daemon_command, "gateway: start the links' quota periods again" },
 	{ "version", show_version, "print the version" },
 	{ "help", show_help, "show this help" },
 };

@@ -452,6 +452,15 @@ static const struct http_route gw_routes[] = {
 	{ "/", WEBUI_TYPE, webui_page },
 };
 
+static int gw_ctl_reset_quota(void *ctx, struct reply *r, const struct ctl_request *req)
+{
+	struct gateway *gw = ctx;
+
+	overflow_reset_quota(&gw->overflow);
+	reply_puts(r, req->json ? "{\"quota_reset\":true}\n" : "quota periods started again\n");
+	return 0;
+}
+
 static int gw_read_links(void *ctx, struct status_link *rows, size_t max)
 {
 	return (int)gw_link_rows(ctx, rows, max);
@@ -469,6 +478,7 @@ int gw_control_start(struct gateway *gw)
 		.links = gw_ctl_links,
 		.probe = gw_ctl_probe,
 		.reload = gw_ctl_reload,
+		.reset_quota = gw_ctl_reset_quota,
 	};
 
 	return op_start(&gw->ops, &gw->loop, &gw->config.gateway.common.control, &provider, gw_routes,

@@ -19,7 +19,7 @@
  * connection (MP_PRIO through the path manager), and set again once the whole demand fell
  * below OVERFLOW_CLOSE_PCT % of the primaries' capacity for OVERFLOW_CLOSE_MS (hysteresis).
  * A link with a quota counts its bytes (rx + tx) and becomes backup-only when they reach it,
- * until the month changes (UTC) or overflow_reset_quota.
+ * until the month changes (UTC) or overflow_reset_quota (`mpconvctl reset-quota`).
  */
 #define OVERFLOW_TICK_MS   250
 #define OVERFLOW_WINDOW	   4 /* ticks in a rate: one second */

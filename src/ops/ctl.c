@@ -90,6 +90,7 @@ static const struct ctl_command ctl_commands[] = {
 	  "not a gateway" },
 	{ "probe", "test the converter over each link", "not a gateway" },
 	{ "reload", "re-read the configuration (as SIGHUP)", "not offered" },
+	{ "reset-quota", "start the links' quota periods again", "not a gateway" },
 	{ "help", "list the commands", NULL },
 };
 
@@ -105,6 +106,8 @@ static ctl_callback *ctl_find(const struct ctl_provider *p, const char *name)
 		return p->probe;
 	if (!strcmp(name, "reload"))
 		return p->reload;
+	if (!strcmp(name, "reset-quota"))
+		return p->reset_quota;
 	return NULL;
 }
 

@@ -54,6 +54,8 @@ struct ctl_provider {
 	int (*probe)(void *ctx, struct reply *r, const struct ctl_request *req);
 	/* re-read the configuration, as SIGHUP does */
 	int (*reload)(void *ctx, struct reply *r, const struct ctl_request *req);
+	/* gateway: start every link's quota period again (the links leave backup-only) */
+	int (*reset_quota)(void *ctx, struct reply *r, const struct ctl_request *req);
 };
 
 struct ctl {

@@ -10,13 +10,14 @@
 # 2. one above it (unpaced) fills A, then B opens and carries megabytes;
 # 3. after an idle period B stands by again: the next paced download leaves it alone;
 # 4. a second gateway with link b a plain secondary with a 3M quota: a download uses b until the
-#    quota is used up, then b carries nothing more (logged, `mpconvctl links` says quota-used).
+#    quota is used up, then b carries nothing more (logged, `mpconvctl links` says quota-used)
+#    until `mpconvctl reset-quota`.
 source "$(dirname "$0")/lib.sh"
 require_gateway
 CTL=$MPCONV_BUILD/tools/mpconvctl
 [ -x "$CTL" ] || skip_all "mpconvctl not built in $MPCONV_BUILD"
 
-plan 9
+plan 10
 
 BED_SRC_ROUTES=0
 topo_hybrid A:rate=10mbit,delay=5 B:rate=20mbit,delay=10 || bail "topology"
@@ -89,3 +90,7 @@ diag "quota: $(cat "$T/dl"); B rx in 2 s after: $((b6 - b5)); links: $(cat "$T/l
 check "then b carries (almost) nothing: under 100 kB in 2 s of the download" \
 	eval 'grep -q verified=1 "$T/dl" && [ $((b6 - b5)) -lt 100000 ]'
 check "mpconvctl links shows b as quota-used" grep -q '"name":"b","state":"quota-used"' "$T/links2.json"
+"$CTL" -s "$SOCK" reset-quota >/dev/null
+"$CTL" -s "$SOCK" links -j >"$T/links3.json"
+check "mpconvctl reset-quota: b is up again, said so" \
+	eval 'grep -q "\"name\":\"b\",\"state\":\"up\"" "$T/links3.json" && grep -q "link b: a new quota period: used again" "$T/metered.err"'
