@@ -190,6 +190,15 @@ static void cv_totals_json(struct cv_control *c, struct reply *r)
 			reply_printf(r, "%s\"%s\":%lu", n++ ? "," : "",
 				     conv_error_slug(cv_error_codes[i]), v);
 	}
+	/* how sessions ended, by the slugs of the logs' end= and the metrics' reason label */
+	reply_puts(r, "},\"ends\":{");
+	for (int i = 0, n = 0; i < SESSION_END_COUNT; i++) {
+		unsigned long v = cv_load(&st->ends[i]);
+
+		if (v)
+			reply_printf(r, "%s\"%s\":%lu", n++ ? "," : "",
+				     session_end_name((enum session_end)i), v);
+	}
 	reply_puts(r, "}");
 }
 

@@ -152,6 +152,18 @@ static void gw_totals_json(struct gateway *gw, struct reply *r)
 		     st->pool_misses, st->converter_errors, st->upstream_failures, st->fallbacks,
 		     st->mptcp_fallbacks, st->converter_switches, st->refusal_retries,
 		     st->establish_retries, st->host_limited);
+	/* the slugs of the logs' end= and code= and the metrics' labels */
+	reply_puts(r, ",\"ends\":{");
+	for (int i = 0, n = 0; i < SESSION_END_COUNT; i++)
+		if (st->ends[i])
+			reply_printf(r, "%s\"%s\":%lu", n++ ? "," : "",
+				     session_end_name((enum session_end)i), st->ends[i]);
+	reply_puts(r, "},\"errors_received\":{");
+	for (int c = 0, n = 0; c < 256; c++)
+		if (st->errors_received[c])
+			reply_printf(r, "%s\"%s\":%lu", n++ ? "," : "", gw_error_slug(gw, c),
+				     st->errors_received[c]);
+	reply_puts(r, "}");
 }
 
 static void gw_identity_json(struct gateway *gw, struct reply *r)

@@ -68,7 +68,7 @@ echo hello | convert "$CV_ADDR4:5124" "$SRV_ADDR4:7000" >"$T/out"
 check "echo through the converter" test "$(cat "$T/out")" = "$(printf 'hello\nEND')"
 wait_for 5 eval 'ctl status -j >"$T/status1.json" && json_check "$T/status1.json" "d[\"sessions_total\"] >= 1"'
 check "status -j counts the ended session, relayed, with bytes both ways" \
-	json_check "$T/status1.json" 'd["sessions_total"] == 1 and d["sessions_relayed"] == 1 and d["bytes_up"] == 6 and d["bytes_down"] == 10 and d["client_mptcp"] == 1'
+	json_check "$T/status1.json" 'd["sessions_total"] == 1 and d["sessions_relayed"] == 1 and d["bytes_up"] == 6 and d["bytes_down"] == 10 and d["client_mptcp"] == 1 and d["ends"] == {"closed": 1}'
 n "$NS_CV" curl -sf http://127.0.0.1:9124/metrics >"$T/scrape1.txt"
 check "first scrape of /metrics" grep -q '^mpconv_sessions_total{role="converter"} 1$' "$T/scrape1.txt"
 

@@ -76,8 +76,8 @@ check "probe: a ok, b not" json_check "$T/p2.json" \
 link_up B
 
 ctl status -j >"$T/st.json"
-check "status -j: totals (2 sessions: 1 bonded, 1 blocked), the converter usable" json_check "$T/st.json" \
-	'd["role"] == "gateway" and d["sessions_total"] == 2 and d["bonded"] == 1 and d["blocked"] == 1 and d["converters"][0]["usable"]'
+check "status -j: totals (2 sessions: 1 bonded, 1 blocked, ends by slug), the converter usable" json_check "$T/st.json" \
+	'd["role"] == "gateway" and d["sessions_total"] == 2 and d["bonded"] == 1 and d["blocked"] == 1 and d["converters"][0]["usable"] and d["ends"] == {"closed": 1, "blocked": 1}'
 check "reload over the socket" bash -c "'$CTL' -s '$SOCK' reload | grep -q 'reloaded'"
 
 n "$NS_GW" curl -sf http://127.0.0.1:9124/metrics >"$T/scrape3.txt"
