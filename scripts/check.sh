@@ -91,8 +91,9 @@ export CMOCKA_MESSAGE_OUTPUT=TAP
 for suite in $SUITES; do
 	case $suite in
 	tree)
-		echo "== tree (layers, no circles, file sizes, explicit module list)"
+		echo "== tree (layers, no circles, file sizes, explicit module list; docs agree with --help)"
 		run_tap tree check-tree bash tests/tree/check-tree.sh
+		run_tap tree check-docs python3 tests/tree/check-docs.py build/gcc/src/mpconvd
 		;;
 	unit)
 		echo "== unit (cmocka; gcc build, then ASan+UBSan build)"

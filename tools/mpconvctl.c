@@ -51,6 +51,7 @@ static const struct subcommand subcommands[] = {
 	{ "reload", daemon_command, "re-read the configuration file (as SIGHUP)" },
 	{ "doctor", run_doctor, "check this host for what keeps mpconv from bonding (no daemon needed)" },
 	{ "inbound", daemon_command, "published services, reverse connections, inbound sessions" },
+	{ "reset-quota", daemon_command, "gateway: start the links' quota periods again" },
 	{ "version", show_version, "print the version" },
 	{ "help", show_help, "show this help" },
 };

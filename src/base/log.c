@@ -96,6 +96,11 @@ void log_warnx(const char *fmt, ...)
 	LOG_BODY(LOG_LEVEL_WARN, 0);
 }
 
+void log_errx(const char *fmt, ...)
+{
+	LOG_BODY(LOG_LEVEL_ERR, 0);
+}
+
 void log_info(const char *fmt, ...)
 {
 	LOG_BODY(LOG_LEVEL_INFO, 0);

@@ -20,6 +20,8 @@ bool log_enabled(enum log_level level);
 void log_warn(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
 void log_warnc(int err, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
 void log_warnx(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
+/* "error:": what stops the daemon (a fatal configuration error); the caller then exits. */
+void log_errx(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
 void log_info(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
 void log_debug(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
 /* Only for start-up: prints and exits 1. Never on input a peer can send. */

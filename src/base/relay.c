@@ -103,8 +103,29 @@ static void relay_finish(struct relay *relay)
  * *data and *len and counting into dir->bytes. STEP_* as above. Shared by the caller's prefix
  * and the copy path's buffer.
  */
+void relay_meter_add(struct relay_meter *m, enum relay_side from, uint64_t n)
+{
+	uint64_t v = atomic_load_explicit(&m->bytes[from], memory_order_relaxed);
+
+	atomic_store_explicit(&m->bytes[from], v + n, memory_order_relaxed);
+}
+
+uint64_t relay_meter_read(const struct relay_meter *m, enum relay_side from)
+{
+	return atomic_load_explicit(&m->bytes[from], memory_order_relaxed);
+}
+
+/* n more bytes of dir delivered: its own count, and the live meter unless they are the
+ * caller's prefix (the caller's own bytes, not relayed ones). */
+static void relay_count(struct relay *relay, struct relay_dir *dir, uint64_t n, bool metered)
+{
+	dir->bytes += n;
+	if (metered && relay->params.meter)
+		relay_meter_add(relay->params.meter, (enum relay_side)(dir - relay->dir), n);
+}
+
 static int relay_send_bytes(struct relay *relay, struct relay_dir *dir, enum relay_side to,
-			    const uint8_t **data, size_t *len)
+			    const uint8_t **data, size_t *len, bool metered)
 {
 	int step = STEP_IDLE;
 
@@ -121,7 +142,7 @@ static int relay_send_bytes(struct relay *relay, struct relay_dir *dir, enum rel
 		}
 		*data += n;
 		*len -= (size_t)n;
-		dir->bytes += (uint64_t)n;
+		relay_count(relay, dir, (uint64_t)n, metered);
 		step = STEP_PROGRESS;
 	}
 	return step;
@@ -130,7 +151,7 @@ static int relay_send_bytes(struct relay *relay, struct relay_dir *dir, enum rel
 /* Sends the caller's prefix toward `to`. STEP_* as above. */
 static int relay_flush_prefix(struct relay *relay, struct relay_dir *dir, enum relay_side to)
 {
-	return relay_send_bytes(relay, dir, to, &dir->prefix, &dir->prefix_len);
+	return relay_send_bytes(relay, dir, to, &dir->prefix, &dir->prefix_len, false);
 }
 
 /* Splices the pipe out to `to` until it is empty or `to` is full. A refusal switches to copy. */
@@ -144,7 +165,7 @@ static int relay_drain_pipe(struct relay *relay, struct relay_dir *dir, enum rel
 
 		if (n > 0) {
 			dir->in_pipe -= (size_t)n;
-			dir->bytes += (uint64_t)n;
+			relay_count(relay, dir, (uint64_t)n, true);
 			step = STEP_PROGRESS;
 			continue;
 		}
@@ -220,7 +241,7 @@ static int relay_fill_scratch(struct relay *relay, struct relay_dir *dir, enum r
 	len = (size_t)n;
 	if ((size_t)n == want)
 		dir->splicing = true;
-	ret = relay_send_bytes(relay, dir, to, &data, &len);
+	ret = relay_send_bytes(relay, dir, to, &data, &len, true);
 	if (ret < 0 || len == 0)
 		return ret < 0 ? ret : STEP_PROGRESS;
 	if (dir->pipe[0] == -1) {
@@ -296,7 +317,7 @@ static int relay_fill_pipe(struct relay *relay, struct relay_dir *dir, enum rela
 static int relay_drain_buffer(struct relay *relay, struct relay_dir *dir, enum relay_side to)
 {
 	const uint8_t *data = dir->buf + dir->buf_off;
-	int step = relay_send_bytes(relay, dir, to, &data, &dir->buf_len);
+	int step = relay_send_bytes(relay, dir, to, &data, &dir->buf_len, true);
 
 	dir->buf_off = dir->buf_len ? (size_t)(data - dir->buf) : 0;
 	return step;

@@ -5,6 +5,7 @@
 #include "loop.h"
 #include "pipe.h"
 
+#include <stdatomic.h>
 #include <stdbool.h>
 #include <stdint.h>
 
@@ -52,7 +53,23 @@ enum relay_end {
 
 #define RELAY_EPOLL_EVENTS (EPOLLIN | EPOLLOUT | EPOLLRDHUP | EPOLLET)
 
+/*
+ * Live byte counters a relay adds to as it delivers (the caller's prefix not included), so that
+ * totals move during a long transfer. One writer only (the thread of the relays using it: a
+ * worker's meter), read from any thread: relaxed load and store, no locked add on the hot path.
+ * bytes[RELAY_A]: A -> B, bytes[RELAY_B]: B -> A.
+ */
+struct relay_meter {
+	_Atomic uint64_t bytes[2];
+};
+
+/* Adds n to one direction of a meter (its single writer only). */
+void relay_meter_add(struct relay_meter *m, enum relay_side from, uint64_t n);
+/* Reads one direction, from any thread. */
+uint64_t relay_meter_read(const struct relay_meter *m, enum relay_side from);
+
 struct relay_params {
+	struct relay_meter *meter; /* NULL = none; outlives the relay */
 	uint64_t idle_timeout_ms; /* 0 = none */
 	bool use_splice;	  /* false forces the copy path (tests, benchmarks) */
 	size_t copy_buffer_size;  /* per direction, copy path only; 0 = 64 KiB */

@@ -60,6 +60,9 @@ const char *session_end_name(enum session_end end)
 		[SESSION_END_REFUSED] = "refused",
 		[SESSION_END_INFO] = "info",
 		[SESSION_END_NOT_RELAYED] = "not_relayed",
+		[SESSION_END_BLOCKED] = "blocked",
+		[SESSION_END_PROBE] = "probe",
+		[SESSION_END_UNUSED] = "unused",
 	};
 
 	return end < SESSION_END_COUNT ? names[end] : "?";

@@ -29,6 +29,9 @@ enum session_end {
 	SESSION_END_REFUSED,	       /* refused before the relay (an Error TLV, a block rule...) */
 	SESSION_END_INFO,	       /* the converter answered an Info request */
 	SESSION_END_NOT_RELAYED,       /* ended before the relay for any other reason */
+	SESSION_END_BLOCKED,	       /* a block rule refused it (gateway) */
+	SESSION_END_PROBE,	       /* a link probe answered (converter: a bare Convert header) */
+	SESSION_END_UNUSED,	       /* closed before its first byte: a pooled connection retired */
 	SESSION_END_COUNT
 };
 

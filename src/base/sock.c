@@ -375,6 +375,32 @@ int sock_subflows_info(int fd, struct sock_subflow *out, size_t max)
 	return (int)full.num_subflows;
 }
 
+int sock_subflows_used(int fd)
+{
+	struct sock_subflow sf[SOCK_SUBFLOWS_MAX];
+	int n = sock_subflows_info(fd, sf, SOCK_SUBFLOWS_MAX), used;
+
+	if (n <= 0)
+		return n < 0 ? n : 1;
+	used = n;
+	for (int i = 0; i < n && i < SOCK_SUBFLOWS_MAX; i++)
+		if ((int)sf[i].id > used)
+			used = (int)sf[i].id;
+	return used;
+}
+
+uint32_t sock_rtt_us(int fd)
+{
+	struct sock_subflow sf[SOCK_SUBFLOWS_MAX];
+	int n = sock_subflows_info(fd, sf, SOCK_SUBFLOWS_MAX);
+	uint32_t best = 0;
+
+	for (int i = 0; i < n && i < SOCK_SUBFLOWS_MAX; i++)
+		if (sf[i].rtt_us && (!best || sf[i].rtt_us < best))
+			best = sf[i].rtt_us;
+	return best;
+}
+
 int sock_icmp_error(int fd, uint8_t *type, uint8_t *code)
 {
 	char control[512];

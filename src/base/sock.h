@@ -117,6 +117,13 @@ struct sock_subflow {
  * subflows (possibly more than max), or -errno.
  */
 int sock_subflows_info(int fd, struct sock_subflow *out, size_t max);
+/* The subflows an MPTCP connection opened over its life so far: the kernel numbers each new
+ * subflow of a connection one higher (from 1, never reused), so the highest id alive, and at
+ * least the number alive now. 1 for plain TCP, -errno. */
+int sock_subflows_used(int fd);
+/* A connection's smoothed RTT in µs from TCP_INFO (plain TCP) or its subflows' (MPTCP: the
+ * lowest); 0 when unknown. */
+uint32_t sock_rtt_us(int fd);
 
 /* Reads one queued ICMP error (IP_RECVERR / IPV6_RECVERR must be on): 0 with type and code,
  * -EAGAIN if none is queued. */

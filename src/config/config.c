@@ -245,6 +245,9 @@ int config_parse_ini(struct config *cfg, const char *text, size_t len, const cha
 			config_fail(err, "%s:%u: %s", origin, lineno, why);
 			return ret;
 		}
+		/* rules are parsed once the links are known (config_finish): keep their line */
+		if (section == CONFIG_GATEWAY && !strcmp(key, "rule") && cfg->gateway.rules_len)
+			cfg->gateway.rule_lines[cfg->gateway.rules_len - 1] = lineno;
 	}
 	return 0;
 }
@@ -410,13 +413,39 @@ static int config_finish_allow(const struct config_converter *conv, char err[CON
 	return 0;
 }
 
+/* Every rule parses against the declared links, or the error names its file and line (or
+ * --rule on the command line), like any other key's. */
+static int config_check_rules(const struct config *cfg, char err[CONFIG_ERR_LEN])
+{
+	const struct config_gateway *gc = &cfg->gateway;
+	const char *link_names[LINKS_MAX];
+	char why[POL_ERR_LEN];
+
+	for (size_t i = 0; i < gc->links_len; i++)
+		link_names[i] = gc->links[i].name;
+	for (size_t i = 0; i < gc->rules_len; i++) {
+		struct pol_rule rule;
+
+		if (pol_parse_rule(gc->rules[i], link_names, gc->links_len, &rule, why) == 0)
+			continue;
+		if (gc->rule_lines[i] && cfg->path)
+			config_fail(err, "%s:%u: %s", cfg->path, gc->rule_lines[i], why);
+		else
+			config_fail(err, "%s", why); /* "rule: ...", as given with --rule */
+		return -EINVAL;
+	}
+	return 0;
+}
+
 int config_finish(struct config *cfg, char err[CONFIG_ERR_LEN])
 {
 	struct config_converter *conv = &cfg->converter;
 	int ret;
 
-	if (cfg->role == CONFIG_GATEWAY)
-		return config_finish_gateway(&cfg->gateway, err);
+	if (cfg->role == CONFIG_GATEWAY) {
+		ret = config_check_rules(cfg, err);
+		return ret ? ret : config_finish_gateway(&cfg->gateway, err);
+	}
 
 	ret = config_finish_allow(conv, err);
 	if (ret < 0)
@@ -475,4 +504,59 @@ void config_print_role_help(FILE *out, enum config_section role)
 		fprintf(out, "  --%-26s %s\n", spelled, key->help);
 	}
 	fprintf(out, "durations take ms, s, m or h (60s); sizes take k or m (4m = 4 MiB)\n");
+}
+
+/* Copies the value starting at p (up to ',', ';', ')' or the end) into buf. */
+static void config_help_value(const char *p, char *buf, size_t len)
+{
+	size_t n = strcspn(p, ",;)");
+
+	while (n > 0 && p[n - 1] == ' ')
+		n--;
+	snprintf(buf, len, "%.*s", (int)n, p);
+}
+
+char *config_help_default(const char *help, enum config_section role, char *buf, size_t len)
+{
+	const char *role_name = role == CONFIG_GATEWAY ? "gateway" : "converter";
+	const char *p = NULL, *end;
+	size_t rl = strlen(role_name);
+
+	for (const char *q = strstr(help, "(default"); q; q = strstr(q + 1, "(default"))
+		p = q;
+	snprintf(buf, len, "-");
+	if (!p)
+		return buf;
+	p += strlen("(default");
+	if (*p == ':')
+		p++;
+	while (*p == ' ')
+		p++;
+	config_help_value(p, buf, len);
+	end = strchr(p, ')');
+	for (const char *q = strchr(p, ';'); q && (!end || q < end); q = strchr(q + 1, ';')) {
+		const char *w = q + 1;
+
+		while (*w == ' ')
+			w++;
+		if (!strncmp(w, role_name, rl) && w[rl] == ' ')
+			config_help_value(w + rl + 1, buf, len);
+	}
+	return buf;
+}
+
+void config_print_role_keys(FILE *out, enum config_section role)
+{
+	for (size_t i = 0; i < config_keys_len; i++) {
+		const struct config_key *key = &config_keys[i];
+		char def[64];
+
+		if (!key->common && key->section != role)
+			continue;
+		config_help_default(key->help, role, def, sizeof(def));
+		if (!strcmp(def, "/run/mpconv/<role>.sock")) /* the one default spelled per role */
+			snprintf(def, sizeof(def), "/run/mpconv/%s.sock",
+				 role == CONFIG_GATEWAY ? "gateway" : "converter");
+		fprintf(out, "%s\t%s\n", key->name, def);
+	}
 }

@@ -173,6 +173,7 @@ struct config_gateway {
 	uint32_t pool_min, pool_max; /* per worker; default 2 and 32 */
 	uint32_t pool_max_idle_ms;   /* recycle before the converter's convert-wait; default 30 s */
 	char *rules[CONFIG_MAX_RULES]; /* owned policy rule texts, parsed by the gateway */
+	unsigned rule_lines[CONFIG_MAX_RULES]; /* its line in the file; 0 = the command line */
 	size_t rules_len;
 	struct link_conf links[LINKS_MAX]; /* access links; none = routing decides everything */
 	size_t links_len;
@@ -244,5 +245,15 @@ int config_finish(struct config *cfg, char err[CONFIG_ERR_LEN]);
 /* Usage text for every key of the converter, or of one role, for --help. */
 void config_print_help(FILE *out);
 void config_print_role_help(FILE *out, enum config_section role);
+/*
+ * `mpconvd ROLE --help-keys`: one line per key of the role, "KEY<TAB>DEFAULT", the default as
+ * its help text states it ("-" when it states none), for scripts that check the man page and
+ * the example configurations against the daemon (tests/tree/check-docs.sh).
+ */
+void config_print_role_keys(FILE *out, enum config_section role);
+/* The default a help text states: its last "(default[:] VALUE" up to ',', ';' or ')'; a
+ * "; ROLE VALUE" in the same parenthesis overrides it for that role ("(default 10s; gateway
+ * 2s)"). "-" when there is none. Returns buf. Pure. */
+char *config_help_default(const char *help, enum config_section role, char *buf, size_t len);
 
 #endif

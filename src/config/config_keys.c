@@ -68,7 +68,7 @@ const struct config_key config_keys[] = {
 	  .offset = FIELD(deny_destinations),
 	  .list = true,
 	  .help = "destination prefix refused on top of the special addresses "
-		  "(loopback, multicast, ...); repeatable" },
+		  "(loopback, multicast, ...); repeatable (default none)" },
 	{ .name = "tfo",
 	  .set = config_set_bool,
 	  .offset = FIELD(tfo),
@@ -118,7 +118,7 @@ const struct config_key config_keys[] = {
 	  .offset = FIELD(client_prefix6),
 	  .min = 32,
 	  .max = 128,
-	  .help = "IPv6 clients are counted per /N for the per-client limits (default 64: one "
+	  .help = "IPv6 clients are counted per /N for the per-client limits (default 64, one "
 		  "household or phone); IPv4 clients per address" },
 	{ .name = "max-sessions-per-client",
 	  .arg = "N",
@@ -176,14 +176,16 @@ const struct config_key config_keys[] = {
 	  .arg = "IFACE",
 	  .set = config_set_lan,
 	  .list = true,
-	  .help = "interface whose TCP is intercepted; repeatable, wlan* style wildcards" },
+	  .help = "interface whose TCP is intercepted; repeatable, wlan* style wildcards; "
+		  "required while intercept is on (default none)" },
 	{ .section = CONFIG_GATEWAY,
 	  .name = "exclude",
 	  .arg = "PREFIX",
 	  .set = config_set_acl,
 	  .offset = GW(exclude),
 	  .list = true,
-	  .help = "destination never intercepted; repeatable (the converters never are)" },
+	  .help = "destination never intercepted; repeatable, the converters never are "
+		  "(default none)" },
 	{ .section = CONFIG_GATEWAY,
 	  .name = "port",
 	  .arg = "PORT",
@@ -198,7 +200,8 @@ const struct config_key config_keys[] = {
 	  .set = config_set_choice,
 	  .choices = "pool|tfo|plain",
 	  .offset = GW(mode),
-	  .help = "upstream: pool (pre-established, default), tfo (request in the SYN) or plain" },
+	  .help = "upstream: pool (pre-established), tfo (request in the SYN) or plain "
+		  "(default pool)" },
 	{ .section = CONFIG_GATEWAY,
 	  .name = "pool-min",
 	  .arg = "N",
@@ -228,22 +231,24 @@ const struct config_key config_keys[] = {
 	  .arg = "RULE",
 	  .set = config_set_rule,
 	  .help = "policy rule, repeatable, first match wins: bond|direct[:LINK]|block [from P] "
-		  "[to P] [port N[-M]] [dscp N] [idle D] [rate R] [name N]" },
+		  "[to P] [port N[-M]] [dscp N] [links L1,L2] [backup L] [idle D] [rate R] "
+		  "[name N] (default none)" },
 	{ .section = CONFIG_GATEWAY,
 	  .name = "link",
 	  .arg = "LINK",
 	  .set = config_set_link,
 	  .list = true,
 	  .help = "access link, repeatable: NAME dev IF [addr A] [via GW] "
-		  "[role primary|secondary|backup] (none: routing decides, no path management)" },
+		  "[role primary|secondary|backup|overflow] [rate R] [quota SIZE] (default none, "
+		  "routing decides, no path management)" },
 	{ .section = CONFIG_GATEWAY,
 	  .name = "path-manager",
 	  .arg = "PM",
 	  .set = config_set_choice,
 	  .choices = "userspace|kernel",
 	  .offset = GW(path_manager),
-	  .help = "with links: userspace (mpconvd adds subflows per link, default) or kernel "
-		  "(endpoints configured by the operator)" },
+	  .help = "with links: userspace (mpconvd adds subflows per link) or kernel "
+		  "(endpoints configured by the operator) (default userspace)" },
 	{ .section = CONFIG_GATEWAY,
 	  .name = "link-table",
 	  .arg = "N",
@@ -258,7 +263,7 @@ const struct config_key config_keys[] = {
 	  .set = config_set_ms,
 	  .offset = GW(probe_interval_ms),
 	  .max = 10 * MIN,
-	  .help = "ICMP echo to the converter over each link, 0 = carrier only (default 1s)" },
+	  .help = "ICMP echo to the probe target over each link, 0 = carrier only (default 500ms)" },
 	{ .section = CONFIG_GATEWAY,
 	  .name = "probe-down",
 	  .arg = "N",
@@ -279,7 +284,7 @@ const struct config_key config_keys[] = {
 	  .name = "probe-target",
 	  .arg = "ADDR",
 	  .set = config_set_probe_target,
-	  .help = "address probed over each link (default: the first converter)" },
+	  .help = "address probed over each link (default: every converter in turn)" },
 	{ .section = CONFIG_GATEWAY,
 	  .name = "default-action",
 	  .arg = "ACTION",
@@ -293,8 +298,8 @@ const struct config_key config_keys[] = {
 	  .set = config_set_choice,
 	  .choices = "closed|direct",
 	  .offset = GW(converter_down),
-	  .help = "no converter can take a connection: it goes direct (default) or is reset "
-		  "(closed)" },
+	  .help = "no converter can take a connection: it goes direct or is reset (closed) "
+		  "(default direct)" },
 	{ .section = CONFIG_GATEWAY,
 	  .name = "max-sessions-per-host",
 	  .arg = "N",
@@ -320,16 +325,16 @@ const struct config_key config_keys[] = {
 	  .set = config_set_choice,
 	  .choices = "tproxy|redirect",
 	  .offset = GW(intercept_method),
-	  .help = "tproxy (default) or redirect (nat + SO_ORIGINAL_DST, without TPROXY)" },
+	  .help = "tproxy or redirect (nat + SO_ORIGINAL_DST, without TPROXY) (default tproxy)" },
 	{ .section = CONFIG_GATEWAY,
 	  .name = "upstream-protocol",
 	  .arg = "PROTOCOL",
 	  .set = config_set_choice,
 	  .choices = "convert|socks5|none",
 	  .offset = GW(upstream_protocol),
-	  .help = "what the gateway speaks to the converter: convert (RFC 8803, default), socks5 "
+	  .help = "what the gateway speaks to the converter: convert (RFC 8803), socks5 "
 		  "(RFC 1928 proxies, as mobile operators deploy) or none (on-path: MPTCP straight "
-		  "to the server, terminated by a converter on the routing path)" },
+		  "to the server, terminated by a converter on the routing path) (default convert)" },
 	{ .section = CONFIG_GATEWAY,
 	  .name = "establish-timeout",
 	  .arg = "DURATION",
@@ -382,7 +387,7 @@ const struct config_key config_keys[] = {
 	  .offset = FIELD(inbound),
 	  .list = true,
 	  .help = "a CPE allowed to publish: its name, its key (64 hex digits) and the public "
-		  "ports it may take (default inbound-ports); repeatable" },
+		  "ports it may take (all of inbound-ports when left out); repeatable" },
 	/* Inbound sessions, gateway side: off unless a service is published. */
 	{ .section = CONFIG_GATEWAY,
 	  .name = "publish",
@@ -440,8 +445,9 @@ const struct config_key config_keys[] = {
 	  .offset = CM(connect_timeout_ms),
 	  .min = 1,
 	  .max = 10 * MIN,
-	  .help = "connect timeout: the converter's to servers (default 10s); the gateway's to reach "
-		  "a converter, every live link tried, before it counts as failed (default 2s)" },
+	  .help = "connect timeout: the converter's to servers; the gateway's to reach a "
+		  "converter, every live link tried, before it counts as failed "
+		  "(default 10s; gateway 2s)" },
 	{ .common = true,
 	  .name = "idle-timeout",
 	  .arg = "DURATION",

@@ -7,16 +7,36 @@
 #include "link_conf.h"
 
 #include "addr.h"
+#include "units.h"
 
 #include <errno.h>
 #include <stdio.h>
 #include <string.h>
+#include <strings.h>
 
 const char *link_role_name(enum link_role role)
 {
-	static const char *const names[] = { "primary", "secondary", "backup" };
+	static const char *const names[] = { "primary", "secondary", "backup", "overflow" };
 
 	return names[role];
+}
+
+/* digits then one of the suffixes (each worth its multiplier), none meaning 1 when bare_ok;
+ * 0 on overflow or junk. */
+static uint64_t link_conf_number(const char *text, const char *const *suffixes,
+				 const uint64_t *mult, size_t n, bool bare_ok)
+{
+	const char *p = text;
+	uint64_t v;
+
+	if (!units_parse_digits(&p, &v) || v > UINT32_MAX)
+		return 0;
+	if (!*p)
+		return bare_ok ? v : 0;
+	for (size_t i = 0; i < n; i++)
+		if (!strcasecmp(p, suffixes[i]))
+			return v * mult[i];
+	return 0;
 }
 
 static int link_conf_fail(char err[LINKS_ERR_LEN], const char *text, const char *what,
@@ -75,10 +95,26 @@ int link_conf_parse(const char *text, struct link_conf *out, char err[LINKS_ERR_
 				out->role = LINK_SECONDARY;
 			else if (!strcmp(value, "backup"))
 				out->role = LINK_BACKUP;
+			else if (!strcmp(value, "overflow"))
+				out->role = LINK_OVERFLOW;
 			else
-				return link_conf_fail(err, text,
-						      "role is primary, secondary or backup, not",
-						      value);
+				return link_conf_fail(
+					err, text, "role is primary, secondary, backup or overflow, not",
+					value);
+		} else if (!strcmp(word, "rate")) {
+			static const char *const sfx[] = { "kbit", "mbit", "gbit" };
+			static const uint64_t mult[] = { 1000, 1000000, 1000000000 };
+
+			out->rate_bps = link_conf_number(value, sfx, mult, 3, false);
+			if (!out->rate_bps)
+				return link_conf_fail(err, text, "rate is N kbit|mbit|gbit, not", value);
+		} else if (!strcmp(word, "quota")) {
+			static const char *const sfx[] = { "k", "m", "g", "t" };
+			static const uint64_t mult[] = { 1ULL << 10, 1ULL << 20, 1ULL << 30, 1ULL << 40 };
+
+			out->quota_bytes = link_conf_number(value, sfx, mult, 4, true);
+			if (!out->quota_bytes)
+				return link_conf_fail(err, text, "quota is a size (10G), not", value);
 		} else {
 			return link_conf_fail(err, text, "unknown word", word);
 		}

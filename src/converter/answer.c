@@ -187,14 +187,18 @@ static void cv_start_relay(struct cv_session *s)
 {
 	const struct config_converter *cc = &s->cfg->config.converter;
 	struct relay_params params = {
+		.meter = &s->worker->meter,
 		.idle_timeout_ms = cc->common.idle_timeout_ms,
 		.use_splice = cc->common.splice,
 	};
 	int ret;
 
 	loop_timer_cancel(&s->worker->loop, &s->base.timer);
+	/* From the request's first byte: a pooled connection's idle wait is not setup time. */
 	metrics_observe(&s->worker->shared->stats.setup,
-			(s->worker->loop.now_ms - s->base.started_ms) * 1000);
+			(s->worker->loop.now_ms -
+			 (s->first_byte_ms ? s->first_byte_ms : s->base.started_ms)) *
+				1000);
 	relay_set_prefix(&s->base.relay, RELAY_A, s->reply, s->reply_len);
 	s->state = CV_RELAY;
 	s->base.relayed = true;

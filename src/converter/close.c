@@ -28,12 +28,24 @@ uint64_t cv_bytes_down(const struct cv_session *s)
 	return down;
 }
 
+/* The error sent, as a slug: a SOCKS reply on that entrance, else an RFC 8803 code. */
+static const char *cv_error_slug_of(const struct cv_session *s)
+{
+	if (s->proto == CV_PROTO_SOCKS && s->socks_refusal)
+		return socks_reply_slug(s->socks_refusal);
+	return conv_error_slug((enum conv_error_code)s->error_code);
+}
+
 /* How it ended, as a metric label: the relay's end, else refused (an Error TLV or SOCKS
  * refusal was sent), an Info request answered, or ended before the relay for another reason. */
 static enum session_end cv_end_of(const struct cv_session *s)
 {
 	if (s->base.relayed)
 		return session_end_of(&s->base);
+	if (s->probe)
+		return SESSION_END_PROBE;
+	if (s->unused)
+		return SESSION_END_UNUSED;
 	if (s->error_code >= 0)
 		return SESSION_END_REFUSED;
 	if (s->state == CV_CLOSING)
@@ -47,24 +59,32 @@ void cv_close(struct cv_session *s, const char *reason)
 	struct cv_shared *shared = w->shared;
 	int client_fd = s->base.relay.io[RELAY_A].fd, server_fd = s->base.relay.io[RELAY_B].fd;
 	char client[ADDR_STRLEN], dest[ADDR_STRLEN];
+	enum session_end end = cv_end_of(s);
+	/* A gateway's probes and retired pooled connections are routine: debug, not info. */
+	enum log_level level = end == SESSION_END_PROBE || end == SESSION_END_UNUSED
+				       ? LOG_LEVEL_DEBUG
+				       : LOG_LEVEL_INFO;
 	/* the subflow count is a syscall: only for a log line that is written */
-	int subflows = client_fd >= 0 && log_enabled(LOG_LEVEL_INFO) ? sock_subflows(client_fd) : 0;
+	int subflows = client_fd >= 0 && log_enabled(level) ? sock_subflows_used(client_fd) : 0;
 	uint64_t down = cv_bytes_down(s);
 
-	log_info("session client=%s dest=%s state=%s up=%llu down=%llu duration_ms=%llu "
-		 "subflows=%d client_mptcp=%d server_mptcp=%d error=%d reason=\"%s\"%s%s%s",
-		 addr_format(&s->base.client, true, client),
-		 s->has_dest ? addr_format(&s->base.dest, true, dest) : "-", cv_state_name(s->state),
-		 (unsigned long long)s->base.relay.dir[RELAY_A].bytes, (unsigned long long)down,
-		 (unsigned long long)(w->loop.now_ms - s->base.started_ms), subflows < 0 ? 0 : subflows,
-		 s->client_mptcp, s->server_mptcp, s->error_code, reason,
-		 s->refusal ? " refusal=\"" : "", s->refusal ? s->refusal : "",
-		 s->refusal ? "\"" : "");
+	if (log_enabled(level))
+		(level == LOG_LEVEL_DEBUG ? log_debug : log_info)(
+			"session client=%s dest=%s state=%s up=%llu down=%llu duration_ms=%llu "
+			"subflows=%d client_mptcp=%d server_mptcp=%d error=%d code=%s end=%s "
+			"reason=\"%s\"%s%s%s",
+			addr_format(&s->base.client, true, client),
+			s->has_dest ? addr_format(&s->base.dest, true, dest) : "-",
+			cv_state_name(s->state), (unsigned long long)s->base.relay.dir[RELAY_A].bytes,
+			(unsigned long long)down,
+			(unsigned long long)(w->loop.now_ms - s->base.started_ms),
+			subflows < 0 ? 0 : subflows, s->client_mptcp, s->server_mptcp, s->error_code,
+			s->error_code >= 0 ? cv_error_slug_of(s) : "-", session_end_name(end), reason,
+			s->refusal ? " refusal=\"" : "", s->refusal ? s->refusal : "",
+			s->refusal ? "\"" : "");
 
 	atomic_fetch_add(&shared->stats.sessions, 1);
-	atomic_fetch_add(&shared->stats.ends[cv_end_of(s)], 1);
-	atomic_fetch_add(&shared->stats.bytes_up, s->base.relay.dir[RELAY_A].bytes);
-	atomic_fetch_add(&shared->stats.bytes_down, down);
+	atomic_fetch_add(&shared->stats.ends[end], 1);
 	if (client_fd >= 0)
 		atomic_fetch_add(s->client_mptcp ? &shared->stats.client_mptcp
 						 : &shared->stats.client_tcp,
@@ -75,9 +95,10 @@ void cv_close(struct cv_session *s, const char *reason)
 						 : &shared->stats.server_tcp,
 				 1);
 	}
-	if (s->error_code >= 0 && s->error_code < 98)
+	if (s->error_code >= 0 && s->error_code < 98 && !s->probe)
 		atomic_fetch_add(&shared->stats.errors[s->error_code], 1);
 
+	cv_resolve_cancel(s);
 	if (s->join_held)
 		onpath_joins_release(&shared->joins, s->base.dest.port, w->loop.now_ms);
 	if (s->counted_idle) {

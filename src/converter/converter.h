@@ -19,9 +19,10 @@
  *   clients.c     per-client counters shared by the workers
  *   inbound.c     inbound sessions: gateways' reverse connections, public listeners (main
  *                 thread's loop)
- * main -> ops, worker, reload, inbound; ops -> reload, inbound; worker -> session, close; session ->
- * downstream, answer, close, reload; downstream -> answer, close; answer -> close; close ->
- * reload.
+ *   resolve.c     SOCKS host names: a resolver thread, its cache, answers back to workers
+ * main -> ops, worker, reload, inbound, resolve; ops -> reload, inbound; worker -> session,
+ * close, resolve; session -> downstream, answer, close, reload, resolve; downstream -> answer,
+ * close; answer -> close; close -> reload, resolve.
  */
 #include "clients.h"
 #include "config.h"
@@ -51,6 +52,12 @@
 #define CV_TOP_SESSIONS	     10	   /* the status page's "top sessions" */
 #define CV_MAX_LINKS	     32
 #define CV_TCPOPT_TFO	     34 /* TCP Fast Open (RFC 7413), for Supported Extensions */
+#define CV_RESOLVE_CACHE     64	   /* host names kept */
+#define CV_RESOLVE_TTL_MS    60000 /* an answer is used again this long */
+#define CV_RESOLVE_NEG_TTL_MS 10000 /* a failure too */
+
+/* SOCKS host-name lookups by outcome, for /metrics. */
+enum cv_name_result { CV_NAME_RESOLVED, CV_NAME_CACHED, CV_NAME_FAILED, CV_NAME_COUNT };
 
 /* A validated configuration; shared, reference-counted (reload.c). */
 struct cv_cfg {
@@ -58,7 +65,8 @@ struct cv_cfg {
 	struct config config;
 };
 
-/* Totals since start, updated once per session (never per packet), read by /metrics. */
+/* Totals since start, updated once per session (never per packet), read by /metrics. The
+ * bytes relayed are live, in each worker's relay meter. */
 struct cv_stats {
 	atomic_ulong accepted;
 	atomic_ulong sessions;
@@ -67,12 +75,43 @@ struct cv_stats {
 	atomic_ulong server_mptcp; /* downstream negotiated MPTCP */
 	atomic_ulong server_tcp;   /* downstream fell back / server without MPTCP */
 	atomic_ulong relayed;	   /* sessions that reached the relay */
-	atomic_ulong bytes_up;	   /* relayed client -> server, counted when a session ends */
-	atomic_ulong bytes_down;
 	atomic_ulong errors[98]; /* Error TLVs sent, by code (codes are < 98) */
 	atomic_ulong dest_refused[DEST_VERDICT_COUNT]; /* refusals by the destination policy */
 	atomic_ulong ends[SESSION_END_COUNT];
+	atomic_ulong names[CV_NAME_COUNT]; /* SOCKS host names looked up */
 	struct metrics_histogram setup; /* accept -> relay start (reply written), µs */
+};
+
+struct cv_worker;
+struct cv_session;
+
+/* One host name to resolve for a session; the resolver's until it reaches its worker, which
+ * frees it (session NULL: the session ended meanwhile). */
+struct cv_lookup {
+	struct cv_lookup *next;
+	struct cv_worker *worker;
+	struct cv_session *session; /* touched by its worker only */
+	char name[SOCKS_NAME_MAX + 1];
+	struct addr_port addr; /* the answer, with the request's port */
+	int err;	       /* 0, or a positive errno: ENOENT for no such name */
+	bool fresh;	       /* asked of the system, not the cache */
+};
+
+struct cv_resolve_entry {
+	char name[SOCKS_NAME_MAX + 1];
+	uint8_t ip[16];
+	int err;
+	uint64_t expires_ms; /* CLOCK_MONOTONIC */
+};
+
+struct cv_resolver {
+	pthread_t thread;
+	pthread_mutex_t lock; /* queue, cache, stopping */
+	pthread_cond_t cond;
+	struct cv_lookup *queue;
+	struct cv_resolve_entry cache[CV_RESOLVE_CACHE];
+	size_t cache_next;
+	bool started, stopping;
 };
 
 /* What every worker and the main thread share; one per process. */
@@ -91,6 +130,7 @@ struct cv_shared {
 	struct cv_cfg *cfg; /* current; sessions hold references to older ones */
 	/* On-path mode: the join listener of each destination port with sessions (onpath.h) */
 	struct onpath_joins joins;
+	struct cv_resolver resolver; /* SOCKS host names */
 };
 
 enum cv_state {
@@ -108,7 +148,6 @@ enum cv_proto {
 	CV_PROTO_TRANSPARENT, /* on-path: the destination is the accepted socket's address */
 };
 
-struct cv_worker;
 struct cv_part;
 struct cv_control;
 
@@ -127,8 +166,12 @@ struct cv_session {
 	bool counted_session, counted_idle, counted_pending, counted_active;
 	uint8_t client_key[16]; /* the client's address as the per-client limits count it */
 	bool info_requested, reply_is_error, reset_on_close;
+	bool probe;  /* a bare Convert header: a gateway's link probe, answered, not an error */
+	bool unused; /* closed before its first byte: a gateway's pooled connection retired */
+	uint64_t first_byte_ms; /* the request's first byte arrived (0: not yet): setup starts */
 	int error_code;	     /* sent, or -1 */
 	const char *refusal; /* why error_code was sent (static), for the close line */
+	struct cv_lookup *lookup; /* SOCKS: its host name being resolved, or NULL */
 	uint16_t reply_len;
 	uint8_t reply[CV_REPLY_MAX];
 };
@@ -146,12 +189,14 @@ struct cv_worker {
 	struct cv_shared *shared;
 	struct loop loop;
 	struct pipe_pool pipes;
+	struct relay_meter meter; /* bytes its relays moved, client -> server (A) and back */
 	struct cv_listener listeners[2 * CONFIG_MAX_LISTEN + 2];
 	size_t listeners_len;
 	struct loop_timer accept_retry, drain_timer;
 	struct loop_io wakeup; /* eventfd: the main thread asks for drain or a snapshot */
 	pthread_mutex_t inbox_lock;
 	struct cv_part *inbox; /* snapshot requests from the main thread, under inbox_lock */
+	struct cv_lookup *resolved; /* answers from the resolver thread, under inbox_lock */
 	struct list sessions;  /* of struct cv_session, by base.node */
 	bool draining;
 	uint8_t scratch[CONV_MAX_LEN];
@@ -254,9 +299,23 @@ void cv_connect_dest(struct cv_session *s, const struct conv_message *msg);
 void cv_connect_failed(struct cv_session *s, int err);
 
 /* session.c */
+/* A SOCKS host name's answer (err: 0 or a positive errno; addr with the request's port). */
+void cv_resolved(struct cv_session *s, int err, const struct addr_port *addr, const char *name);
 /* A client accepted by worker w on a listener of proto. Takes fd. */
 void cv_open_session(struct cv_worker *w, int fd, const struct sockaddr_storage *ss,
 		     socklen_t ss_len, enum cv_proto proto);
+
+/* resolve.c */
+int cv_resolver_start(struct cv_resolver *r);
+/* Joins the thread (after the lookup in progress) and frees what was still queued. */
+void cv_resolver_stop(struct cv_resolver *r);
+/* Looks name up for s (the cache, else the resolver thread); the answer reaches the worker's
+ * list (w->resolved) and its eventfd, and from there cv_resolved. 0 or -ENOMEM. */
+int cv_resolve(struct cv_session *s, const char *name, uint16_t port);
+/* s ends: its answer, when it comes, is dropped. */
+void cv_resolve_cancel(struct cv_session *s);
+/* The worker is going away: answers not delivered are freed. */
+void cv_resolve_drop(struct cv_worker *w);
 
 /* worker.c */
 int cv_worker_init(struct cv_worker *w, unsigned index, struct cv_shared *shared,

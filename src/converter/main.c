@@ -233,6 +233,11 @@ int converter_main(int argc, char **argv)
 	shared.argv = argv;
 	config_init(&config);
 	for (int i = 1; i < argc; i++) {
+		if (!strcmp(argv[i], "--help-keys")) {
+			config_print_role_keys(stdout, CONFIG_CONVERTER);
+			config_free(&config);
+			return 0;
+		}
 		if (!strcmp(argv[i], "--help") || !strcmp(argv[i], "-h")) {
 			cv_usage(stdout);
 			config_free(&config);
@@ -241,12 +246,12 @@ int converter_main(int argc, char **argv)
 	}
 	if (config_parse_args(&config, argc - 1, argv + 1, &consumed, err) < 0 ||
 	    config_finish(&config, err) < 0) {
-		log_warnx("%s", err);
+		log_errx("%s", err);
 		config_free(&config);
 		return 2;
 	}
 	if (consumed != argc - 1) {
-		log_warnx("unexpected argument '%s'", argv[1 + consumed]);
+		log_errx("unexpected argument '%s'", argv[1 + consumed]);
 		cv_usage(stderr);
 		config_free(&config);
 		return 2;
@@ -262,6 +267,13 @@ int converter_main(int argc, char **argv)
 		log_warnx("on-path join table");
 		goto cleanup;
 	}
+	ret = cv_resolver_start(&shared.resolver);
+	if (ret < 0) {
+		log_warnc(ret, "the resolver thread");
+		ret = 1;
+		goto cleanup;
+	}
+	ret = 1;
 	metrics_histogram_init(&shared.stats.setup, setup_bounds,
 			       sizeof(setup_bounds) / sizeof(setup_bounds[0]), 1e6);
 	atomic_init(&shared.sessions, 0);
@@ -374,6 +386,7 @@ stop_workers:
 cleanup:
 	cv_control_destroy(&control);
 	loop_destroy(&control.loop);
+	cv_resolver_stop(&shared.resolver); /* before the workers its answers go to */
 	for (unsigned i = 0; i < started; i++)
 		cv_worker_destroy(&workers[i]);
 	free(workers);

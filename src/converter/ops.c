@@ -153,27 +153,26 @@ static void cv_on_answers(struct loop_io *io, uint32_t events)
 	}
 }
 
-static const char *cv_error_slug(int code, char buf[40])
-{
-	const char *name = conv_error_name(code);
-	size_t i = 0;
-
-	for (; name[i] && i < 39; i++)
-		buf[i] = name[i] == ' ' ? '_' : (char)(name[i] | 0x20);
-	buf[i] = '\0';
-	return buf;
-}
-
 static unsigned long cv_load(atomic_ulong *v)
 {
 	return atomic_load_explicit(v, memory_order_relaxed);
+}
+
+/* Bytes relayed so far in one direction (RELAY_A: up), open sessions included: the workers'
+ * live meters summed. */
+static unsigned long cv_bytes(const struct cv_control *c, enum relay_side from)
+{
+	unsigned long sum = 0;
+
+	for (unsigned i = 0; i < c->nworkers; i++)
+		sum += relay_meter_read(&c->workers[i].meter, from);
+	return sum;
 }
 
 /* The totals as one JSON object's members (no braces), shared by status -j and status.json. */
 static void cv_totals_json(struct cv_control *c, struct reply *r)
 {
 	struct cv_stats *st = &c->shared->stats;
-	char slug[40];
 
 	reply_printf(r,
 		     "\"sessions_open\":%u,\"sessions_accepted\":%lu,\"sessions_total\":%lu,"
@@ -181,15 +180,24 @@ static void cv_totals_json(struct cv_control *c, struct reply *r)
 		     "\"client_mptcp\":%lu,\"client_tcp\":%lu,\"server_mptcp\":%lu,"
 		     "\"server_tcp\":%lu,\"errors_sent\":{",
 		     atomic_load(&c->shared->sessions), cv_load(&st->accepted),
-		     cv_load(&st->sessions), cv_load(&st->relayed), cv_load(&st->bytes_up),
-		     cv_load(&st->bytes_down), cv_load(&st->client_mptcp), cv_load(&st->client_tcp),
+		     cv_load(&st->sessions), cv_load(&st->relayed), cv_bytes(c, RELAY_A),
+		     cv_bytes(c, RELAY_B), cv_load(&st->client_mptcp), cv_load(&st->client_tcp),
 		     cv_load(&st->server_mptcp), cv_load(&st->server_tcp));
 	for (size_t i = 0, n = 0; i < CV_NCODES; i++) {
 		unsigned long v = cv_load(&st->errors[cv_error_codes[i]]);
 
 		if (v)
 			reply_printf(r, "%s\"%s\":%lu", n++ ? "," : "",
-				     cv_error_slug(cv_error_codes[i], slug), v);
+				     conv_error_slug(cv_error_codes[i]), v);
+	}
+	/* how sessions ended, by the slugs of the logs' end= and the metrics' reason label */
+	reply_puts(r, "},\"ends\":{");
+	for (int i = 0, n = 0; i < SESSION_END_COUNT; i++) {
+		unsigned long v = cv_load(&st->ends[i]);
+
+		if (v)
+			reply_printf(r, "%s\"%s\":%lu", n++ ? "," : "",
+				     session_end_name((enum session_end)i), v);
 	}
 	reply_puts(r, "}");
 }
@@ -230,7 +238,7 @@ static int cv_ctl_status(void *ctx, struct reply *r, const struct ctl_request *r
 	struct cv_stats *st = &c->shared->stats;
 	struct cv_cfg *cfg = cv_cfg_get(c->shared);
 	const struct config_converter *cc = &cfg->config.converter;
-	char u1[REPLY_UNIT_LEN], u2[REPLY_UNIT_LEN], where[ADDR_STRLEN], slug[40];
+	char u1[REPLY_UNIT_LEN], u2[REPLY_UNIT_LEN], where[ADDR_STRLEN];
 	size_t errors = 0;
 
 	if (req->json) {
@@ -257,9 +265,8 @@ static int cv_ctl_status(void *ctx, struct reply *r, const struct ctl_request *r
 	reply_printf(r, "%-10s %u open, %lu ended (%lu relayed), %lu accepted\n", "sessions",
 		     atomic_load(&c->shared->sessions), cv_load(&st->sessions),
 		     cv_load(&st->relayed), cv_load(&st->accepted));
-	reply_printf(r, "%-10s %s up, %s down (ended sessions)\n", "bytes",
-		     reply_fmt_bytes(cv_load(&st->bytes_up), u1),
-		     reply_fmt_bytes(cv_load(&st->bytes_down), u2));
+	reply_printf(r, "%-10s %s up, %s down\n", "bytes", reply_fmt_bytes(cv_bytes(c, RELAY_A), u1),
+		     reply_fmt_bytes(cv_bytes(c, RELAY_B), u2));
 	reply_printf(r, "%-10s %lu MPTCP, %lu TCP\n", "clients", cv_load(&st->client_mptcp),
 		     cv_load(&st->client_tcp));
 	reply_printf(r, "%-10s %lu MPTCP, %lu TCP\n", "servers", cv_load(&st->server_mptcp),
@@ -270,7 +277,7 @@ static int cv_ctl_status(void *ctx, struct reply *r, const struct ctl_request *r
 
 		if (v)
 			reply_printf(r, "%s %s %lu", errors++ ? "," : "",
-				     cv_error_slug(cv_error_codes[i], slug), v);
+				     conv_error_slug(cv_error_codes[i]), v);
 	}
 	reply_puts(r, errors ? "\n" : " none\n");
 	cv_cfg_put(cfg);
@@ -328,7 +335,6 @@ static int cv_http_metrics(void *ctx, struct reply *r)
 	struct cv_stats *st = &c->shared->stats;
 	struct metrics_writer w;
 	struct metrics_label l[1];
-	char slug[40];
 
 	metrics_writer_init(&w, r, "converter");
 	op_metrics_common(&w, &c->ops, atomic_load(&c->shared->sessions));
@@ -347,8 +353,8 @@ static int cv_http_metrics(void *ctx, struct reply *r)
 		metrics_sample(&w, l, 1, cv_load(&st->ends[i]));
 	}
 	cv_metrics_pair(&w, "mpconv_bytes_total",
-			"Bytes relayed by ended sessions; up is client to server.", "direction",
-			"up", cv_load(&st->bytes_up), "down", cv_load(&st->bytes_down));
+			"Bytes relayed, counted as they move; up is client to server.",
+			"direction", "up", cv_bytes(c, RELAY_A), "down", cv_bytes(c, RELAY_B));
 	cv_metrics_pair(&w, "mpconv_client_connections_total",
 			"Ended sessions by the client leg's protocol (tcp: plain TCP or an MPTCP "
 			"fallback).",
@@ -360,7 +366,7 @@ static int cv_http_metrics(void *ctx, struct reply *r)
 	metrics_family(&w, "mpconv_convert_errors_sent_total", METRICS_COUNTER,
 		       "RFC 8803 Error TLVs sent to clients, by error code.");
 	for (size_t i = 0; i < CV_NCODES; i++) {
-		l[0] = (struct metrics_label){ "code", cv_error_slug(cv_error_codes[i], slug) };
+		l[0] = (struct metrics_label){ "code", conv_error_slug(cv_error_codes[i]) };
 		metrics_sample(&w, l, 1, cv_load(&st->errors[cv_error_codes[i]]));
 	}
 	metrics_family(&w, "mpconv_destinations_refused_total", METRICS_COUNTER,
@@ -368,6 +374,14 @@ static int cv_http_metrics(void *ctx, struct reply *r)
 	for (int i = DEST_PORT_ZERO; i < DEST_VERDICT_COUNT; i++) {
 		l[0] = (struct metrics_label){ "reason", cv_dest_verdict_names[i] };
 		metrics_sample(&w, l, 1, cv_load(&st->dest_refused[i]));
+	}
+	metrics_family(&w, "mpconv_socks_name_lookups_total", METRICS_COUNTER,
+		       "SOCKS host names (ATYP 3) looked up, by outcome (cached: from the cache).");
+	for (int i = 0; i < CV_NAME_COUNT; i++) {
+		static const char *const results[CV_NAME_COUNT] = { "resolved", "cached", "failed" };
+
+		l[0] = (struct metrics_label){ "result", results[i] };
+		metrics_sample(&w, l, 1, cv_load(&st->names[i]));
 	}
 	metrics_family(&w, "mpconv_sessions_idle", METRICS_GAUGE,
 		       "Connections waiting for their message now (limit: max-idle).");

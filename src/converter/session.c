@@ -25,6 +25,10 @@ static void cv_handle_message(struct cv_session *s, const struct conv_message *m
 	const struct config_converter *cc = &s->cfg->config.converter;
 
 	s->info_requested = msg->has_info;
+	/* A bare header, no TLV at all, is how a gateway probes a link (gateway/probe.c): it is
+	 * answered as RFC 8803 says (an Error TLV), but counted as a probe, not as an error. */
+	s->probe = msg->length == 4 && !msg->has_info && !msg->has_connect && !msg->has_cookie &&
+		   !msg->has_error && !msg->has_supported_ext && !msg->has_ext_tcp_header;
 	if (msg->has_error) {
 		s->reset_on_close = true;
 		cv_close(s, "client sent an Error TLV");
@@ -41,7 +45,8 @@ static void cv_handle_message(struct cv_session *s, const struct conv_message *m
 	}
 	if (!msg->has_connect) {
 		if (!msg->has_info) {
-			cv_fail_code(s, CONV_ERR_MALFORMED_MESSAGE, "neither Connect nor Info");
+			cv_fail_code(s, CONV_ERR_MALFORMED_MESSAGE,
+				     s->probe ? "a probe (bare Convert header)" : "neither Connect nor Info");
 			return;
 		}
 		cv_reply_ready(s, cv_build_success_reply(s));
@@ -111,6 +116,7 @@ static bool cv_read_socks(struct cv_session *s)
 {
 	struct cv_worker *w = s->worker;
 	int fd = s->base.relay.io[RELAY_A].fd;
+	char name[SOCKS_NAME_MAX + 1];
 	enum socks_reply refuse;
 	uint8_t method[2];
 	bool no_auth;
@@ -165,6 +171,18 @@ static bool cv_read_socks(struct cv_session *s)
 	}
 	cv_not_idle(s);
 	s->has_dest = refuse == SOCKS_OK;
+	if (refuse == SOCKS_ADDRESS_UNSUPPORTED && socks_request_name(w->scratch, (size_t)len, name)) {
+		/* a host name: resolved off the loop, then the same way as an address */
+		if (!cv_take_active(s))
+			return false;
+		if (cv_resolve(s, name, s->base.dest.port) < 0) {
+			cv_fail_code(s, CONV_ERR_RESOURCE_EXCEEDED, "out of memory for a name lookup");
+			return false;
+		}
+		s->state = CV_CONNECTING; /* connect-timeout covers the lookup too */
+		cv_arm(s, s->cfg->config.converter.common.connect_timeout_ms);
+		return false;
+	}
 	if (refuse != SOCKS_OK) {
 		struct conv_parse_error perr = { .code = CONV_ERR_UNSUPPORTED_MESSAGE };
 
@@ -175,6 +193,24 @@ static bool cv_read_socks(struct cv_session *s)
 	if (cv_take_active(s))
 		cv_connect_dest(s, NULL);
 	return false;
+}
+
+void cv_resolved(struct cv_session *s, int err, const struct addr_port *addr, const char *name)
+{
+	char where[ADDR_STRLEN];
+
+	if (err) {
+		struct conv_parse_error perr = { .code = CONV_ERR_DESTINATION_UNREACHABLE };
+
+		log_debug("SOCKS: %s: %s", name, err == ENOENT ? "no such name" : strerror(err));
+		s->socks_refusal = SOCKS_HOST_UNREACHABLE;
+		cv_fail(s, &perr, err == ENOENT ? "host name not found" : "host name lookup failed");
+		return;
+	}
+	log_debug("SOCKS: %s is %s", name, addr_format(addr, false, where));
+	s->base.dest = *addr;
+	s->has_dest = true;
+	cv_connect_dest(s, NULL); /* the destination policy judges the address it resolved to */
 }
 
 /* On-path mode: the TPROXY'd connection's own address is where the client was going. */
@@ -228,9 +264,17 @@ static bool cv_read_message(struct cv_session *s)
 		return false;
 	}
 	if (n == 0) {
+		if (!s->first_byte_ms) {
+			/* a gateway retiring a pooled connection it never used */
+			s->unused = true;
+			cv_close(s, "closed unused (a pooled connection retired)");
+			return false;
+		}
 		cv_close(s, "client closed before sending a Convert message");
 		return false;
 	}
+	if (!s->first_byte_ms)
+		s->first_byte_ms = w->loop.now_ms ? w->loop.now_ms : 1;
 	len = conv_parse(w->scratch, (size_t)n, CONV_MAX_LEN, CONV_FROM_CLIENT,
 			 s->client_eof ? CONV_PARSE_EOF : 0, &msg, &perr);
 	if (len == -EAGAIN)

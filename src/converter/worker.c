@@ -124,6 +124,19 @@ static void cv_snapshot(const struct cv_session *s, uint64_t now, struct status_
 	row->bytes_up = s->base.relay.dir[RELAY_A].bytes;
 	row->bytes_down = cv_bytes_down(s);
 	row->subflows_total = n < 0 ? 0 : n;
+	row->subflows_used = 0;
+	row->client_rtt_us = row->upstream_rtt_us = 0;
+	row->multipath_upstream = false;
+	row->upstream = NULL;
+	for (int i = 0; i < n && i < STATUS_MAX_SUBFLOWS; i++)
+		if ((int)row->subflows[i].id > row->subflows_used)
+			row->subflows_used = (int)row->subflows[i].id; /* numbered from 1, per conn */
+	for (int i = 0; i < n && i < STATUS_MAX_SUBFLOWS; i++)
+		if (row->subflows[i].rtt_us &&
+		    (!row->client_rtt_us || row->subflows[i].rtt_us < row->client_rtt_us))
+			row->client_rtt_us = row->subflows[i].rtt_us;
+	if (s->base.relay.io[RELAY_B].fd >= 0)
+		row->upstream_rtt_us = sock_rtt_us(s->base.relay.io[RELAY_B].fd);
 	row->subflows_len = n < 0 ? 0 : n > STATUS_MAX_SUBFLOWS ? STATUS_MAX_SUBFLOWS : (size_t)n;
 }
 
@@ -193,6 +206,32 @@ static void cv_answer_inbox(struct cv_worker *w)
 	}
 }
 
+/* The resolver's answers that arrived: each goes on to its session, if it still lives. */
+static void cv_resolve_deliver(struct cv_worker *w)
+{
+	struct cv_lookup *l;
+
+	pthread_mutex_lock(&w->inbox_lock);
+	l = w->resolved;
+	w->resolved = NULL;
+	pthread_mutex_unlock(&w->inbox_lock);
+	while (l) {
+		struct cv_lookup *next = l->next;
+		struct cv_session *s = l->session;
+
+		if (s) {
+			s->lookup = NULL;
+			if (l->fresh)
+				atomic_fetch_add(&w->shared->stats.names[l->err ? CV_NAME_FAILED
+										: CV_NAME_RESOLVED],
+						 1);
+			cv_resolved(s, l->err, &l->addr, l->name);
+		}
+		free(l);
+		l = next;
+	}
+}
+
 static void cv_on_wakeup(struct loop_io *io, uint32_t events)
 {
 	struct cv_worker *w = container_of(io, struct cv_worker, wakeup);
@@ -201,6 +240,7 @@ static void cv_on_wakeup(struct loop_io *io, uint32_t events)
 	while (read(io->fd, &value, sizeof(value)) > 0)
 		;
 	cv_answer_inbox(w);
+	cv_resolve_deliver(w);
 	if (atomic_load(&w->shared->draining) && !w->draining)
 		cv_start_drain(w);
 }
@@ -216,6 +256,7 @@ void cv_worker_destroy(struct cv_worker *w)
 	w->wakeup.fd = -1;
 	pipe_pool_destroy(&w->pipes);
 	loop_destroy(&w->loop);
+	cv_resolve_drop(w);
 	pthread_mutex_destroy(&w->inbox_lock);
 }
 

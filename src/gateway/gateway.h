@@ -30,6 +30,7 @@
 #include "loop.h"
 #include "metrics.h"
 #include "operator.h"
+#include "overflow.h"
 #include "paths.h"
 #include "pipe.h"
 #include "policy.h"
@@ -90,7 +91,8 @@ struct gw_stats {
 	unsigned long sessions, bonded, direct, blocked, pool_hits, pool_misses, fallbacks,
 		converter_errors, upstream_failures, mptcp_fallbacks, converter_switches,
 		establish_retries, refusal_retries, host_limited;
-	unsigned long bytes_up, bytes_down; /* ended sessions */
+	/* bytes relayed, live (the relays add as they deliver); A: up (LAN -> upstream) */
+	struct relay_meter meter;
 	unsigned long ends[SESSION_END_COUNT];
 	unsigned long errors_received[256]; /* Convert Error codes (SOCKS replies: 1..8) */
 	/* by rule name, kept across reloads (counters never go down); "default" included */
@@ -119,6 +121,7 @@ struct gateway {
 	bool links_on;
 	struct paths paths;
 	bool paths_on;
+	struct overflow overflow; /* overflow links and quotas (on when a link has either) */
 	char saved_path_manager[16]; /* restored at exit; empty = untouched */
 	char saved_blackhole_timeout[16]; /* net.mptcp.blackhole_timeout, the same way */
 	struct op_access ops; /* control socket, metrics and status page */
@@ -168,6 +171,12 @@ struct sock_connect_opts gw_upstream_opts(const struct gateway *gw);
 int gw_family(const struct addr_port *ap);
 /* Points the pool at the converter in use and at the best link for initial subflows. */
 void gw_pool_sync(struct gateway *gw);
+/* A refusal code received (Convert Error or SOCKS reply, by the upstream protocol) as a
+ * label slug; "-" for none (-1). */
+const char *gw_error_slug(const struct gateway *gw, int code);
+/* The subflows the upstream connection used over its life (path-manager events, else the
+ * kernel's subflow numbering). */
+int gw_subflows_used(const struct gw_session *s);
 /* Converter i answered (a connection or a probe): its back-off, if any, ends now. */
 void gw_converter_ok(struct gateway *gw, unsigned i);
 

@@ -585,7 +585,7 @@ bool links_local_addr(const struct links *links, int link, int family, struct ad
 
 int links_pick_initial(const struct links *links, uint8_t allowed, int family)
 {
-	for (int role = LINK_PRIMARY; role <= LINK_BACKUP; role++) {
+	for (int role = LINK_PRIMARY; role <= LINK_OVERFLOW; role++) {
 		for (unsigned i = 0; i < links->len; i++) {
 			const struct link_state *l = &links->link[i];
 

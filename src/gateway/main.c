@@ -346,8 +346,10 @@ static int gw_start_links(struct gateway *gw)
 		return ret;
 	}
 	gw->links_on = true;
-	if (gc->path_manager != CONFIG_PM_USERSPACE)
+	if (gc->path_manager != CONFIG_PM_USERSPACE) {
+		overflow_start(&gw->overflow, &gw->loop, &gw->links, NULL); /* says it cannot */
 		return 0;
+	}
 	ret = gw_sysctl("/proc/sys/net/mptcp/path_manager", "userspace", gw->saved_path_manager,
 			sizeof(gw->saved_path_manager));
 	/* Found already set: most likely our own, left by a run that crashed. */
@@ -362,11 +364,13 @@ static int gw_start_links(struct gateway *gw)
 	if (ret < 0)
 		return ret;
 	gw->paths_on = true;
+	overflow_start(&gw->overflow, &gw->loop, &gw->links, &gw->paths);
 	return 0;
 }
 
 static void gw_stop_links(struct gateway *gw)
 {
+	overflow_stop(&gw->overflow);
 	if (gw->paths_on)
 		paths_stop(&gw->paths);
 	gw->paths_on = false;
@@ -418,6 +422,11 @@ int gateway_main(int argc, char **argv)
 	config_init(&gw->config);
 	gw->config.role = CONFIG_GATEWAY;
 	for (int i = 1; i < argc; i++) {
+		if (!strcmp(argv[i], "--help-keys")) {
+			config_print_role_keys(stdout, CONFIG_GATEWAY);
+			ret = 0;
+			goto out_config;
+		}
 		if (!strcmp(argv[i], "--help") || !strcmp(argv[i], "-h")) {
 			gw_usage(stdout, argc > 1 && !strcmp(argv[1], "--host"));
 			ret = 0;
@@ -426,12 +435,12 @@ int gateway_main(int argc, char **argv)
 	}
 	if (config_parse_args(&gw->config, argc - 1, argv + 1, &consumed, err) < 0 ||
 	    config_finish(&gw->config, err) < 0) {
-		log_warnx("%s", err);
+		log_errx("%s", err);
 		ret = 2;
 		goto out_config;
 	}
 	if (consumed != argc - 1) {
-		log_warnx("unexpected argument '%s'", argv[1 + consumed]);
+		log_errx("unexpected argument '%s'", argv[1 + consumed]);
 		ret = 2;
 		goto out_config;
 	}
@@ -440,7 +449,7 @@ int gateway_main(int argc, char **argv)
 		char perr[POL_ERR_LEN];
 
 		if (gw_build_policy(&gw->config.gateway, &gw->policy, perr) < 0) {
-			log_warnx("%s", perr);
+			log_errx("%s", perr);
 			ret = 2;
 			goto out_config;
 		}

@@ -34,9 +34,14 @@ static const char *gw_mode_name(const struct gw_session *s)
 
 static void gw_session_row(const struct gw_session *s, struct status_session *row)
 {
-	int up = s->base.relay.io[RELAY_B].fd, n;
+	int up = s->base.relay.io[RELAY_B].fd, lan = s->base.relay.io[RELAY_A].fd, n;
 
 	memset(row, 0, sizeof(*row));
+	/* the LAN leg is plain TCP; the upstream one goes to the converter, or the server
+	 * itself (direct, or on-path mode) */
+	row->multipath_upstream = true;
+	row->upstream = s->bonded && !gw_onpath(s->gw) ? "converter" : "server";
+	row->client_rtt_us = lan >= 0 ? sock_rtt_us(lan) : 0;
 	row->client = s->base.client;
 	row->dest = s->base.dest;
 	row->has_dest = true;
@@ -54,6 +59,8 @@ static void gw_session_row(const struct gw_session *s, struct status_session *ro
 		row->subflows_total = n;
 		row->subflows_len = n < STATUS_MAX_SUBFLOWS ? (size_t)n : STATUS_MAX_SUBFLOWS;
 	}
+	row->subflows_used = gw_subflows_used(s);
+	row->upstream_rtt_us = sock_rtt_us(up);
 }
 
 /* Every session (at most max), largest first. Returns the count; *rows is owned by the
@@ -108,6 +115,8 @@ static size_t gw_link_rows(struct gateway *gw, struct status_link *rows, size_t 
 			     : !l->carrier ? "no-carrier"
 			     : !l->alive   ? "dead"
 					   : "down";
+		if (l->usable && overflow_link_state(&gw->overflow, (int)i))
+			row->state = overflow_link_state(&gw->overflow, (int)i);
 		row->rx_bytes = gw_read_counter(l->conf.dev, "rx_bytes");
 		row->tx_bytes = gw_read_counter(l->conf.dev, "tx_bytes");
 		row->rtt_ms = l->probes_answered ? (double)l->rtt_ms : -1;
@@ -138,10 +147,23 @@ static void gw_totals_json(struct gateway *gw, struct reply *r)
 		     "\"mptcp_fallbacks\":%lu,\"converter_switches\":%lu,"
 		     "\"refusal_retries\":%lu,\"establish_retries\":%lu,\"host_limited\":%lu",
 		     gw->sessions.len, st->sessions, st->bonded, st->direct, st->blocked,
-		     st->bytes_up, st->bytes_down, gw->pool_on ? gw->pool.ready : 0, st->pool_hits,
+		     relay_meter_read(&st->meter, RELAY_A), relay_meter_read(&st->meter, RELAY_B),
+		     gw->pool_on ? gw->pool.ready : 0, st->pool_hits,
 		     st->pool_misses, st->converter_errors, st->upstream_failures, st->fallbacks,
 		     st->mptcp_fallbacks, st->converter_switches, st->refusal_retries,
 		     st->establish_retries, st->host_limited);
+	/* the slugs of the logs' end= and code= and the metrics' labels */
+	reply_puts(r, ",\"ends\":{");
+	for (int i = 0, n = 0; i < SESSION_END_COUNT; i++)
+		if (st->ends[i])
+			reply_printf(r, "%s\"%s\":%lu", n++ ? "," : "",
+				     session_end_name((enum session_end)i), st->ends[i]);
+	reply_puts(r, "},\"errors_received\":{");
+	for (int c = 0, n = 0; c < 256; c++)
+		if (st->errors_received[c])
+			reply_printf(r, "%s\"%s\":%lu", n++ ? "," : "", gw_error_slug(gw, c),
+				     st->errors_received[c]);
+	reply_puts(r, "}");
 }
 
 static void gw_identity_json(struct gateway *gw, struct reply *r)
@@ -203,8 +225,9 @@ static int gw_ctl_status(void *ctx, struct reply *r, const struct ctl_request *r
 				     : " (backing off)");
 	reply_printf(r, "%-11s %zu open, %lu in all: %lu bonded, %lu direct, %lu blocked\n",
 		     "sessions", gw->sessions.len, st->sessions, st->bonded, st->direct, st->blocked);
-	reply_printf(r, "%-11s %s up, %s down (ended sessions)\n", "bytes",
-		     reply_fmt_bytes(st->bytes_up, u1), reply_fmt_bytes(st->bytes_down, u2));
+	reply_printf(r, "%-11s %s up, %s down\n", "bytes",
+		     reply_fmt_bytes(relay_meter_read(&st->meter, RELAY_A), u1),
+		     reply_fmt_bytes(relay_meter_read(&st->meter, RELAY_B), u2));
 	reply_printf(r, "%-11s %u ready, %lu hits, %lu misses\n", "pool",
 		     gw->pool_on ? gw->pool.ready : 0, st->pool_hits, st->pool_misses);
 	reply_printf(r, "%-11s %lu converter errors, %lu upstream failures, %lu MPTCP fallbacks\n",
@@ -333,7 +356,6 @@ static int gw_http_metrics(void *ctx, struct reply *r)
 	size_t ns, nl = gw_snapshot(gw, links, &rows, &ns);
 	struct metrics_writer w;
 	struct metrics_label l[2];
-	char code[8];
 
 	free(rows);
 	metrics_writer_init(&w, r, "gateway");
@@ -353,16 +375,16 @@ static int gw_http_metrics(void *ctx, struct reply *r)
 		metrics_sample(&w, l, 1, st->rule_hits[i].hits);
 	}
 	metrics_family(&w, "mpconv_bytes_total", METRICS_COUNTER,
-		       "Bytes relayed by ended sessions; up is LAN to server.");
+		       "Bytes relayed, counted as they move; up is LAN to server.");
 	l[0] = (struct metrics_label){ "direction", "up" };
-	metrics_sample(&w, l, 1, st->bytes_up);
+	metrics_sample(&w, l, 1, relay_meter_read(&st->meter, RELAY_A));
 	l[0].value = "down";
-	metrics_sample(&w, l, 1, st->bytes_down);
+	metrics_sample(&w, l, 1, relay_meter_read(&st->meter, RELAY_B));
 	metrics_family(&w, "mpconv_sessions_closed_total", METRICS_COUNTER,
 		       "Ended sessions by how they ended.");
 	for (int i = 0; i < SESSION_END_COUNT; i++) {
-		if (i == SESSION_END_INFO)
-			continue; /* a converter's kind of end */
+		if (i == SESSION_END_INFO || i == SESSION_END_PROBE || i == SESSION_END_UNUSED)
+			continue; /* a converter's kinds of end */
 		l[0] = (struct metrics_label){ "reason", session_end_name((enum session_end)i) };
 		metrics_sample(&w, l, 1, st->ends[i]);
 	}
@@ -372,8 +394,7 @@ static int gw_http_metrics(void *ctx, struct reply *r)
 	for (int c = 0; c < 256; c++) {
 		if (!st->errors_received[c])
 			continue;
-		snprintf(code, sizeof(code), "%d", c);
-		l[0] = (struct metrics_label){ "code", code };
+		l[0] = (struct metrics_label){ "code", gw_error_slug(gw, c) };
 		metrics_sample(&w, l, 1, st->errors_received[c]);
 	}
 	gw_counter(&w, "mpconv_pool_hits_total", "Bonded connections served by the pool.",
@@ -450,6 +471,15 @@ static const struct http_route gw_routes[] = {
 	{ "/", WEBUI_TYPE, webui_page },
 };
 
+static int gw_ctl_reset_quota(void *ctx, struct reply *r, const struct ctl_request *req)
+{
+	struct gateway *gw = ctx;
+
+	overflow_reset_quota(&gw->overflow);
+	reply_puts(r, req->json ? "{\"quota_reset\":true}\n" : "quota periods started again\n");
+	return 0;
+}
+
 static int gw_read_links(void *ctx, struct status_link *rows, size_t max)
 {
 	return (int)gw_link_rows(ctx, rows, max);
@@ -468,6 +498,7 @@ int gw_control_start(struct gateway *gw)
 		.probe = gw_ctl_probe,
 		.reload = gw_ctl_reload,
 		.inbound = gw_ctl_inbound,
+		.reset_quota = gw_ctl_reset_quota,
 	};
 
 	return op_start(&gw->ops, &gw->loop, &gw->config.gateway.common.control, &provider, gw_routes,

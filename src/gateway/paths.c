@@ -61,7 +61,8 @@ static void paths_fill(struct paths *paths, struct paths_conn *conn, bool restor
 		    paths->loop->now_ms < sub->retry_at_ms ||
 		    !links_local_addr(links, (int)i, family, &local))
 			continue;
-		backup = l->conf.role == LINK_BACKUP || (conn->backup & (1u << i));
+		backup = l->conf.role == LINK_BACKUP ||
+			 ((conn->backup | paths->backup_links) & (1u << i));
 		ret = pm_subflow_create(&paths->pm, conn->token, (uint8_t)(i + 1), &local,
 					(int)l->ifindex, &conn->remote, backup);
 		if (ret == 0) {
@@ -83,6 +84,21 @@ static void paths_fill(struct paths *paths, struct paths_conn *conn, bool restor
 	}
 }
 
+/* One subflow more (+1) or less (-1) on conn, for `subflows=` over its life. */
+static void paths_count_subflow(struct paths_conn *conn, int delta)
+{
+	if (delta > 0) {
+		if (conn->sf_opened < UINT8_MAX)
+			conn->sf_opened++;
+		if (conn->sf_up < UINT8_MAX)
+			conn->sf_up++;
+		if (conn->sf_up > conn->sf_max)
+			conn->sf_max = conn->sf_up;
+	} else if (conn->sf_up > 0) {
+		conn->sf_up--;
+	}
+}
+
 static void paths_on_event(const struct pm_event *ev, void *arg)
 {
 	struct paths *paths = arg;
@@ -99,9 +115,11 @@ static void paths_on_event(const struct pm_event *ev, void *arg)
 	switch (ev->type) {
 	case PM_EVENT_ESTABLISHED:
 		conn->established = true;
+		paths_count_subflow(conn, 1);
 		paths_fill(paths, conn, false);
 		break;
 	case PM_EVENT_SUB_ESTABLISHED:
+		paths_count_subflow(conn, 1);
 		link = links_find_by_addr(paths->links, ev->local.ip);
 		if (link < 0)
 			break;
@@ -113,6 +131,7 @@ static void paths_on_event(const struct pm_event *ev, void *arg)
 			paths_link_changed(paths, link, false);
 		break;
 	case PM_EVENT_SUB_CLOSED:
+		paths_count_subflow(conn, -1);
 		link = links_find_by_addr(paths->links, ev->local.ip);
 		if (link < 0)
 			break;
@@ -240,6 +259,7 @@ struct paths_conn *paths_track(struct paths *paths, int fd, uint8_t allowed, uin
 		if (paths->early[i] == conn->token) {
 			paths->early[i] = 0;
 			conn->established = true;
+			paths_count_subflow(conn, 1);
 		}
 	}
 	*slot = conn;
@@ -295,6 +315,32 @@ void paths_link_changed(struct paths *paths, int link, bool usable)
 			sub->up = false;
 		}
 	}
+}
+
+unsigned paths_set_link_backup(struct paths *paths, int link, bool backup)
+{
+	const struct link_state *l = &paths->links->link[link];
+	unsigned changed = 0;
+
+	if (backup)
+		paths->backup_links |= (uint8_t)(1u << link);
+	else
+		paths->backup_links &= (uint8_t) ~(1u << link);
+	for (unsigned b = 0; b < PATHS_BUCKETS; b++) {
+		for (struct paths_conn *c = paths->buckets[b]; c; c = c->hnext) {
+			struct paths_subflow *sub = &c->sub[link];
+			/* what the link's role or the connection's rule asks for stays */
+			bool want = backup || l->conf.role == LINK_BACKUP || (c->backup & (1u << link));
+
+			/* the initial subflow is the connection's own: never demoted */
+			if (!sub->up || link == c->initial_link)
+				continue;
+			if (pm_subflow_set_backup(&paths->pm, c->token, &sub->local, &sub->remote,
+						  want) == 0)
+				changed++;
+		}
+	}
+	return changed;
 }
 
 unsigned paths_subflows(const struct paths_conn *conn)

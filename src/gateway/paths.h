@@ -25,6 +25,9 @@ struct paths_conn {
 	uint8_t backup;		 /* links it uses only as backup */
 	int initial_link;	 /* the link of the initial subflow (-1 = unknown) */
 	bool established;
+	/* subflows over the connection's life, from the path manager's events: opened (the
+	 * initial one included), up now, and the most up at once */
+	uint8_t sf_opened, sf_up, sf_max;
 	struct paths_subflow {
 		bool up, pending; /* pending: asked for, no event yet (until retry_at) */
 		struct addr_port local, remote; /* with ports, as the kernel reported them */
@@ -50,6 +53,7 @@ struct paths {
 	struct paths_conn *buckets[PATHS_BUCKETS];
 	unsigned long conns;
 	uint32_t early[PATHS_EARLY_TOKENS]; /* ESTABLISHED seen before the tracking began */
+	uint8_t backup_links; /* links whose subflows are backup now (overflow.c), bit i = link i */
 	unsigned early_next;
 	struct paths_stats stats;
 };
@@ -71,6 +75,9 @@ void paths_set_policy(struct paths *paths, struct paths_conn *conn, uint8_t allo
 void paths_forget(struct paths *paths, struct paths_conn *conn);
 /* Links changed: close subflows on a dead link, add them back on a live one. */
 void paths_link_changed(struct paths *paths, int link, bool usable);
+/* Link's subflows become backup (or stop being so) on every connection, and new ones start
+ * that way: MP_PRIO through the path manager. Returns how many subflows were changed. */
+unsigned paths_set_link_backup(struct paths *paths, int link, bool backup);
 /* Subflows up on the connection, the initial one included. */
 unsigned paths_subflows(const struct paths_conn *conn);
 

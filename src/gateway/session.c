@@ -168,11 +168,29 @@ static bool gw_arm_establish(struct gw_session *s)
 
 const char *gw_state_name(enum gw_state state)
 {
-	static const char *const names[] = { "accepted",	  "wait-early",
-					     "upstream-connecting", "wait-reply",
-					     "direct-connecting",   "relay",
-					     "refused-wait" };
+	static const char *const names[] = { "accepted", "wait-early", "upstream-connecting",
+		"wait-reply", "direct-connecting", "relay", "refused-wait" };
+
 	return names[state];
+}
+
+const char *gw_error_slug(const struct gateway *gw, int code)
+{
+	if (code < 0)
+		return "-";
+	return gw->config.gateway.upstream_protocol == CONFIG_UPSTREAM_SOCKS5 ?
+		socks_reply_slug((enum socks_reply)code) : conv_error_slug((enum conv_error_code)code);
+}
+
+/* Path-manager events when tracked, else the kernel's numbering (sock_subflows_used). */
+int gw_subflows_used(const struct gw_session *s)
+{
+	int up = s->base.relay.io[RELAY_B].fd;
+	int n = s->bonded && up >= 0 ? sock_subflows_used(up) : 0;
+
+	if (s->path && s->path->sf_opened > n)
+		n = s->path->sf_opened;
+	return n < 0 ? 0 : n;
 }
 
 /* Ends the session, the one way: one log line, the counters, then release and free. */
@@ -180,23 +198,21 @@ static void gw_close(struct gw_session *s, const char *reason, bool reset_lan)
 {
 	struct gateway *gw = s->gw;
 	char client[ADDR_STRLEN], dest[ADDR_STRLEN];
-	int up = s->base.relay.io[RELAY_B].fd;
-	int subflows = s->bonded && up >= 0 && log_enabled(LOG_LEVEL_INFO) ? sock_subflows(up) : 0;
+	bool blocked = s->state == GW_ACCEPTED && s->rule.action == POL_BLOCK;
+	enum session_end end = blocked ? SESSION_END_BLOCKED : session_end_of(&s->base);
+	int subflows = log_enabled(LOG_LEVEL_INFO) ? gw_subflows_used(s) : 0;
 
-	gw->stats.bytes_up += s->base.relay.dir[RELAY_A].bytes;
-	gw->stats.bytes_down += s->base.relay.dir[RELAY_B].bytes;
-	gw->stats.ends[s->state == GW_ACCEPTED && s->rule.action == POL_BLOCK
-			       ? SESSION_END_REFUSED
-			       : session_end_of(&s->base)]++;
+	gw->stats.ends[end]++;
 	log_info("session client=%s dest=%s rule=%s action=%s state=%s up=%llu down=%llu "
-		 "duration_ms=%llu subflows=%d pool=%d converter=%u converter_error=%d "
-		 "reason=\"%s\"",
+		 "duration_ms=%llu subflows=%d pool=%d converter=%u converter_error=%d code=%s "
+		 "end=%s reason=\"%s\"",
 		 addr_format(&s->base.client, true, client), addr_format(&s->base.dest, true, dest),
-		 s->rule.name, s->bonded ? "bond" : "direct", gw_state_name(s->state),
-		 (unsigned long long)s->base.relay.dir[RELAY_A].bytes,
+		 s->rule.name, blocked ? "block" : s->bonded ? "bond" : "direct",
+		 gw_state_name(s->state), (unsigned long long)s->base.relay.dir[RELAY_A].bytes,
 		 (unsigned long long)s->base.relay.dir[RELAY_B].bytes,
-		 (unsigned long long)(gw->loop.now_ms - s->base.started_ms), subflows < 0 ? 0 : subflows,
-		 s->from_pool, s->converter, s->converter_error, reason);
+		 (unsigned long long)(gw->loop.now_ms - s->base.started_ms), subflows, s->from_pool,
+		 s->converter, s->converter_error, gw_error_slug(gw, s->converter_error),
+		 session_end_name(end), reason);
 	gw_untrack(s);
 	if (s->host_counted)
 		hosts_put(&gw->hosts, s->base.client.ip);
@@ -233,6 +249,7 @@ static void gw_start_relay(struct gw_session *s)
 {
 	const struct config_gateway *gc = &s->gw->config.gateway;
 	struct relay_params params = {
+		.meter = &s->gw->stats.meter,
 		.idle_timeout_ms =
 			s->rule.idle_timeout_ms ? s->rule.idle_timeout_ms : gc->common.idle_timeout_ms,
 		.use_splice = gc->common.splice,
@@ -243,6 +260,7 @@ static void gw_start_relay(struct gw_session *s)
 	metrics_observe(&s->gw->stats.setup, (s->gw->loop.now_ms - s->base.started_ms) * 1000);
 	s->state = GW_RELAY;
 	s->base.relay.dir[RELAY_A].bytes = s->early_len; /* delivered along with the request */
+	relay_meter_add(&s->gw->stats.meter, RELAY_A, s->early_len);
 	gw_apply_rate(s);
 	if (relay_start(&s->base.relay, &s->gw->loop, &s->gw->pipes, &params, gw_on_relay_end) < 0)
 		gw_close(s, "relay could not start", true);

@@ -92,6 +92,7 @@ static const struct ctl_command ctl_commands[] = {
 	{ "reload", "re-read the configuration (as SIGHUP)", "not offered" },
 	{ "inbound", "published services, reverse connections and inbound sessions",
 	  "not offered" },
+	{ "reset-quota", "start the links' quota periods again", "not a gateway" },
 	{ "help", "list the commands", NULL },
 };
 
@@ -109,6 +110,8 @@ static ctl_callback *ctl_find(const struct ctl_provider *p, const char *name)
 		return p->reload;
 	if (!strcmp(name, "inbound"))
 		return p->inbound;
+	if (!strcmp(name, "reset-quota"))
+		return p->reset_quota;
 	return NULL;
 }
 

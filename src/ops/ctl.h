@@ -56,6 +56,8 @@ struct ctl_provider {
 	int (*reload)(void *ctx, struct reply *r, const struct ctl_request *req);
 	/* inbound sessions: published services, reverse connections, sessions (issue 15) */
 	int (*inbound)(void *ctx, struct reply *r, const struct ctl_request *req);
+	/* gateway: start every link's quota period again (the links leave backup-only) */
+	int (*reset_quota)(void *ctx, struct reply *r, const struct ctl_request *req);
 };
 
 struct ctl {

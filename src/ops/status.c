@@ -37,6 +37,11 @@ static size_t status_max(size_t a, size_t b)
 	return a > b ? a : b;
 }
 
+static const char *status_upstream(const struct status_session *x)
+{
+	return x->upstream ? x->upstream : "server";
+}
+
 void status_sessions_text(struct reply *r, const struct status_session *s, size_t n)
 {
 	size_t wc = strlen("client"), wd = strlen("destination"), ws = strlen("state");
@@ -58,13 +63,21 @@ void status_sessions_text(struct reply *r, const struct status_session *s, size_
 			     x->state, reply_fmt_age(x->age_ms, u1));
 		reply_printf(r, "%10s %10s  %d %s", reply_fmt_bytes(x->bytes_up, u1),
 			     reply_fmt_bytes(x->bytes_down, u2), x->subflows_total,
-			     x->client_mptcp ? "mptcp" : "tcp");
+			     (x->multipath_upstream ? x->server_mptcp : x->client_mptcp) ? "mptcp"
+											  : "tcp");
+		if (x->subflows_used > x->subflows_total)
+			reply_printf(r, " (%d used)", x->subflows_used);
 		if (x->mode)
 			reply_printf(r, " mode %s", x->mode);
 		if (x->rule[0])
 			reply_printf(r, " rule %s", x->rule);
 		if (x->has_dest)
-			reply_printf(r, " server %s", x->server_mptcp ? "mptcp" : "tcp");
+			reply_printf(r, " %s %s", status_upstream(x), x->server_mptcp ? "mptcp" : "tcp");
+		if (x->client_rtt_us)
+			reply_printf(r, " rtt client %.1fms", x->client_rtt_us / 1000.0);
+		if (x->upstream_rtt_us)
+			reply_printf(r, "%s %s %.1fms", x->client_rtt_us ? "" : " rtt",
+				     status_upstream(x), x->upstream_rtt_us / 1000.0);
 		reply_puts(r, "\n");
 		for (size_t j = 0; j < x->subflows_len; j++) {
 			const struct sock_subflow *sf = &x->subflows[j];
@@ -85,6 +98,14 @@ static void status_json_addr(struct reply *r, const struct addr_port *ap, bool w
 	char a[ADDR_STRLEN];
 
 	reply_json_string(r, addr_format(ap, with_port, a));
+}
+
+static void status_json_rtt(struct reply *r, uint32_t rtt_us)
+{
+	if (rtt_us)
+		reply_printf(r, "%u", rtt_us);
+	else
+		reply_puts(r, "null");
 }
 
 void status_sessions_json(struct reply *r, const struct status_session *s, size_t n)
@@ -109,10 +130,18 @@ void status_sessions_json(struct reply *r, const struct status_session *s, size_
 		reply_printf(r,
 			     ",\"age_ms\":%llu,\"bytes_up\":%llu,\"bytes_down\":%llu,"
 			     "\"client_mptcp\":%s,\"server_mptcp\":%s,\"subflows_total\":%d,"
-			     "\"subflows\":[",
+			     "\"subflows_used\":%d,\"upstream\":",
 			     (unsigned long long)x->age_ms, (unsigned long long)x->bytes_up,
 			     (unsigned long long)x->bytes_down, x->client_mptcp ? "true" : "false",
-			     x->server_mptcp ? "true" : "false", x->subflows_total);
+			     x->server_mptcp ? "true" : "false", x->subflows_total,
+			     x->subflows_used > x->subflows_total ? x->subflows_used
+								  : x->subflows_total);
+		reply_json_string(r, status_upstream(x));
+		reply_puts(r, ",\"client_rtt_us\":");
+		status_json_rtt(r, x->client_rtt_us);
+		reply_puts(r, ",\"upstream_rtt_us\":");
+		status_json_rtt(r, x->upstream_rtt_us);
+		reply_puts(r, ",\"subflows\":[");
 		for (size_t j = 0; j < x->subflows_len; j++) {
 			const struct sock_subflow *sf = &x->subflows[j];
 

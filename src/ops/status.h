@@ -18,7 +18,8 @@
  * JSON shapes (the status page and `mpconvctl -j` read these):
  *   session: {"client":"a:p","dest":"a:p"|null,"state":S,"mode":S|null,"rule":S|null,
  *             "age_ms":N,"bytes_up":N,"bytes_down":N,"client_mptcp":B,"server_mptcp":B,
- *             "subflows_total":N,"subflows":[{"id":N,"local":"a:p","remote":"a:p",
+ *             "subflows_total":N,"subflows_used":N,"upstream":S,"client_rtt_us":N|null,
+ *             "upstream_rtt_us":N|null,"subflows":[{"id":N,"local":"a:p","remote":"a:p",
  *             "rtt_us":N,"bytes_acked":N,"bytes_received":N}]}
  *   link:    {"name":S,"state":S,"rx_bytes":N,"tx_bytes":N,"subflows":N,
  *             "rtt_ms":X|null,"loss_pct":X|null,"addresses":["a",...]}
@@ -36,7 +37,11 @@ struct status_session {
 	char rule[24];	   /* policy rule name; "" = none */
 	uint64_t age_ms;
 	uint64_t bytes_up, bytes_down; /* client -> server, server -> client */
-	int subflows_total;	       /* on the multipath leg; may exceed subflows_len */
+	int subflows_total;	       /* on the multipath leg now; may exceed subflows_len */
+	int subflows_used;	       /* on the multipath leg over the session's life */
+	bool multipath_upstream;       /* the subflows are the upstream leg's (gateway) */
+	const char *upstream;	       /* the far leg's name (static): NULL = "server" */
+	uint32_t client_rtt_us, upstream_rtt_us; /* smoothed RTT of each leg, 0 = unknown */
 	size_t subflows_len;
 	struct sock_subflow subflows[STATUS_MAX_SUBFLOWS];
 };

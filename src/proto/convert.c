@@ -736,6 +736,33 @@ const char *conv_tlv_name(uint8_t type)
 	return "unknown";
 }
 
+const char *conv_error_slug(enum conv_error_code code)
+{
+	switch (code) {
+	case CONV_ERR_UNSUPPORTED_VERSION:
+		return "unsupported_version";
+	case CONV_ERR_MALFORMED_MESSAGE:
+		return "malformed_message";
+	case CONV_ERR_UNSUPPORTED_MESSAGE:
+		return "unsupported_message";
+	case CONV_ERR_MISSING_COOKIE:
+		return "missing_cookie";
+	case CONV_ERR_NOT_AUTHORIZED:
+		return "not_authorized";
+	case CONV_ERR_UNSUPPORTED_TCP_OPTION:
+		return "unsupported_tcp_option";
+	case CONV_ERR_RESOURCE_EXCEEDED:
+		return "resource_exceeded";
+	case CONV_ERR_NETWORK_FAILURE:
+		return "network_failure";
+	case CONV_ERR_CONNECTION_RESET:
+		return "connection_reset";
+	case CONV_ERR_DESTINATION_UNREACHABLE:
+		return "destination_unreachable";
+	}
+	return "unknown";
+}
+
 const char *conv_error_name(enum conv_error_code code)
 {
 	switch (code) {

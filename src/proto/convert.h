@@ -214,5 +214,8 @@ int conv_addr_from_sockaddr(const struct sockaddr *sa, socklen_t salen, uint8_t 
 /* Names for logs; never NULL ("unknown" for unregistered values). */
 const char *conv_tlv_name(uint8_t type);
 const char *conv_error_name(enum conv_error_code code);
+/* The same as a label slug ("malformed_message", "resource_exceeded"), "unknown" otherwise:
+ * the one spelling of an error code in logs, metrics and JSON, in both roles. */
+const char *conv_error_slug(enum conv_error_code code);
 
 #endif

@@ -78,6 +78,27 @@ int socks_parse_request(const uint8_t *in, size_t len, struct addr_port *dest,
 	return (int)need;
 }
 
+bool socks_request_name(const uint8_t *in, size_t len, char out[SOCKS_NAME_MAX + 1])
+{
+	size_t n;
+
+	if (len < 5 || in[3] != SOCKS_ATYP_NAME || len < 5 + (size_t)in[4] + 2)
+		return false;
+	n = in[4];
+	if (n == 0 || n > 254 || (n == 254 && in[4 + n] != '.'))
+		return false;
+	for (size_t i = 0; i < n; i++) {
+		uint8_t c = in[5 + i];
+
+		if (!((c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9') ||
+		      c == '-' || c == '_' || c == '.'))
+			return false;
+	}
+	memcpy(out, in + 5, n);
+	out[n] = '\0';
+	return true;
+}
+
 size_t socks_put_method(uint8_t out[2], uint8_t method)
 {
 	out[0] = SOCKS_VERSION;
@@ -171,4 +192,15 @@ const char *socks_reply_name(enum socks_reply code)
 	};
 
 	return (unsigned)code < sizeof(names) / sizeof(names[0]) ? names[code] : "unknown";
+}
+
+const char *socks_reply_slug(enum socks_reply code)
+{
+	static const char *const slugs[] = {
+		"succeeded",	       "general_failure",	 "not_allowed_by_ruleset",
+		"network_unreachable", "host_unreachable",	 "connection_refused",
+		"ttl_expired",	       "command_not_supported", "address_type_not_supported",
+	};
+
+	return (unsigned)code < sizeof(slugs) / sizeof(slugs[0]) ? slugs[code] : "unknown";
 }

@@ -10,8 +10,8 @@
 
 /*
  * SOCKS version 5 (RFC 1928), the subset hybrid-access deployments use: no authentication,
- * CONNECT to an IPv4 or IPv6 address. Domain names are refused (a converter does not
- * resolve), as are BIND and UDP ASSOCIATE. Pure: parsing works on whatever bytes have arrived
+ * CONNECT to an IPv4 or IPv6 address or a domain name (socks_request_name: the converter
+ * resolves it); BIND and UDP ASSOCIATE are refused. Pure: parsing works on whatever bytes have arrived
  * and never reads past them; building writes into the caller's buffer.
  *
  * A client may pipeline its greeting, its request and its first data in one segment (what the
@@ -51,6 +51,15 @@ int socks_parse_greeting(const uint8_t *in, size_t len, bool *no_auth);
 int socks_parse_request(const uint8_t *in, size_t len, struct addr_port *dest,
 			enum socks_reply *refuse);
 
+#define SOCKS_NAME_MAX 255
+/*
+ * The domain name of a request socks_parse_request took (ATYP 3, which it answers with
+ * *refuse = ADDRESS_UNSUPPORTED for a caller that does not resolve): true with out holding it
+ * NUL-terminated when it is a host name (letters, digits, '-', '_' and '.', at most 253
+ * characters and a final dot), false otherwise.
+ */
+bool socks_request_name(const uint8_t *in, size_t len, char out[SOCKS_NAME_MAX + 1]);
+
 /* The server's method choice: 2 bytes. */
 size_t socks_put_method(uint8_t out[2], uint8_t method);
 /* The server's reply with the bound address (IPv4 or IPv6 by its form); returns its length. */
@@ -67,5 +76,7 @@ size_t socks_put_client_hello(uint8_t out[3 + SOCKS_REPLY_MAX], const struct add
 int socks_parse_server(const uint8_t *in, size_t len, enum socks_reply *code);
 
 const char *socks_reply_name(enum socks_reply code);
+/* The same as a label slug ("host_unreachable"), "unknown" otherwise. */
+const char *socks_reply_slug(enum socks_reply code);
 
 #endif

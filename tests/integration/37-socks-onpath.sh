@@ -78,8 +78,8 @@ out=$(socks "$NS_GW" 6 "$SRV_ADDR4" 7009)
 check "SOCKS: nobody listening -> reply 5, connection refused ($out)" test "$out" = "method=0 reply=5 "
 out=$(socks "$NS_GW" 6 "$CV_ADDR4" 5124)
 check "SOCKS: the converter itself -> reply 2, not allowed ($out)" test "$out" = "method=0 reply=2 "
-out=$(socks "$NS_GW" 6 example.org 80 name)
-check "SOCKS: a domain name -> reply 8, address type not supported ($out)" test "$out" = "method=0 reply=8 "
+out=$(socks "$NS_GW" 6 no-such-host.invalid 80 name)
+check "SOCKS: a name the converter cannot resolve -> reply 4, host unreachable ($out)" test "$out" = "method=0 reply=4 "
 out=$(socks "$NS_LAN" 6 "$SRV_ADDR4" 7000)
 check "SOCKS: a client outside the allow list gets no method ($out)" test "$out" = "method=255 reply=-1 "
 

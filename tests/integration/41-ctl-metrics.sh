@@ -23,7 +23,7 @@ PROMPARSE=$BED_TOP/tests/tools/promparse.py
 	skip_all "mpconvd/convclient/mpconvctl not built in $MPCONV_BUILD"
 command -v setpriv >/dev/null || skip_all "setpriv (util-linux) missing"
 
-plan 28
+plan 33
 
 topo_single A:rate=10mbit,delay=5 B:rate=10mbit,delay=10 || bail "topology"
 mptcp_multilink || bail "MPTCP endpoints"
@@ -68,7 +68,7 @@ echo hello | convert "$CV_ADDR4:5124" "$SRV_ADDR4:7000" >"$T/out"
 check "echo through the converter" test "$(cat "$T/out")" = "$(printf 'hello\nEND')"
 wait_for 5 eval 'ctl status -j >"$T/status1.json" && json_check "$T/status1.json" "d[\"sessions_total\"] >= 1"'
 check "status -j counts the ended session, relayed, with bytes both ways" \
-	json_check "$T/status1.json" 'd["sessions_total"] == 1 and d["sessions_relayed"] == 1 and d["bytes_up"] == 6 and d["bytes_down"] == 10 and d["client_mptcp"] == 1'
+	json_check "$T/status1.json" 'd["sessions_total"] == 1 and d["sessions_relayed"] == 1 and d["bytes_up"] == 6 and d["bytes_down"] == 10 and d["client_mptcp"] == 1 and d["ends"] == {"closed": 1}'
 n "$NS_CV" curl -sf http://127.0.0.1:9124/metrics >"$T/scrape1.txt"
 check "first scrape of /metrics" grep -q '^mpconv_sessions_total{role="converter"} 1$' "$T/scrape1.txt"
 
@@ -84,6 +84,14 @@ live()
 		json_check "$T/sessions.json" 'any(s["subflows_total"] >= 2 and s["bytes_up"] > 1000000 and all(f["bytes_received"] > 0 for f in s["subflows"]) for s in d["sessions"])'
 }
 check "sessions -j shows the live upload with 2 subflows, bytes moving on each" wait_for 20 live
+# The relay counts bytes as it moves them: the upload is still open (one relayed session ended so
+# far, the echo) and its megabytes are in mpconv_bytes_total already.
+n "$NS_CV" curl -sf http://127.0.0.1:9124/metrics >"$T/scrape-live.txt"
+check "mpconv_bytes_total moves during the upload, before its session ends" \
+	eval 'grep -q "^mpconv_sessions_relayed_total{role=\"converter\"} 1$" "$T/scrape-live.txt" &&
+	awk "/^mpconv_bytes_total\{role=\"converter\",direction=\"up\"\}/ { exit !(\$2 > 1000006) }" "$T/scrape-live.txt"'
+check "sessions -j: subflows used over the session's life, the server leg named, both RTTs" \
+	json_check "$T/sessions.json" '(s := max(d["sessions"], key=lambda s: s["bytes_up"])) and s["subflows_used"] >= 2 and s["upstream"] == "server" and s["client_rtt_us"] > 0 and s["upstream_rtt_us"] > 0'
 check "each subflow has its addresses and an RTT" \
 	json_check "$T/sessions.json" '(s := max(d["sessions"], key=lambda s: s["bytes_up"])) and len(s["subflows"]) >= 2 and all(f["rtt_us"] > 0 and f["local"].endswith(":5124") for f in s["subflows"]) and s["state"] == "relay" and s["dest"] == "10.0.2.2:7001" and s["client_mptcp"]'
 diag "$(python3 -c 'import json,sys; d=json.load(open(sys.argv[1])); print(json.dumps(d["sessions"][0])[:600])' "$T/sessions.json")"
@@ -120,6 +128,39 @@ check "after the upload: 2 relayed sessions, bytes up counted, setup latency obs
 check "client legs were MPTCP; close reasons counted" \
 	eval 'grep -q "^mpconv_client_connections_total{role=\"converter\",protocol=\"mptcp\"} 2$" "$T/scrape3.txt" &&
 	grep -q "^mpconv_sessions_closed_total{role=\"converter\",reason=\"closed\"} 2$" "$T/scrape3.txt"'
+
+# What a gateway does to a converter is no error: a probe (a bare Convert header, answered with
+# an Error TLV), a pooled connection closed unused; and a pooled connection's idle wait before
+# its request is not setup time (setup starts at the request's first byte).
+convert --raw 01012263 --no-relay "$CV_ADDR4:5124" >/dev/null || true
+diag "probe: $(cat "$T/line")"
+n "$NS_GW" bash -c "exec 3<>/dev/tcp/$CV_ADDR4/5124; sleep 0.2; exec 3>&-"
+n "$NS_GW" python3 - "$CV_ADDR4" "$SRV_ADDR4" >"$T/late.out" <<'PY'
+import socket, sys, time
+s = socket.create_connection((sys.argv[1], 5124))
+time.sleep(1.5)  # a pooled connection waiting for its LAN client
+dst = socket.inet_aton(sys.argv[2])
+# RFC 8803 header (version 1, 6 words, magic) + Connect TLV (kind 10, 5 words, port, IPv4-mapped address)
+s.sendall(bytes([1, 6, 0x22, 0x63, 10, 5]) + (7000).to_bytes(2, "big") + bytes(10) + b"\xff\xff" + dst + b"late\n")
+s.shutdown(socket.SHUT_WR)
+got = b""
+while (chunk := s.recv(4096)):
+    got += chunk
+print("echoed" if b"late\nEND" in got else "not echoed: %r" % got)
+PY
+check "a request sent 1.5 s after its connect is relayed" grep -q '^echoed$' "$T/late.out"
+diag "$(cat "$T/late.out"; tail -n 4 "$T/converter.err")"
+counted() {
+	n "$NS_CV" curl -sf http://127.0.0.1:9124/metrics >"$T/scrape4.txt" &&
+		grep -q "^mpconv_sessions_closed_total{role=\"converter\",reason=\"unused\"} 1$" "$T/scrape4.txt" &&
+		grep -q "^mpconv_sessions_closed_total{role=\"converter\",reason=\"probe\"} 1$" "$T/scrape4.txt" &&
+		grep -q "^mpconv_setup_seconds_count{role=\"converter\"} 3$" "$T/scrape4.txt"
+}
+check "a probe and an unused pooled connection counted as such, not as Malformed Message" \
+	eval 'wait_for 5 counted && grep -q "^mpconv_convert_errors_sent_total{role=\"converter\",code=\"malformed_message\"} 0$" "$T/scrape4.txt"'
+check "setup time starts at the request's first byte: all 3 setups under 1 s, none in the log as errors" \
+	eval 'grep -q "^mpconv_setup_seconds_bucket{role=\"converter\",le=\"1\"} 3$" "$T/scrape4.txt" &&
+	! grep -E "end=(probe|unused)|client closed before sending" "$T/converter.err"'
 
 # 18-20: HTTP errors are answered, not dropped.
 check "unknown path is a 404" \

@@ -16,7 +16,7 @@ PROMPARSE=$BED_TOP/tests/tools/promparse.py
 [ -x "$MPCONVD" ] && [ -x "$CTL" ] || skip_all "mpconvd/mpconvctl not built in $MPCONV_BUILD"
 command -v nft >/dev/null && command -v curl >/dev/null || skip_all "nft or curl missing"
 
-plan 18
+plan 21
 
 BED_SRC_ROUTES=0
 topo_hybrid A:rate=20mbit,delay=5 B:rate=30mbit,delay=10 || bail "topology"
@@ -43,7 +43,10 @@ client=$!
 wait_for 10 bash -c "'$CTL' -s '$SOCK' sessions -j >'$T/s.json' && python3 -c 'import json,sys; d=json.load(open(sys.argv[1])); sys.exit(0 if d[\"sessions\"] and d[\"sessions\"][0][\"subflows_total\"] == 2 else 1)' '$T/s.json'"
 check "sessions -j: the download, pool mode, with 2 subflows on distinct links" json_check "$T/s.json" \
 	'd["sessions"][0]["mode"] == "pool" and len({s["local"].split(":")[0] for s in d["sessions"][0]["subflows"]}) == 2'
+check "sessions -j: the upstream leg is the converter's, RTTs of both legs, subflows used from PM events" \
+	json_check "$T/s.json" '(s := d["sessions"][0]) and s["upstream"] == "converter" and s["server_mptcp"] and not s["client_mptcp"] and s["client_rtt_us"] > 0 and s["upstream_rtt_us"] >= 5000 and s["subflows_used"] >= 2'
 ctl sessions >"$T/s.txt"
+diag "$(cat "$T/s.txt")"
 check "sessions: a table with one line per subflow" bash -c "grep -c '^    sf ' '$T/s.txt' | grep -qx 2"
 ctl links -j >"$T/l.json"
 diag "$(ctl links)"
@@ -73,13 +76,19 @@ check "probe: a ok, b not" json_check "$T/p2.json" \
 link_up B
 
 ctl status -j >"$T/st.json"
-check "status -j: totals (2 sessions: 1 bonded, 1 blocked), the converter usable" json_check "$T/st.json" \
-	'd["role"] == "gateway" and d["sessions_total"] == 2 and d["bonded"] == 1 and d["blocked"] == 1 and d["converters"][0]["usable"]'
+check "status -j: totals (2 sessions: 1 bonded, 1 blocked, ends by slug), the converter usable" json_check "$T/st.json" \
+	'd["role"] == "gateway" and d["sessions_total"] == 2 and d["bonded"] == 1 and d["blocked"] == 1 and d["converters"][0]["usable"] and d["ends"] == {"closed": 1, "blocked": 1}'
 check "reload over the socket" bash -c "'$CTL' -s '$SOCK' reload | grep -q 'reloaded'"
 
 n "$NS_GW" curl -sf http://127.0.0.1:9124/metrics >"$T/scrape3.txt"
 check "metrics parse strictly; no counter went down" python3 "$PROMPARSE" gateway "$T/scrape1.txt" "$T/scrape2.txt"
 check "and again after the transfer" python3 "$PROMPARSE" gateway "$T/scrape2.txt" "$T/scrape3.txt"
+check "mpconv_bytes_total moves during the download (counted as relayed, not at its end)" \
+	awk '/^mpconv_bytes_total\{role="gateway",direction="down"\}/ { found = 1; ok = $2 > 1000000 && $2 < 60000000 } END { exit !(found && ok) }' "$T/scrape2.txt"
+check "session log: the download's subflows over its life, the block as action=block, end slugs" bash -c "
+	grep 'dest=$SRV_ADDR4:5201 ' '$T/gateway.err' | grep -q 'subflows=2 .*end=closed' &&
+	grep 'dest=$SRV_ADDR4:25 ' '$T/gateway.err' | grep -q 'action=block .*end=blocked' &&
+	grep -q '^mpconv_sessions_closed_total{role=\"gateway\",reason=\"blocked\"} 1$' '$T/scrape3.txt'"
 check "during the transfer: a subflow on each link, bytes on both" bash -c "
 	grep -q '^mpconv_link_subflows{role=\"gateway\",link=\"a\"} 1$' '$T/scrape2.txt' &&
 	grep -q '^mpconv_link_subflows{role=\"gateway\",link=\"b\"} 1$' '$T/scrape2.txt' &&

@@ -1165,7 +1165,10 @@ try:
         d += c
     print(d.decode().replace("\n", "|"))
 except (ConnectionResetError, ConnectionRefusedError, BrokenPipeError): print("reset")
-except socket.timeout: print("timeout")' "$2" "$3" "$4" 2>&1
+except socket.timeout: print("timeout")
+except OSError as e:  # a reset that beat our shutdown(SHUT_WR) leaves the socket unconnected
+    if e.errno != 107: raise
+    print("reset")' "$2" "$3" "$4" 2>&1
 }
 
 # bulk_client NS HOST PORT [ARGS...]: runs one mpbulk client (capped at 120 s) and prints its

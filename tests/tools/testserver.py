@@ -6,6 +6,7 @@ Modes, per connection:
   echo        send back everything received; after the client's FIN, send "END\\n" and close
               (so a test sees half-close relayed both ways)
   send:N      send N bytes of a counter pattern, then close; whatever the client sends is read
+  paced:B:K   send B bytes of the pattern at K kbit/s (an application-limited server), close
   sink        read until EOF, then send "GOT <bytes> <sha256>\\n" and close
 Listens on every address given (host:port, [v6]:port), TCP or MPTCP (--mptcp). Prints "ready"
 once listening. Runs until killed (tests start it under timeout).
@@ -15,6 +16,7 @@ import hashlib
 import socket
 import sys
 import threading
+import time
 
 IPPROTO_MPTCP = 262
 
@@ -38,6 +40,17 @@ def handle(conn, mode):
             conn.sendall(b"END\n")
         elif mode.startswith("send:"):
             conn.sendall(pattern(int(mode[5:])))
+        elif mode.startswith("paced:"):
+            # paced:BYTES:KBIT: an application-limited sender, BYTES at KBIT kbit/s (20 ms
+            # slices against the clock, so a slow slice is caught up), then close
+            total, kbit = (int(x) for x in mode[6:].split(":"))
+            data, sent, start = pattern(total), 0, time.monotonic()
+            while sent < total:
+                due = min(total, int((time.monotonic() - start + 0.02) * kbit * 125))
+                if due > sent:
+                    conn.sendall(data[sent:due])
+                    sent = due
+                time.sleep(0.02)
         elif mode == "sink":
             digest, total = hashlib.sha256(), 0
             while True:

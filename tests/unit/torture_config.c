@@ -1173,6 +1173,124 @@ static void config_file_errors_carry_its_path_and_line(void **state)
 	config_free(&cfg);
 }
 
+/* Rules are parsed once the links are known, yet a bad one still names its file and line. */
+static void a_bad_rule_names_its_file_and_line(void **state)
+{
+	const char *path = write_file("rule.ini",
+				      "[gateway]\nconverter = 10.0.0.1:5124\nlan = lo\n"
+				      "rule = direct to 10.0.0.0/8\n\nrule = bond to 10.9.0.0/16 links nope\n",
+				      0600);
+	char expected[PATH_MAX + 160], err[CONFIG_ERR_LEN];
+	struct config cfg;
+
+	config_init(&cfg);
+	cfg.role = CONFIG_GATEWAY;
+	assert_int_equal(config_load_file(&cfg, path, err), 0);
+	assert_int_equal(config_finish(&cfg, err), -EINVAL);
+	snprintf(expected, sizeof(expected),
+		 "%s:6: rule: unknown link 'nope' (links: none declared) in "
+		 "'bond to 10.9.0.0/16 links nope'",
+		 path);
+	assert_string_equal(err, expected);
+	config_free(&cfg);
+	/* the same rule given with --rule has no line to name */
+	config_init(&cfg);
+	cfg.role = CONFIG_GATEWAY;
+	set_ok(&cfg, "converter", "10.0.0.1:5124");
+	set_ok(&cfg, "lan", "lo");
+	set_ok(&cfg, "rule", "bond to 10.9.0.0/16 links nope");
+	assert_int_equal(config_finish(&cfg, err), -EINVAL);
+	assert_string_equal(err, "rule: unknown link 'nope' (links: none declared) in "
+				 "'bond to 10.9.0.0/16 links nope'");
+	config_free(&cfg);
+}
+
+static void help_defaults_read_as_scripts_need_them(void **state)
+{
+	char buf[64];
+
+	assert_string_equal(config_help_default("x (default 10m)", CONFIG_CONVERTER, buf, sizeof(buf)),
+			    "10m");
+	assert_string_equal(config_help_default("x (default [::]:5124, dual stack)", CONFIG_CONVERTER,
+						buf, sizeof(buf)),
+			    "[::]:5124");
+	assert_string_equal(config_help_default("x (default: nobody)", CONFIG_GATEWAY, buf, sizeof(buf)),
+			    "nobody");
+	assert_string_equal(config_help_default("a (default 1) b (default 0; the gateway runs one)",
+						CONFIG_GATEWAY, buf, sizeof(buf)),
+			    "0");
+	assert_string_equal(config_help_default("t (default 10s; gateway 2s)", CONFIG_CONVERTER, buf,
+						sizeof(buf)),
+			    "10s");
+	assert_string_equal(config_help_default("t (default 10s; gateway 2s)", CONFIG_GATEWAY, buf,
+						sizeof(buf)),
+			    "2s");
+	assert_string_equal(config_help_default("repeatable (required)", CONFIG_GATEWAY, buf, sizeof(buf)),
+			    "-");
+}
+
+/* The default --help states is the one the code sets: a key set to it (the way a file or a flag
+ * would) leaves the finished configuration as it was. Keys whose default is not a value ("none",
+ * "every converter in turn") or that own memory are left out. */
+static void every_stated_default_is_the_real_one(void **state)
+{
+	static const char *const skip[] = { "listen", "control-socket" };
+
+	for (int role = CONFIG_CONVERTER; role <= CONFIG_GATEWAY; role++) {
+		char *text = NULL, *line, *save = NULL;
+		size_t len = 0, checked = 0;
+		FILE *out = open_memstream(&text, &len);
+
+		assert_non_null(out);
+		config_print_role_keys(out, (enum config_section)role);
+		fclose(out);
+		for (line = strtok_r(text, "\n", &save); line; line = strtok_r(NULL, "\n", &save)) {
+			char *def = strchr(line, '\t'), err[CONFIG_ERR_LEN] = "";
+			struct config_gateway gw;
+			struct config_converter cv;
+			struct config a, b;
+			bool skipped = false;
+
+			assert_non_null(def);
+			*def++ = '\0';
+			for (size_t i = 0; i < ARRAY_SIZE(skip); i++)
+				skipped |= !strcmp(line, skip[i]);
+			if (skipped || strchr(def, ' ') || !strcmp(def, "-") || !strcmp(def, "none") ||
+			    !strcmp(def, "nobody") || !strcmp(def, "off") || !strcmp(def, "random"))
+				continue;
+			/* b a byte copy of a (padding included), before either owns memory */
+			config_init(&a);
+			a.role = (enum config_section)role;
+			memcpy(&b, &a, sizeof(b));
+			if (role == CONFIG_GATEWAY) {
+				set_ok(&a, "converter", "10.0.0.1");
+				set_ok(&b, "converter", "10.0.0.1");
+				set_ok(&a, "lan", "lo");
+				set_ok(&b, "lan", "lo");
+			}
+			set_ok(&b, line, def);
+			if (config_finish(&a, err) || config_finish(&b, err))
+				fail_msg("%s = %s: %s", line, def, err);
+			/* what each finished config allocated for itself is not compared */
+			memcpy(&gw, &b.gateway, sizeof(gw)); /* padding included */
+			gw.exclude = a.gateway.exclude;
+			memcpy(&cv, &b.converter, sizeof(cv));
+			cv.allow_clients = a.converter.allow_clients;
+			cv.deny_destinations = a.converter.deny_destinations;
+			cv.transparent_native = a.converter.transparent_native;
+			memcpy(&cv.cookie_secret, &a.converter.cookie_secret, sizeof(cv.cookie_secret));
+			if (role == CONFIG_GATEWAY ? memcmp(&a.gateway, &gw, sizeof(gw))
+						   : memcmp(&a.converter, &cv, sizeof(cv)))
+				fail_msg("%s: --help says default %s, the code sets another", line, def);
+			checked++;
+			config_free(&a);
+			config_free(&b);
+		}
+		assert_true(checked >= 20);
+		free(text);
+	}
+}
+
 static void missing_config_file_reports_errno(void **state)
 {
 	struct config cfg;
@@ -1420,8 +1538,8 @@ static void gateway_errors_quote_the_value_and_require_a_converter(void **state)
 		{ "listen", "10.0.0.1", "unknown key 'listen'" },
 		{ "link", "dsl via 192.0.2.1", "link: missing 'dev IFNAME' in 'dsl via 192.0.2.1'" },
 		{ "link", "dsl dev wan0 role lead",
-		  "link: role is primary, secondary or backup, not 'lead' in 'dsl dev wan0 role "
-		  "lead'" },
+		  "link: role is primary, secondary, backup or overflow, not 'lead' in 'dsl dev wan0 "
+		  "role lead'" },
 		{ "path-manager", "bpf", "path-manager: not one of userspace|kernel: 'bpf'" },
 		{ "probe-target", "nowhere", "probe-target: not an address: 'nowhere'" },
 	};
@@ -1481,6 +1599,9 @@ int main(void)
 		cmocka_unit_test(config_file_or_directory_owned_by_another_user_is_refused),
 		cmocka_unit_test(config_file_must_be_a_regular_file),
 		cmocka_unit_test(config_file_errors_carry_its_path_and_line),
+		cmocka_unit_test(a_bad_rule_names_its_file_and_line),
+		cmocka_unit_test(help_defaults_read_as_scripts_need_them),
+		cmocka_unit_test(every_stated_default_is_the_real_one),
 		cmocka_unit_test(missing_config_file_reports_errno),
 		cmocka_unit_test(defaults_after_finish_are_the_documented_ones),
 		cmocka_unit_test(finish_keeps_configured_listen_and_rotation),

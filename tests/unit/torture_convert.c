@@ -12,6 +12,7 @@
 #include <cmocka.h>
 
 #include <errno.h>
+#include <ctype.h>
 #include <string.h>
 #include <arpa/inet.h>
 #include <netinet/in.h>
@@ -394,6 +395,17 @@ static void error_and_tlv_names_cover_every_registered_value(void **state)
 		assert_string_not_equal(conv_error_name(error_vectors[i].code), "unknown");
 	assert_string_equal(conv_error_name(CONV_ERR_MISSING_COOKIE), "Missing Cookie");
 	assert_string_equal(conv_error_name((enum conv_error_code)4), "unknown");
+	/* the slug is the name, lower case, words joined by '_': one spelling in every output */
+	for (size_t i = 0; i < sizeof(error_vectors) / sizeof(error_vectors[0]); i++) {
+		const char *name = conv_error_name(error_vectors[i].code);
+		const char *slug = conv_error_slug(error_vectors[i].code);
+
+		assert_int_equal(strlen(slug), strlen(name));
+		for (size_t k = 0; name[k]; k++)
+			assert_int_equal(slug[k], name[k] == ' ' ? '_' : tolower((unsigned char)name[k]));
+	}
+	assert_string_equal(conv_error_slug(CONV_ERR_RESOURCE_EXCEEDED), "resource_exceeded");
+	assert_string_equal(conv_error_slug((enum conv_error_code)4), "unknown");
 	assert_string_equal(conv_tlv_name(CONV_TLV_INFO), "Info");
 	assert_string_equal(conv_tlv_name(CONV_TLV_CONNECT), "Connect");
 	assert_string_equal(conv_tlv_name(CONV_TLV_EXT_TCP_HEADER), "Extended TCP Header");

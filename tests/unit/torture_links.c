@@ -50,6 +50,16 @@ static void minimal_line_defaults(void **state)
 	assert_int_equal(link_conf_parse("  lte   dev\twwan0  role  backup ", &c, err), 0);
 	assert_int_equal(c.role, LINK_BACKUP);
 	assert_string_equal(link_role_name(LINK_BACKUP), "backup");
+	assert_int_equal(c.rate_bps, 0);
+	assert_int_equal(c.quota_bytes, 0);
+	/* a metered overflow line with its quota; a primary with its declared capacity */
+	assert_int_equal(link_conf_parse("lte dev wwan0 role overflow quota 10G", &c, err), 0);
+	assert_int_equal(c.role, LINK_OVERFLOW);
+	assert_string_equal(link_role_name(LINK_OVERFLOW), "overflow");
+	assert_int_equal(c.quota_bytes, 10ULL << 30);
+	assert_int_equal(link_conf_parse("dsl dev wan0 rate 50mbit quota 500000", &c, err), 0);
+	assert_int_equal(c.rate_bps, 50000000);
+	assert_int_equal(c.quota_bytes, 500000);
 }
 
 static void errors_quote_word_and_line(void **state)
@@ -68,8 +78,12 @@ static void errors_quote_word_and_line(void **state)
 		  "link: bad address '10.0.0.300' in 'dsl dev wan0 via 10.0.0.300'" },
 		{ "dsl dev wan0 metric 5", "link: unknown word 'metric' in 'dsl dev wan0 metric 5'" },
 		{ "dsl dev wan0 role boss",
-		  "link: role is primary, secondary or backup, not 'boss' in 'dsl dev wan0 role "
-		  "boss'" },
+		  "link: role is primary, secondary, backup or overflow, not 'boss' in 'dsl dev wan0 "
+		  "role boss'" },
+		{ "dsl dev wan0 rate 50mb", "link: rate is N kbit|mbit|gbit, not '50mb' in 'dsl dev "
+					    "wan0 rate 50mb'" },
+		{ "dsl dev wan0 quota 10X", "link: quota is a size (10G), not '10X' in 'dsl dev "
+					    "wan0 quota 10X'" },
 	};
 
 	for (size_t i = 0; i < ARRAY_SIZE(vectors); i++) {

@@ -130,6 +130,7 @@ struct world {
 	struct loop_timer drive;
 	void (*on_drive)(struct world *world);
 	uint64_t drive_every_ms;
+	struct relay_meter meter; /* every relay counts into it */
 };
 
 static void world_check(struct world *w)
@@ -431,7 +432,8 @@ static void world_free(struct world *w)
 
 static void world_start(struct world *w, bool use_splice, uint64_t idle_timeout_ms)
 {
-	struct relay_params params = { .idle_timeout_ms = idle_timeout_ms,
+	struct relay_params params = { .meter = &w->meter,
+				       .idle_timeout_ms = idle_timeout_ms,
 				       .use_splice = use_splice };
 
 	w->loop.now_ms = loop_clock_ms(); /* as fresh as inside a callback of a running loop */
@@ -652,6 +654,9 @@ static void prefix_bytes_arrive_first_on_their_own_side(void **state)
 	/* counts include the prefix: dir[B] carries B -> A, where the prefix toward A goes */
 	assert_int_equal(w->relay.dir[RELAY_B].bytes, sizeof(to_a) + 70000);
 	assert_int_equal(w->relay.dir[RELAY_A].bytes, sizeof(to_b) + 100000);
+	/* the live meter has the relayed bytes only, not the caller's own prefix */
+	assert_int_equal(relay_meter_read(&w->meter, RELAY_B), 70000);
+	assert_int_equal(relay_meter_read(&w->meter, RELAY_A), 100000);
 	assert_int_equal(w->ends, 0);
 	world_free(w);
 }

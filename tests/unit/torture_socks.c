@@ -82,6 +82,17 @@ static void requests(void **state)
 	assert_memory_equal(&dest, &want, sizeof(dest));
 	assert_int_equal(socks_parse_request(name, sizeof(name), &dest, &code), 10);
 	assert_int_equal(code, SOCKS_ADDRESS_UNSUPPORTED);
+	{
+		static const uint8_t host[] = { 5, 1, 0, 3, 8, 's', 'r', 'v', '.', 't', 'e', 's', 't', 0, 80 },
+				     odd[] = { 5, 1, 0, 3, 3, 'a', '/', 'b', 0, 80 };
+		char out[SOCKS_NAME_MAX + 1];
+
+		assert_true(socks_request_name(host, sizeof(host), out));
+		assert_string_equal(out, "srv.test");
+		assert_false(socks_request_name(host, sizeof(host) - 1, out)); /* the port is missing */
+		assert_false(socks_request_name(odd, sizeof(odd), out)); /* not a host name */
+		assert_false(socks_request_name(v4, sizeof(v4), out));
+	}
 	assert_int_equal(socks_parse_request(bind, sizeof(bind), &dest, &code), 10);
 	assert_int_equal(code, SOCKS_COMMAND_UNSUPPORTED);
 	assert_int_equal(socks_parse_request(bad_atyp, sizeof(bad_atyp), &dest, &code), -EPROTO);
@@ -141,6 +152,9 @@ static void server_answers(void **state)
 	assert_int_equal(socks_parse_server(name, sizeof(name), &code), (int)sizeof(name));
 	assert_string_equal(socks_reply_name(SOCKS_REFUSED), "connection refused");
 	assert_string_equal(socks_reply_name((enum socks_reply)42), "unknown");
+	assert_string_equal(socks_reply_slug(SOCKS_REFUSED), "connection_refused");
+	assert_string_equal(socks_reply_slug(SOCKS_HOST_UNREACHABLE), "host_unreachable");
+	assert_string_equal(socks_reply_slug((enum socks_reply)42), "unknown");
 }
 
 int main(void)

@@ -93,9 +93,40 @@ static void sessions_render_as_a_table_and_as_json(void **state)
 			    "[{\"client\":\"10.10.1.1:40000\",\"dest\":\"[2001:db8::1]:443\","
 			    "\"state\":\"relay\",\"mode\":null,\"rule\":null,\"age_ms\":61000,"
 			    "\"bytes_up\":2048,\"bytes_down\":5242880,\"client_mptcp\":true,"
-			    "\"server_mptcp\":false,\"subflows_total\":2,\"subflows\":[{\"id\":1,"
+			    "\"server_mptcp\":false,\"subflows_total\":2,\"subflows_used\":2,"
+			    "\"upstream\":\"server\",\"client_rtt_us\":null,\"upstream_rtt_us\":null,"
+			    "\"subflows\":[{\"id\":1,"
 			    "\"local\":\"10.99.0.1:5124\",\"remote\":\"10.10.1.1:40000\","
 			    "\"rtt_us\":10500,\"bytes_acked\":1000,\"bytes_received\":0}]}]");
+	reply_free(&r);
+}
+
+/* A gateway's session: the subflows are the upstream leg's, named "converter", both RTTs known,
+ * more subflows used over its life than alive now. */
+static void a_gateway_session_names_its_upstream_leg_and_rtts(void **state)
+{
+	struct status_session s = { .has_dest = true,
+				    .server_mptcp = true,
+				    .multipath_upstream = true,
+				    .upstream = "converter",
+				    .state = "relay",
+				    .subflows_total = 2,
+				    .subflows_used = 3,
+				    .client_rtt_us = 400,
+				    .upstream_rtt_us = 20000 };
+	struct reply r;
+
+	addr_parse("192.168.1.2:40000", 0, &s.client);
+	addr_parse("10.0.2.2:80", 0, &s.dest);
+	reply_init(&r);
+	status_sessions_text(&r, &s, 1);
+	assert_non_null(
+		strstr(r.data, "  2 mptcp (3 used) converter mptcp rtt client 0.4ms converter 20.0ms\n"));
+	reply_reset(&r);
+	status_sessions_json(&r, &s, 1);
+	assert_non_null(strstr(r.data, "\"server_mptcp\":true,\"subflows_total\":2,\"subflows_used\":3,"
+				       "\"upstream\":\"converter\",\"client_rtt_us\":400,"
+				       "\"upstream_rtt_us\":20000,\"subflows\":[]}"));
 	reply_free(&r);
 }
 
@@ -147,6 +178,7 @@ int main(void)
 		cmocka_unit_test(netdev_counters_are_read_and_lo_skipped),
 		cmocka_unit_test(a_subflow_belongs_to_its_local_address_or_its_peers_network),
 		cmocka_unit_test(sessions_render_as_a_table_and_as_json),
+		cmocka_unit_test(a_gateway_session_names_its_upstream_leg_and_rtts),
 		cmocka_unit_test(sessions_sort_largest_first),
 		cmocka_unit_test(units_read_like_ip_and_ss),
 		cmocka_unit_test(the_reply_buffer_escapes_prepends_and_pads),
