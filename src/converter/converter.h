@@ -17,13 +17,15 @@
  *   close.c       the one way a session ends: cv_close(s, reason)
  *   reload.c      configuration snapshots and SIGHUP
  *   clients.c     per-client counters shared by the workers
+ *   identity.c    the CPE credential of a Connect (cpe-table): who counts for the limits
  * main -> ops, worker, reload; ops -> reload; worker -> session, close; session ->
- * downstream, answer, close, reload; downstream -> answer, close; answer -> close; close ->
- * reload.
+ * identity, downstream, answer, close, reload; identity -> answer; downstream -> answer,
+ * close; answer -> close; close -> reload.
  */
 #include "clients.h"
 #include "config.h"
 #include "convert.h"
+#include "cpe.h"
 #include "destination.h"
 #include "list.h"
 #include "loop.h"
@@ -122,7 +124,8 @@ struct cv_session {
 	bool client_mptcp, server_mptcp, client_eof, has_dest;
 	bool join_held; /* on-path: holds its port's join listener (shared->joins) */
 	bool counted_session, counted_idle, counted_pending, counted_active;
-	uint8_t client_key[16]; /* the client's address as the per-client limits count it */
+	uint8_t client_key[16]; /* the client's address (or CPE) as the per-client limits count it */
+	char cpe[CPE_ID_MAX + 1]; /* the CPE whose credential the Connect carried; "" = none */
 	bool info_requested, reply_is_error, reset_on_close;
 	int error_code;	     /* sent, or -1 */
 	const char *refusal; /* why error_code was sent (static), for the close line */
@@ -248,6 +251,12 @@ void cv_connect_dest(struct cv_session *s, const struct conv_message *msg);
 /* The connect failed (err: a positive errno, ETIMEDOUT after connect-timeout): the Error TLV
  * that says why (RFC 8803: Connection Reset, Destination Unreachable, Network Failure). */
 void cv_connect_failed(struct cv_session *s, int err);
+
+/* identity.c */
+/* With a cpe-table: the Connect's CPE credential, then the session counts under that CPE
+ * (max-sessions-per-client). false when refused (the session is failed: Not Authorized or
+ * Resource Exceeded). Without a table, or for an Info request: true. */
+bool cv_identity_check(struct cv_session *s, const struct conv_message *msg);
 
 /* session.c */
 /* A client accepted by worker w on a listener of proto. Takes fd. */

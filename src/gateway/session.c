@@ -11,6 +11,7 @@
  */
 #include "gateway.h"
 
+#include "cpe.h"
 #include "log.h"
 #include "socks.h"
 
@@ -21,6 +22,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/socket.h>
+#include <time.h>
 #include <unistd.h>
 
 static void gw_on_lan_event(struct loop_io *io, uint32_t events);
@@ -748,6 +750,9 @@ static void gw_bond(struct gw_session *s)
 	}
 	conv_writer_begin(&w, s->request, sizeof(s->request));
 	conv_put_connect(&w, s->base.dest.port, s->base.dest.ip, NULL, 0);
+	if (s->gw->config.gateway.cpe_id[0]) /* who this CPE is, bound to this Connect */
+		cpe_put_credential(&w, s->gw->config.gateway.cpe_id, s->gw->config.gateway.cpe_key,
+				   s->base.dest.ip, s->base.dest.port, (uint64_t)time(NULL));
 	len = conv_writer_finish(&w);
 	if (len < 0) {
 		gw_close(s, "destination cannot be named in a Convert message", true);
