@@ -44,9 +44,10 @@ static bool paths_link_allowed(const struct paths_conn *conn, int link)
 static void paths_fill(struct paths *paths, struct paths_conn *conn, bool restoring)
 {
 	struct links *links = paths->links;
-	int family = addr_is_v4mapped(conn->remote.ip) ? AF_INET : AF_INET6;
+	int family = addr_is_v4mapped(conn->target.ip) ? AF_INET : AF_INET6;
 
-	if (!conn->established)
+	/* A fleet instance (C flag) takes joins only at the address it announces: none before. */
+	if (!conn->established || (conn->deny_initial && !conn->announced))
 		return;
 	for (unsigned i = 0; i < links->len; i++) {
 		struct paths_subflow *sub = &conn->sub[i];
@@ -63,7 +64,7 @@ static void paths_fill(struct paths *paths, struct paths_conn *conn, bool restor
 			continue;
 		backup = l->conf.role == LINK_BACKUP || (conn->backup & (1u << i));
 		ret = pm_subflow_create(&paths->pm, conn->token, (uint8_t)(i + 1), &local,
-					(int)l->ifindex, &conn->remote, backup);
+					(int)l->ifindex, &conn->target, backup);
 		if (ret == 0) {
 			sub->pending = true;
 			sub->retry_at_ms = paths->loop->now_ms + PATHS_JOIN_WAIT_MS;
@@ -83,6 +84,61 @@ static void paths_fill(struct paths *paths, struct paths_conn *conn, bool restor
 	}
 }
 
+/* An event for a connection not tracked yet: kept (a small ring) for paths_track. */
+static void paths_remember(struct paths *paths, const struct pm_event *ev)
+{
+	struct paths_early *e = NULL;
+
+	if (ev->type != PM_EVENT_ESTABLISHED && ev->type != PM_EVENT_ANNOUNCED)
+		return;
+	for (unsigned i = 0; i < PATHS_EARLY_TOKENS && !e; i++)
+		if (paths->early[i].token == ev->token)
+			e = &paths->early[i];
+	if (!e) {
+		e = &paths->early[paths->early_next];
+		paths->early_next = (paths->early_next + 1) % PATHS_EARLY_TOKENS;
+		*e = (struct paths_early){ .token = ev->token };
+	}
+	if (ev->type == PM_EVENT_ESTABLISHED) {
+		e->established = true;
+		e->deny_initial = ev->deny_join_id0;
+	} else if (ev->has_addrs) {
+		e->announced = true;
+		e->addr = ev->remote;
+	}
+}
+
+/* The converter announced an address of its own. Only a fleet instance (C flag) is followed
+ * there: a lone converter's extra addresses change nothing (its joins keep going to remote). */
+static void paths_announced(struct paths *paths, struct paths_conn *conn,
+			    const struct addr_port *addr)
+{
+	if (!conn->deny_initial || conn->announced ||
+	    addr_is_v4mapped(addr->ip) != addr_is_v4mapped(conn->remote.ip))
+		return;
+	conn->announced = true;
+	conn->target = *addr;
+	if (!conn->target.port) /* ADD_ADDR without a port: the initial subflow's */
+		conn->target.port = conn->remote.port;
+	/* The initial subflow goes to the shared address: every link, its own included, now
+	 * gets one to the instance's, so the connection outlives the shared route (a drain). */
+	if (conn->initial_link >= 0)
+		conn->sub[conn->initial_link] = (struct paths_subflow){ .up = false };
+	paths->stats.announced++;
+	paths_fill(paths, conn, false);
+}
+
+/* Whether a subflow event is about the subflow in sub[link] (with a fleet, not the initial
+ * subflow to the shared address, which shares its link with one to the instance's). */
+static bool paths_is_tracked_subflow(struct paths_conn *conn, const struct pm_event *ev)
+{
+	if (!conn->announced || !memcmp(ev->remote.ip, conn->target.ip, 16))
+		return true;
+	if (ev->type == PM_EVENT_SUB_CLOSED)
+		conn->initial_up = false;
+	return false;
+}
+
 static void paths_on_event(const struct pm_event *ev, void *arg)
 {
 	struct paths *paths = arg;
@@ -90,20 +146,22 @@ static void paths_on_event(const struct pm_event *ev, void *arg)
 	int link;
 
 	if (!conn) {
-		if (ev->type == PM_EVENT_ESTABLISHED) {
-			paths->early[paths->early_next] = ev->token;
-			paths->early_next = (paths->early_next + 1) % PATHS_EARLY_TOKENS;
-		}
+		paths_remember(paths, ev);
 		return;
 	}
 	switch (ev->type) {
 	case PM_EVENT_ESTABLISHED:
 		conn->established = true;
+		conn->deny_initial = ev->deny_join_id0;
 		paths_fill(paths, conn, false);
+		break;
+	case PM_EVENT_ANNOUNCED:
+		if (ev->has_addrs)
+			paths_announced(paths, conn, &ev->remote);
 		break;
 	case PM_EVENT_SUB_ESTABLISHED:
 		link = links_find_by_addr(paths->links, ev->local.ip);
-		if (link < 0)
+		if (link < 0 || !paths_is_tracked_subflow(conn, ev))
 			break;
 		conn->sub[link] = (struct paths_subflow){ .up = true,
 							  .local = ev->local,
@@ -114,7 +172,7 @@ static void paths_on_event(const struct pm_event *ev, void *arg)
 		break;
 	case PM_EVENT_SUB_CLOSED:
 		link = links_find_by_addr(paths->links, ev->local.ip);
-		if (link < 0)
+		if (link < 0 || !paths_is_tracked_subflow(conn, ev))
 			break;
 		conn->sub[link].up = false;
 		conn->sub[link].pending = false;
@@ -225,6 +283,8 @@ struct paths_conn *paths_track(struct paths *paths, int fd, uint8_t allowed, uin
 	conn->allowed = allowed;
 	conn->backup = backup;
 	addr_from_sockaddr((struct sockaddr *)&remote, remote_len, &conn->remote);
+	conn->target = conn->remote;
+	conn->initial_up = true;
 	conn->initial_link = -1;
 	{
 		struct addr_port l;
@@ -236,14 +296,19 @@ struct paths_conn *paths_track(struct paths *paths, int fd, uint8_t allowed, uin
 				.up = true, .local = l, .remote = conn->remote
 			};
 	}
-	for (unsigned i = 0; i < PATHS_EARLY_TOKENS; i++) {
-		if (paths->early[i] == conn->token) {
-			paths->early[i] = 0;
-			conn->established = true;
-		}
-	}
 	*slot = conn;
 	paths->conns++;
+	for (unsigned i = 0; i < PATHS_EARLY_TOKENS; i++) {
+		struct paths_early *e = &paths->early[i];
+
+		if (e->token != conn->token)
+			continue;
+		conn->established = e->established;
+		conn->deny_initial = e->deny_initial;
+		if (e->announced)
+			paths_announced(paths, conn, &e->addr);
+		*e = (struct paths_early){ .token = 0 };
+	}
 	paths_fill(paths, conn, false);
 	return conn;
 }
@@ -286,7 +351,11 @@ void paths_link_changed(struct paths *paths, int link, bool usable)
 			 * REMOVE_ADDR reaches the converter over a live subflow, so what the dead
 			 * one carried is sent again over the others at once. */
 			removed = pm_remove_addr(&paths->pm, c->token,
-						 link == c->initial_link ? 0 : (uint8_t)(link + 1));
+						 link == c->initial_link && !c->announced
+							 ? 0
+							 : (uint8_t)(link + 1));
+			if (link == c->initial_link && c->announced && c->initial_up)
+				pm_remove_addr(&paths->pm, c->token, 0); /* to the shared address */
 			/* REMOVE leaves our own subflow in place: closed here. */
 			if (pm_subflow_destroy(&paths->pm, c->token, &sub->local, &sub->remote) ==
 				    0 ||
@@ -299,7 +368,8 @@ void paths_link_changed(struct paths *paths, int link, bool usable)
 
 unsigned paths_subflows(const struct paths_conn *conn)
 {
-	unsigned n = 0;
+	/* with a fleet, the initial subflow (to the shared address) is not in sub[] */
+	unsigned n = conn->announced && conn->initial_up;
 
 	for (unsigned i = 0; i < LINKS_MAX; i++)
 		n += conn->sub[i].up;
