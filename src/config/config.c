@@ -474,7 +474,9 @@ int config_finish(struct config *cfg, char err[CONFIG_ERR_LEN])
 		conv->max_sessions_per_client = conv->max_sessions;
 	if (conv->max_pending_per_client > conv->max_sessions_per_client)
 		conv->max_pending_per_client = conv->max_sessions_per_client;
-	if (conv->max_idle_per_client > conv->max_sessions_per_client)
+	/* With a cpe-table idle connections count per address (no identity yet) and sessions
+	 * per CPE: many CPEs behind one CGNAT address share the idle budget, so no cap. */
+	if (conv->max_idle_per_client > conv->max_sessions_per_client && !conv->cpe_table_path)
 		conv->max_idle_per_client = conv->max_sessions_per_client;
 	if (conv->max_idle_per_client > conv->max_idle)
 		conv->max_idle_per_client = conv->max_idle;

@@ -19,7 +19,7 @@
  *   clients.c     per-client counters shared by the workers
  *   identity.c    the CPE credential of a Connect (cpe-table): who counts for the limits
  * main -> ops, worker, reload; ops -> reload; worker -> session, close; session ->
- * identity, downstream, answer, close, reload; identity -> answer; downstream -> answer,
+ * identity, downstream, answer, close, reload; identity -> answer, reload; downstream -> answer,
  * close; answer -> close; close -> reload.
  */
 #include "clients.h"
@@ -253,7 +253,8 @@ void cv_connect_dest(struct cv_session *s, const struct conv_message *msg);
 void cv_connect_failed(struct cv_session *s, int err);
 
 /* identity.c */
-/* With a cpe-table: the Connect's CPE credential, then the session counts under that CPE
+/* With a cpe-table (in the newest configuration, so a reload's revocation reaches pooled
+ * connections too): the Connect's CPE credential, then the session counts under that CPE
  * (max-sessions-per-client). false when refused (the session is failed: Not Authorized or
  * Resource Exceeded). Without a table, or for an Info request: true. */
 bool cv_identity_check(struct cv_session *s, const struct conv_message *msg);

@@ -10,14 +10,27 @@
 #include <string.h>
 #include <time.h>
 
-bool cv_identity_check(struct cv_session *s, const struct conv_message *msg)
+/* The checks against cfg, the newest configuration: a CPE revoked by a reload is refused from
+ * its next Connect on, even on a connection accepted (pooled) before the reload. */
+static bool cv_identity_with(struct cv_session *s, const struct conv_message *msg,
+			     const struct config_converter *cc)
 {
-	const struct config_converter *cc = &s->cfg->config.converter;
 	struct cv_shared *shared = s->worker->shared;
 	const struct cpe_entry *entry;
 	struct cpe_cred cred;
 
-	if (!cc->cpe_table_path || !msg->has_connect)
+	if (!cc->cpe_table_path) {
+		/* a table at accept, none now: this session was not counted yet */
+		if (s->cfg->config.converter.cpe_table_path &&
+		    !(s->counted_session = clients_acquire(&shared->clients, s->client_key,
+							   CLIENTS_SESSIONS,
+							   cc->max_sessions_per_client))) {
+			cv_refuse_limit(s, "max-sessions-per-client", true);
+			return false;
+		}
+		return true;
+	}
+	if (!msg->has_connect)
 		return true; /* an Info request names no destination: a probe needs no identity */
 	if (!msg->has_cookie || cpe_cred_parse(msg->cookie, msg->cookie_len, &cred) < 0) {
 		cv_fail_code(s, CONV_ERR_NOT_AUTHORIZED, "no CPE credential");
@@ -33,6 +46,10 @@ bool cv_identity_check(struct cv_session *s, const struct conv_message *msg)
 		cv_fail_code(s, CONV_ERR_NOT_AUTHORIZED, "CPE credential invalid or expired");
 		return false;
 	}
+	if (s->counted_session) { /* accepted without a table: counted by address until now */
+		clients_release(&shared->clients, s->client_key, CLIENTS_SESSIONS);
+		s->counted_session = false;
+	}
 	memcpy(s->cpe, cred.id, cred.id_len);
 	s->cpe[cred.id_len] = '\0';
 	/* Idle time was counted under the address (the identity was not known yet, and that
@@ -45,4 +62,13 @@ bool cv_identity_check(struct cv_session *s, const struct conv_message *msg)
 		return false;
 	}
 	return true;
+}
+
+bool cv_identity_check(struct cv_session *s, const struct conv_message *msg)
+{
+	struct cv_cfg *now = cv_cfg_get(s->worker->shared);
+	bool ok = cv_identity_with(s, msg, &now->config.converter);
+
+	cv_cfg_put(now);
+	return ok;
 }

@@ -108,16 +108,19 @@ static void paths_remember(struct paths *paths, const struct pm_event *ev)
 	}
 }
 
-/* The converter announced an address of its own. Only a fleet instance (C flag) is followed
- * there: a lone converter's extra addresses change nothing (its joins keep going to remote). */
-static void paths_announced(struct paths *paths, struct paths_conn *conn,
-			    const struct addr_port *addr)
+/*
+ * Follows the converter to the address it announced, once both are known: the C flag (the
+ * ESTABLISHED event) and the announcement (ANNOUNCED), in either order (the instance announces
+ * as soon as it is fully established, often before the gateway is). Only a fleet instance is
+ * followed: a lone converter's extra addresses change nothing (joins keep going to remote).
+ */
+static void paths_follow(struct paths *paths, struct paths_conn *conn)
 {
-	if (!conn->deny_initial || conn->announced ||
-	    addr_is_v4mapped(addr->ip) != addr_is_v4mapped(conn->remote.ip))
+	if (!conn->deny_initial || !conn->heard || conn->announced ||
+	    addr_is_v4mapped(conn->heard_addr.ip) != addr_is_v4mapped(conn->remote.ip))
 		return;
 	conn->announced = true;
-	conn->target = *addr;
+	conn->target = conn->heard_addr;
 	if (!conn->target.port) /* ADD_ADDR without a port: the initial subflow's */
 		conn->target.port = conn->remote.port;
 	/* The initial subflow goes to the shared address: every link, its own included, now
@@ -128,14 +131,30 @@ static void paths_announced(struct paths *paths, struct paths_conn *conn,
 	paths_fill(paths, conn, false);
 }
 
+static void paths_heard(struct paths *paths, struct paths_conn *conn, const struct addr_port *addr)
+{
+	if (conn->heard)
+		return; /* the first announcement is the instance's address */
+	conn->heard = true;
+	conn->heard_addr = *addr;
+	paths_follow(paths, conn);
+}
+
 /* Whether a subflow event is about the subflow in sub[link] (with a fleet, not the initial
  * subflow to the shared address, which shares its link with one to the instance's). */
-static bool paths_is_tracked_subflow(struct paths_conn *conn, const struct pm_event *ev)
+static bool paths_is_tracked_subflow(struct paths *paths, struct paths_conn *conn,
+				     const struct pm_event *ev)
 {
 	if (!conn->announced || !memcmp(ev->remote.ip, conn->target.ip, 16))
 		return true;
-	if (ev->type == PM_EVENT_SUB_CLOSED)
+	if (ev->type == PM_EVENT_SUB_CLOSED && conn->initial_up) {
+		/* The shared address no longer leads to the instance (drained: the router sends
+		 * it elsewhere, whose resets reach us but never the instance). REMOVE_ADDR over a
+		 * live subflow has the instance drop its end and resend what that one carried
+		 * at once, rather than after its retransmissions time out. */
 		conn->initial_up = false;
+		pm_remove_addr(&paths->pm, conn->token, 0);
+	}
 	return false;
 }
 
@@ -153,15 +172,16 @@ static void paths_on_event(const struct pm_event *ev, void *arg)
 	case PM_EVENT_ESTABLISHED:
 		conn->established = true;
 		conn->deny_initial = ev->deny_join_id0;
+		paths_follow(paths, conn);
 		paths_fill(paths, conn, false);
 		break;
 	case PM_EVENT_ANNOUNCED:
 		if (ev->has_addrs)
-			paths_announced(paths, conn, &ev->remote);
+			paths_heard(paths, conn, &ev->remote);
 		break;
 	case PM_EVENT_SUB_ESTABLISHED:
 		link = links_find_by_addr(paths->links, ev->local.ip);
-		if (link < 0 || !paths_is_tracked_subflow(conn, ev))
+		if (link < 0 || !paths_is_tracked_subflow(paths, conn, ev))
 			break;
 		conn->sub[link] = (struct paths_subflow){ .up = true,
 							  .local = ev->local,
@@ -172,7 +192,7 @@ static void paths_on_event(const struct pm_event *ev, void *arg)
 		break;
 	case PM_EVENT_SUB_CLOSED:
 		link = links_find_by_addr(paths->links, ev->local.ip);
-		if (link < 0 || !paths_is_tracked_subflow(conn, ev))
+		if (link < 0 || !paths_is_tracked_subflow(paths, conn, ev))
 			break;
 		conn->sub[link].up = false;
 		conn->sub[link].pending = false;
@@ -306,7 +326,7 @@ struct paths_conn *paths_track(struct paths *paths, int fd, uint8_t allowed, uin
 		conn->established = e->established;
 		conn->deny_initial = e->deny_initial;
 		if (e->announced)
-			paths_announced(paths, conn, &e->addr);
+			paths_heard(paths, conn, &e->addr);
 		*e = (struct paths_early){ .token = 0 };
 	}
 	paths_fill(paths, conn, false);

@@ -25,6 +25,8 @@ struct paths_conn {
 	 * extra subflows, one per link the initial link included, go to the address the instance
 	 * announced (ADD_ADDR) once it has, never to remote. sub[] then tracks those. */
 	bool deny_initial, announced, initial_up;
+	bool heard;		    /* an ANNOUNCED came (kept: it can beat ESTABLISHED's C flag) */
+	struct addr_port heard_addr;
 	struct addr_port target; /* where extra subflows go: remote, or the announced address */
 	uint8_t allowed;	 /* links it may use (bit i = link i) */
 	uint8_t backup;		 /* links it uses only as backup */
