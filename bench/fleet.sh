@@ -57,7 +57,7 @@ start_cv() {
 	bed_start "$(ns_name "cv$1")" "cv$1" "$MPCONVD" converter --config "$T/cv$1.conf"
 	wait_listen "$(ns_name "cv$1")" "10.99.0.1$1:5124" || exit 1
 }
-cv_pid() { pgrep -f "mpconvd converter --config $T/cv$1.conf" | head -n 1; }
+cv_pid() { pgrep -f "^$MPCONVD converter --config $T/cv$1.conf" | head -n 1; }
 rss_kb() { awk '/^VmRSS/ { print $2 }' "/proc/$1/status"; }
 
 # load N [ARGS]: N sessions at once from cl; prints the seconds until all were open
