@@ -109,6 +109,10 @@ void config_free(struct config *cfg)
 	sodium_memzero(&cfg->converter.cookie_secret, sizeof(cfg->converter.cookie_secret));
 	sodium_memzero(&cfg->converter.inbound, sizeof(cfg->converter.inbound));
 	sodium_memzero(cfg->gateway.inbound.key, sizeof(cfg->gateway.inbound.key));
+	cpe_table_free(&cfg->converter.cpes);
+	free(cfg->converter.cpe_table_path);
+	cfg->converter.cpe_table_path = NULL;
+	sodium_memzero(cfg->gateway.cpe_key, sizeof(cfg->gateway.cpe_key));
 	acl_free(&cfg->gateway.exclude);
 	for (size_t i = 0; i < cfg->gateway.rules_len; i++)
 		free(cfg->gateway.rules[i]);
@@ -374,6 +378,10 @@ static int config_finish_gateway(struct config_gateway *gw, char err[CONFIG_ERR_
 			    gw->pool_max);
 		return -EINVAL;
 	}
+	if (gw->cpe_id[0] && sodium_is_zero(gw->cpe_key, sizeof(gw->cpe_key))) {
+		config_fail(err, "cpe-id %s: cpe-key is required with it", gw->cpe_id);
+		return -EINVAL;
+	}
 	for (size_t i = 0; i < gw->converters_len; i++) {
 		struct acl_prefix prefix = { .len = 128 };
 
@@ -437,6 +445,44 @@ static int config_check_rules(const struct config *cfg, char err[CONFIG_ERR_LEN]
 	return 0;
 }
 
+/* The CPE table file, whole: a table is re-read on every reload (adding or revoking a CPE is
+ * an edit and a SIGHUP), and one that does not parse keeps the running configuration. */
+static int config_load_cpes(struct config_converter *conv, char err[CONFIG_ERR_LEN])
+{
+	enum { CPE_FILE_MAX = 64 << 20 };
+	char why[128] = "";
+	char *text = NULL;
+	size_t len = 0;
+	FILE *f = NULL;
+	int ret = 0;
+
+	if (!conv->cpe_table_path)
+		return 0;
+	f = fopen(conv->cpe_table_path, "re");
+	text = malloc(CPE_FILE_MAX);
+	if (!f || !text) {
+		ret = f ? -ENOMEM : -errno;
+		config_fail(err, "cpe-table %s: %s", conv->cpe_table_path, strerror(-ret));
+		goto cleanup;
+	}
+	len = fread(text, 1, CPE_FILE_MAX, f);
+	if (ferror(f) || len == CPE_FILE_MAX) {
+		ret = ferror(f) ? -EIO : -EFBIG;
+		config_fail(err, "cpe-table %s: %s", conv->cpe_table_path, strerror(-ret));
+		goto cleanup;
+	}
+	ret = cpe_table_parse(text, len, &conv->cpes, why, sizeof(why));
+	if (ret < 0)
+		config_fail(err, "cpe-table %s: %s", conv->cpe_table_path, why);
+cleanup:
+	if (text)
+		sodium_memzero(text, len);
+	free(text);
+	if (f)
+		fclose(f);
+	return ret;
+}
+
 int config_finish(struct config *cfg, char err[CONFIG_ERR_LEN])
 {
 	struct config_converter *conv = &cfg->converter;
@@ -453,6 +499,15 @@ int config_finish(struct config *cfg, char err[CONFIG_ERR_LEN])
 	ret = config_finish_inbound_converter(conv, err);
 	if (ret < 0)
 		return ret;
+	if (conv->cookies && conv->cpe_table_path) {
+		/* one Cookie TLV per message: it carries the CPE credential or an address cookie */
+		config_fail(err, "cookies and cpe-table exclude each other (the CPE credential is "
+				 "the cookie)");
+		return -EINVAL;
+	}
+	ret = config_load_cpes(conv, err);
+	if (ret < 0)
+		return ret;
 	if (conv->listen_len == 0) {
 		/* [::] without IPV6_V6ONLY accepts IPv4 clients too. */
 		conv->listen[0] = (struct addr_port){ .port = CONFIG_DEFAULT_PORT };
@@ -464,7 +519,9 @@ int config_finish(struct config *cfg, char err[CONFIG_ERR_LEN])
 		conv->max_sessions_per_client = conv->max_sessions;
 	if (conv->max_pending_per_client > conv->max_sessions_per_client)
 		conv->max_pending_per_client = conv->max_sessions_per_client;
-	if (conv->max_idle_per_client > conv->max_sessions_per_client)
+	/* With a cpe-table idle connections count per address (no identity yet) and sessions
+	 * per CPE: many CPEs behind one CGNAT address share the idle budget, so no cap. */
+	if (conv->max_idle_per_client > conv->max_sessions_per_client && !conv->cpe_table_path)
 		conv->max_idle_per_client = conv->max_sessions_per_client;
 	if (conv->max_idle_per_client > conv->max_idle)
 		conv->max_idle_per_client = conv->max_idle;

@@ -5,6 +5,7 @@
 #include "acl.h"
 #include "addr.h"
 #include "cookie.h"
+#include "cpe.h"
 #include "link_conf.h"
 #include "policy.h"
 #include "log.h"
@@ -136,6 +137,10 @@ struct config_converter {
 	bool downstream_mptcp; /* open the server leg with MPTCP to learn support; default true */
 	bool cookies;	       /* require the Cookie TLV; default false */
 	struct cookie_secret cookie_secret; /* random at load unless configured */
+	/* CPE identity (issue 16): with a table, every Connect carries a CPE credential and the
+	 * per-client limits count CPEs, not addresses. Read by config_finish (so on every reload). */
+	char *cpe_table_path; /* owned; NULL = no table (clients are their addresses) */
+	struct cpe_table cpes; /* owned; loaded from cpe_table_path */
 	uint32_t max_sessions;		    /* asking for something, whole daemon; default 10000 */
 	uint32_t max_idle;		    /* waiting for their message, whole daemon; 2048 */
 	uint32_t client_prefix6;	    /* an IPv6 client is its /N for the limits; 64 */
@@ -196,6 +201,8 @@ struct config_gateway {
 	uint32_t reply_timeout_ms;     /* a destination's answer (via converter or direct); 10 s */
 	uint32_t early_data_wait_ms; /* pool mode: wait for the LAN client's first bytes; 2 ms */
 	struct config_inbound_gateway inbound;
+	char cpe_id[CPE_ID_MAX + 1]; /* "" = send no credential */
+	uint8_t cpe_key[CPE_KEY_LEN];
 	struct config_common common;
 };
 

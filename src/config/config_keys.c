@@ -96,6 +96,11 @@ const struct config_key config_keys[] = {
 	  .min = 1 * SEC,
 	  .max = 24 * HOUR,
 	  .help = "cookie epoch; a cookie is valid in its epoch and the next (default 1h)" },
+	{ .name = "cpe-table",
+	  .arg = "PATH",
+	  .set = config_set_cpe_table,
+	  .help = "file of \"CPE-ID KEY\" lines: every Connect must carry that CPE's credential, "
+		  "and per-client limits count CPEs (re-read on reload; default none)" },
 	{ .name = "max-sessions",
 	  .arg = "N",
 	  .set = config_set_u32,
@@ -233,6 +238,17 @@ const struct config_key config_keys[] = {
 	  .help = "policy rule, repeatable, first match wins: bond|direct[:LINK]|block [from P] "
 		  "[to P] [port N[-M]] [dscp N] [links L1,L2] [backup L] [idle D] [rate R] "
 		  "[name N] (default none)" },
+	{ .section = CONFIG_GATEWAY,
+	  .name = "cpe-id",
+	  .arg = "ID",
+	  .set = config_set_cpe_id,
+	  .help = "this CPE's identity at the converter (its cpe-table); default none" },
+	{ .section = CONFIG_GATEWAY,
+	  .name = "cpe-key",
+	  .arg = "HEX",
+	  .set = config_set_cpe_key,
+	  .help = "64 hex digits, this CPE's key in the converter's cpe-table; put it in the "
+		  "file, not on the command line" },
 	{ .section = CONFIG_GATEWAY,
 	  .name = "link",
 	  .arg = "LINK",

@@ -248,6 +248,44 @@ bool config_set_secret(const struct config_key *key, void *base, const char *val
 	return ok;
 }
 
+/* Converter: the CPE table's path; the file is read by config_finish. */
+bool config_set_cpe_table(const struct config_key *key, void *base, const char *value, char *err)
+{
+	struct config_converter *conv = base;
+	char *copy;
+
+	if (!value[0])
+		return config_fail(err, "%s: empty path", key->name);
+	copy = strdup(value);
+	if (!copy)
+		return config_fail(err, "%s: out of memory", key->name);
+	free(conv->cpe_table_path);
+	conv->cpe_table_path = copy;
+	return true;
+}
+
+bool config_set_cpe_id(const struct config_key *key, void *base, const char *value, char *err)
+{
+	struct config_gateway *gw = base;
+
+	if (!cpe_id_ok(value, strlen(value)))
+		return config_fail(err, "%s: not a CPE id (1..%d of A-Z a-z 0-9 . _ : @ -): '%s'",
+				   key->name, CPE_ID_MAX, value);
+	strcpy(gw->cpe_id, value);
+	return true;
+}
+
+/* Like cookie-secret, the value is never quoted. */
+bool config_set_cpe_key(const struct config_key *key, void *base, const char *value, char *err)
+{
+	struct config_gateway *gw = base;
+
+	if (!cpe_key_parse(value, strlen(value), gw->cpe_key))
+		return config_fail(err, "%s: not %d hex digits, not all zero (value not shown)",
+				   key->name, 2 * CPE_KEY_LEN);
+	return true;
+}
+
 bool config_set_log_level(const struct config_key *key, void *base, const char *value,
 				 char *err)
 {

@@ -54,6 +54,9 @@ bool config_set_ms(const struct config_key *key, void *base, const char *value, 
 bool config_set_rotate(const struct config_key *key, void *base, const char *value, char *err);
 bool config_set_size(const struct config_key *key, void *base, const char *value, char *err);
 bool config_set_secret(const struct config_key *key, void *base, const char *value, char *err);
+bool config_set_cpe_table(const struct config_key *key, void *base, const char *value, char *err);
+bool config_set_cpe_id(const struct config_key *key, void *base, const char *value, char *err);
+bool config_set_cpe_key(const struct config_key *key, void *base, const char *value, char *err);
 bool config_set_log_level(const struct config_key *key, void *base, const char *value, char *err);
 bool config_set_converter(const struct config_key *key, void *base, const char *value, char *err);
 bool config_set_lan(const struct config_key *key, void *base, const char *value, char *err);

@@ -265,6 +265,10 @@ static char *cv_client_key_text(const struct cv_session *s, char buf[ADDR_STRLEN
 	const struct config_converter *cc = &s->cfg->config.converter;
 	struct addr_port ap = { .port = 0 };
 
+	if (s->cpe[0]) {
+		snprintf(buf, ADDR_STRLEN + 4, "cpe %s", s->cpe);
+		return buf;
+	}
 	memcpy(ap.ip, s->client_key, 16);
 	addr_format(&ap, false, buf);
 	if (!addr_is_v4mapped(ap.ip) && cc->client_prefix6 < 128)

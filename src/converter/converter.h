@@ -20,13 +20,15 @@
  *   inbound.c     inbound sessions: gateways' reverse connections, public listeners (main
  *                 thread's loop)
  *   resolve.c     SOCKS host names: a resolver thread, its cache, answers back to workers
+ *   identity.c    the CPE credential of a Connect (cpe-table): who counts for the limits
  * main -> ops, worker, reload, inbound, resolve; ops -> reload, inbound; worker -> session,
- * close, resolve; session -> downstream, answer, close, reload, resolve; downstream -> answer,
- * close; answer -> close; close -> reload, resolve.
+ * close, resolve; session -> identity, downstream, answer, close, reload, resolve; identity ->
+ * answer, reload; downstream -> answer, close; answer -> close; close -> reload, resolve.
  */
 #include "clients.h"
 #include "config.h"
 #include "convert.h"
+#include "cpe.h"
 #include "destination.h"
 #include "inbound.h"
 #include "list.h"
@@ -164,7 +166,8 @@ struct cv_session {
 	bool client_mptcp, server_mptcp, client_eof, has_dest;
 	bool join_held; /* on-path: holds its port's join listener (shared->joins) */
 	bool counted_session, counted_idle, counted_pending, counted_active;
-	uint8_t client_key[16]; /* the client's address as the per-client limits count it */
+	uint8_t client_key[16]; /* the client's address (or CPE) as the per-client limits count it */
+	char cpe[CPE_ID_MAX + 1]; /* the CPE whose credential the Connect carried; "" = none */
 	bool info_requested, reply_is_error, reset_on_close;
 	bool probe;  /* a bare Convert header: a gateway's link probe, answered, not an error */
 	bool unused; /* closed before its first byte: a gateway's pooled connection retired */
@@ -297,6 +300,13 @@ void cv_connect_dest(struct cv_session *s, const struct conv_message *msg);
 /* The connect failed (err: a positive errno, ETIMEDOUT after connect-timeout): the Error TLV
  * that says why (RFC 8803: Connection Reset, Destination Unreachable, Network Failure). */
 void cv_connect_failed(struct cv_session *s, int err);
+
+/* identity.c */
+/* With a cpe-table (in the newest configuration, so a reload's revocation reaches pooled
+ * connections too): the Connect's CPE credential, then the session counts under that CPE
+ * (max-sessions-per-client). false when refused (the session is failed: Not Authorized or
+ * Resource Exceeded). Without a table, or for an Info request: true. */
+bool cv_identity_check(struct cv_session *s, const struct conv_message *msg);
 
 /* session.c */
 /* A SOCKS host name's answer (err: 0 or a positive errno; addr with the request's port). */

@@ -34,6 +34,8 @@ static void cv_handle_message(struct cv_session *s, const struct conv_message *m
 		cv_close(s, "client sent an Error TLV");
 		return;
 	}
+	if (!cv_identity_check(s, msg))
+		return;
 	if (cc->cookies && !msg->has_cookie) {
 		cv_fail_code(s, CONV_ERR_MISSING_COOKIE, "cookie required");
 		return;
@@ -405,9 +407,11 @@ void cv_open_session(struct cv_worker *w, int fd, const struct sockaddr_storage 
 		cv_fail_code(s, CONV_ERR_NOT_AUTHORIZED, "client not in the allow list");
 		return;
 	}
-	s->counted_session = clients_acquire(&shared->clients, s->client_key, CLIENTS_SESSIONS,
-					     cc->max_sessions_per_client);
-	if (!s->counted_session) {
+	/* With a cpe-table the session counts under its CPE once the credential is checked
+	 * (identity.c): CPEs behind one CGNAT address must not share a limit. */
+	if (!cc->cpe_table_path &&
+	    !(s->counted_session = clients_acquire(&shared->clients, s->client_key,
+						   CLIENTS_SESSIONS, cc->max_sessions_per_client))) {
 		cv_refuse_limit(s, "max-sessions-per-client", true);
 		return;
 	}

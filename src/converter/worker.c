@@ -120,6 +120,7 @@ static void cv_snapshot(const struct cv_session *s, uint64_t now, struct status_
 	row->client_mptcp = s->client_mptcp;
 	row->server_mptcp = s->server_mptcp;
 	row->state = cv_state_name(s->state);
+	memcpy(row->cpe, s->cpe, sizeof(row->cpe));
 	row->age_ms = now - s->base.started_ms;
 	row->bytes_up = s->base.relay.dir[RELAY_A].bytes;
 	row->bytes_down = cv_bytes_down(s);

@@ -44,7 +44,7 @@
 #include <stdbool.h>
 #include <stdint.h>
 
-#define GW_REQUEST_MAX 64
+#define GW_REQUEST_MAX 128 /* Convert header, Connect, a CPE credential (Cookie) */
 #define GW_EARLY_MAX   16384 /* LAN bytes sent along with the Convert message */
 
 enum gw_state {

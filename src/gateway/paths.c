@@ -44,9 +44,10 @@ static bool paths_link_allowed(const struct paths_conn *conn, int link)
 static void paths_fill(struct paths *paths, struct paths_conn *conn, bool restoring)
 {
 	struct links *links = paths->links;
-	int family = addr_is_v4mapped(conn->remote.ip) ? AF_INET : AF_INET6;
+	int family = addr_is_v4mapped(conn->target.ip) ? AF_INET : AF_INET6;
 
-	if (!conn->established)
+	/* A fleet instance (C flag) takes joins only at the address it announces: none before. */
+	if (!conn->established || (conn->deny_initial && !conn->announced))
 		return;
 	for (unsigned i = 0; i < links->len; i++) {
 		struct paths_subflow *sub = &conn->sub[i];
@@ -64,7 +65,7 @@ static void paths_fill(struct paths *paths, struct paths_conn *conn, bool restor
 		backup = l->conf.role == LINK_BACKUP ||
 			 ((conn->backup | paths->backup_links) & (1u << i));
 		ret = pm_subflow_create(&paths->pm, conn->token, (uint8_t)(i + 1), &local,
-					(int)l->ifindex, &conn->remote, backup);
+					(int)l->ifindex, &conn->target, backup);
 		if (ret == 0) {
 			sub->pending = true;
 			sub->retry_at_ms = paths->loop->now_ms + PATHS_JOIN_WAIT_MS;
@@ -99,6 +100,80 @@ static void paths_count_subflow(struct paths_conn *conn, int delta)
 	}
 }
 
+/* An event for a connection not tracked yet: kept (a small ring) for paths_track. */
+static void paths_remember(struct paths *paths, const struct pm_event *ev)
+{
+	struct paths_early *e = NULL;
+
+	if (ev->type != PM_EVENT_ESTABLISHED && ev->type != PM_EVENT_ANNOUNCED)
+		return;
+	for (unsigned i = 0; i < PATHS_EARLY_TOKENS && !e; i++)
+		if (paths->early[i].token == ev->token)
+			e = &paths->early[i];
+	if (!e) {
+		e = &paths->early[paths->early_next];
+		paths->early_next = (paths->early_next + 1) % PATHS_EARLY_TOKENS;
+		*e = (struct paths_early){ .token = ev->token };
+	}
+	if (ev->type == PM_EVENT_ESTABLISHED) {
+		e->established = true;
+		e->deny_initial = ev->deny_join_id0;
+	} else if (ev->has_addrs) {
+		e->announced = true;
+		e->addr = ev->remote;
+	}
+}
+
+/*
+ * Follows the converter to the address it announced, once both are known: the C flag (the
+ * ESTABLISHED event) and the announcement (ANNOUNCED), in either order (the instance announces
+ * as soon as it is fully established, often before the gateway is). Only a fleet instance is
+ * followed: a lone converter's extra addresses change nothing (joins keep going to remote).
+ */
+static void paths_follow(struct paths *paths, struct paths_conn *conn)
+{
+	if (!conn->deny_initial || !conn->heard || conn->announced ||
+	    addr_is_v4mapped(conn->heard_addr.ip) != addr_is_v4mapped(conn->remote.ip))
+		return;
+	conn->announced = true;
+	conn->target = conn->heard_addr;
+	if (!conn->target.port) /* ADD_ADDR without a port: the initial subflow's */
+		conn->target.port = conn->remote.port;
+	/* The initial subflow goes to the shared address: every link, its own included, now
+	 * gets one to the instance's, so the connection outlives the shared route (a drain). */
+	if (conn->initial_link >= 0)
+		conn->sub[conn->initial_link] = (struct paths_subflow){ .up = false };
+	paths->stats.announced++;
+	paths_fill(paths, conn, false);
+}
+
+static void paths_heard(struct paths *paths, struct paths_conn *conn, const struct addr_port *addr)
+{
+	if (conn->heard)
+		return; /* the first announcement is the instance's address */
+	conn->heard = true;
+	conn->heard_addr = *addr;
+	paths_follow(paths, conn);
+}
+
+/* Whether a subflow event is about the subflow in sub[link] (with a fleet, not the initial
+ * subflow to the shared address, which shares its link with one to the instance's). */
+static bool paths_is_tracked_subflow(struct paths *paths, struct paths_conn *conn,
+				     const struct pm_event *ev)
+{
+	if (!conn->announced || !memcmp(ev->remote.ip, conn->target.ip, 16))
+		return true;
+	if (ev->type == PM_EVENT_SUB_CLOSED && conn->initial_up) {
+		/* The shared address no longer leads to the instance (drained: the router sends
+		 * it elsewhere, whose resets reach us but never the instance). REMOVE_ADDR over a
+		 * live subflow has the instance drop its end and resend what that one carried
+		 * at once, rather than after its retransmissions time out. */
+		conn->initial_up = false;
+		pm_remove_addr(&paths->pm, conn->token, 0);
+	}
+	return false;
+}
+
 static void paths_on_event(const struct pm_event *ev, void *arg)
 {
 	struct paths *paths = arg;
@@ -106,22 +181,25 @@ static void paths_on_event(const struct pm_event *ev, void *arg)
 	int link;
 
 	if (!conn) {
-		if (ev->type == PM_EVENT_ESTABLISHED) {
-			paths->early[paths->early_next] = ev->token;
-			paths->early_next = (paths->early_next + 1) % PATHS_EARLY_TOKENS;
-		}
+		paths_remember(paths, ev);
 		return;
 	}
 	switch (ev->type) {
 	case PM_EVENT_ESTABLISHED:
 		conn->established = true;
 		paths_count_subflow(conn, 1);
+		conn->deny_initial = ev->deny_join_id0;
+		paths_follow(paths, conn);
 		paths_fill(paths, conn, false);
+		break;
+	case PM_EVENT_ANNOUNCED:
+		if (ev->has_addrs)
+			paths_heard(paths, conn, &ev->remote);
 		break;
 	case PM_EVENT_SUB_ESTABLISHED:
 		paths_count_subflow(conn, 1);
 		link = links_find_by_addr(paths->links, ev->local.ip);
-		if (link < 0)
+		if (link < 0 || !paths_is_tracked_subflow(paths, conn, ev))
 			break;
 		conn->sub[link] = (struct paths_subflow){ .up = true,
 							  .local = ev->local,
@@ -133,7 +211,7 @@ static void paths_on_event(const struct pm_event *ev, void *arg)
 	case PM_EVENT_SUB_CLOSED:
 		paths_count_subflow(conn, -1);
 		link = links_find_by_addr(paths->links, ev->local.ip);
-		if (link < 0)
+		if (link < 0 || !paths_is_tracked_subflow(paths, conn, ev))
 			break;
 		conn->sub[link].up = false;
 		conn->sub[link].pending = false;
@@ -244,6 +322,8 @@ struct paths_conn *paths_track(struct paths *paths, int fd, uint8_t allowed, uin
 	conn->allowed = allowed;
 	conn->backup = backup;
 	addr_from_sockaddr((struct sockaddr *)&remote, remote_len, &conn->remote);
+	conn->target = conn->remote;
+	conn->initial_up = true;
 	conn->initial_link = -1;
 	{
 		struct addr_port l;
@@ -255,15 +335,21 @@ struct paths_conn *paths_track(struct paths *paths, int fd, uint8_t allowed, uin
 				.up = true, .local = l, .remote = conn->remote
 			};
 	}
-	for (unsigned i = 0; i < PATHS_EARLY_TOKENS; i++) {
-		if (paths->early[i] == conn->token) {
-			paths->early[i] = 0;
-			conn->established = true;
-			paths_count_subflow(conn, 1);
-		}
-	}
 	*slot = conn;
 	paths->conns++;
+	for (unsigned i = 0; i < PATHS_EARLY_TOKENS; i++) {
+		struct paths_early *e = &paths->early[i];
+
+		if (e->token != conn->token)
+			continue;
+		conn->established = e->established;
+		if (e->established)
+			paths_count_subflow(conn, 1);
+		conn->deny_initial = e->deny_initial;
+		if (e->announced)
+			paths_heard(paths, conn, &e->addr);
+		*e = (struct paths_early){ .token = 0 };
+	}
 	paths_fill(paths, conn, false);
 	return conn;
 }
@@ -306,7 +392,11 @@ void paths_link_changed(struct paths *paths, int link, bool usable)
 			 * REMOVE_ADDR reaches the converter over a live subflow, so what the dead
 			 * one carried is sent again over the others at once. */
 			removed = pm_remove_addr(&paths->pm, c->token,
-						 link == c->initial_link ? 0 : (uint8_t)(link + 1));
+						 link == c->initial_link && !c->announced
+							 ? 0
+							 : (uint8_t)(link + 1));
+			if (link == c->initial_link && c->announced && c->initial_up)
+				pm_remove_addr(&paths->pm, c->token, 0); /* to the shared address */
 			/* REMOVE leaves our own subflow in place: closed here. */
 			if (pm_subflow_destroy(&paths->pm, c->token, &sub->local, &sub->remote) ==
 				    0 ||
@@ -345,7 +435,8 @@ unsigned paths_set_link_backup(struct paths *paths, int link, bool backup)
 
 unsigned paths_subflows(const struct paths_conn *conn)
 {
-	unsigned n = 0;
+	/* with a fleet, the initial subflow (to the shared address) is not in sub[] */
+	unsigned n = conn->announced && conn->initial_up;
 
 	for (unsigned i = 0; i < LINKS_MAX; i++)
 		n += conn->sub[i].up;

@@ -20,7 +20,14 @@
  */
 struct paths_conn {
 	uint32_t token;
-	struct addr_port remote; /* the converter */
+	struct addr_port remote; /* the converter (its shared address, for a fleet instance) */
+	/* A converter fleet (docs/fleet.md): the peer set the C flag (no joins to remote); its
+	 * extra subflows, one per link the initial link included, go to the address the instance
+	 * announced (ADD_ADDR) once it has, never to remote. sub[] then tracks those. */
+	bool deny_initial, announced, initial_up;
+	bool heard;		    /* an ANNOUNCED came (kept: it can beat ESTABLISHED's C flag) */
+	struct addr_port heard_addr;
+	struct addr_port target; /* where extra subflows go: remote, or the announced address */
 	uint8_t allowed;	 /* links it may use (bit i = link i) */
 	uint8_t backup;		 /* links it uses only as backup */
 	int initial_link;	 /* the link of the initial subflow (-1 = unknown) */
@@ -39,10 +46,19 @@ struct paths_conn {
 
 struct paths_stats {
 	unsigned long created, create_failed, closed_by_link_down, restored, events_lost;
+	unsigned long announced; /* connections moved to an address their converter announced */
 };
 
 #define PATHS_BUCKETS	    1024
 #define PATHS_EARLY_TOKENS 64
+
+/* What the events said of a connection before it was tracked (its ESTABLISHED, and with a
+ * fleet its ANNOUNCED, can beat the gateway's paths_track). */
+struct paths_early {
+	uint32_t token;
+	bool established, deny_initial, announced;
+	struct addr_port addr; /* announced */
+};
 
 struct paths {
 	struct loop *loop;
@@ -52,7 +68,7 @@ struct paths {
 	struct loop_timer retry_timer;
 	struct paths_conn *buckets[PATHS_BUCKETS];
 	unsigned long conns;
-	uint32_t early[PATHS_EARLY_TOKENS]; /* ESTABLISHED seen before the tracking began */
+	struct paths_early early[PATHS_EARLY_TOKENS]; /* seen before the tracking began */
 	uint8_t backup_links; /* links whose subflows are backup now (overflow.c), bit i = link i */
 	unsigned early_next;
 	struct paths_stats stats;

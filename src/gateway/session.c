@@ -11,6 +11,7 @@
  */
 #include "gateway.h"
 
+#include "cpe.h"
 #include "log.h"
 #include "socks.h"
 
@@ -21,6 +22,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/socket.h>
+#include <time.h>
 #include <unistd.h>
 
 static void gw_on_lan_event(struct loop_io *io, uint32_t events);
@@ -164,22 +166,6 @@ static bool gw_arm_establish(struct gw_session *s)
 	uint64_t left = gc->common.connect_timeout_ms > spent ? gc->common.connect_timeout_ms - spent : 1;
 
 	return gw_arm(s, left < gc->establish_timeout_ms ? left : gc->establish_timeout_ms);
-}
-
-const char *gw_state_name(enum gw_state state)
-{
-	static const char *const names[] = { "accepted", "wait-early", "upstream-connecting",
-		"wait-reply", "direct-connecting", "relay", "refused-wait" };
-
-	return names[state];
-}
-
-const char *gw_error_slug(const struct gateway *gw, int code)
-{
-	if (code < 0)
-		return "-";
-	return gw->config.gateway.upstream_protocol == CONFIG_UPSTREAM_SOCKS5 ?
-		socks_reply_slug((enum socks_reply)code) : conv_error_slug((enum conv_error_code)code);
 }
 
 /* Path-manager events when tracked, else the kernel's numbering (sock_subflows_used). */
@@ -768,6 +754,9 @@ static void gw_bond(struct gw_session *s)
 	}
 	conv_writer_begin(&w, s->request, sizeof(s->request));
 	conv_put_connect(&w, s->base.dest.port, s->base.dest.ip, NULL, 0);
+	if (s->gw->config.gateway.cpe_id[0]) /* who this CPE is, bound to this Connect */
+		cpe_put_credential(&w, s->gw->config.gateway.cpe_id, s->gw->config.gateway.cpe_key,
+				   s->base.dest.ip, s->base.dest.port, (uint64_t)time(NULL));
 	len = conv_writer_finish(&w);
 	if (len < 0) {
 		gw_close(s, "destination cannot be named in a Convert message", true);

@@ -575,7 +575,7 @@ static const struct pm_attr_rule pm_event_rules[PM_NL_EV_MAX + 1] = {
 	[PM_NL_EV_DADDR4] = { 4, 4 }, [PM_NL_EV_DADDR6] = { 16, 16 },
 	[PM_NL_EV_SPORT] = { 2, 2 },  [PM_NL_EV_DPORT] = { 2, 2 },
 	[PM_NL_EV_BACKUP] = { 1, 1 }, [PM_NL_EV_ERROR] = { 1, 4 },
-	[PM_NL_EV_IF_IDX] = { 4, 4 },
+	[PM_NL_EV_IF_IDX] = { 4, 4 }, [PM_NL_EV_FLAGS] = { 1, 4 },
 };
 
 static void pm_event_addr(const struct nlattr *a4, const struct nlattr *a6,
@@ -631,6 +631,9 @@ static int pm_parse_event(const struct nlmsghdr *nlh, struct pm_event *event)
 		event->backup = mnl_attr_get_u8(tb[PM_NL_EV_BACKUP]) != 0;
 	if (tb[PM_NL_EV_ERROR])
 		event->error = (int)pm_attr_uint(tb[PM_NL_EV_ERROR]);
+	/* MPTCP_PM_EV_FLAG_DENY_JOIN_ID0: the peer's MP_CAPABLE had the C flag */
+	if (tb[PM_NL_EV_FLAGS])
+		event->deny_join_id0 = (pm_attr_uint(tb[PM_NL_EV_FLAGS]) & 1u) != 0;
 	return 0;
 }
 

@@ -40,6 +40,9 @@ struct pm_event {
 	 * of pm_subflow_create/set_backup, ss flag b) shows only in the peer's events. */
 	bool backup;
 	int error; /* SUB_CLOSED: the subflow's error (positive errno), 0 if none */
+	/* CREATED/ESTABLISHED: the peer set the C flag (no joins to its initial address and
+	 * port: a converter instance behind a shared address, which announces its own) */
+	bool deny_join_id0;
 };
 
 struct mnl_socket;

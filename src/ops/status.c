@@ -71,6 +71,8 @@ void status_sessions_text(struct reply *r, const struct status_session *s, size_
 			reply_printf(r, " mode %s", x->mode);
 		if (x->rule[0])
 			reply_printf(r, " rule %s", x->rule);
+		if (x->cpe[0])
+			reply_printf(r, " cpe %s", x->cpe);
 		if (x->has_dest)
 			reply_printf(r, " %s %s", status_upstream(x), x->server_mptcp ? "mptcp" : "tcp");
 		if (x->client_rtt_us)
@@ -127,6 +129,10 @@ void status_sessions_json(struct reply *r, const struct status_session *s, size_
 		reply_json_string(r, x->mode);
 		reply_puts(r, ",\"rule\":");
 		reply_json_string(r, x->rule[0] ? x->rule : NULL);
+		if (x->cpe[0]) { /* only with a cpe-table */
+			reply_puts(r, ",\"cpe\":");
+			reply_json_string(r, x->cpe);
+		}
 		reply_printf(r,
 			     ",\"age_ms\":%llu,\"bytes_up\":%llu,\"bytes_down\":%llu,"
 			     "\"client_mptcp\":%s,\"server_mptcp\":%s,\"subflows_total\":%d,"

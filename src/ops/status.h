@@ -3,6 +3,7 @@
 #define MPCONV_STATUS_H
 
 #include "addr.h"
+#include "cpe.h"
 #include "reply.h"
 #include "sock.h"
 
@@ -35,6 +36,7 @@ struct status_session {
 	const char *state; /* static string */
 	const char *mode;  /* static string or NULL (gateway: pool, tfo, plain, direct) */
 	char rule[24];	   /* policy rule name; "" = none */
+	char cpe[CPE_ID_MAX + 1]; /* converter with a cpe-table: the session's CPE; "" = none */
 	uint64_t age_ms;
 	uint64_t bytes_up, bytes_down; /* client -> server, server -> client */
 	int subflows_total;	       /* on the multipath leg now; may exceed subflows_len */

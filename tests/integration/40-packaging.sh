@@ -256,8 +256,9 @@ check "etc/gateway.conf names every gateway key" \
 CFG=$(mktemp -d /tmp/mpc-pkg.XXXXXX)
 at_cleanup "rm -rf '$CFG'"
 chmod 755 "$CFG"
-# uncommented FILE: every "#key = value" line set; the cookie secret and the inbound keys get a
-# fresh random value (the example shows a placeholder: a published secret is no secret).
+# uncommented FILE: every "#key = value" line set; the cookie secret, the inbound keys and the
+# CPE key get fresh random values (the examples show placeholders: a published secret is no
+# secret), the CPE table is a file of this run's with that CPE.
 uncommented()
 {
 	local key
@@ -265,12 +266,15 @@ uncommented()
 	# (not the on-path keys: that mode needs CAP_NET_ADMIN, which the unit leaves out)
 	sed -E '/^#transparent-/!s/^#([a-z][a-z0-9-]*) = /\1 = /' "$1" |
 		sed "s/^cookie-secret = .*/cookie-secret = $(od -An -tx1 -N32 /dev/urandom | tr -d ' \n')/" |
-		sed -E "s/^inbound-key = .*/inbound-key = $key/; s/^(inbound-cpe = [^ ]+) [^ ]+/\1 $key/"
+		sed -E "s/^inbound-key = .*/inbound-key = $key/; s/^(inbound-cpe = [^ ]+) [^ ]+/\1 $key/" |
+		sed "s/^cpe-key = .*/cpe-key = $CPE_KEY/" | sed "s|^cpe-table = .*|cpe-table = $CFG/cpes|"
 }
+CPE_KEY=$(od -An -tx1 -N32 /dev/urandom | tr -d ' \n')
+echo "cpe-0001 $CPE_KEY" >"$CFG/cpes"
 cp "$BED_TOP/etc/converter.conf" "$BED_TOP/etc/gateway.conf" "$CFG/"
 uncommented "$BED_TOP/etc/converter.conf" >"$CFG/converter-all.conf"
 uncommented "$BED_TOP/etc/gateway.conf" >"$CFG/gateway-all.conf"
-chmod 644 "$CFG"/*.conf
+chmod 644 "$CFG"/*.conf "$CFG/cpes"
 
 # unit_caps UNIT: the unit's AmbientCapabilities as setpriv names (net_admin,net_raw), less
 # those this environment cannot grant (said in a diag line).

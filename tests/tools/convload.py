@@ -11,20 +11,37 @@ echo server's "END\\n" arrives through each. Last line: "opened=N converted=N ve
 import argparse
 import asyncio
 import errno
+import hashlib
+import hmac
 import ipaddress
 import os
 import socket
 import struct
 import sys
+import time
 
 IPPROTO_MPTCP = 262
 
 
-def request(dest_ip, dest_port):
+def cpe_cookie(cpe_id, key, raw, dest_port):
+    """The Cookie TLV carrying a CPE credential (src/proto/cpe.h), for a converter with a
+    cpe-table: id, epoch, HMAC-SHA256(key, label, id, epoch, Connect address and port)."""
+    ident = cpe_id.encode()
+    epoch = struct.pack("!I", int(time.time()) // 60)
+    mac = hmac.new(key, b"mpconv-cpe1" + bytes([len(ident)]) + ident + epoch + raw +
+                   struct.pack("!H", dest_port), hashlib.sha256).digest()[:16]
+    value = bytes([1, len(ident)]) + ident + epoch + mac
+    value += bytes(-(4 + len(value)) % 4)
+    return struct.pack("!BBH", 22, (4 + len(value)) // 4, 0) + value
+
+
+def request(dest_ip, dest_port, cpe=None):
     addr = ipaddress.ip_address(dest_ip)
     raw = (ipaddress.IPv6Address("::ffff:" + dest_ip).packed if addr.version == 4 else addr.packed)
-    connect = struct.pack("!BBH", 10, 5, dest_port) + raw
-    return struct.pack("!BBH", 1, 1 + len(connect) // 4, 0x2263) + connect
+    tlvs = struct.pack("!BBH", 10, 5, dest_port) + raw
+    if cpe:
+        tlvs += cpe_cookie(cpe[0], cpe[1], raw, dest_port)
+    return struct.pack("!BBH", 1, 1 + len(tlvs) // 4, 0x2263) + tlvs
 
 
 async def recv_exact(loop, sock, n):
@@ -78,12 +95,17 @@ async def close_one(loop, sock):
 
 async def main_async(args):
     loop = asyncio.get_running_loop()
-    req = request(args.dest_ip, args.dest_port)
+    cpes = []
+    if args.cpe_table:  # session i speaks as CPE i (modulo the table)
+        with open(args.cpe_table) as f:
+            cpes = [(l.split()[0], bytes.fromhex(l.split()[1])) for l in f if l.strip()]
+    reqs = [request(args.dest_ip, args.dest_port, c) for c in cpes] or \
+        [request(args.dest_ip, args.dest_port)]
     sem = asyncio.Semaphore(args.parallel)
 
     async def guarded(i):
         async with sem:
-            return await open_one(loop, args, i, req)
+            return await open_one(loop, args, i, reqs[i % len(reqs)])
 
     results = await asyncio.gather(*(guarded(i) for i in range(args.count)), return_exceptions=True)
     socks = [r for r in results if isinstance(r, socket.socket)]
@@ -108,6 +130,7 @@ def main():
     ap.add_argument("--parallel", type=int, default=200, help="connects in flight at once")
     ap.add_argument("--payload", type=int, default=512)
     ap.add_argument("--hold-file")
+    ap.add_argument("--cpe-table", help="ID KEY lines: session i sends CPE i's credential")
     ap.add_argument("--tcp", action="store_true")
     args = ap.parse_args()
     args.converter_ip, port = args.converter.rsplit(":", 1)

@@ -111,6 +111,7 @@ static const struct {
 	{ "deny-destination", "2001:db8::/32", NONE, 0, 0 },
 	{ "cookie-secret", "000102030405060708090a0b0c0d0e0f101112131415161718191a1b1c1d1e1f", NONE,
 	  0, 0 },
+	{ "cpe-table", "/etc/mpconv/cpes", NONE, 0, 0 },
 	{ "workers", "0", U32, F(common.workers), 0 },
 	{ "workers", "8", U32, F(common.workers), 8 },
 	{ "workers", "256", U32, F(common.workers), 256 },
@@ -347,6 +348,7 @@ static const struct {
 	  "pipe-size: not a size in 4k..64m (bytes, or a number with k or m): '4095'" },
 	{ "pipe-size", "65m",
 	  "pipe-size: not a size in 4k..64m (bytes, or a number with k or m): '65m'" },
+	{ "cpe-table", "", "cpe-table: empty path" },
 	{ "log-level", "loud", "log-level: not one of error|warning|info|debug: 'loud'" },
 	{ "log-level", "warn", "log-level: not one of error|warning|info|debug: 'warn'" },
 	{ "inbound-listen", "nowhere", "inbound-listen: not an address:port: 'nowhere'" },
@@ -398,7 +400,7 @@ static void every_key_in_help_has_good_and_bad_vectors(void **state)
 		if (!in_good || !in_bad)
 			fail_msg("key '%s' lacks %s vectors", name, in_good ? "bad" : "good");
 	}
-	assert_int_equal(keys, 39);
+	assert_int_equal(keys, 40);
 	free(text);
 }
 
@@ -1523,6 +1525,62 @@ static void gateway_keys_parse_in_their_section_and_flags_follow_the_role(void *
 	config_free(&cfg);
 }
 
+/* The table is read by finish (so on every reload); a bad one fails the whole config. */
+static void cpe_table_is_loaded_by_finish_and_a_bad_one_refused(void **state)
+{
+	static const char key[] = "0102030405060708090a0b0c0d0e0f101112131415161718191a1b1c1d1e1f20";
+	char path[PATH_MAX], line[160], err[CONFIG_ERR_LEN] = "";
+	struct config cfg;
+
+	snprintf(line, sizeof(line), "cpe-1 %s\ncpe-2 %s\n", key, key);
+	snprintf(path, sizeof(path), "%s", write_file("cpes", line, 0600));
+	config_init(&cfg);
+	set_ok(&cfg, "allow", "10.0.0.0/8");
+	set_ok(&cfg, "cpe-table", path);
+	if (config_finish(&cfg, err))
+		fail_msg("%s", err);
+	assert_int_equal(cfg.converter.cpes.len, 2);
+	assert_non_null(cpe_table_find(&cfg.converter.cpes, "cpe-2", 5));
+	config_free(&cfg);
+
+	snprintf(line, sizeof(line), "cpe-1 %s\ncpe-2 nothex\n", key);
+	write_file("cpes", line, 0600);
+	config_init(&cfg);
+	set_ok(&cfg, "allow", "10.0.0.0/8");
+	set_ok(&cfg, "cpe-table", path);
+	assert_int_equal(config_finish(&cfg, err), -EINVAL);
+	assert_non_null(strstr(err, "line 2: CPE cpe-2"));
+	assert_null(strstr(err, "nothex"));
+	config_free(&cfg);
+
+	config_init(&cfg);
+	set_ok(&cfg, "allow", "10.0.0.0/8");
+	set_ok(&cfg, "cpe-table", path);
+	set_ok(&cfg, "cookies", "yes");
+	assert_int_equal(config_finish(&cfg, err), -EINVAL);
+	assert_non_null(strstr(err, "exclude each other"));
+	config_free(&cfg);
+
+	unlink(path);
+	config_init(&cfg);
+	set_ok(&cfg, "allow", "10.0.0.0/8");
+	set_ok(&cfg, "cpe-table", path);
+	assert_int_equal(config_finish(&cfg, err), -ENOENT);
+	config_free(&cfg);
+
+	config_init(&cfg);
+	cfg.role = CONFIG_GATEWAY;
+	set_ok(&cfg, "converter", "192.0.2.1");
+	set_ok(&cfg, "lan", "lan0");
+	set_ok(&cfg, "cpe-id", "cpe-1");
+	assert_int_equal(config_finish(&cfg, err), -EINVAL);
+	assert_string_equal(err, "cpe-id cpe-1: cpe-key is required with it");
+	set_ok(&cfg, "cpe-key", key);
+	assert_int_equal(config_finish(&cfg, err), 0);
+	assert_int_equal(cfg.gateway.cpe_key[31], 0x20);
+	config_free(&cfg);
+}
+
 static void gateway_errors_quote_the_value_and_require_a_converter(void **state)
 {
 	static const struct {
@@ -1542,6 +1600,9 @@ static void gateway_errors_quote_the_value_and_require_a_converter(void **state)
 		  "role lead'" },
 		{ "path-manager", "bpf", "path-manager: not one of userspace|kernel: 'bpf'" },
 		{ "probe-target", "nowhere", "probe-target: not an address: 'nowhere'" },
+		{ "cpe-id", "has space",
+		  "cpe-id: not a CPE id (1..32 of A-Z a-z 0-9 . _ : @ -): 'has space'" },
+		{ "cpe-key", "0102", "cpe-key: not 64 hex digits, not all zero (value not shown)" },
 	};
 	struct config cfg;
 	char err[CONFIG_ERR_LEN];
@@ -1572,6 +1633,7 @@ int main(void)
 		cmocka_unit_test(every_key_accepts_its_documented_values),
 		cmocka_unit_test(every_key_error_quotes_the_bad_value),
 		cmocka_unit_test(every_key_in_help_has_good_and_bad_vectors),
+		cmocka_unit_test(cpe_table_is_loaded_by_finish_and_a_bad_one_refused),
 		cmocka_unit_test(unknown_key_is_refused_by_name),
 		cmocka_unit_test(secret_error_never_shows_the_secret),
 		cmocka_unit_test(configured_secret_is_decoded_and_kept_by_finish),

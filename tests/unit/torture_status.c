@@ -98,6 +98,14 @@ static void sessions_render_as_a_table_and_as_json(void **state)
 			    "\"subflows\":[{\"id\":1,"
 			    "\"local\":\"10.99.0.1:5124\",\"remote\":\"10.10.1.1:40000\","
 			    "\"rtt_us\":10500,\"bytes_acked\":1000,\"bytes_received\":0}]}]");
+	/* a converter with a cpe-table names each session's CPE */
+	strcpy(s.cpe, "cpe-7");
+	reply_reset(&r);
+	status_sessions_text(&r, &s, 1);
+	assert_non_null(strstr(r.data, " 2 mptcp cpe cpe-7 server tcp\n"));
+	reply_reset(&r);
+	status_sessions_json(&r, &s, 1);
+	assert_non_null(strstr(r.data, "\"rule\":null,\"cpe\":\"cpe-7\",\"age_ms\""));
 	reply_free(&r);
 }
 
