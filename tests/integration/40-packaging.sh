@@ -95,7 +95,7 @@ expected_files()
 644 usr/local/lib/systemd/system/mpconv-gateway.service
 644 usr/local/lib/sysusers.d/mpconv.conf
 644 usr/local/lib/tmpfiles.d/mpconv.conf
-755 usr/local/lib/$MULTIARCH${MULTIARCH:+/}libmpconv.so
+755 usr/local/lib/$MULTIARCH${MULTIARCH:+/}mpconv/libmpconv.so
 755 usr/local/sbin/mpconvd
 644 usr/local/share/doc/mpconv/examples/converter.conf
 644 usr/local/share/doc/mpconv/examples/gateway.conf
