@@ -13,8 +13,17 @@
  *   session.c  one LAN connection from accept to relay: policy, upstream, reply, close
  *   upstream.c which converter to ask, and the RFC 8803 back-off (pure)
  *   hosts.c    connections per LAN host, against the fair per-host cap (pure)
- * main -> reload, ops, session; ops -> reload, probe, session; reload -> session;
- * probe -> session (an answered probe ends a converter's back-off).
+ *   worker.c   a worker thread: its capture listener (SO_REUSEPORT), accept, its loop, pool,
+ *              paths and sessions; calls run on it for the main thread (gw_worker_call)
+ * main -> reload, ops, session, worker; ops -> reload, probe, session, worker; reload ->
+ * session, worker; probe -> session, worker (an answered probe ends a converter's back-off);
+ * worker -> session.
+ *
+ * Threads: the main thread's struct gateway owns the configuration, links, probes, the
+ * interception, signals and the operator's endpoints; each worker has a struct gateway of its
+ * own (its loop, listener, pool, paths, sessions and counters; config and policy are shallow
+ * copies of the main one's, replaced by a call on reload). Only the hosts table is shared, under
+ * hosts_lock (touched at accept and close, never per byte).
  */
 #include "config.h"
 #include "convert.h"
@@ -37,10 +46,13 @@
 #include "status.h"
 #include "upstream.h"
 
+#include <pthread.h>
+#include <stdatomic.h>
 #include <stdbool.h>
 #include <stdint.h>
 
 #define GW_REQUEST_MAX 64
+#define GW_WORKERS_MAX 256 /* = the workers key's maximum */
 #define GW_EARLY_MAX   16384 /* LAN bytes sent along with the Convert message */
 
 enum gw_state {
@@ -98,8 +110,16 @@ struct gw_stats {
 	struct metrics_histogram setup; /* accept -> relay started, µs */
 };
 
+/* A function run on a worker's thread for the main thread, which waits for it (worker.c). */
+struct gw_call {
+	struct gw_call *next; /* in the worker's inbox */
+	void (*fn)(struct gateway *w, void *arg);
+	void *arg;
+	bool done;
+};
+
 struct gateway {
-	struct config config;
+	struct config config; /* a worker's: a shallow copy of the main one's, never freed */
 	struct pol_table policy;
 	struct intercept_config intercept;
 	bool intercept_installed;
@@ -127,8 +147,21 @@ struct gateway {
 	bool draining;
 	bool converter_failing; /* logged once per outage, not once per connection */
 	uint64_t refused_warned_ms; /* "a connection was refused twice": once per interval */
-	struct hosts hosts; /* connections per LAN host, for max-sessions-per-host */
+	struct hosts hosts; /* main: connections per LAN host, under hosts_lock (all workers) */
+	pthread_mutex_t hosts_lock;
 	struct gw_stats stats;
+	/* threads (worker.c): main has workers; a worker has main, its index and an inbox */
+	struct gateway *main; /* the main thread's (itself for the main one) */
+	struct gateway **workers;
+	unsigned nworkers, index;
+	pthread_t thread;
+	bool thread_started;
+	struct loop_io wakeup;	    /* worker: eventfd, calls queued; main: a worker stopped */
+	pthread_mutex_t inbox_lock; /* worker: inbox, stopped */
+	pthread_cond_t inbox_done;
+	struct gw_call *inbox;
+	bool stopped;		      /* worker: its loop ended; calls run on the caller's thread */
+	atomic_uint workers_stopped; /* main */
 	uint8_t scratch[CONV_MAX_LEN];
 	uint8_t early[GW_REQUEST_MAX + GW_EARLY_MAX]; /* request + early LAN bytes, one send */
 };
@@ -169,6 +202,25 @@ int gw_reload(struct gateway *gw, char why[CONFIG_ERR_LEN]);
  * -errno. Stop cancels probes in flight and closes both. */
 int gw_control_start(struct gateway *gw);
 void gw_control_stop(struct gateway *gw);
+
+/* worker.c (main thread's side) */
+/* n workers (listener, pool share, paths) started on their threads. 0 or -errno (logged). */
+int gw_workers_start(struct gateway *gw, unsigned n);
+/* Closes every session, stops and frees the workers. */
+void gw_workers_stop(struct gateway *gw, const char *reason);
+/* Runs fn(w, arg) on worker w's thread (or here once w stopped) and waits for it. */
+void gw_worker_call(struct gateway *w, void (*fn)(struct gateway *w, void *arg), void *arg);
+/* The same on every worker in turn. */
+void gw_workers_each(struct gateway *gw, void (*fn)(struct gateway *w, void *arg), void *arg);
+/* SIGTERM: the workers stop accepting and stop once their sessions are gone. */
+void gw_workers_drain(struct gateway *gw);
+/* The configuration, policy (and links) of the main one, taken by every worker (reload). */
+void gw_workers_reload(struct gateway *gw);
+/* A link's usability changed / converter i answered a probe: told to every worker. */
+void gw_workers_link_changed(struct gateway *gw, int link, bool usable);
+void gw_workers_converter_ok(struct gateway *gw, unsigned i);
+/* Adds the counters of from to those of to (the operator's totals, the exit line). */
+void gw_stats_add(struct gw_stats *to, const struct gw_stats *from);
 
 /* probe.c: `mpconvctl probe` (a ctl_provider callback), and the end of those in flight. */
 int gw_ctl_probe(void *ctx, struct reply *r, const struct ctl_request *req);

@@ -175,7 +175,7 @@ static void gw_probe_on_event(struct loop_io *io, uint32_t events)
 	    recv(io->fd, buf, sizeof(buf), MSG_DONTWAIT) > 0) {
 		pl->answered = true;
 		if (p->converter < p->gw->upstream.len)
-			gw_converter_ok(p->gw, p->converter);
+			gw_workers_converter_ok(p->gw, p->converter);
 		gw_probe_link_end(pl);
 	}
 	if (p->pending == 0)

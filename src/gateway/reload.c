@@ -63,7 +63,7 @@ int gw_reload(struct gateway *gw, char why[CONFIG_ERR_LEN])
 {
 	struct config fresh, old;
 	struct config_gateway *now = &gw->config.gateway, *next;
-	struct pol_table policy;
+	struct pol_table policy, old_policy;
 	char err[POL_ERR_LEN];
 	int consumed = 0;
 
@@ -102,10 +102,14 @@ int gw_reload(struct gateway *gw, char why[CONFIG_ERR_LEN])
 		return -EINVAL;
 	}
 	old = gw->config;
+	old_policy = gw->policy;
 	gw->config = fresh;
-	config_free(&old);
-	pol_free(&gw->policy);
 	gw->policy = policy;
+	/* every worker takes the new ones (their live sessions keep their rule's copy); only
+	 * then are the old ones, which the workers shared, freed */
+	gw_workers_reload(gw);
+	config_free(&old);
+	pol_free(&old_policy);
 	now = &gw->config.gateway;
 	log_set_level(now->common.log_level);
 	/* a new list of converters: no back-off carried over */

@@ -197,8 +197,11 @@ static void gw_close(struct gw_session *s, const char *reason, bool reset_lan)
 		 (unsigned long long)(gw->loop.now_ms - s->base.started_ms), subflows < 0 ? 0 : subflows,
 		 s->from_pool, s->converter, s->converter_error, reason);
 	gw_untrack(s);
-	if (s->host_counted)
-		hosts_put(&gw->hosts, s->base.client.ip);
+	if (s->host_counted) {
+		pthread_mutex_lock(&gw->main->hosts_lock);
+		hosts_put(&gw->main->hosts, s->base.client.ip);
+		pthread_mutex_unlock(&gw->main->hosts_lock);
+	}
 	session_release(&s->base, &gw->sessions, reset_lan);
 	free(s);
 	if (gw->draining && gw->sessions.len == 0)
@@ -796,15 +799,23 @@ static bool gw_host_take(struct gw_session *s)
 {
 	struct gateway *gw = s->gw;
 	uint32_t limit = gw->config.gateway.max_sessions_per_host;
-	int ret = hosts_take(&gw->hosts, s->base.client.ip, limit);
 	char who[ADDR_STRLEN];
+	bool warn;
+	int ret;
 
+	/* One table for every worker (SO_REUSEPORT spreads a host's connections over them all),
+	 * so the cap holds for the host as a whole; the lock is taken at accept and close only. */
+	pthread_mutex_lock(&gw->main->hosts_lock);
+	ret = hosts_take(&gw->main->hosts, s->base.client.ip, limit);
+	warn = ret == 0 && hosts_warn_due(&gw->main->hosts, s->base.client.ip, gw->loop.now_ms,
+					  GW_WARN_INTERVAL_MS);
+	pthread_mutex_unlock(&gw->main->hosts_lock);
 	if (ret != 0) {
 		s->host_counted = ret > 0; /* not trackable (table full): let through */
 		return true;
 	}
 	gw->stats.host_limited++;
-	if (hosts_warn_due(&gw->hosts, s->base.client.ip, gw->loop.now_ms, GW_WARN_INTERVAL_MS))
+	if (warn)
 		log_warnx("LAN host %s: max-sessions-per-host (%u) reached, its new connections are "
 			  "reset (said at most every %d s)",
 			  addr_format(&s->base.client, false, who), limit, GW_WARN_INTERVAL_MS / 1000);
