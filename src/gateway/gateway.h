@@ -16,14 +16,15 @@
  *   worker.c   a worker thread: its capture listener (SO_REUSEPORT), accept, its loop, pool,
  *              paths and sessions; calls run on it for the main thread (gw_worker_call)
  * main -> reload, ops, session, worker; ops -> reload, probe, session, worker; reload ->
- * session, worker; probe -> session, worker (an answered probe ends a converter's back-off);
+ * session, worker; probe -> session (an answered probe ends a converter's back-off);
  * worker -> session.
  *
  * Threads: the main thread's struct gateway owns the configuration, links, probes, the
  * interception, signals and the operator's endpoints; each worker has a struct gateway of its
  * own (its loop, listener, pool, paths, sessions and counters; config and policy are shallow
- * copies of the main one's, replaced by a call on reload). Only the hosts table is shared, under
- * hosts_lock (touched at accept and close, never per byte).
+ * copies of the main one's, replaced by a call on reload). Shared: the hosts table (hosts_lock)
+ * and the converters' back-off (upstream_lock), touched when a connection opens, picks a
+ * converter, fails or closes, never per byte.
  */
 #include "config.h"
 #include "convert.h"
@@ -130,7 +131,9 @@ struct gateway {
 	bool pool_on;
 	unsigned pool_converter; /* the converter the pool connects to */
 	int pool_link;		 /* the link of pooled connections' initial subflow, -1 = any */
-	struct upstream upstream; /* the converters' back-off */
+	struct upstream upstream; /* main: the converters' back-off, under upstream_lock (all) */
+	pthread_mutex_t upstream_lock;
+	atomic_bool upstream_changed; /* main: a worker started or ended a back-off */
 	struct links links;
 	bool links_on;
 	struct paths paths;
@@ -156,7 +159,8 @@ struct gateway {
 	unsigned nworkers, index;
 	pthread_t thread;
 	bool thread_started;
-	struct loop_io wakeup;	    /* worker: eventfd, calls queued; main: a worker stopped */
+	struct loop_io wakeup; /* worker: eventfd, calls queued; main: a worker stopped, or a
+				* back-off changed */
 	pthread_mutex_t inbox_lock; /* worker: inbox, stopped */
 	pthread_cond_t inbox_done;
 	struct gw_call *inbox;
@@ -216,9 +220,8 @@ void gw_workers_each(struct gateway *gw, void (*fn)(struct gateway *w, void *arg
 void gw_workers_drain(struct gateway *gw);
 /* The configuration, policy (and links) of the main one, taken by every worker (reload). */
 void gw_workers_reload(struct gateway *gw);
-/* A link's usability changed / converter i answered a probe: told to every worker. */
+/* A link's usability changed: told to every worker. */
 void gw_workers_link_changed(struct gateway *gw, int link, bool usable);
-void gw_workers_converter_ok(struct gateway *gw, unsigned i);
 /* Adds the counters of from to those of to (the operator's totals, the exit line). */
 void gw_stats_add(struct gw_stats *to, const struct gw_stats *from);
 

@@ -331,6 +331,7 @@ int gateway_main(int argc, char **argv)
 	gw->listener.fd = gw->signals.fd = gw->wakeup.fd = -1;
 	gw->main = gw;
 	pthread_mutex_init(&gw->hosts_lock, NULL);
+	pthread_mutex_init(&gw->upstream_lock, NULL);
 	metrics_histogram_init(&gw->stats.setup, setup_bounds,
 			       sizeof(setup_bounds) / sizeof(setup_bounds[0]), 1e6);
 	config_init(&gw->config);
@@ -456,6 +457,7 @@ out_loop:
 	loop_destroy(&gw->loop);
 	hosts_free(&gw->hosts);
 	pthread_mutex_destroy(&gw->hosts_lock);
+	pthread_mutex_destroy(&gw->upstream_lock);
 	pol_free(&gw->policy);
 out_config:
 	if (lock >= 0)

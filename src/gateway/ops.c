@@ -96,9 +96,7 @@ struct gw_totals {
 	size_t open;
 	unsigned pool_ready;
 	struct paths_stats paths;
-	bool backing_off[UPSTREAM_MAX]; /* by any worker: each keeps its own back-off */
-	unsigned long failures[UPSTREAM_MAX];
-	unsigned active; /* the first converter no worker backs off, else worker 0's */
+	struct upstream upstream; /* the back-off all workers share, copied under its lock */
 	size_t worker_open[GW_WORKERS_MAX];
 	unsigned long worker_sessions[GW_WORKERS_MAX];
 };
@@ -113,12 +111,6 @@ static void gw_gather_totals(struct gateway *w, void *arg)
 	t->paths.created += w->paths.stats.created;
 	t->paths.closed_by_link_down += w->paths.stats.closed_by_link_down;
 	t->paths.restored += w->paths.stats.restored;
-	for (unsigned i = 0; i < w->upstream.len && i < UPSTREAM_MAX; i++) {
-		t->backing_off[i] |= !upstream_usable(&w->upstream, i, w->loop.now_ms);
-		t->failures[i] += w->upstream.conv[i].failures;
-	}
-	if (w->index == 0)
-		t->active = upstream_active(&w->upstream, w->loop.now_ms);
 	if (w->index < GW_WORKERS_MAX) {
 		t->worker_open[w->index] = w->sessions.len;
 		t->worker_sessions[w->index] = w->stats.sessions;
@@ -135,12 +127,9 @@ static struct gw_totals *gw_totals(struct gateway *gw)
 	metrics_histogram_init(&t->stats.setup, gw->stats.setup.bounds, gw->stats.setup.bounds_len,
 			       gw->stats.setup.scale);
 	gw_workers_each(gw, gw_gather_totals, t);
-	for (unsigned i = 0; i < gw->config.gateway.converters_len && i < UPSTREAM_MAX; i++) {
-		if (!t->backing_off[i]) {
-			t->active = i;
-			break;
-		}
-	}
+	pthread_mutex_lock(&gw->upstream_lock);
+	t->upstream = gw->upstream;
+	pthread_mutex_unlock(&gw->upstream_lock);
 	return t;
 }
 
@@ -237,13 +226,16 @@ static void gw_identity_json(struct gateway *gw, const struct gw_totals *t, stru
 						   : "plain");
 	reply_json_string(r, gw->config.path);
 	reply_puts(r, ",\"converters\":[");
-	for (size_t i = 0; i < gc->converters_len && i < UPSTREAM_MAX; i++) {
+	for (size_t i = 0; i < gc->converters_len; i++) {
 		reply_puts(r, i ? ",{\"address\":" : "{\"address\":");
 		reply_json_string(r, addr_format(&gc->converters[i], true, where));
 		reply_printf(r, ",\"usable\":%s,\"failures\":%lu}",
-			     t->backing_off[i] ? "false" : "true", t->failures[i]);
+			     upstream_usable(&t->upstream, (unsigned)i, gw->loop.now_ms) ? "true"
+											 : "false",
+			     t->upstream.conv[i].failures);
 	}
-	reply_printf(r, "],\"active_converter\":%u", t->active);
+	reply_printf(r, "],\"active_converter\":%u",
+		     upstream_active(&t->upstream, gw->loop.now_ms));
 }
 
 static int gw_ctl_status(void *ctx, struct reply *r, const struct ctl_request *req)
@@ -274,11 +266,13 @@ static int gw_ctl_status(void *ctx, struct reply *r, const struct ctl_request *r
 		     : gc->mode == CONFIG_MODE_TFO ? "tfo"
 						   : "plain",
 		     gc->intercept_method == CONFIG_INTERCEPT_REDIRECT ? "redirect" : "tproxy", gc->links_len, gw->policy.len);
-	for (size_t i = 0; i < gc->converters_len && i < UPSTREAM_MAX; i++)
+	for (size_t i = 0; i < gc->converters_len; i++)
 		reply_printf(r, "%-11s %s%s%s\n", i ? "" : "converters",
 			     addr_format(&gc->converters[i], true, where),
-			     t->active == i ? " (active)" : "",
-			     t->backing_off[i] ? " (backing off)" : "");
+			     upstream_active(&t->upstream, gw->loop.now_ms) == i ? " (active)" : "",
+			     upstream_usable(&t->upstream, (unsigned)i, gw->loop.now_ms)
+				     ? ""
+				     : " (backing off)");
 	reply_printf(r, "%-11s %u\n", "workers", gw->nworkers);
 	reply_printf(r, "%-11s %zu open, %lu in all: %lu bonded, %lu direct, %lu blocked\n",
 		     "sessions", t->open, st->sessions, st->bonded, st->direct, st->blocked);

@@ -113,7 +113,9 @@ int gw_reload(struct gateway *gw, char why[CONFIG_ERR_LEN])
 	now = &gw->config.gateway;
 	log_set_level(now->common.log_level);
 	/* a new list of converters: no back-off carried over */
+	pthread_mutex_lock(&gw->upstream_lock);
 	upstream_init(&gw->upstream, (unsigned)now->converters_len);
+	pthread_mutex_unlock(&gw->upstream_lock);
 	if (gw->pool_on) {
 		struct pool_params limits = {
 			.connect = gw_upstream_opts(gw),

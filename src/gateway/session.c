@@ -20,6 +20,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/eventfd.h>
 #include <sys/socket.h>
 #include <unistd.h>
 
@@ -89,11 +90,35 @@ struct sock_connect_opts gw_upstream_opts(const struct gateway *gw)
 	};
 }
 
+/* The converters' back-off is the gateway's, not a worker's (a converter's failures count
+ * whichever worker saw them): the main one's struct upstream, under upstream_lock, taken when a
+ * connection picks, fails or succeeds, never per byte. */
+static struct upstream *gw_up(struct gateway *gw)
+{
+	pthread_mutex_lock(&gw->main->upstream_lock);
+	return &gw->main->upstream;
+}
+
+static void gw_up_done(struct gateway *gw)
+{
+	pthread_mutex_unlock(&gw->main->upstream_lock);
+}
+
+/* A back-off started or ended: every worker's pool follows (the main thread tells them). */
+static void gw_up_changed(struct gateway *gw)
+{
+	atomic_store(&gw->main->upstream_changed, true);
+	if (gw->main->wakeup.fd >= 0)
+		eventfd_write(gw->main->wakeup.fd, 1);
+}
+
 void gw_pool_sync(struct gateway *gw)
 {
 	const struct config_gateway *gc = &gw->config.gateway;
 	struct sock_connect_opts opts = gw_upstream_opts(gw);
-	int conv = upstream_pick(&gw->upstream, 0, gw->loop.now_ms), link;
+	int conv = upstream_pick(gw_up(gw), 0, gw->loop.now_ms), link;
+
+	gw_up_done(gw);
 
 	if (!gw->pool_on)
 		return;
@@ -115,24 +140,34 @@ void gw_pool_sync(struct gateway *gw)
 static void gw_converter_failed(struct gateway *gw, unsigned i, bool refused, const char *why)
 {
 	uint64_t backoff_ms;
+	struct upstream *up = gw_up(gw);
+	bool started = upstream_failed(up, i, refused, gw->loop.now_ms, &backoff_ms);
+	unsigned fails = up->conv[i].fails_in_row;
 
-	if (!upstream_failed(&gw->upstream, i, refused, gw->loop.now_ms, &backoff_ms))
+	gw_up_done(gw);
+	if (!started)
 		return;
-	log_warnx("converter %u: %u failures in a row (last: %s): not asked for %llu ms", i,
-		  gw->upstream.conv[i].fails_in_row, why, (unsigned long long)backoff_ms);
+	log_warnx("converter %u: %u failures in a row (last: %s): not asked for %llu ms", i, fails,
+		  why, (unsigned long long)backoff_ms);
 	gw_pool_sync(gw);
+	gw_up_changed(gw);
 }
 
 /* Converter i answered (a connection, or `mpconvctl probe`): a back-off ends at once. */
 void gw_converter_ok(struct gateway *gw, unsigned i)
 {
+	bool ended;
+
 	if (gw->converter_failing)
 		log_info("converter answers again");
 	gw->converter_failing = false;
-	if (!upstream_ok(&gw->upstream, i))
+	ended = upstream_ok(gw_up(gw), i);
+	gw_up_done(gw);
+	if (!ended)
 		return;
 	log_info("converter %u answers again: its back-off is over", i);
 	gw_pool_sync(gw);
+	gw_up_changed(gw);
 }
 
 /* The links this connection may still try for its initial subflow: those its rule allows,
@@ -294,9 +329,11 @@ static void gw_no_converter(struct gw_session *s, const char *why)
 {
 	struct gateway *gw = s->gw;
 	bool direct = gw->config.gateway.converter_down == CONFIG_DOWN_DIRECT;
+	int usable = upstream_pick(gw_up(gw), 0, gw->loop.now_ms);
 
+	gw_up_done(gw);
 	gw->stats.upstream_failures++;
-	if (upstream_pick(&gw->upstream, 0, gw->loop.now_ms) >= 0) {
+	if (usable >= 0) {
 		if (!gw->refused_warned_ms ||
 		    gw->loop.now_ms - gw->refused_warned_ms >= GW_WARN_INTERVAL_MS) {
 			gw->refused_warned_ms = gw->loop.now_ms ? gw->loop.now_ms : 1;
@@ -335,6 +372,7 @@ static void gw_drop_upstream(struct gw_session *s)
 static void gw_upstream_failed(struct gw_session *s, const char *why, bool refused)
 {
 	struct gateway *gw = s->gw;
+	int conv;
 
 	gw_drop_upstream(s);
 	if (s->from_pool && !refused) {
@@ -352,7 +390,9 @@ static void gw_upstream_failed(struct gw_session *s, const char *why, bool refus
 		gw_arm(s, GW_REFUSED_RETRY_MS);
 		return;
 	}
-	if (upstream_pick(&gw->upstream, s->converters_tried, gw->loop.now_ms) >= 0) {
+	conv = upstream_pick(gw_up(gw), s->converters_tried, gw->loop.now_ms);
+	gw_up_done(gw);
+	if (conv >= 0) {
 		gw->stats.converter_switches++;
 		log_info("converter %u: %s; trying the next one", s->converter, why);
 		gw_bond_attempt(s);
@@ -698,8 +738,9 @@ static void gw_bond_connect(struct gw_session *s, unsigned conv, bool allow_pool
 static void gw_bond_attempt(struct gw_session *s)
 {
 	struct gateway *gw = s->gw;
-	int conv = upstream_pick_for(&gw->upstream, s->converters_tried, gw->loop.now_ms);
+	int conv = upstream_pick_for(gw_up(gw), s->converters_tried, gw->loop.now_ms);
 
+	gw_up_done(gw);
 	if (conv < 0) {
 		gw_no_converter(s, "every converter refused recently (backing off)");
 		return;

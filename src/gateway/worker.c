@@ -152,15 +152,23 @@ static void *gw_worker_thread(void *arg)
 	return NULL;
 }
 
-/* A worker's loop ended (drained, or failed): once every one did while draining, the main
- * loop ends too. */
-static void gw_on_worker_stopped(struct loop_io *io, uint32_t events)
+static void gw_worker_pool_sync(struct gateway *w, void *arg)
+{
+	(void)arg;
+	gw_pool_sync(w);
+}
+
+/* A worker's loop ended (drained, or failed): once every one did, the main loop ends too. A
+ * converter's back-off started or ended: every worker's pool follows. */
+static void gw_on_worker_news(struct loop_io *io, uint32_t events)
 {
 	struct gateway *gw = container_of(io, struct gateway, wakeup);
 	eventfd_t n;
 
 	(void)events;
 	eventfd_read(io->fd, &n);
+	if (atomic_exchange(&gw->upstream_changed, false))
+		gw_workers_each(gw, gw_worker_pool_sync, NULL);
 	if (atomic_load(&gw->workers_stopped) == gw->nworkers)
 		loop_stop(&gw->loop);
 }
@@ -255,7 +263,6 @@ static int gw_worker_init(struct gateway *m, unsigned index, struct gateway **ou
 			       m->stats.setup.scale);
 	loop_timer_init(&w->drain_timer, gw_on_drain_timeout);
 	loop_timer_init(&w->accept_retry, gw_on_accept_retry);
-	upstream_init(&w->upstream, (unsigned)w->config.gateway.converters_len);
 	ret = loop_init(&w->loop);
 	if (ret < 0)
 		return ret;
@@ -306,7 +313,7 @@ int gw_workers_start(struct gateway *gw, unsigned n)
 	gw->wakeup.fd = eventfd(0, EFD_NONBLOCK | EFD_CLOEXEC);
 	if (gw->wakeup.fd == -1)
 		return -errno;
-	gw->wakeup.on_event = gw_on_worker_stopped;
+	gw->wakeup.on_event = gw_on_worker_news;
 	ret = loop_add(&gw->loop, &gw->wakeup, EPOLLIN);
 	if (ret < 0)
 		return ret;
@@ -397,8 +404,6 @@ static void gw_worker_reload(struct gateway *w, void *arg)
 	(void)arg;
 	w->config = w->main->config;
 	w->policy = w->main->policy;
-	/* a new list of converters: no back-off carried over */
-	upstream_init(&w->upstream, (unsigned)w->config.gateway.converters_len);
 	if (w->pool_on) {
 		struct pool_params limits = gw_pool_share(w);
 
@@ -434,16 +439,6 @@ void gw_workers_link_changed(struct gateway *gw, int link, bool usable)
 	struct gw_link_change ch = { .link = link, .usable = usable };
 
 	gw_workers_each(gw, gw_worker_link_changed, &ch);
-}
-
-static void gw_worker_converter_ok(struct gateway *w, void *arg)
-{
-	gw_converter_ok(w, *(const unsigned *)arg);
-}
-
-void gw_workers_converter_ok(struct gateway *gw, unsigned i)
-{
-	gw_workers_each(gw, gw_worker_converter_ok, &i);
 }
 
 void gw_stats_add(struct gw_stats *to, const struct gw_stats *from)
