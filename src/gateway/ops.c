@@ -48,6 +48,8 @@ static void gw_session_row(const struct gw_session *s, struct status_session *ro
 	row->bytes_up = s->base.relay.dir[RELAY_A].bytes;
 	row->bytes_down = s->base.relay.dir[RELAY_B].bytes;
 	row->server_mptcp = s->bonded && !s->fell_back && up >= 0;
+	row->has_worker = true;
+	row->worker = s->gw->index;
 	if (up < 0)
 		return;
 	n = sock_subflows_info(up, row->subflows, STATUS_MAX_SUBFLOWS);

@@ -37,6 +37,8 @@ struct status_session {
 	uint64_t age_ms;
 	uint64_t bytes_up, bytes_down; /* client -> server, server -> client */
 	int subflows_total;	       /* on the multipath leg; may exceed subflows_len */
+	bool has_worker;	       /* the gateway: the worker thread that owns it */
+	unsigned worker;
 	size_t subflows_len;
 	struct sock_subflow subflows[STATUS_MAX_SUBFLOWS];
 };
