@@ -358,7 +358,7 @@ const struct config_key config_keys[] = {
 	  .set = config_set_u32,
 	  .offset = CM(workers),
 	  .max = 256,
-	  .help = "worker threads; 0 = one per online CPU (default 0; the gateway runs one)" },
+	  .help = "worker threads; 0 = one per online CPU (default 0)" },
 	{ .common = true,
 	  .name = "connect-timeout",
 	  .arg = "DURATION",
