@@ -12,12 +12,13 @@
  *   probe.c    `mpconvctl probe`: the converter tested over each link
  *   session.c  one LAN connection from accept to relay: policy, upstream, reply, close
  *   upstream.c which converter to ask, and the RFC 8803 back-off (pure)
+ *   converters.c  the back-off shared by the workers, the pool following it, a link's address
  *   hosts.c    connections per LAN host, against the fair per-host cap (pure)
  *   worker.c   a worker thread: its capture listener (SO_REUSEPORT), accept, its loop, pool,
  *              paths and sessions; calls run on it for the main thread (gw_worker_call)
  * main -> reload, ops, session, worker; ops -> reload, probe, session, worker; reload ->
  * session, worker; probe -> session (an answered probe ends a converter's back-off);
- * worker -> session.
+ * worker -> session; session, worker, probe, reload, ops -> converters.
  *
  * Threads: the main thread's struct gateway owns the configuration, links, probes, the
  * interception, signals and the operator's endpoints; each worker has a struct gateway of its
@@ -188,10 +189,22 @@ void gw_open_session(struct gateway *gw, int fd, const struct sockaddr_storage *
 		     socklen_t peer_len);
 void gw_close_all(struct gateway *gw, const char *reason);
 const char *gw_state_name(enum gw_state state);
+
+/* converters.c */
 struct sock_connect_opts gw_upstream_opts(const struct gateway *gw);
 int gw_family(const struct addr_port *ap);
+/* The source address for a new connection of family that may use the links in allowed: the
+ * best live link's (primary first). false = no link is usable (or none declared). */
+bool gw_pick_local(struct gateway *gw, uint8_t allowed, int family, int *link,
+		   struct addr_port *local);
+/* The back-off every worker shares, locked (at a connection's pick, failure or success). */
+struct upstream *gw_upstream_lock(struct gateway *gw);
+void gw_upstream_unlock(struct gateway *gw);
 /* Points the pool at the converter in use and at the best link for initial subflows. */
 void gw_pool_sync(struct gateway *gw);
+/* Converter i failed a connection (refused: Error 64/65); after several in a row it backs
+ * off and every worker's pool moves on. */
+void gw_converter_failed(struct gateway *gw, unsigned i, bool refused, const char *why);
 /* Converter i answered (a connection or a probe): its back-off, if any, ends now. */
 void gw_converter_ok(struct gateway *gw, unsigned i);
 

@@ -391,7 +391,8 @@ static void gw_worker_drain(struct gateway *w, void *arg)
 	if (w->sessions.len == 0)
 		loop_stop(&w->loop);
 	else
-		loop_timer_arm(&w->loop, &w->drain_timer, w->config.gateway.common.drain_timeout_ms);
+		loop_timer_arm(&w->loop, &w->drain_timer,
+			       w->config.gateway.common.drain_timeout_ms);
 }
 
 void gw_workers_drain(struct gateway *gw)
@@ -466,7 +467,8 @@ void gw_stats_add(struct gw_stats *to, const struct gw_stats *from)
 	for (size_t i = 0; i < from->rule_hits_len; i++) {
 		size_t j = 0;
 
-		while (j < to->rule_hits_len && strcmp(to->rule_hits[j].name, from->rule_hits[i].name))
+		while (j < to->rule_hits_len &&
+		       strcmp(to->rule_hits[j].name, from->rule_hits[i].name))
 			j++;
 		if (j == to->rule_hits_len) {
 			if (j == sizeof(to->rule_hits) / sizeof(to->rule_hits[0]))
