@@ -205,7 +205,8 @@ const struct config_key config_keys[] = {
 	  .set = config_set_u32,
 	  .offset = GW(pool_min),
 	  .max = 1000,
-	  .help = "pre-established connections kept per worker, at least (default 2)" },
+	  .help = "pre-established connections kept, at least; each worker keeps its share, "
+		  "rounded up (default 2)" },
 	{ .section = CONFIG_GATEWAY,
 	  .name = "pool-max",
 	  .arg = "N",

@@ -1,11 +1,10 @@
 // SPDX-License-Identifier: GPL-2.0-or-later
 /*
  * The gateway process: the instance lock, configuration, what the host allows (IPv6, a bridged
- * LAN), the capture listener and its accept loop (paused when out of fds), the access links and
+ * LAN), the worker threads (worker.c: capture listeners, accept, sessions), the access links and
  * their subflows, the interception rules (removed at exit), signals through a signalfd (HUP
- * reloads, TERM/INT drain), and the exit totals. The main thread runs links, probes, signals and
- * the operator's endpoints; worker threads (worker.c) capture and relay. It never leaves the host's
- * forwarding changed behind it, and never touches what another running instance set up.
+ * reloads, TERM/INT drain), and the exit totals. It never leaves the host's forwarding changed
+ * behind it, and never touches what another running instance set up.
  */
 #include "gateway.h"
 
