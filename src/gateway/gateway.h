@@ -233,7 +233,7 @@ void gw_workers_each(struct gateway *gw, void (*fn)(struct gateway *w, void *arg
 void gw_workers_drain(struct gateway *gw);
 /* The configuration, policy (and links) of the main one, taken by every worker (reload). */
 void gw_workers_reload(struct gateway *gw);
-/* A link's usability changed: told to every worker. */
+/* A link's usability changed (link -1: only its addresses): told to every worker. */
 void gw_workers_link_changed(struct gateway *gw, int link, bool usable);
 /* Adds the counters of from to those of to (the operator's totals, the exit line). */
 void gw_stats_add(struct gw_stats *to, const struct gw_stats *from);

@@ -232,6 +232,12 @@ static void gw_on_link_change(int link, bool usable, void *arg)
 	gw_workers_link_changed(gw, link, usable);
 }
 
+static void gw_on_link_addresses(void *arg)
+{
+	/* each worker's copy of the links: new connections bind to the new addresses */
+	gw_workers_link_changed(arg, -1, false);
+}
+
 /* The access links, their routing and probes, and (userspace path manager) the subflows. */
 static int gw_start_links(struct gateway *gw)
 {
@@ -242,6 +248,7 @@ static int gw_start_links(struct gateway *gw)
 		.probe_down = gc->probe_down,
 		.probe_up = gc->probe_up,
 		.on_change = gw_on_link_change,
+		.on_addresses = gw_on_link_addresses,
 		.arg = gw,
 	};
 	char err[LINKS_ERR_LEN];

@@ -430,7 +430,7 @@ static void gw_worker_link_changed(struct gateway *w, void *arg)
 	const struct gw_link_change *ch = arg;
 
 	w->links = w->main->links; /* the main thread waits meanwhile: a consistent copy */
-	if (w->paths_on)
+	if (w->paths_on && ch->link >= 0)
 		paths_link_changed(&w->paths, ch->link, ch->usable);
 	gw_pool_sync(w);
 }
