@@ -158,18 +158,22 @@ static void gw_worker_pool_sync(struct gateway *w, void *arg)
 	gw_pool_sync(w);
 }
 
-/* A worker's loop ended (drained, or failed): once every one did, the main loop ends too. A
- * converter's back-off started or ended: every worker's pool follows. */
+/* A worker's loop ended: drained (once every one did, the main loop ends too), or failed
+ * outside a drain (the gateway stops: its listener would hold its share of new connections
+ * unanswered). A converter's back-off started or ended: every worker's pool follows. */
 static void gw_on_worker_news(struct loop_io *io, uint32_t events)
 {
 	struct gateway *gw = container_of(io, struct gateway, wakeup);
+	unsigned stopped = atomic_load(&gw->workers_stopped);
 	eventfd_t n;
 
 	(void)events;
 	eventfd_read(io->fd, &n);
 	if (atomic_exchange(&gw->upstream_changed, false))
 		gw_workers_each(gw, gw_worker_pool_sync, NULL);
-	if (atomic_load(&gw->workers_stopped) == gw->nworkers)
+	if (stopped && !gw->draining)
+		log_warnx("%u worker(s) stopped unasked: the gateway stops", stopped);
+	if (stopped == gw->nworkers || (stopped && !gw->draining))
 		loop_stop(&gw->loop);
 }
 
