@@ -135,9 +135,9 @@ struct gateway {
 	struct upstream upstream; /* main: the converters' back-off, under upstream_lock (all) */
 	pthread_mutex_t upstream_lock;
 	atomic_bool upstream_changed; /* main: a worker started or ended a back-off */
-	struct links links;
+	struct links links; /* a worker's: a copy of the main one's state, for reading */
 	bool links_on;
-	struct paths paths;
+	struct paths paths; /* a worker's own path-manager subscription (main: unused) */
 	bool paths_on;
 	char saved_path_manager[16]; /* restored at exit; empty = untouched */
 	char saved_blackhole_timeout[16]; /* net.mptcp.blackhole_timeout, the same way */
@@ -231,7 +231,7 @@ void gw_worker_call(struct gateway *w, void (*fn)(struct gateway *w, void *arg),
 void gw_workers_each(struct gateway *gw, void (*fn)(struct gateway *w, void *arg), void *arg);
 /* SIGTERM: the workers stop accepting and stop once their sessions are gone. */
 void gw_workers_drain(struct gateway *gw);
-/* The configuration, policy (and links) of the main one, taken by every worker (reload). */
+/* The configuration and policy of the main one, taken by every worker (reload). */
 void gw_workers_reload(struct gateway *gw);
 /* A link's usability changed (link -1: only its addresses): told to every worker. */
 void gw_workers_link_changed(struct gateway *gw, int link, bool usable);
