@@ -100,20 +100,33 @@ static void paths_count_subflow(struct paths_conn *conn, int delta)
 	}
 }
 
-/* An event for a connection not tracked yet: kept (a small ring) for paths_track. */
+/* An event for a connection not tracked yet: kept (a small table) for paths_track. Each worker
+ * sees every connection's events, most of them for other workers' tokens: a CLOSED forgets a
+ * token (so another worker's ended connections do not linger here), and a full table replaces
+ * its oldest entry (so the one just seen, this worker's about to be tracked, stays). */
 static void paths_remember(struct paths *paths, const struct pm_event *ev)
 {
-	struct paths_early *e = NULL;
+	struct paths_early *e = NULL, *oldest = NULL;
 
+	if (ev->type == PM_EVENT_CLOSED) {
+		for (unsigned i = 0; i < PATHS_EARLY_TOKENS; i++)
+			if (paths->early[i].token == ev->token)
+				paths->early[i] = (struct paths_early){ .token = 0 };
+		return;
+	}
 	if (ev->type != PM_EVENT_ESTABLISHED && ev->type != PM_EVENT_ANNOUNCED)
 		return;
-	for (unsigned i = 0; i < PATHS_EARLY_TOKENS && !e; i++)
-		if (paths->early[i].token == ev->token)
-			e = &paths->early[i];
+	for (unsigned i = 0; i < PATHS_EARLY_TOKENS && !e; i++) {
+		struct paths_early *x = &paths->early[i];
+
+		if (x->token == ev->token)
+			e = x;
+		else if (!oldest || (oldest->token && (!x->token || x->seen < oldest->seen)))
+			oldest = x;
+	}
 	if (!e) {
-		e = &paths->early[paths->early_next];
-		paths->early_next = (paths->early_next + 1) % PATHS_EARLY_TOKENS;
-		*e = (struct paths_early){ .token = ev->token };
+		e = oldest;
+		*e = (struct paths_early){ .token = ev->token, .seen = ++paths->early_seen };
 	}
 	if (ev->type == PM_EVENT_ESTABLISHED) {
 		e->established = true;

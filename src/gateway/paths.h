@@ -50,12 +50,13 @@ struct paths_stats {
 };
 
 #define PATHS_BUCKETS	    1024
-#define PATHS_EARLY_TOKENS 64
+#define PATHS_EARLY_TOKENS 256 /* every worker's untracked tokens pass through each one's */
 
 /* What the events said of a connection before it was tracked (its ESTABLISHED, and with a
  * fleet its ANNOUNCED, can beat the gateway's paths_track). */
 struct paths_early {
 	uint32_t token;
+	uint64_t seen; /* paths->early_seen when it was first seen: the oldest goes first */
 	bool established, deny_initial, announced;
 	struct addr_port addr; /* announced */
 };
@@ -70,7 +71,7 @@ struct paths {
 	unsigned long conns;
 	struct paths_early early[PATHS_EARLY_TOKENS]; /* seen before the tracking began */
 	uint8_t backup_links; /* links whose subflows are backup now (overflow.c), bit i = link i */
-	unsigned early_next;
+	uint64_t early_seen;
 	struct paths_stats stats;
 };
 
