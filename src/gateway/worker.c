@@ -458,11 +458,11 @@ static void gw_worker_inbound(struct gateway *w, void *arg)
 {
 	struct gw_inbound_call *c = arg;
 
+	/* the main thread waits: its interception state (the LAN connects' source), read here */
+	w->intercept_installed = w->main->intercept_installed;
+	w->redirect_forced = w->main->redirect_forced;
 	switch (c->op) {
 	case GW_INBOUND_START:
-		/* the main thread waits: its interception state, read once here */
-		w->intercept_installed = w->main->intercept_installed;
-		w->redirect_forced = w->main->redirect_forced;
 		c->ret = gwi_start(w);
 		break;
 	case GW_INBOUND_STOP:
