@@ -285,7 +285,7 @@ static int gw_worker_init(struct gateway *m, unsigned index, struct gateway **ou
 		return ret;
 	if (m->paths_on) {
 		/* its own subscription: each worker sees every event, acts on its own tokens */
-		ret = paths_start(&w->paths, &w->loop, &w->links);
+		ret = paths_start(&w->paths, &w->loop, &w->links, m->nworkers);
 		if (ret < 0)
 			return ret;
 		w->paths_on = true;
