@@ -366,19 +366,27 @@ static void gw_inbound_view(struct gateway *w, void *arg)
 		gwi_report(w, v->r, v->json);
 }
 
+/* On worker 0's thread (the main one's, off, before the workers exist). */
+static void gw_inbound_on_worker(struct gateway *gw, struct gw_inbound_view *v)
+{
+	if (gw->nworkers && gw->workers && gw->workers[0])
+		gw_worker_call(gw->workers[0], gw_inbound_view, v);
+	else
+		gw_inbound_view(gw, v);
+}
+
 static void gw_inbound_metrics(struct gateway *gw, struct metrics_writer *w)
 {
 	struct gw_inbound_view v = { .w = w };
 
-	gw_worker_call(gw->workers[0], gw_inbound_view, &v);
+	gw_inbound_on_worker(gw, &v);
 }
 
 static int gw_ctl_inbound(void *ctx, struct reply *r, const struct ctl_request *req)
 {
-	struct gateway *gw = ctx;
 	struct gw_inbound_view v = { .r = r, .json = req->json };
 
-	gw_worker_call(gw->workers[0], gw_inbound_view, &v);
+	gw_inbound_on_worker(ctx, &v);
 	return 0;
 }
 
