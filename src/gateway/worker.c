@@ -2,10 +2,12 @@
 /*
  * The gateway's worker threads: each has its own event loop, SO_REUSEPORT capture listener
  * (accept paused when out of fds), share of the connection pool, path-manager subscription
- * (events for other workers' tokens find nothing in its table and are ignored), sessions and
- * counters. The main thread reaches a worker only through gw_worker_call (reload, link changes,
- * an answered probe, drain, the operator's snapshots), which it waits for: no lock on the
- * relay path, and nothing a worker owns is read from another thread while the worker runs.
+ * (events for other workers' tokens find nothing in its table: at most remembered a while as
+ * early events), sessions and counters; worker 0 also runs inbound sessions. The main thread
+ * reaches a worker only through gw_worker_call (reload, link changes, an answered probe, the
+ * overflow links' backup flags, inbound, drain, the operator's snapshots), which it waits for:
+ * no lock on the relay path, and nothing a worker owns is read from another thread while the
+ * worker runs.
  */
 #include "gateway.h"
 
