@@ -8,30 +8,32 @@
 
 #include <errno.h>
 #include <stdarg.h>
+#include <stdatomic.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <time.h>
 
 static const char *log_progname = "mpconv";
-static enum log_level log_threshold = LOG_LEVEL_INFO;
+/* atomic: a reload on the main thread sets it while worker threads log */
+static atomic_int log_threshold = LOG_LEVEL_INFO;
 static bool log_timestamps;
 
 void log_init(const char *progname, enum log_level level, bool timestamps)
 {
 	log_progname = progname;
-	log_threshold = level;
+	atomic_store_explicit(&log_threshold, (int)level, memory_order_relaxed);
 	log_timestamps = timestamps;
 }
 
 void log_set_level(enum log_level level)
 {
-	log_threshold = level;
+	atomic_store_explicit(&log_threshold, (int)level, memory_order_relaxed);
 }
 
 bool log_enabled(enum log_level level)
 {
-	return level <= log_threshold;
+	return (int)level <= atomic_load_explicit(&log_threshold, memory_order_relaxed);
 }
 
 __attribute__((format(printf, 3, 0))) static void log_vemit(enum log_level level, int errnum,

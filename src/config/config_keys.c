@@ -213,7 +213,8 @@ const struct config_key config_keys[] = {
 	  .set = config_set_u32,
 	  .offset = GW(pool_min),
 	  .max = 1000,
-	  .help = "pre-established connections kept per worker, at least (default 2)" },
+	  .help = "pre-established connections kept, at least; each worker keeps its share, "
+		  "rounded up (default 2)" },
 	{ .section = CONFIG_GATEWAY,
 	  .name = "pool-max",
 	  .arg = "N",
@@ -453,7 +454,7 @@ const struct config_key config_keys[] = {
 	  .set = config_set_u32,
 	  .offset = CM(workers),
 	  .max = 256,
-	  .help = "worker threads; 0 = one per online CPU (default 0; the gateway runs one)" },
+	  .help = "worker threads; 0 = one per online CPU (default 0)" },
 	{ .common = true,
 	  .name = "connect-timeout",
 	  .arg = "DURATION",

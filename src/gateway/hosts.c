@@ -91,7 +91,9 @@ bool hosts_warn_due(struct hosts *h, const uint8_t ip[16], uint64_t now_ms, uint
 {
 	struct hosts_entry *e = hosts_find(h, ip);
 
-	if (!e || (e->warned_ms && now_ms - e->warned_ms < interval_ms))
+	/* not now - warned < interval: the workers' clocks are read at slightly different times,
+	 * so now may be a little behind the time another worker warned at */
+	if (!e || (e->warned_ms && now_ms < e->warned_ms + interval_ms))
 		return false;
 	e->warned_ms = now_ms ? now_ms : 1;
 	return true;

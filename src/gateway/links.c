@@ -171,17 +171,27 @@ static void links_on_sync_timer(struct loop_timer *timer)
 {
 	struct links *links = container_of(timer, struct links, sync_timer);
 
+	bool moved = false;
+
 	links->sync_pending = false;
 	for (unsigned i = 0; i < links->len; i++) {
 		struct link_state *l = &links->link[i];
+		uint8_t addr4[16], addr6[16];
+		bool has4 = l->has_addr4, has6 = l->has_addr6;
 
+		memcpy(addr4, l->addr4, 16);
+		memcpy(addr6, l->addr6, 16);
 		if (!l->ifindex)
 			l->ifindex = if_nametoindex(l->conf.dev);
 		l->carrier = l->ifindex && rtnl_link_is_up(l->ifindex);
 		links_read_addresses(l);
+		moved |= has4 != l->has_addr4 || has6 != l->has_addr6 ||
+			 memcmp(addr4, l->addr4, 16) || memcmp(addr6, l->addr6, 16);
 		links_sync_one(links, l);
 		links_set_usable(l);
 	}
+	if (moved && links->params.on_addresses)
+		links->params.on_addresses(links->params.arg);
 }
 
 static void links_schedule_sync(struct links *links)

@@ -30,6 +30,8 @@ struct links_params {
 	unsigned probe_targets[2];
 	/* Called when a link becomes usable or stops being usable. */
 	void (*on_change)(int link, bool usable, void *arg);
+	/* Called when a link's addresses changed (after on_change, if any); may be NULL. */
+	void (*on_addresses)(void *arg);
 	void *arg;
 };
 

@@ -1,10 +1,10 @@
 // SPDX-License-Identifier: GPL-2.0-or-later
 /*
  * The gateway process: the instance lock, configuration, what the host allows (IPv6, a bridged
- * LAN), the capture listener and its accept loop (paused when out of fds), the access links and
+ * LAN), the worker threads (worker.c: capture listeners, accept, sessions), the access links and
  * their subflows, the interception rules (removed at exit), signals through a signalfd (HUP
- * reloads, TERM/INT drain), and the exit totals. One event loop. It never leaves the host's
- * forwarding changed behind it, and never touches what another running instance set up.
+ * reloads, TERM/INT drain), and the exit totals. It never leaves the host's forwarding changed
+ * behind it, and never touches what another running instance set up.
  */
 #include "gateway.h"
 
@@ -25,73 +25,12 @@
 #include <time.h>
 #include <unistd.h>
 
-#define GW_ACCEPT_BACKOFF_MS 100
 /* The instance lock: an abstract unix socket name, so one per network namespace (the nftables
  * table, the fwmark rule and the net.mptcp sysctls are per namespace too), released by the
  * kernel however the holder ends, a crash included. */
 #define GW_LOCK_NAME	      "mpconv-gateway"
 #define GW_LOCK_POLL_MS	      100
 #define GW_LOCK_WAIT_SLACK_MS 10000 /* beyond the holder's drain-timeout */
-
-/* Out of fds (EMFILE, ENFILE) or memory: stop accepting for a moment rather than spin on a
- * listener that stays readable; new connections wait in the backlog meanwhile. */
-static void gw_pause_accepting(struct gateway *gw)
-{
-	if (loop_timer_armed(&gw->accept_retry))
-		return;
-	log_warn("accept: pausing for %d ms", GW_ACCEPT_BACKOFF_MS);
-	loop_remove(&gw->loop, &gw->listener);
-	if (loop_timer_arm(&gw->loop, &gw->accept_retry, GW_ACCEPT_BACKOFF_MS) < 0 &&
-	    loop_add(&gw->loop, &gw->listener, EPOLLIN | EPOLLET) < 0)
-		log_warn("accept: cannot listen again");
-}
-
-static void gw_on_listener(struct loop_io *io, uint32_t events);
-
-static void gw_on_accept_retry(struct loop_timer *timer)
-{
-	struct gateway *gw = container_of(timer, struct gateway, accept_retry);
-
-	if (gw->listener.fd < 0)
-		return; /* closed by a drain meanwhile */
-	if (loop_add(&gw->loop, &gw->listener, EPOLLIN | EPOLLET) < 0) {
-		log_warn("accept: cannot listen again");
-		return;
-	}
-	gw_on_listener(&gw->listener, EPOLLIN); /* what queued while paused: no new edge for it */
-}
-
-static void gw_on_listener(struct loop_io *io, uint32_t events)
-{
-	struct gateway *gw = container_of(io, struct gateway, listener);
-
-	for (;;) {
-		struct sockaddr_storage peer;
-		socklen_t len = sizeof(peer);
-		int fd = accept4(io->fd, (struct sockaddr *)&peer, &len,
-				 SOCK_NONBLOCK | SOCK_CLOEXEC);
-
-		if (fd == -1) {
-			if (errno == EINTR || errno == ECONNABORTED)
-				continue;
-			if (errno == EMFILE || errno == ENFILE || errno == ENOBUFS ||
-			    errno == ENOMEM)
-				gw_pause_accepting(gw);
-			else if (errno != EAGAIN && errno != EWOULDBLOCK)
-				log_warn("accept");
-			return;
-		}
-		gw_open_session(gw, fd, &peer, len);
-	}
-}
-
-static void gw_on_drain_timeout(struct loop_timer *timer)
-{
-	struct gateway *gw = container_of(timer, struct gateway, drain_timer);
-
-	gw_close_all(gw, "shutdown: drain timeout");
-	loop_stop(&gw->loop);
-}
 
 static void gw_on_signal(struct loop_io *io, uint32_t events)
 {
@@ -107,24 +46,11 @@ static void gw_on_signal(struct loop_io *io, uint32_t events)
 		}
 		if (gw->draining)
 			continue;
-		log_info("signal %u: draining %zu sessions", si.ssi_signo, gw->sessions.len);
+		log_info("signal %u: draining", si.ssi_signo);
 		gw->draining = true;
-		/* No new upstream connections while draining: the pool has nobody left to serve. */
-		if (gw->pool_on) {
-			pool_destroy(&gw->pool);
-			gw->pool_on = false;
-		}
-		if (gw->listener.fd >= 0) {
-			loop_timer_cancel(&gw->loop, &gw->accept_retry);
-			loop_remove(&gw->loop, &gw->listener);
-			close(gw->listener.fd);
-			gw->listener.fd = -1;
-		}
-		if (gw->sessions.len == 0)
-			loop_stop(&gw->loop);
-		else
-			loop_timer_arm(&gw->loop, &gw->drain_timer,
-				       gw->config.gateway.common.drain_timeout_ms);
+		/* each worker stops accepting, then stops once its sessions are gone (or at its
+		 * drain-timeout); the last one to stop ends this loop */
+		gw_workers_drain(gw);
 	}
 }
 
@@ -304,9 +230,14 @@ static void gw_on_link_change(int link, bool usable, void *arg)
 {
 	struct gateway *gw = arg;
 
-	if (gw->paths_on)
-		paths_link_changed(&gw->paths, link, usable);
-	gw_pool_sync(gw);
+	/* each worker: its copy of the links, its connections' subflows, its pool */
+	gw_workers_link_changed(gw, link, usable);
+}
+
+static void gw_on_link_addresses(void *arg)
+{
+	/* each worker's copy of the links: new connections bind to the new addresses */
+	gw_workers_link_changed(arg, -1, false);
 }
 
 /* The access links, their routing and probes, and (userspace path manager) the subflows. */
@@ -319,6 +250,7 @@ static int gw_start_links(struct gateway *gw)
 		.probe_down = gc->probe_down,
 		.probe_up = gc->probe_up,
 		.on_change = gw_on_link_change,
+		.on_addresses = gw_on_link_addresses,
 		.arg = gw,
 	};
 	char err[LINKS_ERR_LEN];
@@ -347,7 +279,7 @@ static int gw_start_links(struct gateway *gw)
 	}
 	gw->links_on = true;
 	if (gc->path_manager != CONFIG_PM_USERSPACE) {
-		overflow_start(&gw->overflow, &gw->loop, &gw->links, NULL); /* says it cannot */
+		overflow_start(&gw->overflow, &gw->loop, &gw->links, NULL, NULL); /* says it cannot */
 		return 0;
 	}
 	ret = gw_sysctl("/proc/sys/net/mptcp/path_manager", "userspace", gw->saved_path_manager,
@@ -360,11 +292,8 @@ static int gw_start_links(struct gateway *gw)
 		gw->saved_path_manager[0] = 0;
 		return ret;
 	}
-	ret = paths_start(&gw->paths, &gw->loop, &gw->links);
-	if (ret < 0)
-		return ret;
-	gw->paths_on = true;
-	overflow_start(&gw->overflow, &gw->loop, &gw->links, &gw->paths);
+	gw->paths_on = true; /* each worker subscribes to the path manager's events itself */
+	overflow_start(&gw->overflow, &gw->loop, &gw->links, gw_overflow_backup, gw);
 	return 0;
 }
 
@@ -410,13 +339,16 @@ int gateway_main(int argc, char **argv)
 	char err[CONFIG_ERR_LEN] = "", where[ADDR_STRLEN], what[48];
 	int consumed = 0, ret = 1, lock = -1;
 	sigset_t signals;
-	bool mptcp_listener;
+	unsigned nworkers;
 
 	if (!gw) {
 		log_warnx("out of memory");
 		return 1;
 	}
-	gw->listener.fd = gw->signals.fd = -1;
+	gw->listener.fd = gw->signals.fd = gw->wakeup.fd = -1;
+	gw->main = gw;
+	pthread_mutex_init(&gw->hosts_lock, NULL);
+	pthread_mutex_init(&gw->upstream_lock, NULL);
 	metrics_histogram_init(&gw->stats.setup, setup_bounds,
 			       sizeof(setup_bounds) / sizeof(setup_bounds[0]), 1e6);
 	config_init(&gw->config);
@@ -467,23 +399,24 @@ int gateway_main(int argc, char **argv)
 		goto out_config;
 	}
 	gw_check_host(gw);
-	if (gw->config.gateway.common.workers > 1)
-		log_warnx("workers: the gateway runs one event loop for now");
+	nworkers = gw->config.gateway.common.workers;
+	if (nworkers == 0) {
+		long cpus = sysconf(_SC_NPROCESSORS_ONLN);
+
+		nworkers = cpus > 0 ? (unsigned)cpus : 1;
+	}
 
 	sigemptyset(&signals);
 	sigaddset(&signals, SIGHUP);
 	sigaddset(&signals, SIGTERM);
 	sigaddset(&signals, SIGINT);
-	sigprocmask(SIG_BLOCK, &signals, NULL);
+	pthread_sigmask(SIG_BLOCK, &signals, NULL); /* before the workers: theirs stay blocked */
 	signal(SIGPIPE, SIG_IGN);
 
-	if (loop_init(&gw->loop) < 0 ||
-	    pipe_pool_init(&gw->pipes, gw->config.gateway.common.pipe_size, 64) < 0) {
+	if (loop_init(&gw->loop) < 0) {
 		log_warnx("cannot set up the event loop");
 		goto out_loop;
 	}
-	loop_timer_init(&gw->drain_timer, gw_on_drain_timeout);
-	loop_timer_init(&gw->accept_retry, gw_on_accept_retry);
 	upstream_init(&gw->upstream, (unsigned)gw->config.gateway.converters_len);
 	gw->signals.fd = signalfd(-1, &signals, SFD_NONBLOCK | SFD_CLOEXEC);
 	gw->signals.on_event = gw_on_signal;
@@ -491,53 +424,19 @@ int gateway_main(int argc, char **argv)
 		log_warn("signalfd");
 		goto out_loop;
 	}
-	{
-		struct addr_port any = { .port = (uint16_t)gw->config.gateway.port };
-		struct sock_listen_opts opts = {
-			.transparent = gw->config.gateway.intercept_method == CONFIG_INTERCEPT_TPROXY, .backlog = 4096
-		};
-
-		/* [::] with IPV6_V6ONLY off takes the TPROXY'd IPv4 connections too. */
-		gw->listener.fd = sock_listen(&any, &opts, &mptcp_listener);
-		if (gw->listener.fd == -EAFNOSUPPORT) { /* a kernel without IPv6: 0.0.0.0 */
-			any.ip[10] = any.ip[11] = 0xff;
-			gw->listener.fd = sock_listen(&any, &opts, &mptcp_listener);
-		}
-		if (gw->listener.fd < 0) {
-			errno = -gw->listener.fd;
-			log_warn("listen on [::]:%u (IP_TRANSPARENT needs CAP_NET_ADMIN)",
-				 gw->config.gateway.port);
-			goto out_loop;
-		}
-		gw->listener.on_event = gw_on_listener;
-		if (loop_add(&gw->loop, &gw->listener, EPOLLIN | EPOLLET) < 0)
-			goto out_loop;
-	}
 	gw->pool_link = -1;
 	if (gw_start_links(gw) < 0)
 		goto out_loop;
-	if (gw->config.gateway.mode == CONFIG_MODE_POOL && !gw_onpath(gw)) {
-		struct pool_params params = {
-			.converter = gw->config.gateway.converters[0],
-			.connect = gw_upstream_opts(gw),
-			.min = gw->config.gateway.pool_min,
-			.max = gw->config.gateway.pool_max,
-			.max_idle_ms = gw->config.gateway.pool_max_idle_ms,
-			.connect_timeout_ms = gw->config.gateway.common.connect_timeout_ms,
-		};
-
-		if (pool_init(&gw->pool, &gw->loop, &params) < 0) {
-			log_warnx("pool: invalid parameters");
-			goto out_loop;
-		}
-		gw->pool_on = true;
-		gw->pool_converter = 0;
-		gw->pool_link = -2; /* forces the first sync */
-		gw_pool_sync(gw);
+	/* the listeners exist before the capture, which would otherwise find none */
+	ret = gw_workers_start(gw, nworkers);
+	if (ret < 0) {
+		ret = 1;
+		goto out_loop;
 	}
+	ret = 1;
 	if (gw_start_intercept(gw) < 0)
 		goto out_loop;
-	if (gwi_start(gw) < 0) {
+	if (gw_workers_inbound(gw, GW_INBOUND_START) < 0) {
 		log_warnx("inbound: cannot start");
 		goto out_loop;
 	}
@@ -546,13 +445,13 @@ int gateway_main(int argc, char **argv)
 	snprintf(what, sizeof(what), gw->config.gateway.host ? "this host's own connections"
 							      : "on %zu LAN interface(s)",
 		 gw->config.gateway.lan_len);
-	log_info("%s: converter %s, mode %s, intercepting %s, port %u",
+	log_info("%s: converter %s, mode %s, intercepting %s, port %u, %u workers",
 		 gw->config.gateway.host ? "host" : "gateway",
 		 addr_format(&gw->config.gateway.converters[0], true, where),
 		 gw->config.gateway.mode == CONFIG_MODE_POOL  ? "pool"
 		 : gw->config.gateway.mode == CONFIG_MODE_TFO ? "tfo"
 							      : "plain",
-		 what, gw->config.gateway.port);
+		 what, gw->config.gateway.port, nworkers);
 	if (gw->config.gateway.mode == CONFIG_MODE_TFO && gw->config.gateway.links_len > 1)
 		log_warnx("mode tfo with %zu links: on this kernel data in the SYN plus a second "
 			  "subflow can collapse bonded throughput (watch "
@@ -563,8 +462,8 @@ int gateway_main(int argc, char **argv)
 	if (loop_run(&gw->loop) < 0)
 		log_warn("event loop");
 	gw_control_stop(gw);
-	gw_close_all(gw, "shutdown");
-	gwi_stop(gw);
+	gw_workers_inbound(gw, GW_INBOUND_STOP);
+	gw_workers_stop(gw, "shutdown"); /* their counters added to gw->stats */
 	log_info("totals: sessions=%lu bonded=%lu direct=%lu blocked=%lu pool_hits=%lu "
 		 "pool_misses=%lu converter_errors=%lu upstream_failures=%lu fallbacks=%lu",
 		 gw->stats.sessions, gw->stats.bonded, gw->stats.direct, gw->stats.blocked,
@@ -580,17 +479,16 @@ int gateway_main(int argc, char **argv)
 
 out_loop:
 	gw_control_stop(gw);
-	gwi_stop(gw);
+	gw_workers_inbound(gw, GW_INBOUND_STOP);
 	gw_stop_intercept(gw);
-	if (gw->pool_on)
-		pool_destroy(&gw->pool);
+	gw_workers_stop(gw, "shutdown"); /* before the links: their subflows, the path manager */
 	gw_stop_links(gw);
-	if (gw->listener.fd >= 0)
-		close(gw->listener.fd);
 	if (gw->signals.fd >= 0)
 		close(gw->signals.fd);
-	pipe_pool_destroy(&gw->pipes);
 	loop_destroy(&gw->loop);
+	hosts_free(&gw->hosts);
+	pthread_mutex_destroy(&gw->hosts_lock);
+	pthread_mutex_destroy(&gw->upstream_lock);
 	pol_free(&gw->policy);
 out_config:
 	if (lock >= 0)

@@ -1,8 +1,9 @@
 // SPDX-License-Identifier: GPL-2.0-or-later
 /*
  * What the operator sees of a running gateway: `mpconvctl` status, sessions, links, probe
- * (probe.c) and reload over the control socket, Prometheus metrics and the status page over HTTP. Everything
- * runs on the gateway's one loop, so each answer is a consistent snapshot taken at once.
+ * (probe.c) and reload over the control socket, Prometheus metrics and the status page over HTTP,
+ * on the main thread. Sessions and counters stay with their workers: each answer gathers them
+ * from every worker in turn, on the worker's own thread (gw_workers_each).
  */
 #include "gateway.h"
 
@@ -52,6 +53,8 @@ static void gw_session_row(const struct gw_session *s, struct status_session *ro
 	row->bytes_up = s->base.relay.dir[RELAY_A].bytes;
 	row->bytes_down = s->base.relay.dir[RELAY_B].bytes;
 	row->server_mptcp = s->bonded && !s->fell_back && up >= 0;
+	row->has_worker = true;
+	row->worker = s->gw->index;
 	if (up < 0)
 		return;
 	n = sock_subflows_info(up, row->subflows, STATUS_MAX_SUBFLOWS);
@@ -63,22 +66,80 @@ static void gw_session_row(const struct gw_session *s, struct status_session *ro
 	row->upstream_rtt_us = sock_rtt_us(up);
 }
 
-/* Every session (at most max), largest first. Returns the count; *rows is owned by the
- * caller (NULL when none). */
+struct gw_rows {
+	struct status_session *rows; /* owned by the caller of gw_session_rows */
+	size_t len;
+};
+
+/* On worker w's thread: its sessions appended. */
+static void gw_gather_rows(struct gateway *w, void *arg)
+{
+	struct gw_rows *r = arg;
+	struct status_session *more;
+
+	if (w->sessions.len == 0)
+		return;
+	more = realloc(r->rows, (r->len + w->sessions.len) * sizeof(*more));
+	if (!more)
+		return;
+	r->rows = more;
+	for (struct list_node *node = w->sessions.first; node; node = node->next)
+		gw_session_row(list_entry(node, struct gw_session, base.node), &r->rows[r->len++]);
+}
+
+/* Every session of every worker (at most max), largest first. Returns the count; *rows is
+ * owned by the caller (NULL when none). */
 static size_t gw_session_rows(struct gateway *gw, struct status_session **rows, size_t max)
 {
-	size_t n = 0;
+	struct gw_rows r = { NULL, 0 };
 
-	*rows = NULL;
-	if (gw->sessions.len == 0)
-		return 0;
-	*rows = malloc(gw->sessions.len * sizeof(**rows));
-	if (!*rows)
-		return 0;
-	for (struct list_node *node = gw->sessions.first; node; node = node->next)
-		gw_session_row(list_entry(node, struct gw_session, base.node), &(*rows)[n++]);
-	status_sort_sessions(*rows, n);
-	return n < max ? n : max;
+	gw_workers_each(gw, gw_gather_rows, &r);
+	*rows = r.rows;
+	status_sort_sessions(r.rows, r.len);
+	return r.len < max ? r.len : max;
+}
+
+/* What every worker counted, gathered on each one's thread. */
+struct gw_totals {
+	struct gw_stats stats;
+	size_t open;
+	unsigned pool_ready;
+	struct paths_stats paths;
+	struct upstream upstream; /* the back-off all workers share, copied under its lock */
+	size_t worker_open[GW_WORKERS_MAX];
+	unsigned long worker_sessions[GW_WORKERS_MAX];
+};
+
+static void gw_gather_totals(struct gateway *w, void *arg)
+{
+	struct gw_totals *t = arg;
+
+	gw_stats_add(&t->stats, &w->stats);
+	t->open += w->sessions.len;
+	t->pool_ready += w->pool_on ? w->pool.ready : 0;
+	t->paths.created += w->paths.stats.created;
+	t->paths.closed_by_link_down += w->paths.stats.closed_by_link_down;
+	t->paths.restored += w->paths.stats.restored;
+	if (w->index < GW_WORKERS_MAX) {
+		t->worker_open[w->index] = w->sessions.len;
+		t->worker_sessions[w->index] = w->stats.sessions;
+	}
+}
+
+/* Owned by the caller (free), or NULL when out of memory. */
+static struct gw_totals *gw_totals(struct gateway *gw)
+{
+	struct gw_totals *t = calloc(1, sizeof(*t));
+
+	if (!t)
+		return NULL;
+	metrics_histogram_init(&t->stats.setup, gw->stats.setup.bounds, gw->stats.setup.bounds_len,
+			       gw->stats.setup.scale);
+	gw_workers_each(gw, gw_gather_totals, t);
+	pthread_mutex_lock(&gw->upstream_lock);
+	t->upstream = gw->upstream;
+	pthread_mutex_unlock(&gw->upstream_lock);
+	return t;
 }
 
 static uint64_t gw_read_counter(const char *dev, const char *name)
@@ -135,9 +196,9 @@ static size_t gw_link_rows(struct gateway *gw, struct status_link *rows, size_t 
 	return gw->links.len < max ? gw->links.len : max;
 }
 
-static void gw_totals_json(struct gateway *gw, struct reply *r)
+static void gw_totals_json(struct gateway *gw, const struct gw_totals *t, struct reply *r)
 {
-	const struct gw_stats *st = &gw->stats;
+	const struct gw_stats *st = &t->stats;
 
 	reply_printf(r,
 		     "\"sessions_open\":%zu,\"sessions_total\":%lu,\"bonded\":%lu,\"direct\":%lu,"
@@ -146,9 +207,9 @@ static void gw_totals_json(struct gateway *gw, struct reply *r)
 		     "\"upstream_failures\":%lu,\"converter_down_fallbacks\":%lu,"
 		     "\"mptcp_fallbacks\":%lu,\"converter_switches\":%lu,"
 		     "\"refusal_retries\":%lu,\"establish_retries\":%lu,\"host_limited\":%lu",
-		     gw->sessions.len, st->sessions, st->bonded, st->direct, st->blocked,
+		     t->open, st->sessions, st->bonded, st->direct, st->blocked,
 		     relay_meter_read(&st->meter, RELAY_A), relay_meter_read(&st->meter, RELAY_B),
-		     gw->pool_on ? gw->pool.ready : 0, st->pool_hits,
+		     t->pool_ready, st->pool_hits,
 		     st->pool_misses, st->converter_errors, st->upstream_failures, st->fallbacks,
 		     st->mptcp_fallbacks, st->converter_switches, st->refusal_retries,
 		     st->establish_retries, st->host_limited);
@@ -164,18 +225,26 @@ static void gw_totals_json(struct gateway *gw, struct reply *r)
 			reply_printf(r, "%s\"%s\":%lu", n++ ? "," : "", gw_error_slug(gw, c),
 				     st->errors_received[c]);
 	reply_puts(r, "}");
+	/* per worker: how the kernel spread the LAN's connections over them */
+	reply_puts(r, ",\"worker_sessions_open\":[");
+	for (unsigned i = 0; i < gw->nworkers && i < GW_WORKERS_MAX; i++)
+		reply_printf(r, "%s%zu", i ? "," : "", t->worker_open[i]);
+	reply_puts(r, "],\"worker_sessions_total\":[");
+	for (unsigned i = 0; i < gw->nworkers && i < GW_WORKERS_MAX; i++)
+		reply_printf(r, "%s%lu", i ? "," : "", t->worker_sessions[i]);
+	reply_puts(r, "]");
 }
 
-static void gw_identity_json(struct gateway *gw, struct reply *r)
+static void gw_identity_json(struct gateway *gw, const struct gw_totals *t, struct reply *r)
 {
 	const struct config_gateway *gc = &gw->config.gateway;
 	char where[ADDR_STRLEN];
 
 	reply_printf(r,
 		     "\"role\":\"gateway\",\"version\":\"%s\",\"pid\":%ld,\"uptime_s\":%llu,"
-		     "\"workers\":1,\"mode\":\"%s\",\"config\":",
+		     "\"workers\":%u,\"mode\":\"%s\",\"config\":",
 		     MPCONV_VERSION, (long)getpid(),
-		     (unsigned long long)(op_uptime_ms(&gw->ops) / 1000),
+		     (unsigned long long)(op_uptime_ms(&gw->ops) / 1000), gw->nworkers,
 		     gc->mode == CONFIG_MODE_POOL ? "pool"
 		     : gc->mode == CONFIG_MODE_TFO ? "tfo"
 						   : "plain");
@@ -185,27 +254,32 @@ static void gw_identity_json(struct gateway *gw, struct reply *r)
 		reply_puts(r, i ? ",{\"address\":" : "{\"address\":");
 		reply_json_string(r, addr_format(&gc->converters[i], true, where));
 		reply_printf(r, ",\"usable\":%s,\"failures\":%lu}",
-			     upstream_usable(&gw->upstream, (unsigned)i, gw->loop.now_ms) ? "true"
-											  : "false",
-			     gw->upstream.conv[i].failures);
+			     upstream_usable(&t->upstream, (unsigned)i, gw->loop.now_ms) ? "true"
+											 : "false",
+			     t->upstream.conv[i].failures);
 	}
 	reply_printf(r, "],\"active_converter\":%u",
-		     upstream_active(&gw->upstream, gw->loop.now_ms));
+		     upstream_active(&t->upstream, gw->loop.now_ms));
 }
 
 static int gw_ctl_status(void *ctx, struct reply *r, const struct ctl_request *req)
 {
 	struct gateway *gw = ctx;
 	const struct config_gateway *gc = &gw->config.gateway;
-	const struct gw_stats *st = &gw->stats;
+	struct gw_totals *t = gw_totals(gw);
+	const struct gw_stats *st;
 	char u1[REPLY_UNIT_LEN], u2[REPLY_UNIT_LEN], where[ADDR_STRLEN];
 
+	if (!t)
+		return -ENOMEM;
+	st = &t->stats;
 	if (req->json) {
 		reply_puts(r, "{");
-		gw_identity_json(gw, r);
+		gw_identity_json(gw, t, r);
 		reply_puts(r, ",");
-		gw_totals_json(gw, r);
+		gw_totals_json(gw, t, r);
 		reply_puts(r, "}\n");
+		free(t);
 		return 0;
 	}
 	reply_printf(r, "%-11s gateway %s (pid %ld)\n", "role", MPCONV_VERSION, (long)getpid());
@@ -219,22 +293,24 @@ static int gw_ctl_status(void *ctx, struct reply *r, const struct ctl_request *r
 	for (size_t i = 0; i < gc->converters_len; i++)
 		reply_printf(r, "%-11s %s%s%s\n", i ? "" : "converters",
 			     addr_format(&gc->converters[i], true, where),
-			     upstream_active(&gw->upstream, gw->loop.now_ms) == i ? " (active)" : "",
-			     upstream_usable(&gw->upstream, (unsigned)i, gw->loop.now_ms)
+			     upstream_active(&t->upstream, gw->loop.now_ms) == i ? " (active)" : "",
+			     upstream_usable(&t->upstream, (unsigned)i, gw->loop.now_ms)
 				     ? ""
 				     : " (backing off)");
+	reply_printf(r, "%-11s %u\n", "workers", gw->nworkers);
 	reply_printf(r, "%-11s %zu open, %lu in all: %lu bonded, %lu direct, %lu blocked\n",
-		     "sessions", gw->sessions.len, st->sessions, st->bonded, st->direct, st->blocked);
+		     "sessions", t->open, st->sessions, st->bonded, st->direct, st->blocked);
 	reply_printf(r, "%-11s %s up, %s down\n", "bytes",
 		     reply_fmt_bytes(relay_meter_read(&st->meter, RELAY_A), u1),
 		     reply_fmt_bytes(relay_meter_read(&st->meter, RELAY_B), u2));
 	reply_printf(r, "%-11s %u ready, %lu hits, %lu misses\n", "pool",
-		     gw->pool_on ? gw->pool.ready : 0, st->pool_hits, st->pool_misses);
+		     t->pool_ready, st->pool_hits, st->pool_misses);
 	reply_printf(r, "%-11s %lu converter errors, %lu upstream failures, %lu MPTCP fallbacks\n",
 		     "problems", st->converter_errors, st->upstream_failures, st->mptcp_fallbacks);
 	reply_printf(r, "%-11s %lu refusals retried, %lu moved to another link, %lu over "
 			"max-sessions-per-host\n",
 		     "retries", st->refusal_retries, st->establish_retries, st->host_limited);
+	free(t);
 	return 0;
 }
 
@@ -273,9 +349,44 @@ static int gw_ctl_links(void *ctx, struct reply *r, const struct ctl_request *re
 	return 0;
 }
 
+/* Inbound runs on worker 0 (its loop and paths): its view is read on that thread. */
+struct gw_inbound_view {
+	struct reply *r;
+	struct metrics_writer *w;
+	bool json;
+};
+
+static void gw_inbound_view(struct gateway *w, void *arg)
+{
+	struct gw_inbound_view *v = arg;
+
+	if (v->w)
+		gwi_metrics(w, v->w);
+	else
+		gwi_report(w, v->r, v->json);
+}
+
+/* On worker 0's thread (the main one's, off, before the workers exist). */
+static void gw_inbound_on_worker(struct gateway *gw, struct gw_inbound_view *v)
+{
+	if (gw->nworkers && gw->workers && gw->workers[0])
+		gw_worker_call(gw->workers[0], gw_inbound_view, v);
+	else
+		gw_inbound_view(gw, v);
+}
+
+static void gw_inbound_metrics(struct gateway *gw, struct metrics_writer *w)
+{
+	struct gw_inbound_view v = { .w = w };
+
+	gw_inbound_on_worker(gw, &v);
+}
+
 static int gw_ctl_inbound(void *ctx, struct reply *r, const struct ctl_request *req)
 {
-	gwi_report(ctx, r, req->json);
+	struct gw_inbound_view v = { .r = r, .json = req->json };
+
+	gw_inbound_on_worker(ctx, &v);
 	return 0;
 }
 
@@ -297,18 +408,23 @@ static int gw_http_status(void *ctx, struct reply *r)
 	struct gateway *gw = ctx;
 	struct status_link links[GW_LINK_ROWS];
 	struct status_session *rows;
-	size_t ns, nl = gw_snapshot(gw, links, &rows, &ns);
+	struct gw_totals *t = gw_totals(gw);
+	size_t ns, nl;
 
+	if (!t)
+		return -ENOMEM;
+	nl = gw_snapshot(gw, links, &rows, &ns);
 	reply_puts(r, "{");
-	gw_identity_json(gw, r);
+	gw_identity_json(gw, t, r);
 	reply_printf(r, ",\"time_ms\":%llu,", (unsigned long long)op_wall_ms());
-	gw_totals_json(gw, r);
+	gw_totals_json(gw, t, r);
 	reply_puts(r, ",\"links\":");
 	status_links_json(r, links, nl);
 	reply_puts(r, ",\"sessions\":");
 	status_sessions_json(r, rows, ns < GW_TOP_SESSIONS ? ns : GW_TOP_SESSIONS);
 	reply_puts(r, "}\n");
 	free(rows);
+	free(t);
 	return 0;
 }
 
@@ -350,16 +466,36 @@ static void gw_kernel_counters(struct metrics_writer *w)
 static int gw_http_metrics(void *ctx, struct reply *r)
 {
 	struct gateway *gw = ctx;
-	struct gw_stats *st = &gw->stats;
+	struct gw_totals *t = gw_totals(gw);
+	struct gw_stats *st;
 	struct status_link links[GW_LINK_ROWS];
 	struct status_session *rows;
-	size_t ns, nl = gw_snapshot(gw, links, &rows, &ns);
+	size_t ns, nl;
 	struct metrics_writer w;
 	struct metrics_label l[2];
+	char index[12];
 
+	if (!t)
+		return -ENOMEM;
+	st = &t->stats;
+	nl = gw_snapshot(gw, links, &rows, &ns);
 	free(rows);
 	metrics_writer_init(&w, r, "gateway");
-	op_metrics_common(&w, &gw->ops, gw->sessions.len);
+	op_metrics_common(&w, &gw->ops, t->open);
+	metrics_family(&w, "mpconv_worker_sessions", METRICS_GAUGE,
+		       "Open sessions by worker thread (the kernel spreads connections over them).");
+	for (unsigned i = 0; i < gw->nworkers && i < GW_WORKERS_MAX; i++) {
+		snprintf(index, sizeof(index), "%u", i);
+		l[0] = (struct metrics_label){ "worker", index };
+		metrics_sample(&w, l, 1, t->worker_open[i]);
+	}
+	metrics_family(&w, "mpconv_worker_sessions_total", METRICS_COUNTER,
+		       "LAN connections taken, by worker thread.");
+	for (unsigned i = 0; i < gw->nworkers && i < GW_WORKERS_MAX; i++) {
+		snprintf(index, sizeof(index), "%u", i);
+		l[0] = (struct metrics_label){ "worker", index };
+		metrics_sample(&w, l, 1, t->worker_sessions[i]);
+	}
 	metrics_family(&w, "mpconv_sessions_total", METRICS_COUNTER,
 		       "LAN connections taken, by policy action.");
 	l[0] = (struct metrics_label){ "action", "bond" };
@@ -403,7 +539,7 @@ static int gw_http_metrics(void *ctx, struct reply *r)
 		   st->pool_misses);
 	metrics_family(&w, "mpconv_pool_ready", METRICS_GAUGE,
 		       "Pre-established connections ready now.");
-	metrics_sample(&w, NULL, 0, gw->pool_on ? gw->pool.ready : 0);
+	metrics_sample(&w, NULL, 0, t->pool_ready);
 	gw_counter(&w, "mpconv_mptcp_fallbacks_total",
 		   "Upstream connections that fell back to plain TCP.", st->mptcp_fallbacks);
 	gw_counter(&w, "mpconv_upstream_failures_total",
@@ -448,11 +584,11 @@ static int gw_http_metrics(void *ctx, struct reply *r)
 		metrics_sample_double(&w, l, 1, links[i].rtt_ms / 1000);
 	}
 	gw_counter(&w, "mpconv_subflows_created_total",
-		   "Subflows asked of the kernel's path manager.", gw->paths.stats.created);
+		   "Subflows asked of the kernel's path manager.", t->paths.created);
 	gw_counter(&w, "mpconv_subflows_closed_link_down_total",
-		   "Subflows closed because their link died.", gw->paths.stats.closed_by_link_down);
+		   "Subflows closed because their link died.", t->paths.closed_by_link_down);
 	gw_counter(&w, "mpconv_subflows_restored_total",
-		   "Subflows re-created when their link returned.", gw->paths.stats.restored);
+		   "Subflows re-created when their link returned.", t->paths.restored);
 	gw_counter(&w, "mpconv_link_routes_restored_total",
 		   "Times the kernel deleted a link's routes and the gateway re-added them.",
 		   gw->links.routes_restored);
@@ -460,7 +596,8 @@ static int gw_http_metrics(void *ctx, struct reply *r)
 	metrics_family(&w, "mpconv_setup_seconds", METRICS_HISTOGRAM,
 		       "From the LAN connection's accept to the relay started.");
 	metrics_histogram(&w, NULL, 0, &st->setup);
-	gwi_metrics(gw, &w);
+	gw_inbound_metrics(gw, &w);
+	free(t);
 	return 0;
 }
 

@@ -2,8 +2,8 @@
 /*
  * Overflow links and per-link byte quotas (overflow.h): a sampler of the links' interface
  * counters that decides when overflow links carry traffic and when a metered link's quota is
- * used up, and says so to the path manager (paths_set_link_backup). Owns its timer and the
- * counters' history; never touches a session.
+ * used up, and says so to the path manager (set_backup: every worker's paths_set_link_backup,
+ * from the main thread). Owns its timer and the counters' history; never touches a session.
  */
 #include "overflow.h"
 
@@ -91,7 +91,7 @@ static void overflow_set_open(struct overflow *ov, bool open)
 	for (unsigned i = 0; i < ov->links->len; i++) {
 		if (ov->links->link[i].conf.role != LINK_OVERFLOW || ov->link[i].quota_out)
 			continue;
-		changed += paths_set_link_backup(ov->paths, (int)i, !open);
+		changed += ov->set_backup((int)i, !open, ov->arg);
 	}
 	log_info("overflow: the primary links %s: overflow links %s (%u subflows changed)",
 		 open ? "are saturated" : "have room again", open ? "carry traffic" : "stand by",
@@ -114,7 +114,7 @@ static void overflow_quota(struct overflow *ov, unsigned i, uint64_t bytes)
 	log_warnx("link %s: its quota is used up (%" PRIu64 " bytes): backup only until the month "
 		  "ends (%s)",
 		  l->conf.name, o->quota_used, units_fmt_size(l->conf.quota_bytes, used));
-	paths_set_link_backup(ov->paths, (int)i, true);
+	ov->set_backup((int)i, true, ov->arg);
 }
 
 static void overflow_tick(struct loop_timer *timer)
@@ -161,14 +161,14 @@ static void overflow_tick(struct loop_timer *timer)
 }
 
 void overflow_start(struct overflow *ov, struct loop *loop, struct links *links,
-		    struct paths *paths)
+		    unsigned (*set_backup)(int link, bool backup, void *arg), void *arg)
 {
 	memset(ov, 0, sizeof(*ov));
 	for (unsigned i = 0; i < links->len; i++)
 		ov->on |= links->link[i].conf.role == LINK_OVERFLOW || links->link[i].conf.quota_bytes;
 	if (!ov->on)
 		return;
-	if (!paths) {
+	if (!set_backup) {
 		log_warnx("overflow links and quotas need path-manager userspace: the links are "
 			  "used as the kernel's path manager is configured");
 		ov->on = false;
@@ -176,11 +176,9 @@ void overflow_start(struct overflow *ov, struct loop *loop, struct links *links,
 	}
 	ov->loop = loop;
 	ov->links = links;
-	ov->paths = paths;
+	ov->set_backup = set_backup;
+	ov->arg = arg;
 	ov->month = overflow_month_now();
-	for (unsigned i = 0; i < links->len; i++)
-		if (links->link[i].conf.role == LINK_OVERFLOW)
-			paths->backup_links |= (uint8_t)(1u << i); /* standing by */
 	loop_timer_init(&ov->timer, overflow_tick);
 	loop_timer_arm(loop, &ov->timer, OVERFLOW_TICK_MS);
 }
@@ -204,8 +202,19 @@ void overflow_reset_quota(struct overflow *ov)
 			continue;
 		o->quota_out = false;
 		log_info("link %s: a new quota period: used again", ov->links->link[i].conf.name);
-		paths_set_link_backup(ov->paths, (int)i, standby);
+		ov->set_backup((int)i, standby, ov->arg);
 	}
+}
+
+uint8_t overflow_standby(const struct overflow *ov)
+{
+	uint8_t mask = 0;
+
+	for (unsigned i = 0; ov->on && i < ov->links->len; i++)
+		if ((ov->links->link[i].conf.role == LINK_OVERFLOW && !ov->open) ||
+		    ov->link[i].quota_out)
+			mask |= (uint8_t)(1u << i);
+	return mask;
 }
 
 const char *overflow_link_state(const struct overflow *ov, int i)

@@ -4,7 +4,6 @@
 
 #include "links.h"
 #include "loop.h"
-#include "paths.h"
 
 #include <stdbool.h>
 #include <stdint.h>
@@ -40,7 +39,10 @@ struct overflow_link {
 struct overflow {
 	struct loop *loop;
 	struct links *links;
-	struct paths *paths;
+	/* sets link's subflows backup or not on every connection (each worker's paths); returns
+	 * the subflows changed */
+	unsigned (*set_backup)(int link, bool backup, void *arg);
+	void *arg;
 	struct loop_timer timer;
 	struct overflow_link link[LINKS_MAX];
 	bool on;	     /* a link has role overflow or a quota */
@@ -50,9 +52,12 @@ struct overflow {
 	unsigned long opened; /* times the overflow links were opened */
 };
 
-/* Starts the sampler when a link has role overflow or a quota (nothing to do otherwise). */
+/* Starts the sampler when a link has role overflow or a quota (nothing to do otherwise);
+ * set_backup NULL: no userspace path manager (it says it cannot). */
 void overflow_start(struct overflow *ov, struct loop *loop, struct links *links,
-		    struct paths *paths);
+		    unsigned (*set_backup)(int link, bool backup, void *arg), void *arg);
+/* The links whose subflows start as backup (bit i = link i): the overflow links standing by. */
+uint8_t overflow_standby(const struct overflow *ov);
 void overflow_stop(struct overflow *ov);
 /* Starts every quota's period again now (their links leave backup-only). */
 void overflow_reset_quota(struct overflow *ov);

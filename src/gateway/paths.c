@@ -100,20 +100,35 @@ static void paths_count_subflow(struct paths_conn *conn, int delta)
 	}
 }
 
-/* An event for a connection not tracked yet: kept (a small ring) for paths_track. */
+/* An event for a connection not tracked yet: kept (early_len of them) for paths_track. Each worker
+ * sees every connection's events, most of them for other workers' tokens: a CLOSED forgets a
+ * token (so another worker's ended connections do not linger here), and a full table replaces
+ * its oldest entry (so the one just seen, this worker's about to be tracked, stays). */
 static void paths_remember(struct paths *paths, const struct pm_event *ev)
 {
-	struct paths_early *e = NULL;
+	struct paths_early *e = NULL, *oldest = NULL;
 
+	if (ev->type == PM_EVENT_CLOSED) {
+		for (unsigned i = 0; i < paths->early_len; i++)
+			if (paths->early[i].token == ev->token)
+				paths->early[i] = (struct paths_early){ .token = 0 };
+		return;
+	}
 	if (ev->type != PM_EVENT_ESTABLISHED && ev->type != PM_EVENT_ANNOUNCED)
 		return;
-	for (unsigned i = 0; i < PATHS_EARLY_TOKENS && !e; i++)
-		if (paths->early[i].token == ev->token)
-			e = &paths->early[i];
+	for (unsigned i = 0; i < paths->early_len && !e; i++) {
+		struct paths_early *x = &paths->early[i];
+
+		if (x->token == ev->token)
+			e = x;
+		else if (!oldest || (oldest->token && (!x->token || x->seen < oldest->seen)))
+			oldest = x;
+	}
 	if (!e) {
-		e = &paths->early[paths->early_next];
-		paths->early_next = (paths->early_next + 1) % PATHS_EARLY_TOKENS;
-		*e = (struct paths_early){ .token = ev->token };
+		e = oldest;
+		if (!e)
+			return; /* not started */
+		*e = (struct paths_early){ .token = ev->token, .seen = ++paths->early_seen };
 	}
 	if (ev->type == PM_EVENT_ESTABLISHED) {
 		e->established = true;
@@ -248,7 +263,7 @@ static void paths_on_retry(struct loop_timer *timer)
 	loop_timer_arm(paths->loop, &paths->retry_timer, PATHS_RETRY_TICK_MS);
 }
 
-int paths_start(struct paths *paths, struct loop *loop, struct links *links)
+int paths_start(struct paths *paths, struct loop *loop, struct links *links, unsigned subscribers)
 {
 	int fd, ret;
 
@@ -257,16 +272,22 @@ int paths_start(struct paths *paths, struct loop *loop, struct links *links)
 	paths->links = links;
 	paths->events_io.fd = -1;
 	loop_timer_init(&paths->retry_timer, paths_on_retry);
+	paths->early_len = PATHS_EARLY_TOKENS * (subscribers ? subscribers : 1);
+	paths->early = calloc(paths->early_len, sizeof(*paths->early));
+	if (!paths->early) {
+		ret = -ENOMEM;
+		goto fail;
+	}
 	ret = pm_open(&paths->pm);
 	if (ret < 0) {
 		log_warnc(ret, "paths: the kernel's MPTCP path manager (genetlink mptcp_pm)");
-		return ret;
+		goto fail;
 	}
 	fd = pm_subscribe(&paths->pm);
 	if (fd < 0) {
 		log_warnc(fd, "paths: path-manager events");
-		pm_close(&paths->pm);
-		return fd;
+		ret = fd;
+		goto fail;
 	}
 	paths->events_io.fd = fd;
 	paths->events_io.on_event = paths_on_events;
@@ -274,11 +295,16 @@ int paths_start(struct paths *paths, struct loop *loop, struct links *links)
 		ret = -errno;
 		log_warn("paths: epoll");
 		paths->events_io.fd = -1;
-		pm_close(&paths->pm);
-		return ret;
+		goto fail;
 	}
 	loop_timer_arm(loop, &paths->retry_timer, PATHS_RETRY_TICK_MS);
 	return 0;
+fail:
+	pm_close(&paths->pm); /* nothing to close in a zeroed one */
+	free(paths->early);
+	paths->early = NULL;
+	paths->loop = NULL;
+	return ret;
 }
 
 void paths_stop(struct paths *paths)
@@ -298,6 +324,8 @@ void paths_stop(struct paths *paths)
 		}
 	}
 	pm_close(&paths->pm);
+	free(paths->early);
+	paths->early = NULL;
 	paths->loop = NULL;
 }
 
@@ -337,7 +365,7 @@ struct paths_conn *paths_track(struct paths *paths, int fd, uint8_t allowed, uin
 	}
 	*slot = conn;
 	paths->conns++;
-	for (unsigned i = 0; i < PATHS_EARLY_TOKENS; i++) {
+	for (unsigned i = 0; i < paths->early_len; i++) {
 		struct paths_early *e = &paths->early[i];
 
 		if (e->token != conn->token)

@@ -50,12 +50,13 @@ struct paths_stats {
 };
 
 #define PATHS_BUCKETS	    1024
-#define PATHS_EARLY_TOKENS 64
+#define PATHS_EARLY_TOKENS 64 /* per subscriber: each one sees every other one's tokens too */
 
 /* What the events said of a connection before it was tracked (its ESTABLISHED, and with a
  * fleet its ANNOUNCED, can beat the gateway's paths_track). */
 struct paths_early {
 	uint32_t token;
+	uint64_t seen; /* paths->early_seen when it was first seen: the oldest goes first */
 	bool established, deny_initial, announced;
 	struct addr_port addr; /* announced */
 };
@@ -68,14 +69,17 @@ struct paths {
 	struct loop_timer retry_timer;
 	struct paths_conn *buckets[PATHS_BUCKETS];
 	unsigned long conns;
-	struct paths_early early[PATHS_EARLY_TOKENS]; /* seen before the tracking began */
+	struct paths_early *early; /* seen before the tracking began; early_len of them */
+	unsigned early_len;
 	uint8_t backup_links; /* links whose subflows are backup now (overflow.c), bit i = link i */
-	unsigned early_next;
+	uint64_t early_seen;
 	struct paths_stats stats;
 };
 
 /* Opens the path manager and subscribes to its events. 0 or -errno (message logged). */
-int paths_start(struct paths *paths, struct loop *loop, struct links *links);
+/* subscribers: how many take the same events (the gateway's workers; each keeps room for
+ * every one's early events). */
+int paths_start(struct paths *paths, struct loop *loop, struct links *links, unsigned subscribers);
 void paths_stop(struct paths *paths);
 
 /*

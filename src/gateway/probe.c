@@ -212,13 +212,17 @@ int gw_ctl_probe(void *ctx, struct reply *r, const struct ctl_request *req)
 {
 	struct gateway *gw = ctx;
 	const struct config_gateway *gc = &gw->config.gateway;
-	int conv = upstream_pick(&gw->upstream, 0, gw->loop.now_ms);
-	const struct addr_port *dst = &gc->converters[conv < 0 ? 0 : conv];
+	int conv;
+	const struct addr_port *dst;
 	uint8_t header[CONV_MAX_LEN];
 	struct conv_writer w;
 	struct gw_probe *p = calloc(1, sizeof(*p));
 	int header_len;
 
+	pthread_mutex_lock(&gw->upstream_lock); /* the workers' too */
+	conv = upstream_pick(&gw->upstream, 0, gw->loop.now_ms);
+	pthread_mutex_unlock(&gw->upstream_lock);
+	dst = &gc->converters[conv < 0 ? 0 : conv];
 	if (!p) {
 		reply_puts(r, "out of memory");
 		return -ENOMEM;

@@ -63,7 +63,7 @@ int gw_reload(struct gateway *gw, char why[CONFIG_ERR_LEN])
 {
 	struct config fresh, old;
 	struct config_gateway *now = &gw->config.gateway, *next;
-	struct pol_table policy;
+	struct pol_table policy, old_policy;
 	char err[POL_ERR_LEN];
 	int consumed = 0;
 
@@ -102,14 +102,21 @@ int gw_reload(struct gateway *gw, char why[CONFIG_ERR_LEN])
 		return -EINVAL;
 	}
 	old = gw->config;
+	old_policy = gw->policy;
 	gw->config = fresh;
-	config_free(&old);
-	pol_free(&gw->policy);
 	gw->policy = policy;
+	/* every worker takes the new ones (their live sessions keep their rule's copy); only
+	 * then are the old ones, which the workers shared, freed */
 	now = &gw->config.gateway;
-	log_set_level(now->common.log_level);
-	/* a new list of converters: no back-off carried over */
+	/* a new list of converters: no back-off carried over (before the workers' pools follow
+	 * it, so none picks from the old list's length) */
+	pthread_mutex_lock(&gw->upstream_lock);
 	upstream_init(&gw->upstream, (unsigned)now->converters_len);
+	pthread_mutex_unlock(&gw->upstream_lock);
+	gw_workers_reload(gw);
+	config_free(&old);
+	pol_free(&old_policy);
+	log_set_level(now->common.log_level);
 	if (gw->pool_on) {
 		struct pool_params limits = {
 			.connect = gw_upstream_opts(gw),
@@ -128,7 +135,7 @@ int gw_reload(struct gateway *gw, char why[CONFIG_ERR_LEN])
 		links_set_probes(&gw->links, now->probe_interval_ms, now->probe_down, now->probe_up,
 				 now->has_probe_target ? &now->probe_target : now->converters,
 				 now->has_probe_target ? 1 : (unsigned)now->converters_len);
-	gwi_reload(gw);
+	gw_workers_inbound(gw, GW_INBOUND_RELOAD);
 	log_info("reload: configuration applied to new connections (%zu rules, %zu converters)",
 		 gw->policy.len, now->converters_len);
 	return 0;

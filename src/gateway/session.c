@@ -65,79 +65,6 @@ static void gw_track(struct gw_session *s)
 	}
 }
 
-/* The source address for a new connection of family that may use the links in allowed:
- * the best live link's (primary first). false = no link is usable (or none declared). */
-static bool gw_pick_local(struct gateway *gw, uint8_t allowed, int family, int *link,
-			  struct addr_port *local)
-{
-	*link = -1;
-	if (!gw->links_on)
-		return false;
-	*link = links_pick_initial(&gw->links, allowed, family);
-	return *link >= 0 && links_local_addr(&gw->links, *link, family, local);
-}
-
-int gw_family(const struct addr_port *ap)
-{
-	return addr_is_v4mapped(ap->ip) ? AF_INET : AF_INET6;
-}
-
-struct sock_connect_opts gw_upstream_opts(const struct gateway *gw)
-{
-	return (struct sock_connect_opts){
-		.mptcp = true,
-		.nodelay = true,
-		.buffer_size = gw->config.gateway.common.socket_buffer,
-		.mark = gw_own_mark(gw),
-	};
-}
-
-void gw_pool_sync(struct gateway *gw)
-{
-	const struct config_gateway *gc = &gw->config.gateway;
-	struct sock_connect_opts opts = gw_upstream_opts(gw);
-	int conv = upstream_pick(&gw->upstream, 0, gw->loop.now_ms), link;
-
-	if (!gw->pool_on)
-		return;
-	if (conv < 0)
-		conv = (int)gw->pool_converter; /* all backing off: keep trying the current one */
-	opts.has_local = gw_pick_local(gw, 0, gw_family(&gc->converters[conv]), &link,
-				       &opts.local);
-	if ((unsigned)conv == gw->pool_converter && link == gw->pool_link)
-		return;
-	if ((unsigned)conv != gw->pool_converter)
-		log_info("pool: now connecting to converter %d", conv);
-	gw->pool_converter = (unsigned)conv;
-	gw->pool_link = link;
-	pool_retarget(&gw->pool, &gc->converters[conv], &opts);
-}
-
-/* Converter i failed a connection: after several in a row its back-off starts (said once per
- * back-off), and the pool moves on if it used that one. */
-static void gw_converter_failed(struct gateway *gw, unsigned i, bool refused, const char *why)
-{
-	uint64_t backoff_ms;
-
-	if (!upstream_failed(&gw->upstream, i, refused, gw->loop.now_ms, &backoff_ms))
-		return;
-	log_warnx("converter %u: %u failures in a row (last: %s): not asked for %llu ms", i,
-		  gw->upstream.conv[i].fails_in_row, why, (unsigned long long)backoff_ms);
-	gw_pool_sync(gw);
-}
-
-/* Converter i answered (a connection, or `mpconvctl probe`): a back-off ends at once. */
-void gw_converter_ok(struct gateway *gw, unsigned i)
-{
-	if (gw->converter_failing)
-		log_info("converter answers again");
-	gw->converter_failing = false;
-	if (!upstream_ok(&gw->upstream, i))
-		return;
-	log_info("converter %u answers again: its back-off is over", i);
-	gw_pool_sync(gw);
-}
-
 /* The links this connection may still try for its initial subflow: those its rule allows,
  * minus those it tried already (all of them again once every one was tried). */
 static uint8_t gw_links_left(const struct gw_session *s)
@@ -200,8 +127,11 @@ static void gw_close(struct gw_session *s, const char *reason, bool reset_lan)
 		 s->converter, s->converter_error, gw_error_slug(gw, s->converter_error),
 		 session_end_name(end), reason);
 	gw_untrack(s);
-	if (s->host_counted)
-		hosts_put(&gw->hosts, s->base.client.ip);
+	if (s->host_counted) {
+		pthread_mutex_lock(&gw->main->hosts_lock);
+		hosts_put(&gw->main->hosts, s->base.client.ip);
+		pthread_mutex_unlock(&gw->main->hosts_lock);
+	}
 	session_release(&s->base, &gw->sessions, reset_lan);
 	free(s);
 	if (gw->draining && gw->sessions.len == 0)
@@ -297,9 +227,11 @@ static void gw_no_converter(struct gw_session *s, const char *why)
 {
 	struct gateway *gw = s->gw;
 	bool direct = gw->config.gateway.converter_down == CONFIG_DOWN_DIRECT;
+	int usable = upstream_pick(gw_upstream_lock(gw), 0, gw->loop.now_ms);
 
+	gw_upstream_unlock(gw);
 	gw->stats.upstream_failures++;
-	if (upstream_pick(&gw->upstream, 0, gw->loop.now_ms) >= 0) {
+	if (usable >= 0) {
 		if (!gw->refused_warned_ms ||
 		    gw->loop.now_ms - gw->refused_warned_ms >= GW_WARN_INTERVAL_MS) {
 			gw->refused_warned_ms = gw->loop.now_ms ? gw->loop.now_ms : 1;
@@ -338,6 +270,7 @@ static void gw_drop_upstream(struct gw_session *s)
 static void gw_upstream_failed(struct gw_session *s, const char *why, bool refused)
 {
 	struct gateway *gw = s->gw;
+	int conv;
 
 	gw_drop_upstream(s);
 	if (s->from_pool && !refused) {
@@ -355,7 +288,9 @@ static void gw_upstream_failed(struct gw_session *s, const char *why, bool refus
 		gw_arm(s, GW_REFUSED_RETRY_MS);
 		return;
 	}
-	if (upstream_pick(&gw->upstream, s->converters_tried, gw->loop.now_ms) >= 0) {
+	conv = upstream_pick(gw_upstream_lock(gw), s->converters_tried, gw->loop.now_ms);
+	gw_upstream_unlock(gw);
+	if (conv >= 0) {
 		gw->stats.converter_switches++;
 		log_info("converter %u: %s; trying the next one", s->converter, why);
 		gw_bond_attempt(s);
@@ -701,8 +636,9 @@ static void gw_bond_connect(struct gw_session *s, unsigned conv, bool allow_pool
 static void gw_bond_attempt(struct gw_session *s)
 {
 	struct gateway *gw = s->gw;
-	int conv = upstream_pick_for(&gw->upstream, s->converters_tried, gw->loop.now_ms);
+	int conv = upstream_pick_for(gw_upstream_lock(gw), s->converters_tried, gw->loop.now_ms);
 
+	gw_upstream_unlock(gw);
 	if (conv < 0) {
 		gw_no_converter(s, "every converter refused recently (backing off)");
 		return;
@@ -805,15 +741,23 @@ static bool gw_host_take(struct gw_session *s)
 {
 	struct gateway *gw = s->gw;
 	uint32_t limit = gw->config.gateway.max_sessions_per_host;
-	int ret = hosts_take(&gw->hosts, s->base.client.ip, limit);
 	char who[ADDR_STRLEN];
+	bool warn;
+	int ret;
 
+	/* One table for every worker (SO_REUSEPORT spreads a host's connections over them all),
+	 * so the cap holds for the host as a whole; the lock is taken at accept and close only. */
+	pthread_mutex_lock(&gw->main->hosts_lock);
+	ret = hosts_take(&gw->main->hosts, s->base.client.ip, limit);
+	warn = ret == 0 && hosts_warn_due(&gw->main->hosts, s->base.client.ip, gw->loop.now_ms,
+					  GW_WARN_INTERVAL_MS);
+	pthread_mutex_unlock(&gw->main->hosts_lock);
 	if (ret != 0) {
 		s->host_counted = ret > 0; /* not trackable (table full): let through */
 		return true;
 	}
 	gw->stats.host_limited++;
-	if (hosts_warn_due(&gw->hosts, s->base.client.ip, gw->loop.now_ms, GW_WARN_INTERVAL_MS))
+	if (warn)
 		log_warnx("LAN host %s: max-sessions-per-host (%u) reached, its new connections are "
 			  "reset (said at most every %d s)",
 			  addr_format(&s->base.client, false, who), limit, GW_WARN_INTERVAL_MS / 1000);

@@ -133,6 +133,8 @@ void status_sessions_json(struct reply *r, const struct status_session *s, size_
 			reply_puts(r, ",\"cpe\":");
 			reply_json_string(r, x->cpe);
 		}
+		if (x->has_worker)
+			reply_printf(r, ",\"worker\":%u", x->worker);
 		reply_printf(r,
 			     ",\"age_ms\":%llu,\"bytes_up\":%llu,\"bytes_down\":%llu,"
 			     "\"client_mptcp\":%s,\"server_mptcp\":%s,\"subflows_total\":%d,"

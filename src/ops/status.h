@@ -44,6 +44,8 @@ struct status_session {
 	bool multipath_upstream;       /* the subflows are the upstream leg's (gateway) */
 	const char *upstream;	       /* the far leg's name (static): NULL = "server" */
 	uint32_t client_rtt_us, upstream_rtt_us; /* smoothed RTT of each leg, 0 = unknown */
+	bool has_worker;	       /* the gateway: the worker thread that owns it */
+	unsigned worker;
 	size_t subflows_len;
 	struct sock_subflow subflows[STATUS_MAX_SUBFLOWS];
 };
