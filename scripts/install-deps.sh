@@ -19,26 +19,32 @@ packages=(
 	chromium
 	# unchanged programs through host mode and libmpconv (tests 15 and 39)
 	curl wget
+	# converter fleet (tests/integration/54-fleet.sh): the instances announce the anycast
+	# address by BGP, the router installs the multipath route; each bird runs in a namespace
+	bird2
 )
 
+# PACKAGE:SERVICE for packages that would start a system daemon (bird2's bird.service; with
+# --bench the relays): a temporary policy-rc.d keeps them from starting during the install, and
+# any that run anyway are stopped and disabled on exit, only when this run installed them (a
+# service the machine already had is left as it is). The tests and the benchmark run their own
+# instances in namespaces, with their own configuration files and control sockets.
+SERVICES=(bird2:bird)
 # --bench (only bench/run.sh passes it): also the relays the benchmark compares mpconv with.
-# Their packages would start system daemons: a temporary policy-rc.d keeps them from starting
-# during the install, and any that run anyway are stopped and disabled on exit. The benchmark
-# runs its own instances in namespaces, with its own configuration files.
-BENCH=0
 if [ "${1:-}" = --bench ]; then
-	BENCH=1
 	packages+=(haproxy shadowsocks-libev dante-server)
-	trap bench_services_off EXIT
+	SERVICES+=(haproxy:haproxy shadowsocks-libev:shadowsocks-libev dante-server:danted)
 fi
-BENCH_POLICY=
+NO_START_POLICY=
 SUDO=
 
-bench_services_off()
+services_off()
 {
-	local s
-	[ -z "$BENCH_POLICY" ] || $SUDO rm -f "$BENCH_POLICY"
-	for s in haproxy shadowsocks-libev danted; do
+	local ps s
+	[ -z "$NO_START_POLICY" ] || $SUDO rm -f "$NO_START_POLICY"
+	for ps in "${SERVICES[@]}"; do
+		[[ " ${missing[*]} " == *" ${ps%%:*} "* ]] || continue
+		s=${ps#*:}
 		if [ -d /run/systemd/system ] && command -v systemctl >/dev/null; then
 			$SUDO systemctl disable --now "$s" >/dev/null 2>&1 || true
 		elif [ -x "/etc/init.d/$s" ]; then
@@ -47,11 +53,11 @@ bench_services_off()
 	done
 }
 
-bench_no_service_start()
+no_service_start()
 {
 	[ -e /usr/sbin/policy-rc.d ] && return 0
 	printf '#!/bin/sh\nexit 101\n' | $SUDO tee /usr/sbin/policy-rc.d >/dev/null &&
-		$SUDO chmod 755 /usr/sbin/policy-rc.d && BENCH_POLICY=/usr/sbin/policy-rc.d
+		$SUDO chmod 755 /usr/sbin/policy-rc.d && NO_START_POLICY=/usr/sbin/policy-rc.d
 }
 
 missing=()
@@ -74,6 +80,7 @@ if [ "$(id -u)" -ne 0 ]; then
 fi
 echo "install-deps: installing ${missing[*]}"
 export DEBIAN_FRONTEND=noninteractive
+trap services_off EXIT
 $SUDO apt-get update -qq
-[ "$BENCH" = 0 ] || bench_no_service_start
+no_service_start
 $SUDO apt-get install -y -qq --no-install-recommends "${missing[@]}" >/dev/null

@@ -1,27 +1,34 @@
 #!/usr/bin/env bash
 # SPDX-License-Identifier: GPL-2.0-or-later
 # A converter fleet (docs/fleet.md): three converter instances share one service address (VIP)
-# behind a router that spreads connections by ECMP (L4 hash); each instance also owns a unique
-# address, sets the C flag and announces that address, so every join reaches its owner.
+# and announce it by BGP (bird2) to a router that installs one multipath route and spreads
+# connections by ECMP (L4 hash); each instance also owns a unique address, sets the C flag and
+# announces that address, so every join reaches its owner.
 #
 #   lan1 ── gw1 ══ a,b ══╗                  ╔══ cv1  lo: 10.99.0.1 (VIP), 10.99.0.11
-#   lan2 ── gw2 ══ a,b ══╣                  ╠══ cv2  lo: 10.99.0.1 (VIP), 10.99.0.12
-#    ...                 ╠══ rt (ECMP) ═════╣
-#   lan8 ── gw8 ══ a,b ══╝   │  VIP nexthop ╚══ cv3  lo: 10.99.0.1 (VIP), 10.99.0.13
+#   lan2 ── gw2 ══ a,b ══╣   bird: eBGP     ╠══ cv2  lo: 10.99.0.1 (VIP), 10.99.0.12
+#    ...                 ╠══ rt (ECMP) ═════╣        bird each: AS 65001, announces the VIP
+#   lan8 ── gw8 ══ a,b ══╝   │  AS 65000    ╚══ cv3  lo: 10.99.0.1 (VIP), 10.99.0.13
 #     (gw7, gw8 behind one   srv 10.0.2.2      each instance: 10.20.i.2, via 10.20.i.1
 #      NAT address on rt)
 #
 #   gwK wanA 10.31.K.1 / rt 10.31.K.2, wanB 10.32.K.1 / rt 10.32.K.2 (each link shaped to
 #   20 Mbit/s towards the gateway); lanK 10.40.K.2 behind gwK 10.40.K.1.
-#   rt: fib_multipath_hash_policy=1, 10.99.0.1 via a resilient nexthop group of 10.20.{1,2,3}.2
-#   (static ECMP: the same route learned from the instances by BGP is the next step),
-#   10.99.0.1i via 10.20.i.2.
+#   rt: fib_multipath_hash_policy=1; its bird learns 10.99.0.1 from the 3 instances and installs
+#   one multipath route (merge paths), and 10.99.0.1i from instance i alone.
 #
-# Checks: 480 bonded connections spread within 20 % of even; MPJoinNoTokenFound 0 on every
-# instance; long downloads have a subflow per link; drain (VIP route of cv1 withdrawn
-# mid-download: its downloads finish byte-exact, new connections go elsewhere); crash (cv2
-# killed and withdrawn: new connections served within seconds); per-CPE identity (two CPEs
+# Checks: the router's multipath route follows BGP; 480 bonded connections spread within 20 %
+# of even; MPJoinNoTokenFound 0 on every instance; long downloads have a subflow per link;
+# drain (cv1's bird withdraws the VIP mid-download: its downloads finish byte-exact, new
+# connections go elsewhere); crash (cv2's mpconvd and bird killed: its BGP session drops, the
+# router withdraws its path, new connections served within seconds); per-CPE identity (two CPEs
 # behind one NAT address have limits of their own; a revoked CPE is refused, Not Authorized).
+#
+# bird's multipath route is plain hash-threshold ECMP, not a resilient nexthop group: each
+# withdrawal or return of a path re-maps part of the surviving instances' flows too, whose
+# initial subflows (to the VIP) then reach an instance that resets them. The fleet design is
+# what keeps those connections alive: every connection also has a subflow per link to its
+# instance's own address, which no VIP change moves.
 source "$(dirname "$0")/lib.sh"
 require_gateway
 
@@ -33,7 +40,7 @@ CVS=3
 T=$BED_TMP
 [ -n "${FLEET_KEEP:-}" ] && at_cleanup "rm -rf $FLEET_KEEP; cp -r $BED_TMP $FLEET_KEEP"
 
-plan 16
+plan 19
 
 # ---- topology
 RT=$(ns_name rt)
@@ -58,18 +65,60 @@ for i in $(seq $CVS); do
 	nq "$ns" sysctl -qw net.mptcp.allow_join_initial_addr_port=0 net.ipv4.tcp_fastopen=3
 	nq "$ns" ip mptcp endpoint add "10.99.0.1$i" dev lo signal
 	nq "$ns" ip mptcp limits set subflows 8 add_addr_accepted 0
-	nq "$RT" ip route add "10.99.0.1$i/32" via "10.20.$i.2"
 done
-# The VIP's nexthops are a resilient group: a withdrawn instance's flows move, the others'
-# stay where they are (plain hash-threshold ECMP would re-map every flow on each change).
-for i in $(seq $CVS); do nq "$RT" ip nexthop add id "$i" via "10.20.$i.2" dev "cv$i"; done
-vip_route() { # INSTANCES...: the VIP's ECMP route over these instances
-	local group
-	group=$(IFS=/; echo "$*")
-	n "$RT" ip nexthop replace id 100 group "$group" type resilient buckets 96 idle_timer 0 &&
-		nq "$RT" ip route replace "$VIP/32" nhid 100
+# The router's bird: one eBGP session per instance; the VIP learned from several instances is one
+# multipath route in the kernel (merge paths; equal BGP paths: same AS path length, origin, MED).
+# Short timers: a session that dies without a word is dropped within 3 s (hold time).
+cat >"$T/rt.bird" <<'BIRD' || bail "router's bird config"
+log stderr all;
+router id 10.20.0.1;
+protocol device { }
+protocol kernel {
+	ipv4 { import none; export where net ~ [ 10.99.0.0/24{32,32} ]; };
+	merge paths on;
 }
-vip_route 1 2 3 || bail "ECMP route"
+template bgp fleet {
+	local as 65000;
+	hold time 3; keepalive time 1; connect delay time 1; connect retry time 1; error wait time 1, 5;
+	ipv4 { import where net ~ [ 10.99.0.0/24{32,32} ]; export none; };
+}
+protocol bgp cv1 from fleet { neighbor 10.20.1.2 as 65001; }
+protocol bgp cv2 from fleet { neighbor 10.20.2.2 as 65001; }
+protocol bgp cv3 from fleet { neighbor 10.20.3.2 as 65001; }
+BIRD
+# Each instance's bird: the VIP (static protocol "vip": disabling it is the drain) and the
+# instance's own address ("own"); no kernel protocol, the addresses are on lo already.
+for i in $(seq $CVS); do
+	cat >"$T/cv$i.bird" <<BIRD || bail "cv$i's bird config"
+log stderr all;
+router id 10.20.$i.2;
+protocol device { }
+protocol static vip { ipv4; route $VIP/32 blackhole; }
+protocol static own { ipv4; route 10.99.0.1$i/32 blackhole; }
+protocol bgp uplink {
+	local as 65001;
+	neighbor 10.20.$i.1 as 65000;
+	hold time 3; keepalive time 1; connect delay time 1; connect retry time 1; error wait time 1, 5;
+	ipv4 { import none; export where source = RTS_STATIC; };
+}
+BIRD
+done
+# bird_start NAME NS: bird in the foreground (bed_start's cleanup stops it), its own socket
+bird_start() {
+	n "$2" bird -p -c "$T/$1.bird" || bail "$1's bird config does not parse"
+	bed_start "$2" "bird-$1" bird -f -c "$T/$1.bird" -s "$T/$1.ctl" -P "$T/$1.pid"
+}
+bird_start rt "$RT"
+# vip_paths: the instances the router's VIP route leads to now (sorted gateways, "" for none)
+vip_paths() {
+	ip -n "$RT" route show "$VIP/32" proto bird 2>/dev/null | grep -o 'via [0-9.]*' |
+		cut -d' ' -f2 | sort | tr '\n' ' ' | sed 's/ $//'
+}
+paths_of() { local i; for i in "$@"; do echo "10.20.$i.2"; done | sort | tr '\n' ' ' | sed 's/ $//'; }
+vip_is() { [ "$(vip_paths)" = "$(paths_of "$@")" ]; } # INSTANCES...
+own_routes() { # the instances' own addresses the router has (by BGP)
+	ip -n "$RT" route show proto bird | grep -c '^10\.99\.0\.1[1-3] via'
+}
 for k in $(seq $GWS); do
 	gw=$(ns_name "gw$k") lan=$(ns_name "lan$k")
 	ns_add "$gw" && ns_add "$lan" || bail "gw$k"
@@ -116,6 +165,17 @@ done
 for i in $(seq $CVS); do
 	wait_listen "$(ns_name "cv$i")" "10.99.0.1$i:5124" || bail "cv$i listens"
 done
+# an instance announces the VIP once it serves (an operator's health check would do the same)
+t0=${EPOCHREALTIME/./}
+for i in $(seq $CVS); do bird_start "cv$i" "$(ns_name "cv$i")"; done
+routes_ready() { vip_is 1 2 3 && [ "$(own_routes)" = 3 ]; }
+wait_for 20 routes_ready
+ms=$(( (${EPOCHREALTIME/./} - t0) / 1000 ))
+diag "the router's routes $ms ms after the instances' birds started:" \
+	"$(ip -n "$RT" route show proto bird)"
+check "the router learned the VIP from the 3 instances by BGP: one route, 3 nexthops ($(vip_paths))" \
+	vip_is 1 2 3
+[ "$(own_routes)" = 3 ] || bail "the instances' own addresses were not learned by BGP"
 wait_listen "$SRV" 7000 && wait_listen "$SRV" 5201 || bail "servers"
 for k in $(seq $GWS); do
 	printf '[gateway]\nconverter = %s\nlan = lan0\ncpe-id = cpe-%s\ncpe-key = %s\npool-max = 8\n' \
@@ -143,7 +203,7 @@ load() {
 	cat "$T"/load* | awk -F'[ =]' '/^ok=/ { ok += $2; fail += $4 } END { print "ok=" ok+0, "fail=" fail+0 }'
 }
 
-# ---- 1-4: spread, every join at its owner
+# ---- 2-5: spread, every join at its owner
 out=$(load 60)
 diag "480 connections: $out; relayed per instance: $(relayed 1) $(relayed 2) $(relayed 3)"
 check "480 bonded connections through the fleet, all echoed ($out)" test "$out" = "ok=480 fail=0"
@@ -161,7 +221,7 @@ diag "joins completed at the instances: $joins"
 check "joins reached the instances' own addresses ($joins)" test "$joins" -ge 480
 check "no misrouted join: MPJoinNoTokenFound 0 on every instance ($notoken)" test "$notoken" = 0
 
-# ---- 5-9: drain cv1 mid-download
+# ---- 6-11: drain cvD mid-download
 for k in $(seq $GWS); do
 	ip netns exec "$(ns_name "lan$k")" timeout 60 "$MPBULK" client 10.0.2.2 5201 --tcp --download \
 		--bytes 20M >"$T/down$k" 2>&1 &
@@ -189,9 +249,14 @@ for i in $(seq $CVS); do
 done
 C=$((D % CVS + 1))
 L=$((C % CVS + 1))
-diag "downloads relayed by cv$D when its route is withdrawn: $on_d of $(dl_count)"
+diag "downloads relayed by cv$D when it withdraws the VIP: $on_d of $(dl_count)"
 nstat_reset "$(ns_name "cv$D")"
-vip_route $C $L
+t0=${EPOCHREALTIME/./}
+n "$(ns_name "cv$D")" birdc -s "$T/cv$D.ctl" disable vip >/dev/null || bail "birdc disable vip"
+wait_for 10 vip_is $C $L
+ms=$(( (${EPOCHREALTIME/./} - t0) / 1000 ))
+check "drain: cv$D's bird withdrew the VIP, the router's route leads to cv$C and cv$L only ($(vip_paths), $ms ms)" \
+	vip_is $C $L
 new=$(load 4)
 check "after the drain new connections are served ($new)" test "$new" = "ok=32 fail=0"
 opened=$(nstat_delta "$(ns_name "cv$D")" MPTcpExtMPCapableSYNRX)
@@ -214,17 +279,25 @@ check "at least one download was on cv$D when it drained ($on_d)" test "$on_d" -
 check "every download has a subflow on each link to its instance's own address ($bonded)" \
 	all_bonded_was "$bonded"
 
-# ---- 10-11: crash: cvC killed, its route withdrawn (as BGP would on the lost session)
-bed_stop "cv$C" KILL
-vip_route $L
+# ---- 12-14: crash: cvC's mpconvd and bird killed (as a host dies); its BGP session drops, the
+# router withdraws its path (at once here: the instance's kernel closes the session; a host
+# that vanishes silently is dropped after the 3 s hold time)
 t0=${EPOCHREALTIME/./}
+bed_stop "cv$C" KILL
+bed_stop "bird-cv$C" KILL
+wait_for 10 vip_is $L
+ms=$(( (${EPOCHREALTIME/./} - t0) / 1000 ))
+check "crash: cv$C's BGP session dropped, the router withdrew its path ($(vip_paths), $ms ms)" vip_is $L
 new=$(load 4)
 ms=$(( (${EPOCHREALTIME/./} - t0) / 1000 ))
 check "after the crash every CPE's new connections are served ($new, $ms ms)" test "$new" = "ok=32 fail=0"
-check "within a few seconds ($ms ms for the 32, < 10 s on a shared 2-core machine)" test "$ms" -lt 10000
-vip_route $D $L # the drained one back in service for the rest
+check "within a few seconds of the crash ($ms ms for the 32, < 10 s on a shared 2-core machine)" \
+	test "$ms" -lt 10000
+# the drained one back in service for the rest
+n "$(ns_name "cv$D")" birdc -s "$T/cv$D.ctl" enable vip >/dev/null || bail "birdc enable vip"
+wait_for 10 vip_is $D $L || bail "cv$D's VIP did not come back: $(vip_paths)"
 
-# ---- 12-14: per-CPE limits behind one NAT address
+# ---- 15-17: per-CPE limits behind one NAT address
 for i in $D $L; do
 	cv_conf "$i" "max-sessions-per-client = 2" >"$T/cv$i.conf"
 	n "$(ns_name "cv$i")" "$MPCONVCTL" -s "$T/cv$i.sock" reload >/dev/null || bail "reload cv$i"
@@ -246,7 +319,7 @@ check "cpe-8 behind the same address was never limited, both relayed ($c8 of 2)"
 	bash -c "! grep -q 'cpe cpe-8: max' $T/cv$D.err $T/cv$L.err && [ $c8 = 2 ]"
 wait "$hold7" "$hold8"
 
-# ---- 15-16: revoking a CPE is an edit and a reload
+# ---- 18-19: revoking a CPE is an edit and a reload
 grep -v '^cpe-8 ' "$T/cpes" >"$T/cpes.new" && mv "$T/cpes.new" "$T/cpes"
 for i in $D $L; do
 	n "$(ns_name "cv$i")" "$MPCONVCTL" -s "$T/cv$i.sock" reload >/dev/null || bail "reload cv$i"

@@ -375,7 +375,13 @@ bed_stop()
 	local name=$1 sig=${2:-TERM} pid rc=0
 	pid=${BED_PID[$name]:-}
 	[ -n "$pid" ] || return 0
-	kill -"$sig" "$pid" 2>/dev/null
+	# timeout passes TERM, INT, HUP... on to the daemon but cannot pass KILL (it dies of it):
+	# KILL goes to the whole group, which timeout leads
+	if [ "$sig" = KILL ]; then
+		kill -KILL -- "-$pid" 2>/dev/null
+	else
+		kill -"$sig" "$pid" 2>/dev/null
+	fi
 	# timeout leads its own process group: KILL the group, or the daemon would outlive it
 	wait_for 5 _bed_gone "$pid" || kill -KILL -- "-$pid" 2>/dev/null
 	wait "$pid" 2>/dev/null || rc=$?
