@@ -265,10 +265,15 @@ wait_for 60 bash -c "[ \$(cat $T/down* | grep -c 'bytes=') -ge $GWS ]"
 good=$(cat "$T"/down* | grep -c 'verified=1')
 diag "$(cat "$T"/down*)" "$(grep -h 'dest=10.0.2.2:5201' "$T"/gw*.err)"
 # Known bug (TAP TODO, not counted as a failure): in most runs here one or two of the 8
-# concurrent pooled downloads stall from their start (the gateway relays ~14 kB, the converter
-# has sent more, then nothing until mpbulk's 30 s timeout), on any instance. Not the fleet's:
-# the same happens without the drain, with one instance, and with one instance without the C
-# flag and its announcement (old subflow behaviour). Not understood yet (docs/fleet.md).
+# concurrent pooled downloads stall early (the gateway relays 14-65 kB, the converter has read
+# 0.2-0.7 MB from the server, then nothing until mpbulk's 30 s timeout; the converter's close
+# line says subflows=1). mpbulk's server serves one connection at a time, so a stalled one also
+# delays the downloads queued behind it. Reported before as happening without the drain and
+# with one instance too. In 8 runs here (6 with bird, 2 with the earlier static resilient
+# route; 1-2 a run either way) 9 of the 12 stalled downloads were on the drained instance (which
+# held about half of them), whose initial subflows the withdrawal black-holes, and 3, all with
+# bird, on a surviving one (its re-mapping black-holes some of theirs too). So the loss of the
+# initial subflow is a likely trigger; not understood yet (docs/fleet.md).
 if [ "$good" = $GWS ]; then
 	ok "every download finished byte-exact, the $on_d on cv$D included ($good of $GWS)"
 else
