@@ -230,7 +230,10 @@ done
 dl_count() { local c=0 i; for i in $(seq $CVS); do
 	c=$((c + $(nq "$(ns_name "cv$i")" ss -tnH state established '( dport = :5201 )' | wc -l))); done
 	echo "$c"; }
-for _ in $(seq 150); do [ "$(dl_count)" -ge $GWS ] && break; sleep 0.1; done
+dl_started() { [ "$(dl_count)" -ge $GWS ]; }
+# bounded in time, not in polls: on a loaded machine 150 polls of 3 ss took longer than the
+# downloads, and the drain then came after all of them (0 on the drained instance)
+wait_for 15 dl_started
 # links_to_owner K: links of gwK with a subflow to an instance's own address (its download's)
 links_to_owner() {
 	nq "$(ns_name "gw$1")" ss -tnH state established 'dport = :5124' |
