@@ -21,9 +21,9 @@
 # of even; MPJoinNoTokenFound 0 on every instance; long downloads have a subflow per link;
 # drain (the bird of the instance with the most downloads withdraws the VIP mid-download: its
 # downloads finish byte-exact, new connections go elsewhere); crash (another instance's mpconvd
-# and bird killed: its BGP session drops, the
-# router withdraws its path, new connections served within seconds); per-CPE identity (two CPEs
-# behind one NAT address have limits of their own; a revoked CPE is refused, Not Authorized).
+# and bird killed: its BGP session drops, the router withdraws its path, new connections served
+# within seconds); per-CPE identity (two CPEs behind one NAT address have limits of their own;
+# a revoked CPE is refused, Not Authorized).
 #
 # bird's multipath route is plain hash-threshold ECMP, not a resilient nexthop group: each
 # withdrawal or return of a path re-maps part of the surviving instances' flows too, whose
