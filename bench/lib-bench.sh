@@ -104,13 +104,15 @@ topo_veth()
 }
 
 # bench_sysctls: what every run needs in every namespace: many short connections from one client
-# address (wide port range, TIME_WAIT reuse), TFO for the converter's listener and the gateway's
+# address (wide port range, TIME_WAIT reuse; from 20000 on, above every listening port here: a
+# relay's outgoing connection that took 5126 or 1081 and was still closing when the contender
+# stopped kept the next contender from listening there), TFO for the converter's listener and the gateway's
 # tfo mode, and large accept queues.
 bench_sysctls()
 {
 	local ns
 	for ns in "$NS_LAN" "$NS_GW" "$NS_CV" "$NS_SRV"; do
-		bed_sysctl "$ns" net.ipv4.ip_local_port_range="1024 65535" net.ipv4.tcp_tw_reuse=1 \
+		bed_sysctl "$ns" net.ipv4.ip_local_port_range="20000 65535" net.ipv4.tcp_tw_reuse=1 \
 			net.core.somaxconn=8192 net.ipv4.tcp_max_syn_backlog=8192 \
 			net.ipv4.tcp_fastopen=3 || bail "sysctls in $ns"
 	done
