@@ -704,17 +704,30 @@ static void gw_bond(struct gw_session *s)
 
 /* REDIRECT's original destination: IPv4 (SO_ORIGINAL_DST, also for v4-mapped peers of the
  * dual-stack listener), then IPv6 (IP6T_SO_ORIGINAL_DST, the same number at SOL_IPV6). */
+/*
+ * Where a REDIRECTed connection was going (conntrack's original destination). A connection made
+ * to the listener itself (from outside, or the LAN) has its own address there: it was never
+ * redirected, and carrying it on would have the converter dial this listener again, a loop.
+ */
 static int gw_original_dst(int fd, struct sockaddr_storage *out, socklen_t *len)
 {
 	const int so_original_dst = 80;
+	struct sockaddr_storage self;
+	socklen_t self_len = sizeof(self);
+	struct addr_port a, b;
 
 	*len = sizeof(struct sockaddr_in);
-	if (getsockopt(fd, SOL_IP, so_original_dst, out, len) == 0)
-		return 0;
-	*len = sizeof(struct sockaddr_in6);
-	if (getsockopt(fd, SOL_IPV6, so_original_dst, out, len) == 0)
-		return 0;
-	return -errno;
+	if (getsockopt(fd, SOL_IP, so_original_dst, out, len) != 0) {
+		*len = sizeof(struct sockaddr_in6);
+		if (getsockopt(fd, SOL_IPV6, so_original_dst, out, len) != 0)
+			return -errno;
+	}
+	if (getsockname(fd, (struct sockaddr *)&self, &self_len) == 0 &&
+	    addr_from_sockaddr((struct sockaddr *)out, *len, &a) &&
+	    addr_from_sockaddr((struct sockaddr *)&self, self_len, &b) && a.port == b.port &&
+	    !memcmp(a.ip, b.ip, sizeof(a.ip)))
+		return -ENOENT;
+	return 0;
 }
 
 /* One more connection for the rule of that name (a short table: rules are few). */
