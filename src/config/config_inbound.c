@@ -7,42 +7,17 @@
  */
 #include "config_values.h"
 
+#include "cpe.h"
+#include "publish.h"
+
+_Static_assert(CONFIG_INBOUND_KEY_LEN == CPE_KEY_LEN, "an inbound key is a CPE key");
+_Static_assert(CONFIG_INBOUND_NAME_LEN == PUB_NAME_MAX + 1, "an inbound name is a CPE name");
+
 #include <errno.h>
 #include <sodium.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-
-static bool inbound_name_ok(const char *name)
-{
-	size_t n = strlen(name);
-
-	if (n == 0 || n >= CONFIG_INBOUND_NAME_LEN)
-		return false;
-	for (size_t i = 0; i < n; i++) {
-		char c = name[i];
-
-		if (!((c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9') ||
-		      c == '.' || c == '_' || c == '-'))
-			return false;
-	}
-	return true;
-}
-
-static bool inbound_key_parse(const char *text, size_t len, uint8_t key[CONFIG_INBOUND_KEY_LEN])
-{
-	uint8_t decoded[CONFIG_INBOUND_KEY_LEN];
-	size_t bin_len = 0;
-	bool ok;
-
-	ok = len == 2 * CONFIG_INBOUND_KEY_LEN &&
-	     sodium_hex2bin(decoded, sizeof(decoded), text, len, NULL, &bin_len, NULL) == 0 &&
-	     bin_len == sizeof(decoded) && !sodium_is_zero(decoded, sizeof(decoded));
-	if (ok)
-		memcpy(key, decoded, sizeof(decoded));
-	sodium_memzero(decoded, sizeof(decoded));
-	return ok;
-}
 
 /* "LO-HI" (or one port): 1..65535, LO <= HI. */
 static bool inbound_range_parse(const char *text, uint16_t *lo, uint16_t *hi)
@@ -116,7 +91,7 @@ bool config_set_inbound_name(const struct config_key *key, void *base, const cha
 {
 	struct config_inbound_gateway *in = config_field(base, key);
 
-	if (!inbound_name_ok(value))
+	if (!pub_name_valid(value))
 		return config_fail(err, "%s: 1 to %d of A-Z a-z 0-9 . _ -: '%s'", key->name,
 				   CONFIG_INBOUND_NAME_LEN - 1, value);
 	strcpy(in->name, value);
@@ -127,7 +102,7 @@ bool config_set_inbound_key(const struct config_key *key, void *base, const char
 {
 	struct config_inbound_gateway *in = config_field(base, key);
 
-	if (!inbound_key_parse(value, strlen(value), in->key))
+	if (!cpe_key_parse(value, strlen(value), in->key))
 		return config_fail(err, "%s: not %d hex digits, or all zero (value not shown)",
 				   key->name, 2 * CONFIG_INBOUND_KEY_LEN);
 	in->has_key = true;
@@ -188,10 +163,10 @@ bool config_set_inbound_cpe(const struct config_key *key, void *base, const char
 	if (name_len == 0 || name_len >= sizeof(cpe.name) || hex_len == 0)
 		return config_fail(err, "%s: not 'NAME KEY [LO-HI]' (value not shown)", key->name);
 	memcpy(cpe.name, name, name_len);
-	if (!inbound_name_ok(cpe.name))
+	if (!pub_name_valid(cpe.name))
 		return config_fail(err, "%s: a name is 1 to %d of A-Z a-z 0-9 . _ -: '%s'",
 				   key->name, CONFIG_INBOUND_NAME_LEN - 1, cpe.name);
-	if (!inbound_key_parse(hex, hex_len, cpe.key)) {
+	if (!cpe_key_parse(hex, hex_len, cpe.key)) {
 		config_fail(err, "%s: %s: key is not %d hex digits, or all zero (value not shown)",
 			    key->name, cpe.name, 2 * CONFIG_INBOUND_KEY_LEN);
 		goto cleanup;

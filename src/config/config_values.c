@@ -207,17 +207,6 @@ bool config_set_size(const struct config_key *key, void *base, const char *value
 	return true;
 }
 
-static int config_hex_digit(char c)
-{
-	if (c >= '0' && c <= '9')
-		return c - '0';
-	if (c >= 'a' && c <= 'f')
-		return c - 'a' + 10;
-	if (c >= 'A' && c <= 'F')
-		return c - 'A' + 10;
-	return -1;
-}
-
 /*
  * The one error that does not quote its value: a mistyped secret is usually one character away
  * from the real one, and error messages end up in logs that are not secret.
@@ -227,16 +216,11 @@ bool config_set_secret(const struct config_key *key, void *base, const char *val
 {
 	struct config_converter *conv = base;
 	uint8_t decoded[COOKIE_SECRET_LEN];
-	size_t len = strlen(value);
-	bool ok = len == 2 * COOKIE_SECRET_LEN;
+	size_t len = strlen(value), n = 0;
+	bool ok = len == 2 * COOKIE_SECRET_LEN &&
+		  sodium_hex2bin(decoded, sizeof(decoded), value, len, NULL, &n, NULL) == 0 &&
+		  n == sizeof(decoded);
 
-	for (size_t i = 0; ok && i < COOKIE_SECRET_LEN; i++) {
-		int hi = config_hex_digit(value[2 * i]), lo = config_hex_digit(value[2 * i + 1]);
-
-		ok = hi >= 0 && lo >= 0;
-		if (ok)
-			decoded[i] = (uint8_t)(hi << 4 | lo);
-	}
 	if (!ok)
 		config_fail(err, "%s: not %d hex digits (%zu characters; value not shown)",
 			    key->name, 2 * COOKIE_SECRET_LEN, len);

@@ -130,29 +130,18 @@ bool cpe_cred_verify(const struct cpe_cred *cred, const uint8_t key[CPE_KEY_LEN]
 	return sodium_memcmp(mac, cred->mac, CPE_MAC_LEN) == 0;
 }
 
-static int cpe_hex(char c)
-{
-	if (c >= '0' && c <= '9')
-		return c - '0';
-	if (c >= 'a' && c <= 'f')
-		return c - 'a' + 10;
-	if (c >= 'A' && c <= 'F')
-		return c - 'A' + 10;
-	return -1;
-}
-
 bool cpe_key_parse(const char *hex, size_t len, uint8_t key[CPE_KEY_LEN])
 {
-	if (len != 2 * CPE_KEY_LEN)
-		return false;
-	for (size_t i = 0; i < CPE_KEY_LEN; i++) {
-		int hi = cpe_hex(hex[2 * i]), lo = cpe_hex(hex[2 * i + 1]);
+	uint8_t decoded[CPE_KEY_LEN];
+	size_t n = 0;
+	bool ok = len == 2 * CPE_KEY_LEN &&
+		  sodium_hex2bin(decoded, sizeof(decoded), hex, len, NULL, &n, NULL) == 0 &&
+		  n == sizeof(decoded) && !sodium_is_zero(decoded, sizeof(decoded));
 
-		if (hi < 0 || lo < 0)
-			return false;
-		key[i] = (uint8_t)(hi << 4 | lo);
-	}
-	return !sodium_is_zero(key, CPE_KEY_LEN);
+	if (ok)
+		memcpy(key, decoded, sizeof(decoded));
+	sodium_memzero(decoded, sizeof(decoded));
+	return ok;
 }
 
 static int cpe_cmp(const void *a, const void *b)

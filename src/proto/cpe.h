@@ -74,7 +74,8 @@ const struct cpe_entry *cpe_table_find(const struct cpe_table *table, const char
 /* The 16-byte key the per-client limits count a CPE under: ff43::/16 followed by a hash of the
  * id, an address no client has (multicast), stable across table reloads. */
 void cpe_limit_key(const char *id, size_t len, uint8_t out[16]);
-/* Parses 64 hex digits into key. false on anything else. */
+/* Parses 64 hex digits, not all zero, into key (a CPE's key: the cpe-table's and cpe-key, and
+ * the inbound keys); false on anything else, key untouched. */
 bool cpe_key_parse(const char *hex, size_t len, uint8_t key[CPE_KEY_LEN]);
 
 #endif
