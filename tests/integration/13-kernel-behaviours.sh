@@ -20,20 +20,6 @@ bed_sysctl "$NS_CV" net.ipv4.tcp_fastopen=3 || bail "sysctl"
 SERVER=$LINK_A_CV4
 T=$BED_TMP
 
-# behaviour VALID PRESENT DESC WORKAROUND: not ok unless the probe gave an answer (VALID=1);
-# then ok when the behaviour is present, a skip naming the work-around when it is gone.
-behaviour() {
-	local name="kernel behaviour, informational (SKIP when gone): $3"
-	if [ "$1" != 1 ]; then
-		not_ok "$name"
-		diag "the probe gave no answer to judge by (see the line above)"
-	elif [ "$2" = 1 ]; then
-		ok "$name"
-	else
-		skip "$name" "no longer true here: $4"
-	fi
-}
-
 # 1. MPTCP sockets refuse TCP_SYNCNT and IP_RECVERR (sock.c makes both best effort for them).
 opts=$(n "$NS_GW" python3 "$PROBE" sockopts | tr '\n' ' ')
 diag "$opts"

@@ -28,18 +28,6 @@ bed_start "$NS_CV" echo python3 "$TESTSERVER" --mptcp --mode echo "0.0.0.0:7400"
 wait_listen "$NS_CV" 7400 || bail "server"
 T=$BED_TMP
 
-behaviour() {
-	local name="kernel behaviour, informational (SKIP when gone): $3"
-	if [ "$1" != 1 ]; then
-		not_ok "$name"
-		diag "the probe gave no answer to judge by (see the lines above)"
-	elif [ "$2" = 1 ]; then
-		ok "$name"
-	else
-		skip "$name" "no longer true here: $4"
-	fi
-}
-
 # endpoints FLAGS LINK...: gw's endpoints replaced by one with FLAGS per LINK's address.
 endpoints() {
 	local flags=$1 x

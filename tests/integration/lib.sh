@@ -142,6 +142,21 @@ skip()
 	echo "ok $TAP_N - $1 # SKIP $2"
 }
 
+# behaviour VALID PRESENT DESC WORKAROUND: not ok unless the probe gave an answer (VALID=1);
+# then ok when the behaviour is present, a skip naming the work-around when it is gone.
+behaviour()
+{
+	local name="kernel behaviour, informational (SKIP when gone): $3"
+	if [ "$1" != 1 ]; then
+		not_ok "$name"
+		diag "the probe gave no answer to judge by (see the lines above)"
+	elif [ "$2" = 1 ]; then
+		ok "$name"
+	else
+		skip "$name" "no longer true here: $4"
+	fi
+}
+
 # diag TEXT...: each argument, and each line in it, as a "# " line.
 diag()
 {
