@@ -260,7 +260,7 @@ int config_load_file(struct config *cfg, const char *path, char err[CONFIG_ERR_L
 {
 	char *text = NULL, *copy;
 	size_t len;
-	int ret = config_file_read(path, &text, &len, err);
+	int ret = config_file_read(path, CONFIG_MAX_FILE, &text, &len, err);
 
 	if (ret == 0)
 		ret = config_parse_ini(cfg, text, len, path, err);
@@ -453,33 +453,19 @@ static int config_load_cpes(struct config_converter *conv, char err[CONFIG_ERR_L
 	char why[128] = "";
 	char *text = NULL;
 	size_t len = 0;
-	FILE *f = NULL;
-	int ret = 0;
+	int ret;
 
 	if (!conv->cpe_table_path)
 		return 0;
-	f = fopen(conv->cpe_table_path, "re");
-	text = malloc(CPE_FILE_MAX);
-	if (!f || !text) {
-		ret = f ? -ENOMEM : -errno;
-		config_fail(err, "cpe-table %s: %s", conv->cpe_table_path, strerror(-ret));
-		goto cleanup;
-	}
-	len = fread(text, 1, CPE_FILE_MAX, f);
-	if (ferror(f) || len == CPE_FILE_MAX) {
-		ret = ferror(f) ? -EIO : -EFBIG;
-		config_fail(err, "cpe-table %s: %s", conv->cpe_table_path, strerror(-ret));
-		goto cleanup;
-	}
+	/* the keys in it are secrets: trusted like a configuration file (config_file_read) */
+	ret = config_file_read(conv->cpe_table_path, CPE_FILE_MAX, &text, &len, err);
+	if (ret < 0)
+		return ret;
 	ret = cpe_table_parse(text, len, &conv->cpes, why, sizeof(why));
 	if (ret < 0)
 		config_fail(err, "cpe-table %s: %s", conv->cpe_table_path, why);
-cleanup:
-	if (text)
-		sodium_memzero(text, len);
+	sodium_memzero(text, len);
 	free(text);
-	if (f)
-		fclose(f);
 	return ret;
 }
 

@@ -233,13 +233,17 @@ int config_parse_ini(struct config *cfg, const char *text, size_t len, const cha
 /* Reads (config_file_read) and parses a file; cfg->path names it. 0 or -errno. */
 int config_load_file(struct config *cfg, const char *path, char err[CONFIG_ERR_LEN]);
 /*
- * A configuration file's text (config_file.c), NUL-terminated, owned by the caller. Refuses a
+ * A configuration file's text (config_file.c), NUL-terminated, owned by the caller, at most max
+ * bytes (-EFBIG past it). Refuses a
  * file that someone other than root or the daemon's user could have written: writable by group
  * or others, owned by another user, or in a directory (the one named, and the file's real one
  * behind symbolic links) that is writable by group or others or owned by another user. 0 or
  * -errno (-EPERM for those) with err saying why.
  */
-int config_file_read(const char *path, char **text, size_t *len, char err[CONFIG_ERR_LEN]);
+int config_file_read(const char *path, size_t max, char **text, size_t *len,
+		     char err[CONFIG_ERR_LEN]);
+/* The largest configuration file read (a CPE table has its own, larger bound). */
+#define CONFIG_MAX_FILE (1024 * 1024)
 /*
  * Parses "--key value" / "--key=value" / "--flag" (booleans) arguments; "--config PATH" loads a
  * file at that point. Stops at the first non-option; *consumed = arguments used. 0 or -EINVAL.

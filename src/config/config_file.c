@@ -17,7 +17,6 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
-#define CONFIG_MAX_FILE (1024 * 1024)
 
 static int config_file_fail(char *err, int ret, const char *fmt, ...)
 	__attribute__((format(printf, 3, 4)));
@@ -139,7 +138,8 @@ static int config_file_check_trust(const char *path, int fd, const struct stat *
 	return 0;
 }
 
-int config_file_read(const char *path, char **out, size_t *out_len, char err[CONFIG_ERR_LEN])
+int config_file_read(const char *path, size_t max, char **out, size_t *out_len,
+		     char err[CONFIG_ERR_LEN])
 {
 	struct stat st;
 	char *text = NULL;
@@ -164,9 +164,8 @@ int config_file_read(const char *path, char **out, size_t *out_len, char err[CON
 	ret = config_file_check_trust(path, fd, &st, err);
 	if (ret < 0)
 		goto out;
-	if (st.st_size > CONFIG_MAX_FILE) {
-		ret = config_file_fail(err, -EFBIG, "%s: larger than %d bytes", path,
-				       CONFIG_MAX_FILE);
+	if ((uint64_t)st.st_size > max) {
+		ret = config_file_fail(err, -EFBIG, "%s: larger than %zu bytes", path, max);
 		goto out;
 	}
 	text = malloc((size_t)st.st_size + 1);

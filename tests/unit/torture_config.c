@@ -1543,6 +1543,15 @@ static void cpe_table_is_loaded_by_finish_and_a_bad_one_refused(void **state)
 	assert_non_null(cpe_table_find(&cfg.converter.cpes, "cpe-2", 5));
 	config_free(&cfg);
 
+	/* its keys are secrets: a table others may write is refused, like a config file */
+	write_file("cpes", line, 0666);
+	config_init(&cfg);
+	set_ok(&cfg, "allow", "10.0.0.0/8");
+	set_ok(&cfg, "cpe-table", path);
+	assert_int_equal(config_finish(&cfg, err), -EPERM);
+	assert_non_null(strstr(err, "writable by group or others"));
+	config_free(&cfg);
+
 	snprintf(line, sizeof(line), "cpe-1 %s\ncpe-2 nothex\n", key);
 	write_file("cpes", line, 0600);
 	config_init(&cfg);
